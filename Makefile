@@ -1,0 +1,43 @@
+# Build, run and test the store. `make help` lists the targets.
+GO       ?= go
+BIN      := bin
+PKGS     := ./...
+FUZZTIME ?= 30s
+BENCHTIME ?= 1s
+
+.PHONY: help build run test lint race unit bench fuzz clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/dynamod and bin/loadgen
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: build ## start one node: Pebble under ./data, memcached port 127.0.0.1:11211
+	./$(BIN)/dynamod -listen 127.0.0.1:11211 -data ./data
+
+test: lint race ## what CI runs: gofmt, go vet, every test under the race detector
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+race: ## all tests with the race detector
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+unit: ## all tests, no race detector (faster)
+	$(GO) test -count=1 $(PKGS)
+
+bench: ## microbenchmarks (parser, engine, store); BENCHTIME=3s for steadier figures
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+clean: ## remove binaries (not ./data)
+	rm -rf $(BIN)

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/dynamo-kv/dynamo/engine"
+)
+
+// config is every setting of a node. Each one is a command-line flag and,
+// under the same name, a key of the optional TOML config file; the command
+// line wins over the file.
+type config struct {
+	Listen       string
+	Data         string
+	Durability   engine.Durability
+	BufferBytes  size
+	FlushEvery   time.Duration
+	CacheBytes   size
+	MaxConns     int
+	IdleTimeout  time.Duration
+	ItemSizeMax  size
+	EventLoops   int
+	MaxSiblings  int
+	TombstoneTTL time.Duration
+}
+
+// size is a byte count written as 1048576, 64k, 64m, 1g (binary units,
+// case-insensitive, optional trailing "b" or "ib").
+type size int64
+
+func (s *size) String() string { return strconv.FormatInt(int64(*s), 10) }
+
+func (s *size) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*s = size(n)
+	return nil
+}
+
+func parseSize(v string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(v))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "b"), "i")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k':
+			mult = 1 << 10
+		case 'm':
+			mult = 1 << 20
+		case 'g':
+			mult = 1 << 30
+		}
+		if mult != 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size (examples: 1048576, 64k, 64m, 1g)", v)
+	}
+	return n * mult, nil
+}
+
+type durabilityFlag struct{ d *engine.Durability }
+
+func (f durabilityFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durabilityFlag) Set(v string) error {
+	d, err := engine.ParseDurability(v)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
+func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("dynamod", flag.ContinueOnError)
+	fs.SetOutput(out)
+	*c = config{
+		Listen:       "127.0.0.1:11211",
+		Data:         "./data",
+		Durability:   engine.Buffered,
+		BufferBytes:  64 << 20,
+		FlushEvery:   10 * time.Millisecond,
+		CacheBytes:   256 << 20,
+		MaxConns:     1024,
+		ItemSizeMax:  1 << 20,
+		MaxSiblings:  64,
+		TombstoneTTL: 24 * time.Hour,
+	}
+	fs.String("config", "", "TOML file with any of these settings under the same names; flags given on the command line win")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "client address (memcached text protocol), HOST:PORT")
+	fs.StringVar(&c.Data, "data", c.Data, "data directory (Pebble store and node identity); created if missing")
+	fs.Var(durabilityFlag{&c.Durability}, "durability", "when a write is acknowledged: buffered (in memory, flushed within -flush-interval), wal (Pebble WAL, no fsync), sync (fsync, group commit)")
+	fs.Var(&c.BufferBytes, "buffer-bytes", "write buffer capacity; writers wait when it is full")
+	fs.DurationVar(&c.FlushEvery, "flush-interval", c.FlushEvery, "longest time a buffered write waits before it is written to Pebble")
+	fs.Var(&c.CacheBytes, "cache-bytes", "Pebble block cache size")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "client connection limit; further connections get \"ERROR Too many open connections\" and are closed")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close client connections idle this long (0 = never)")
+	fs.Var(&c.ItemSizeMax, "item-size-max", "largest value a client may store (memcached -I)")
+	fs.IntVar(&c.EventLoops, "event-loops", c.EventLoops, "network event loops (0 = one per CPU)")
+	fs.IntVar(&c.MaxSiblings, "max-siblings", c.MaxSiblings, "versions kept per key; beyond it the oldest are dropped and counted in stats")
+	fs.DurationVar(&c.TombstoneTTL, "tombstone-ttl", c.TombstoneTTL, "how long a delete's tombstone is kept before it is reclaimed")
+	return fs
+}
+
+// errHelp is returned when -help was asked for; main exits 0.
+var errHelp = flag.ErrHelp
+
+// loadConfig parses args (and the config file they name) into a config.
+func loadConfig(args []string, out io.Writer) (config, error) {
+	var c config
+	fs := newFlagSet(&c, out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: dynamod [flags]\n\nStarts one node of the store. Every flag may also be set in the -config TOML file.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if path := fs.Lookup("config").Value.String(); path != "" {
+		if err := applyFile(fs, path); err != nil {
+			return c, err
+		}
+	}
+	return c, c.validate()
+}
+
+// applyFile sets every key of a TOML file that the command line did not.
+func applyFile(fs *flag.FlagSet, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var m map[string]any
+	if _, err := toml.Decode(string(raw), &m); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "config" || fs.Lookup(k) == nil {
+			return fmt.Errorf("config file %s: unknown setting %q (see dynamod -help)", path, k)
+		}
+		if given[k] {
+			continue
+		}
+		var v string
+		switch x := m[k].(type) {
+		case string:
+			v = x
+		case int64, bool, float64:
+			v = fmt.Sprint(x)
+		default:
+			return fmt.Errorf("config file %s: setting %q has an unsupported type %T", path, k, x)
+		}
+		if err := fs.Set(k, v); err != nil {
+			return fmt.Errorf("config file %s: %s: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.Data == "":
+		return errors.New("-data must name a directory")
+	case c.MaxConns < 1:
+		return errors.New("-max-conns must be at least 1")
+	case c.ItemSizeMax < 1024 || c.ItemSizeMax > 1<<30:
+		return errors.New("-item-size-max must be between 1k and 1g")
+	case c.EventLoops < 0:
+		return errors.New("-event-loops must not be negative")
+	case c.MaxSiblings < 1:
+		return errors.New("-max-siblings must be at least 1")
+	case c.IdleTimeout < 0, c.FlushEvery < 0, c.TombstoneTTL < 0:
+		return errors.New("durations must not be negative")
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+// Command dynamod runs one node of the store: the memcached-protocol front
+// end over the versioned engine. `dynamod -help` lists every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/protocol/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// run is main without the exit, so tests can drive it.
+func run(args []string, stderr io.Writer) int {
+	cfg, err := loadConfig(args, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dynamod: %v\n", err)
+		return 2
+	}
+	logger := log.New(stderr, "dynamod: ", log.LstdFlags)
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		logger.Printf("data directory: %v", err)
+		return 1
+	}
+	eng, err := engine.Open(engine.Options{
+		Dir:           cfg.Data,
+		Durability:    cfg.Durability,
+		BufferBytes:   int64(cfg.BufferBytes),
+		FlushInterval: cfg.FlushEvery,
+		CacheBytes:    int64(cfg.CacheBytes),
+		MaxSiblings:   cfg.MaxSiblings,
+		TombstoneTTL:  cfg.TombstoneTTL,
+	})
+	if err != nil {
+		logger.Printf("opening store in %s: %v", cfg.Data, err)
+		return 1
+	}
+	srv, err := server.New(eng, server.Options{
+		Listen:      cfg.Listen,
+		MaxConns:    cfg.MaxConns,
+		IdleTimeout: cfg.IdleTimeout,
+		MaxItemSize: int(cfg.ItemSizeMax),
+		EventLoops:  cfg.EventLoops,
+	})
+	if err != nil {
+		eng.Close()
+		logger.Printf("%v", err)
+		return 2
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	select {
+	case <-srv.Ready():
+	case err := <-served:
+		eng.Close()
+		logger.Printf("listening on %s: %v", cfg.Listen, err)
+		return 1
+	}
+	if srv.Addr() == nil { // Serve failed; its error follows
+		err := <-served
+		eng.Close()
+		logger.Printf("listening on %s: %v", cfg.Listen, err)
+		return 1
+	}
+	logger.Printf("serving memcached protocol on %s, data in %s, durability %s, actor %x",
+		srv.Addr(), cfg.Data, cfg.Durability, eng.Actor())
+
+	code := 0
+	select {
+	case sig := <-sigs:
+		logger.Printf("%v: draining connections and flushing the write buffer", sig)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := srv.Shutdown(ctx); err != nil {
+			logger.Printf("shutdown: %v", err)
+			code = 1
+		}
+		cancel()
+	case err := <-served:
+		if err != nil {
+			logger.Printf("server stopped: %v", err)
+			code = 1
+		}
+	}
+	if err := eng.Close(); err != nil {
+		logger.Printf("closing store: %v", err)
+		return 1
+	}
+	logger.Printf("stopped cleanly")
+	return code
+}

@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/dynamo-kv/dynamo/engine/dvv"
+	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/record"
+)
+
+// Engine is a node's versioned store. It implements KV.
+type Engine struct {
+	opts  Options
+	st    Storage
+	actor dvv.Actor
+	clock *hlc.Clock
+
+	// locks serialise read-modify-write per key; a key maps to a stripe
+	// by its hash.
+	locks [4096]sync.Mutex
+
+	flush flushState
+
+	scratch sync.Pool // *scratch
+
+	stats counters
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	stop      chan struct{}
+	reaperWG  sync.WaitGroup
+}
+
+var _ KV = (*Engine)(nil)
+
+// scratch holds per-call buffers so the hot path does not allocate.
+type scratch struct {
+	key   []byte
+	raw   []byte
+	enc   []byte
+	rec   record.Record
+	next  record.Record
+	ctx   dvv.Clock
+	clock dvv.Clock
+}
+
+// Open opens (or creates) the engine's store and starts its reaper.
+func Open(opts Options) (*Engine, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	st := opts.Storage
+	if st == nil {
+		if st, err = openStore(opts); err != nil {
+			return nil, err
+		}
+	}
+	e := &Engine{
+		opts:    opts,
+		st:      st,
+		clock:   hlc.New(opts.Now),
+		stop:    make(chan struct{}),
+		scratch: sync.Pool{New: func() any { return new(scratch) }},
+	}
+	if err := e.loadMeta(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := e.countRecords(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	e.reaperWG.Add(1)
+	go e.reapLoop()
+	return e, nil
+}
+
+// Actor is the identity this incarnation of the node writes dots with.
+func (e *Engine) Actor() dvv.Actor { return e.actor }
+
+// Close stops the reaper, flushes the store and marks the shutdown clean.
+// The caller must have stopped issuing requests.
+func (e *Engine) Close() error {
+	var err error
+	e.closeOnce.Do(func() {
+		e.closed.Store(true)
+		close(e.stop)
+		e.reaperWG.Wait()
+		err = errors.Join(e.st.Set(metaClean, []byte{1}, Sync), e.st.Close())
+	})
+	return err
+}
+
+func (e *Engine) lockFor(hash uint64) *sync.Mutex { return &e.locks[hash%uint64(len(e.locks))] }
+
+func (e *Engine) now() time.Time { return e.opts.Now() }
+
+// Get implements KV.
+func (e *Engine) Get(key []byte, o *Object) error {
+	o.Reset()
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return ErrKeyTooLong
+	}
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
+	s.key = appendDataKey(s.key[:0], hashKey(key), key)
+	raw, found, err := e.st.Get(s.key, s.raw[:0])
+	s.raw = raw
+	if err != nil || !found {
+		return err
+	}
+	if err := record.Decode(&s.rec, raw); err != nil {
+		return fmt.Errorf("engine: key %q: %w", key, err)
+	}
+	e.fillObject(o, &s.rec)
+	return nil
+}
+
+// fillObject copies the visible part of rec into o, which owns the copies.
+func (e *Engine) fillObject(o *Object, rec *record.Record) {
+	now := e.now()
+	size := 0
+	for i := range rec.Siblings {
+		if e.visible(&rec.Siblings[i], now) {
+			size += len(rec.Siblings[i].Value)
+		}
+	}
+	if cap(o.buf) < size {
+		o.buf = make([]byte, 0, size)
+	}
+	for i := range rec.Siblings {
+		rs := &rec.Siblings[i]
+		if !e.visible(rs, now) {
+			continue
+		}
+		start := len(o.buf)
+		o.buf = append(o.buf, rs.Value...)
+		o.Siblings = append(o.Siblings, Sibling{
+			Value:     o.buf[start:len(o.buf):len(o.buf)],
+			Flags:     rs.Flags,
+			Expires:   rs.Expires,
+			Timestamp: rs.Timestamp,
+			Deleted:   rs.Deleted,
+		})
+	}
+	o.Context = dvv.AppendClock(o.Context[:0], rec.Clock)
+	o.CAS = casOf(o.Context)
+}
+
+// casOf digests a context into memcached's 64-bit cas unique; never 0.
+func casOf(ctx []byte) uint64 {
+	sum := blake3.Sum256(ctx)
+	c := uint64(sum[0]) | uint64(sum[1])<<8 | uint64(sum[2])<<16 | uint64(sum[3])<<24 |
+		uint64(sum[4])<<32 | uint64(sum[5])<<40 | uint64(sum[6])<<48 | uint64(sum[7])<<56
+	if c == 0 {
+		c = 1
+	}
+	return c
+}
+
+// visible reports whether a stored sibling is still readable: not expired
+// and not invalidated by flush_all.
+func (e *Engine) visible(s *record.Sibling, now time.Time) bool {
+	if s.Expires != 0 && s.Expires <= now.Unix() {
+		return false
+	}
+	return !e.flush.covers(s.Timestamp, now)
+}
+
+// live reports whether rec has a value a classic client would see.
+func (e *Engine) live(rec *record.Record, now time.Time) bool {
+	var best *record.Sibling
+	for i := range rec.Siblings {
+		s := &rec.Siblings[i]
+		if e.visible(s, now) && (best == nil || s.Timestamp > best.Timestamp) {
+			best = s
+		}
+	}
+	return best != nil && !best.Deleted
+}
+
+// Put implements KV.
+func (e *Engine) Put(key []byte, req *PutRequest) (PutResult, error) {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return PutResult{}, ErrKeyTooLong
+	}
+	if e.closed.Load() {
+		return PutResult{}, ErrClosed
+	}
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
+
+	hash := hashKey(key)
+	s.key = appendDataKey(s.key[:0], hash, key)
+	mu := e.lockFor(hash)
+	mu.Lock()
+	defer mu.Unlock()
+
+	raw, found, err := e.st.Get(s.key, s.raw[:0])
+	s.raw = raw
+	if err != nil {
+		return PutResult{}, err
+	}
+	s.rec.Reset()
+	if found {
+		if err := record.Decode(&s.rec, raw); err != nil {
+			return PutResult{}, fmt.Errorf("engine: key %q: %w", key, err)
+		}
+	}
+	now := e.now()
+	if err := e.check(req, &s.rec, now); err != nil {
+		return PutResult{}, err
+	}
+
+	ctx := s.rec.Clock
+	if !req.SupersedeAll {
+		if ctx, _, err = dvv.DecodeClock(s.ctx[:0], req.Context); err != nil {
+			return PutResult{}, ErrBadContext
+		}
+		s.ctx = ctx
+	}
+	dot := dvv.NextDot(s.rec.Clock, ctx, e.actor)
+	s.clock = dvv.Advance(s.clock[:0], s.rec.Clock, ctx, dot)
+
+	next := &s.next
+	next.Reset()
+	next.Clock = s.clock
+	for _, sib := range s.rec.Siblings {
+		// Superseded versions go; so do dead ones (their dots stay in the
+		// clock, so replicas drop them too).
+		if dvv.Survives(ctx, sib.Dot) && e.visible(&sib, now) {
+			next.Siblings = append(next.Siblings, sib)
+		}
+	}
+	e.prune(next)
+	ns := record.Sibling{
+		Dot:       dot,
+		Timestamp: e.clock.Now(),
+		Flags:     req.Flags,
+		Expires:   req.Expires,
+		Deleted:   req.Delete,
+	}
+	if !req.Delete {
+		ns.Value = req.Value
+	}
+	next.Siblings = append(next.Siblings, ns)
+	next.Sort()
+
+	s.enc = record.Append(s.enc[:0], next)
+	d := req.Durability
+	if d == DurabilityDefault {
+		d = e.opts.Durability
+	}
+	if err := e.st.Set(s.key, s.enc, d); err != nil {
+		return PutResult{}, err
+	}
+	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(next), len(s.enc))
+	e.stats.puts.Add(1)
+
+	res := PutResult{Context: dvv.AppendClock(nil, next.Clock)}
+	res.CAS = casOf(res.Context)
+	return res, nil
+}
+
+// check applies a write's condition to the key's current record.
+func (e *Engine) check(req *PutRequest, rec *record.Record, now time.Time) error {
+	switch req.Cond {
+	case CondNone:
+		return nil
+	case CondAbsent:
+		if e.live(rec, now) {
+			return ErrNotStored
+		}
+	case CondPresent:
+		if !e.live(rec, now) {
+			return ErrNotStored
+		}
+	case CondCAS:
+		if !e.live(rec, now) {
+			return ErrNotFound
+		}
+		var buf [256]byte
+		if casOf(dvv.AppendClock(buf[:0], rec.Clock)) != req.CAS {
+			return ErrExists
+		}
+	default:
+		return fmt.Errorf("engine: unknown condition %d", req.Cond)
+	}
+	return nil
+}
+
+// prune enforces MaxSiblings, leaving room for the write being added by
+// dropping the oldest siblings. Their dots stay covered by the clock, so
+// every replica drops them alike.
+func (e *Engine) prune(r *record.Record) {
+	over := len(r.Siblings) + 1 - e.opts.MaxSiblings
+	if over <= 0 {
+		return
+	}
+	for range over {
+		oldest := 0
+		for i := range r.Siblings {
+			if r.Siblings[i].Timestamp < r.Siblings[oldest].Timestamp {
+				oldest = i
+			}
+		}
+		r.Siblings = append(r.Siblings[:oldest], r.Siblings[oldest+1:]...)
+	}
+	e.stats.siblingsPruned.Add(uint64(over))
+	e.stats.siblingCapHits.Add(1)
+}
+
+// hasValue reports whether a record holds any non-tombstone sibling; such
+// records count as items in stats.
+func hasValue(r *record.Record) bool {
+	for i := range r.Siblings {
+		if !r.Siblings[i].Deleted {
+			return true
+		}
+	}
+	return false
+}

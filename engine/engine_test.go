@@ -1,0 +1,500 @@
+package engine
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is an adjustable wall clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	t     *testing.T
+	e     *Engine
+	st    *memStorage
+	clock *testClock
+}
+
+func newFixture(t *testing.T, mod ...func(*Options)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, st: newMemStorage(), clock: &testClock{t: time.Unix(1_700_000_000, 0)}}
+	f.open(mod...)
+	return f
+}
+
+func (f *fixture) open(mod ...func(*Options)) {
+	f.t.Helper()
+	opts := Options{Storage: f.st, Now: f.clock.Now, ReapInterval: time.Hour}
+	for _, m := range mod {
+		m(&opts)
+	}
+	e, err := Open(opts)
+	if err != nil {
+		f.t.Fatalf("Open: %v", err)
+	}
+	f.e = e
+	f.t.Cleanup(func() { e.Close() })
+}
+
+func (f *fixture) put(key string, req PutRequest) (PutResult, error) {
+	f.t.Helper()
+	return f.e.Put([]byte(key), &req)
+}
+
+func (f *fixture) mustPut(key string, req PutRequest) PutResult {
+	f.t.Helper()
+	r, err := f.put(key, req)
+	if err != nil {
+		f.t.Fatalf("Put(%q): %v", key, err)
+	}
+	return r
+}
+
+func (f *fixture) get(key string) *Object {
+	f.t.Helper()
+	var o Object
+	if err := f.e.Get([]byte(key), &o); err != nil {
+		f.t.Fatalf("Get(%q): %v", key, err)
+	}
+	return &o
+}
+
+func set(v string) PutRequest { return PutRequest{Value: []byte(v), SupersedeAll: true} }
+
+func values(o *Object) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range o.Siblings {
+		if s.Deleted {
+			m["<deleted>"] = true
+		} else {
+			m[string(s.Value)] = true
+		}
+	}
+	return m
+}
+
+func winner(o *Object) string {
+	w, ok := o.Winner()
+	if !ok {
+		return "<miss>"
+	}
+	return string(w.Value)
+}
+
+func TestSetGetAndCAS(t *testing.T) {
+	f := newFixture(t)
+	if o := f.get("k"); len(o.Siblings) != 0 || o.CAS != 0 {
+		t.Fatalf("unwritten key: %+v", o)
+	}
+	r1 := f.mustPut("k", PutRequest{Value: []byte("v1"), Flags: 42, SupersedeAll: true})
+	o := f.get("k")
+	if winner(o) != "v1" || o.Siblings[0].Flags != 42 || o.CAS != r1.CAS || o.CAS == 0 {
+		t.Fatalf("after set: winner %q flags %d cas %d (put said %d)", winner(o), o.Siblings[0].Flags, o.CAS, r1.CAS)
+	}
+	r2 := f.mustPut("k", set("v2"))
+	if r2.CAS == r1.CAS {
+		t.Fatal("CAS did not change with a write")
+	}
+	if o := f.get("k"); len(o.Siblings) != 1 || winner(o) != "v2" {
+		t.Fatalf("set did not supersede: %v", values(o))
+	}
+}
+
+func TestConcurrentWritesBecomeSiblings(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("cart", set("base"))
+	ctx := f.get("cart").Context
+	f.mustPut("cart", PutRequest{Value: []byte("a"), Context: ctx})
+	f.mustPut("cart", PutRequest{Value: []byte("b"), Context: ctx})
+	o := f.get("cart")
+	if got := values(o); len(got) != 2 || !got["a"] || !got["b"] {
+		t.Fatalf("siblings = %v, want a and b", got)
+	}
+	// A blind write (no context) adds a sibling without superseding anything.
+	f.mustPut("cart", PutRequest{Value: []byte("c")})
+	if got := values(f.get("cart")); len(got) != 3 {
+		t.Fatalf("blind write: siblings = %v", got)
+	}
+	// A write with the latest context resolves them all.
+	f.mustPut("cart", PutRequest{Value: []byte("merged"), Context: f.get("cart").Context})
+	if got := values(f.get("cart")); len(got) != 1 || !got["merged"] {
+		t.Fatalf("after resolving: %v", got)
+	}
+}
+
+func TestConditions(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(f *fixture)
+		req     func(f *fixture) PutRequest
+		want    error
+	}{
+		{"add to missing", nil, func(*fixture) PutRequest { return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondAbsent} }, nil},
+		{"add to present", func(f *fixture) { f.mustPut("k", set("v")) },
+			func(*fixture) PutRequest { return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondAbsent} }, ErrNotStored},
+		{"add after delete", func(f *fixture) {
+			f.mustPut("k", set("v"))
+			f.mustPut("k", PutRequest{Delete: true, SupersedeAll: true})
+		},
+			func(*fixture) PutRequest { return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondAbsent} }, nil},
+		{"add after expiry", func(f *fixture) {
+			f.mustPut("k", PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: f.clock.Now().Unix() + 1})
+			f.clock.Add(2 * time.Second)
+		},
+			func(*fixture) PutRequest { return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondAbsent} }, nil},
+		{"replace missing", nil, func(*fixture) PutRequest {
+			return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondPresent}
+		}, ErrNotStored},
+		{"replace present", func(f *fixture) { f.mustPut("k", set("v")) },
+			func(*fixture) PutRequest {
+				return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondPresent}
+			}, nil},
+		{"delete missing", nil, func(*fixture) PutRequest { return PutRequest{Delete: true, SupersedeAll: true, Cond: CondPresent} }, ErrNotStored},
+		{"cas missing", nil, func(*fixture) PutRequest {
+			return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondCAS, CAS: 1}
+		}, ErrNotFound},
+		{"cas stale", func(f *fixture) { f.mustPut("k", set("v")) },
+			func(f *fixture) PutRequest {
+				c := f.get("k").CAS
+				f.mustPut("k", set("w"))
+				return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondCAS, CAS: c}
+			}, ErrExists},
+		{"cas current", func(f *fixture) { f.mustPut("k", set("v")) },
+			func(f *fixture) PutRequest {
+				return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondCAS, CAS: f.get("k").CAS}
+			}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tc.prepare != nil {
+				tc.prepare(f)
+			}
+			before := winner(f.get("k"))
+			_, err := f.put("k", tc.req(f))
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			after := winner(f.get("k"))
+			if tc.want == nil && after != "x" && !f.get("k").Siblings[0].Deleted {
+				t.Fatalf("write succeeded but value is %q", after)
+			}
+			if tc.want != nil && after != before && tc.name != "cas stale" {
+				t.Fatalf("failed write changed the value from %q to %q", before, after)
+			}
+		})
+	}
+}
+
+func TestDeleteLeavesTombstone(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("k", set("v"))
+	f.mustPut("k", PutRequest{Delete: true, SupersedeAll: true})
+	o := f.get("k")
+	if winner(o) != "<miss>" || len(o.Siblings) != 1 || !o.Siblings[0].Deleted || o.CAS == 0 {
+		t.Fatalf("after delete: %+v", o)
+	}
+	// A write concurrent with the delete (context from before it) survives beside it.
+	f2 := newFixture(t)
+	f2.mustPut("k", set("v"))
+	ctx := f2.get("k").Context
+	f2.mustPut("k", PutRequest{Delete: true, Context: ctx})
+	f2.mustPut("k", PutRequest{Value: []byte("w"), Context: ctx})
+	if got := values(f2.get("k")); !got["w"] || !got["<deleted>"] {
+		t.Fatalf("concurrent delete and write: %v", got)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	f := newFixture(t)
+	now := f.clock.Now().Unix()
+	f.mustPut("soon", PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: now + 10})
+	f.mustPut("past", PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
+	f.mustPut("never", set("v"))
+	if winner(f.get("soon")) != "v" || winner(f.get("past")) != "<miss>" {
+		t.Fatal("expiry misapplied before the deadline")
+	}
+	f.clock.Add(10 * time.Second)
+	if winner(f.get("soon")) != "<miss>" || winner(f.get("never")) != "v" {
+		t.Fatal("expiry misapplied at the deadline")
+	}
+}
+
+func TestFlushAll(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("old", set("v"))
+	if err := f.e.FlushAll(0); err != nil {
+		t.Fatal(err)
+	}
+	f.mustPut("new", set("v"))
+	if winner(f.get("old")) != "<miss>" || winner(f.get("new")) != "v" {
+		t.Fatal("immediate flush_all misapplied")
+	}
+	// A delayed flush covers writes made before its deadline, only once it passes,
+	// and does not bring back what the first flush hid.
+	f.clock.Add(time.Second)
+	if err := f.e.FlushAll(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Second)
+	f.mustPut("during", set("v"))
+	if winner(f.get("new")) != "v" || winner(f.get("during")) != "v" || winner(f.get("old")) != "<miss>" {
+		t.Fatal("delayed flush applied early or undid the first one")
+	}
+	f.clock.Add(5 * time.Second)
+	if winner(f.get("new")) != "<miss>" || winner(f.get("during")) != "<miss>" {
+		t.Fatal("delayed flush not applied at its deadline")
+	}
+	f.mustPut("after", set("v"))
+	// The flush points survive a restart.
+	f.e.Close()
+	f.st = f.st.reopen()
+	f.open()
+	if winner(f.get("new")) != "<miss>" || winner(f.get("old")) != "<miss>" || winner(f.get("after")) != "v" {
+		t.Fatal("flush_all state lost across restart")
+	}
+}
+
+func TestSiblingBound(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxSiblings = 3 })
+	for i := range 5 {
+		f.mustPut("k", PutRequest{Value: []byte(strconv.Itoa(i))}) // blind writes: all concurrent
+	}
+	got := values(f.get("k"))
+	if len(got) != 3 || !got["2"] || !got["3"] || !got["4"] {
+		t.Fatalf("siblings = %v, want the newest 3", got)
+	}
+	stats := statMap(f.e)
+	if stats["engine_siblings_pruned"] != "2" || stats["engine_sibling_cap_hits"] != "2" {
+		t.Fatalf("pruning not counted: %v", stats)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.put("k", PutRequest{Value: []byte("v"), Context: []byte{9, 9}}); !errors.Is(err, ErrBadContext) {
+		t.Fatalf("bad context: %v", err)
+	}
+	long := string(make([]byte, MaxKeyLen+1))
+	if _, err := f.put(long, set("v")); !errors.Is(err, ErrKeyTooLong) {
+		t.Fatalf("long key: %v", err)
+	}
+	if _, err := f.put("", set("v")); !errors.Is(err, ErrKeyTooLong) {
+		t.Fatalf("empty key: %v", err)
+	}
+}
+
+func TestActorSurvivesOnlyCleanShutdown(t *testing.T) {
+	f := newFixture(t)
+	first := f.e.Actor()
+	f.e.Close()
+	f.st = f.st.reopen()
+	f.open()
+	if f.e.Actor() != first {
+		t.Fatal("clean restart changed the actor")
+	}
+	// Crash: no Close.
+	f.st = f.st.reopen()
+	f.open()
+	if f.e.Actor() == first {
+		t.Fatal("restart after a crash reused the actor")
+	}
+}
+
+// After a crash that lost the latest buffered write, the restarted node
+// must not hand out that write's dot again: if it did, a replica still
+// holding the lost write would treat the new one as the same version.
+func TestNoDotReuseAfterLostWrite(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("k", set("v1"))
+	snapshot := f.st.reopen()
+	snapshot.m = cloneMap(f.st.m) // disk as it was before v2 reached it
+	lost := f.mustPut("k", set("v2"))
+	f.st = snapshot
+	f.open()
+	again := f.mustPut("k", set("v3"))
+	if string(again.Context) == string(lost.Context) {
+		t.Fatal("restarted node reissued the lost write's context")
+	}
+}
+
+func cloneMap(m map[string][]byte) map[string][]byte {
+	c := make(map[string][]byte, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func TestStorageFailureKeepsOldValue(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("k", set("v1"))
+	boom := errors.New("disk on fire")
+	f.st.failSet = boom
+	if _, err := f.put("k", set("v2")); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	f.st.failSet = nil
+	if winner(f.get("k")) != "v1" {
+		t.Fatal("failed write changed the value")
+	}
+}
+
+func TestDurabilityPassedToStorage(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Durability = WAL })
+	f.st.sets = nil
+	f.mustPut("a", set("v"))
+	f.mustPut("b", PutRequest{Value: []byte("v"), SupersedeAll: true, Durability: Sync})
+	if len(f.st.sets) != 2 || f.st.sets[0] != WAL || f.st.sets[1] != Sync {
+		t.Fatalf("durabilities = %v", f.st.sets)
+	}
+}
+
+func TestConcurrentCASIncrementsLoseNothing(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("n", set("0"))
+	const workers, each = 4, 50
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			var o Object
+			for range each {
+				for {
+					if err := f.e.Get([]byte("n"), &o); err != nil {
+						t.Error(err)
+						return
+					}
+					w, _ := o.Winner()
+					n, _ := strconv.Atoi(string(w.Value))
+					_, err := f.e.Put([]byte("n"), &PutRequest{Value: []byte(strconv.Itoa(n + 1)), SupersedeAll: true, Cond: CondCAS, CAS: o.CAS})
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, ErrExists) {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := winner(f.get("n")); got != strconv.Itoa(workers*each) {
+		t.Fatalf("counter = %s, want %d", got, workers*each)
+	}
+}
+
+func TestReaperAndItemStats(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.TombstoneTTL = time.Minute })
+	now := f.clock.Now().Unix()
+	f.mustPut("live", set("v"))
+	f.mustPut("expiring", PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: now + 5})
+	f.mustPut("deleted", set("v"))
+	f.mustPut("deleted", PutRequest{Delete: true, SupersedeAll: true})
+	st := statMap(f.e)
+	if st["curr_items"] != "2" {
+		t.Fatalf("curr_items = %s, want 2 (live, expiring)", st["curr_items"])
+	}
+	bytesBefore := st["bytes"]
+
+	f.clock.Add(10 * time.Second) // expiring is dead, tombstone still young
+	f.e.reapRound(nil)
+	if _, ok := f.st.m[string(appendDataKey(nil, hashOf("expiring"), []byte("expiring")))]; ok {
+		t.Fatal("expired record not reaped")
+	}
+	if len(f.get("deleted").Siblings) != 1 {
+		t.Fatal("young tombstone reaped")
+	}
+	f.clock.Add(2 * time.Minute)
+	f.e.reapRound(nil)
+	if len(f.get("deleted").Siblings) != 0 || winner(f.get("live")) != "v" {
+		t.Fatal("old tombstone kept or live item reaped")
+	}
+	st = statMap(f.e)
+	if st["curr_items"] != "1" || st["engine_reaped"] != "2" || st["bytes"] == bytesBefore {
+		t.Fatalf("stats after reaping: %v", st)
+	}
+	// The running counts agree with a recount from scratch.
+	f.e.Close()
+	f.st = f.st.reopen()
+	f.open()
+	if again := statMap(f.e); again["curr_items"] != st["curr_items"] || again["bytes"] != st["bytes"] {
+		t.Fatalf("recount differs: %v vs %v", again, st)
+	}
+}
+
+func TestReaperResumesInBatches(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.ReapBatch = 3 })
+	for i := range 10 {
+		f.mustPut("k"+strconv.Itoa(i), PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
+	}
+	var cursor []byte
+	rounds := 0
+	for {
+		cursor = f.e.reapRound(cursor)
+		rounds++
+		if cursor == nil {
+			break
+		}
+	}
+	if rounds != 4 || statMap(f.e)["engine_reaped"] != "10" {
+		t.Fatalf("rounds = %d, reaped = %s", rounds, statMap(f.e)["engine_reaped"])
+	}
+}
+
+func hashOf(k string) uint64 {
+	return hashKey([]byte(k))
+}
+
+func statMap(e *Engine) map[string]string {
+	m := map[string]string{}
+	for _, s := range e.Stats() {
+		m[s.Name] = s.Value
+	}
+	return m
+}
+
+func TestOptionsValidation(t *testing.T) {
+	for name, o := range map[string]Options{
+		"no dir":         {},
+		"negative ttl":   {Storage: newMemStorage(), TombstoneTTL: -1},
+		"bad durability": {Storage: newMemStorage(), Durability: 9},
+	} {
+		if _, err := Open(o); !errors.Is(err, ErrOptions) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+func BenchmarkPutGet(b *testing.B) {
+	e, err := Open(Options{Storage: newMemStorage(), ReapInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	key := []byte("benchmark:key:000001")
+	req := &PutRequest{Value: make([]byte, 100), SupersedeAll: true}
+	var o Object
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Put(key, req); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Get(key, &o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,44 @@
+package engine
+
+import (
+	"encoding/binary"
+
+	"github.com/zeebo/blake3"
+)
+
+// On-disk key layout. Data keys carry the key's ring hash before the key
+// itself, so every ring partition (a range of hashes) is one contiguous
+// range of the store: anti-entropy and partition transfer scan it directly.
+//
+//	'd' | hash (8 bytes, big endian) | key     one record per key
+//	'm' | name                               node metadata
+const (
+	prefixData = 'd'
+	prefixMeta = 'm'
+)
+
+var (
+	dataLo = []byte{prefixData}
+	dataHi = []byte{prefixData + 1}
+
+	metaActor = []byte{prefixMeta, 'a', 'c', 't', 'o', 'r'}
+	metaClean = []byte{prefixMeta, 'c', 'l', 'e', 'a', 'n'}
+	metaFlush = []byte{prefixMeta, 'f', 'l', 'u', 's', 'h'}
+)
+
+const dataHeader = 1 + 8
+
+func appendDataKey(dst []byte, hash uint64, key []byte) []byte {
+	dst = append(dst, prefixData)
+	dst = binary.BigEndian.AppendUint64(dst, hash)
+	return append(dst, key...)
+}
+
+// userKey returns the client's key inside a data key.
+func userKey(dataKey []byte) []byte { return dataKey[dataHeader:] }
+
+// hashKey is the ring's key hash (see ring.HashKey).
+func hashKey(key []byte) uint64 {
+	sum := blake3.Sum256(key)
+	return binary.LittleEndian.Uint64(sum[:8])
+}

@@ -1,0 +1,184 @@
+package engine
+
+import (
+	"errors"
+	"time"
+)
+
+// Durability says when a write is acknowledged to the caller.
+type Durability uint8
+
+const (
+	// DurabilityDefault uses the node's configured mode.
+	DurabilityDefault Durability = iota
+	// Buffered acknowledges once the write is in the in-memory write buffer;
+	// a background writer flushes it to Pebble within the flush interval.
+	Buffered
+	// WAL acknowledges once the write is committed to Pebble's write-ahead
+	// log, without fsync.
+	WAL
+	// Sync acknowledges once the write is fsynced (group commit).
+	Sync
+)
+
+// String names the mode as the command line and the wire spell it.
+func (d Durability) String() string {
+	switch d {
+	case Buffered:
+		return "buffered"
+	case WAL:
+		return "wal"
+	case Sync:
+		return "sync"
+	}
+	return "default"
+}
+
+// ParseDurability reads "buffered", "wal" or "sync".
+func ParseDurability(s string) (Durability, error) {
+	switch s {
+	case "buffered":
+		return Buffered, nil
+	case "wal":
+		return WAL, nil
+	case "sync":
+		return Sync, nil
+	}
+	return DurabilityDefault, errors.New("durability must be buffered, wal or sync, not " + quote(s))
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+// MaxKeyLen is the longest key the engine stores, as in memcached.
+const MaxKeyLen = 250
+
+// Sibling is one concurrent version of a key's value.
+type Sibling struct {
+	Value   []byte // owned by the Object that holds it; valid until its next reuse
+	Flags   uint32 // memcached client flags, opaque to the engine
+	Expires int64  // absolute unix seconds; 0 means never
+	// Timestamp is the hybrid logical clock time of the write that made this
+	// version; the last-writer-wins policy orders siblings by it.
+	Timestamp uint64
+	Deleted   bool // a tombstone: the write was a delete
+}
+
+// Object is everything a read returns for one key: the versions the engine
+// holds that are neither expired nor flushed, and the causal context that
+// names them all.
+type Object struct {
+	// Siblings are the concurrent versions, tombstones included, in no
+	// particular order. Empty when the key has no live version.
+	Siblings []Sibling
+	// Context is the opaque, versioned causal context of the read (the
+	// object's version vector). A write carrying it supersedes every
+	// sibling returned here and nothing written after.
+	Context []byte
+	// CAS is a 64-bit digest of Context, never 0 while the key has any
+	// version (tombstones included); 0 when the key was never written or
+	// has been reclaimed. memcached's "gets"/"cas" use it.
+	CAS uint64
+
+	buf []byte // backing store for Sibling.Value, reused across reads
+}
+
+// Reset empties o for reuse, keeping its buffers.
+func (o *Object) Reset() {
+	o.Siblings = o.Siblings[:0]
+	o.Context = o.Context[:0]
+	o.CAS = 0
+	o.buf = o.buf[:0]
+}
+
+// Winner is the version a classic memcached client sees: the sibling with
+// the greatest timestamp (last writer wins, ties broken by the write's dot).
+// ok is false when there is no sibling or the winner is a tombstone.
+func (o *Object) Winner() (s *Sibling, ok bool) {
+	var best *Sibling
+	for i := range o.Siblings {
+		c := &o.Siblings[i]
+		if best == nil || c.Timestamp > best.Timestamp {
+			best = c
+		}
+	}
+	if best == nil || best.Deleted {
+		return nil, false
+	}
+	return best, true
+}
+
+// Condition makes a write conditional on the key's current state. The check
+// and the write are atomic on one node.
+type Condition uint8
+
+const (
+	CondNone    Condition = iota
+	CondAbsent            // only if the key has no live value (memcached add)
+	CondPresent           // only if the key has a live value (replace, append, delete)
+	CondCAS               // only if the key's current CAS equals PutRequest.CAS
+)
+
+// PutRequest is one write: a new value, or a tombstone when Delete is set.
+type PutRequest struct {
+	Value   []byte
+	Flags   uint32
+	Expires int64 // absolute unix seconds; 0 means never
+	Delete  bool  // write a tombstone instead of a value
+
+	// Context names the versions this write supersedes (from a previous
+	// read). Versions it does not name stay as siblings. Ignored when
+	// SupersedeAll is set. nil supersedes nothing.
+	Context []byte
+	// SupersedeAll supersedes every version this node knows: memcached's
+	// set, delete and friends.
+	SupersedeAll bool
+
+	Cond Condition
+	CAS  uint64 // compared when Cond is CondCAS
+
+	Durability Durability
+}
+
+// PutResult describes the key after a successful write.
+type PutResult struct {
+	CAS     uint64 // the key's new CAS
+	Context []byte // the key's new causal context; owned by the caller
+}
+
+// Errors a write can return; compare with errors.Is.
+var (
+	// ErrNotStored: CondAbsent or CondPresent did not hold (memcached NOT_STORED).
+	ErrNotStored = errors.New("engine: condition not met")
+	// ErrExists: CondCAS did not match the current CAS (memcached EXISTS).
+	ErrExists = errors.New("engine: cas mismatch")
+	// ErrNotFound: CondCAS on a key with no live value (memcached NOT_FOUND).
+	ErrNotFound = errors.New("engine: not found")
+	// ErrBadContext: the context is not one this engine can decode.
+	ErrBadContext = errors.New("engine: malformed context")
+	// ErrKeyTooLong: the key is empty or longer than MaxKeyLen.
+	ErrKeyTooLong = errors.New("engine: key empty or too long")
+	// ErrClosed: the engine is shut down.
+	ErrClosed = errors.New("engine: closed")
+)
+
+// Stat is one name/value line of the engine's statistics.
+type Stat struct {
+	Name  string
+	Value string
+}
+
+// KV is the engine as the protocol layer sees it. Every method is safe for
+// concurrent use and may block on I/O, so callers run them off event loops.
+type KV interface {
+	// Get fills o (after o.Reset) with key's live versions and context.
+	// A key with no live version leaves o.Siblings empty; that is not an error.
+	Get(key []byte, o *Object) error
+	// Put applies one write and returns the key's new CAS and context.
+	Put(key []byte, req *PutRequest) (PutResult, error)
+	// FlushAll invalidates every item written before now+delay, as
+	// memcached's flush_all does; delay 0 means now.
+	FlushAll(delay time.Duration) error
+	// Stats returns the engine's counters: memcached's curr_items and bytes,
+	// plus the store's own.
+	Stats() []Stat
+}

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configures an Engine. Zero fields take the documented defaults
+// (applied by Open in one place, withDefaults).
+type Options struct {
+	// Dir is the data directory. Required unless FS is an in-memory FS.
+	Dir string
+	// FS is the filesystem Pebble uses; nil means the real disk. Tests pass
+	// vfs.NewMem() or vfs.NewCrashableMem().
+	FS vfs.FS
+	// Durability is the node's mode for writes that do not name one.
+	// Default Buffered.
+	Durability Durability
+	// BufferBytes is the write buffer's capacity; writers wait when it is
+	// full. Default 64 MiB.
+	BufferBytes int64
+	// FlushInterval bounds how long a buffered write waits before the
+	// background writer moves it to Pebble. Default 10 ms.
+	FlushInterval time.Duration
+	// CacheBytes is Pebble's block cache. Default 256 MiB.
+	CacheBytes int64
+
+	// MaxSiblings bounds the versions kept per key. A write that would
+	// exceed it drops the oldest siblings (by timestamp) and counts it in
+	// stats (siblings_pruned). Default 64.
+	MaxSiblings int
+	// TombstoneTTL is how long a delete's tombstone is kept before the
+	// reaper may remove it; it must outlast replica repair in a cluster.
+	// Default 24 h.
+	TombstoneTTL time.Duration
+	// ReapInterval is how often the reaper looks for expired items, flushed
+	// items and old tombstones; ReapBatch how many records it examines per
+	// round. Defaults 1 s and 10,000.
+	ReapInterval time.Duration
+	ReapBatch    int
+
+	// Now is the wall clock; nil means time.Now. Tests inject their own.
+	Now func() time.Time
+	// Storage, when set, replaces the Pebble-backed store (tests inject
+	// faults with it); Dir, FS and the buffer settings are then unused.
+	Storage Storage
+}
+
+// ErrOptions reports an invalid setting.
+var ErrOptions = errors.New("engine: invalid options")
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Durability == DurabilityDefault {
+		o.Durability = Buffered
+	}
+	if o.Durability > Sync {
+		return o, errors.Join(ErrOptions, errors.New("unknown durability mode"))
+	}
+	if o.BufferBytes == 0 {
+		o.BufferBytes = 64 << 20
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = 10 * time.Millisecond
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 256 << 20
+	}
+	if o.MaxSiblings == 0 {
+		o.MaxSiblings = 64
+	}
+	if o.TombstoneTTL == 0 {
+		o.TombstoneTTL = 24 * time.Hour
+	}
+	if o.ReapInterval == 0 {
+		o.ReapInterval = time.Second
+	}
+	if o.ReapBatch == 0 {
+		o.ReapBatch = 10_000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	switch {
+	case o.BufferBytes < 0, o.FlushInterval < 0, o.CacheBytes < 0, o.TombstoneTTL < 0, o.ReapInterval < 0, o.ReapBatch < 0:
+		return o, errors.Join(ErrOptions, errors.New("sizes and durations must not be negative"))
+	case o.MaxSiblings < 1:
+		return o, errors.Join(ErrOptions, errors.New("MaxSiblings must be at least 1"))
+	case o.Storage == nil && o.Dir == "" && o.FS == nil:
+		return o, errors.Join(ErrOptions, errors.New("a data directory is required"))
+	}
+	return o, nil
+}

@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/record"
+)
+
+// The reaper reclaims records nobody can read any more: every sibling
+// expired or flushed, or nothing left but tombstones older than
+// TombstoneTTL. It walks the data range in rounds of ReapBatch records so
+// its cost per ReapInterval is bounded, resuming where it stopped.
+
+func (e *Engine) reapLoop() {
+	defer e.reaperWG.Done()
+	t := time.NewTicker(e.opts.ReapInterval)
+	defer t.Stop()
+	var cursor []byte
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			cursor = e.reapRound(cursor)
+		}
+	}
+}
+
+// reapRound examines up to ReapBatch records from cursor and returns where
+// the next round starts (nil: from the beginning).
+func (e *Engine) reapRound(cursor []byte) []byte {
+	lo := dataLo
+	if cursor != nil {
+		lo = cursor
+	}
+	now := e.now()
+	var (
+		rec        record.Record
+		candidates [][]byte
+		seen       int
+		next       []byte
+	)
+	err := e.st.Scan(lo, dataHi, func(k, v []byte) bool {
+		if seen == e.opts.ReapBatch {
+			next = bytes.Clone(k)
+			return false
+		}
+		seen++
+		if record.Decode(&rec, v) == nil && e.reapable(&rec, now) {
+			candidates = append(candidates, bytes.Clone(k))
+		}
+		return true
+	})
+	if err != nil {
+		return cursor // try the same range next round
+	}
+	for _, k := range candidates {
+		e.reapOne(k, now)
+	}
+	return next
+}
+
+// reapOne deletes one record if it is still reapable under its key's lock.
+func (e *Engine) reapOne(dataKey []byte, now time.Time) {
+	if e.closed.Load() {
+		return
+	}
+	hash := uint64(0)
+	for _, b := range dataKey[1:dataHeader] {
+		hash = hash<<8 | uint64(b)
+	}
+	mu := e.lockFor(hash)
+	mu.Lock()
+	defer mu.Unlock()
+	raw, found, err := e.st.Get(dataKey, nil)
+	if err != nil || !found {
+		return
+	}
+	var rec record.Record
+	if record.Decode(&rec, raw) != nil || !e.reapable(&rec, now) {
+		return
+	}
+	if e.st.Delete(dataKey, Buffered) != nil {
+		return
+	}
+	e.stats.replaced(len(dataKey), true, hasValue(&rec), len(raw), false, false, 0)
+	e.stats.reaped.Add(1)
+}
+
+func (e *Engine) reapable(r *record.Record, now time.Time) bool {
+	graveyard := hlc.FromTime(now.Add(-e.opts.TombstoneTTL))
+	for i := range r.Siblings {
+		s := &r.Siblings[i]
+		if !e.visible(s, now) {
+			continue
+		}
+		if !s.Deleted || s.Timestamp > graveyard {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	"github.com/dynamo-kv/dynamo/engine/record"
+)
+
+// counters are the engine's statistics, cheap enough to leave on.
+type counters struct {
+	items          atomic.Int64  // records holding at least one value sibling
+	bytes          atomic.Int64  // stored key + record bytes of all records
+	puts           atomic.Uint64 // successful writes
+	siblingCapHits atomic.Uint64 // writes that hit MaxSiblings
+	siblingsPruned atomic.Uint64 // siblings dropped by the bound
+	reaped         atomic.Uint64 // records reclaimed by the reaper
+	flushes        atomic.Uint64 // flush_all calls
+	actorReused    bool          // set once at open
+}
+
+// replaced accounts for one stored record going from old to new; a
+// missing side has found false (and its length is ignored).
+func (c *counters) replaced(keyLen int, oldFound, oldItem bool, oldLen int, newFound, newItem bool, newLen int) {
+	var delta int64
+	if oldFound {
+		delta -= int64(keyLen + oldLen)
+	}
+	if newFound {
+		delta += int64(keyLen + newLen)
+	}
+	c.bytes.Add(delta)
+	switch {
+	case newItem && !oldItem:
+		c.items.Add(1)
+	case oldItem && !newItem:
+		c.items.Add(-1)
+	}
+}
+
+// Stats implements KV.
+func (e *Engine) Stats() []Stat {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	out := []Stat{
+		{"curr_items", i(e.stats.items.Load())},
+		{"bytes", i(e.stats.bytes.Load())},
+		{"engine_actor", strconv.FormatUint(uint64(e.actor), 16)},
+		{"engine_durability", e.opts.Durability.String()},
+		{"engine_puts", u(e.stats.puts.Load())},
+		{"engine_sibling_cap_hits", u(e.stats.siblingCapHits.Load())},
+		{"engine_siblings_pruned", u(e.stats.siblingsPruned.Load())},
+		{"engine_reaped", u(e.stats.reaped.Load())},
+		{"engine_flushes", u(e.stats.flushes.Load())},
+	}
+	return append(out, e.st.Stats()...)
+}
+
+// countRecords rebuilds curr_items and bytes by scanning the data range,
+// once at open; from then on writes and the reaper keep them current.
+func (e *Engine) countRecords() error {
+	var items, bytes int64
+	var rec record.Record
+	err := e.st.Scan(dataLo, dataHi, func(k, v []byte) bool {
+		bytes += int64(len(k) + len(v))
+		if record.Decode(&rec, v) == nil && hasValue(&rec) {
+			items++
+		}
+		return true
+	})
+	e.stats.items.Store(items)
+	e.stats.bytes.Store(bytes)
+	return err
+}
