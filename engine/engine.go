@@ -45,9 +45,9 @@ type scratch struct {
 	raw   []byte
 	enc   []byte
 	rec   record.Record
-	next  record.Record
+	next  record.Record // the record being written
+	peer  record.Record // a replica's record being merged in
 	ctx   dvv.Clock
-	clock dvv.Clock
 }
 
 // Open opens (or creates) the engine's store and starts its reaper.
@@ -191,11 +191,18 @@ func (e *Engine) live(rec *record.Record, now time.Time) bool {
 
 // Put implements KV.
 func (e *Engine) Put(key []byte, req *PutRequest) (PutResult, error) {
+	res, _, err := e.PutRecord(key, req, nil)
+	return res, err
+}
+
+// PutRecord is Put for a coordinator: it also appends the key's new
+// record to recDst, for replication to the other replicas.
+func (e *Engine) PutRecord(key []byte, req *PutRequest, recDst []byte) (PutResult, []byte, error) {
 	if len(key) == 0 || len(key) > MaxKeyLen {
-		return PutResult{}, ErrKeyTooLong
+		return PutResult{}, recDst, ErrKeyTooLong
 	}
 	if e.closed.Load() {
-		return PutResult{}, ErrClosed
+		return PutResult{}, recDst, ErrClosed
 	}
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
@@ -209,32 +216,32 @@ func (e *Engine) Put(key []byte, req *PutRequest) (PutResult, error) {
 	raw, found, err := e.st.Get(s.key, s.raw[:0])
 	s.raw = raw
 	if err != nil {
-		return PutResult{}, err
+		return PutResult{}, recDst, err
 	}
 	s.rec.Reset()
 	if found {
 		if err := record.Decode(&s.rec, raw); err != nil {
-			return PutResult{}, fmt.Errorf("engine: key %q: %w", key, err)
+			return PutResult{}, recDst, fmt.Errorf("engine: key %q: %w", key, err)
 		}
 	}
 	now := e.now()
 	if err := e.check(req, &s.rec, now); err != nil {
-		return PutResult{}, err
+		return PutResult{}, recDst, err
 	}
 
 	ctx := s.rec.Clock
 	if !req.SupersedeAll {
 		if ctx, _, err = dvv.DecodeClock(s.ctx[:0], req.Context); err != nil {
-			return PutResult{}, ErrBadContext
+			return PutResult{}, recDst, ErrBadContext
 		}
 		s.ctx = ctx
 	}
 	dot := dvv.NextDot(s.rec.Clock, ctx, e.actor)
-	s.clock = dvv.Advance(s.clock[:0], s.rec.Clock, ctx, dot)
-
 	next := &s.next
 	next.Reset()
-	next.Clock = s.clock
+	// Every Record in scratch owns its clock's backing array, so this
+	// cannot overwrite rec.Clock or ctx.
+	next.Clock = dvv.Advance(next.Clock, s.rec.Clock, ctx, dot)
 	for _, sib := range s.rec.Siblings {
 		// Superseded versions go; so do dead ones (their dots stay in the
 		// clock, so replicas drop them too).
@@ -262,14 +269,14 @@ func (e *Engine) Put(key []byte, req *PutRequest) (PutResult, error) {
 		d = e.opts.Durability
 	}
 	if err := e.st.Set(s.key, s.enc, d); err != nil {
-		return PutResult{}, err
+		return PutResult{}, recDst, err
 	}
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(next), len(s.enc))
 	e.stats.puts.Add(1)
 
 	res := PutResult{Context: dvv.AppendClock(nil, next.Clock)}
 	res.CAS = casOf(res.Context)
-	return res, nil
+	return res, append(recDst, s.enc...), nil
 }
 
 // check applies a write's condition to the key's current record.

@@ -16,6 +16,7 @@ type counters struct {
 	siblingsPruned atomic.Uint64 // siblings dropped by the bound
 	reaped         atomic.Uint64 // records reclaimed by the reaper
 	flushes        atomic.Uint64 // flush_all calls
+	merges         atomic.Uint64 // replica merges that changed the local record
 	actorReused    bool          // set once at open
 }
 
@@ -52,6 +53,7 @@ func (e *Engine) Stats() []Stat {
 		{"engine_siblings_pruned", u(e.stats.siblingsPruned.Load())},
 		{"engine_reaped", u(e.stats.reaped.Load())},
 		{"engine_flushes", u(e.stats.flushes.Load())},
+		{"engine_merges", u(e.stats.merges.Load())},
 	}
 	return append(out, e.st.Stats()...)
 }

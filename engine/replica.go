@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/dynamo-kv/dynamo/engine/dvv"
+	"github.com/dynamo-kv/dynamo/engine/record"
+)
+
+// The replica side of the engine: what a cluster coordinator needs beyond
+// KV to read raw state from replicas, merge it, and write merged state back
+// (replication, read repair, hinted handoff, partition transfer).
+
+// Record appends key's stored record to dst; found is false when the key
+// has none.
+func (e *Engine) Record(key, dst []byte) (rec []byte, found bool, err error) {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return dst, false, ErrKeyTooLong
+	}
+	if e.closed.Load() {
+		return dst, false, ErrClosed
+	}
+	var kb [dataHeader + MaxKeyLen]byte
+	return e.st.Get(appendDataKey(kb[:0], hashKey(key), key), dst)
+}
+
+// MergeRecord merges a replica's record of key into the local one, under
+// the key's lock, and stores the result if it differs. It reports whether
+// the local record changed.
+func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err error) {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return false, ErrKeyTooLong
+	}
+	if e.closed.Load() {
+		return false, ErrClosed
+	}
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
+	if err := record.Decode(&s.peer, rec); err != nil {
+		return false, fmt.Errorf("engine: merging key %q: %w", key, err)
+	}
+	hash := hashKey(key)
+	s.key = appendDataKey(s.key[:0], hash, key)
+	mu := e.lockFor(hash)
+	mu.Lock()
+	defer mu.Unlock()
+	raw, found, err := e.st.Get(s.key, s.raw[:0])
+	s.raw = raw
+	if err != nil {
+		return false, err
+	}
+	s.rec.Reset()
+	if found {
+		if err := record.Decode(&s.rec, raw); err != nil {
+			return false, fmt.Errorf("engine: key %q: %w", key, err)
+		}
+	}
+	merged := &s.next
+	mergeInto(merged, &s.rec, &s.peer)
+	for i := range merged.Siblings {
+		e.clock.Observe(merged.Siblings[i].Timestamp)
+	}
+	s.enc = record.Append(s.enc[:0], merged)
+	if found && string(s.enc) == string(raw) {
+		return false, nil
+	}
+	if d == DurabilityDefault {
+		d = e.opts.Durability
+	}
+	if err := e.st.Set(s.key, s.enc, d); err != nil {
+		return false, err
+	}
+	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(merged), len(s.enc))
+	e.stats.merges.Add(1)
+	return true, nil
+}
+
+// MergeRecords appends to dst the merge of two encoded records of one key
+// (either may be empty, meaning no record). Coordinators use it to combine
+// replica answers.
+func MergeRecords(dst, a, b []byte) ([]byte, error) {
+	var ra, rb, out record.Record
+	if len(a) > 0 {
+		if err := record.Decode(&ra, a); err != nil {
+			return dst, err
+		}
+	}
+	if len(b) > 0 {
+		if err := record.Decode(&rb, b); err != nil {
+			return dst, err
+		}
+	}
+	mergeInto(&out, &ra, &rb)
+	return record.Append(dst, &out), nil
+}
+
+// FillObject fills o from an encoded record as Get would: invisible
+// (expired, flushed) siblings left out, context and cas set.
+func (e *Engine) FillObject(rec []byte, o *Object) error {
+	o.Reset()
+	if len(rec) == 0 {
+		return nil
+	}
+	var r record.Record
+	if err := record.Decode(&r, rec); err != nil {
+		return err
+	}
+	e.fillObject(o, &r)
+	return nil
+}
+
+// mergeInto sets out to the merge of a and b (dvv.Merge on their dots).
+// Values alias a's and b's buffers; out must not share a clock buffer with
+// either.
+func mergeInto(out, a, b *record.Record) {
+	out.Reset()
+	dotsA := make([]dvv.Dot, len(a.Siblings))
+	for i := range a.Siblings {
+		dotsA[i] = a.Siblings[i].Dot
+	}
+	dotsB := make([]dvv.Dot, len(b.Siblings))
+	for i := range b.Siblings {
+		dotsB[i] = b.Siblings[i].Dot
+	}
+	keepA := make([]bool, len(dotsA))
+	keepB := make([]bool, len(dotsB))
+	out.Clock = dvv.Merge(out.Clock[:0], a.Clock, dotsA, b.Clock, dotsB, keepA, keepB)
+	for i, k := range keepA {
+		if k {
+			out.Siblings = append(out.Siblings, a.Siblings[i])
+		}
+	}
+	for j, k := range keepB {
+		if k {
+			out.Siblings = append(out.Siblings, b.Siblings[j])
+		}
+	}
+	out.Sort()
+}
