@@ -41,13 +41,13 @@ var _ KV = (*Engine)(nil)
 
 // scratch holds per-call buffers so the hot path does not allocate.
 type scratch struct {
-	key   []byte
-	raw   []byte
-	enc   []byte
-	rec   record.Record
-	next  record.Record // the record being written
-	peer  record.Record // a replica's record being merged in
-	ctx   dvv.Clock
+	key  []byte
+	raw  []byte
+	enc  []byte
+	rec  record.Record
+	next record.Record // the record being written
+	peer record.Record // a replica's record being merged in
+	ctx  dvv.Clock
 }
 
 // Open opens (or creates) the engine's store and starts its reaper.

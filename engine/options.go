@@ -24,6 +24,10 @@ type Options struct {
 	// FlushInterval bounds how long a buffered write waits before the
 	// background writer moves it to Pebble. Default 10 ms.
 	FlushInterval time.Duration
+	// SyncInterval bounds how long committed Buffered and WAL writes wait
+	// for an fsync while no Sync writer forces one. Default 100 ms;
+	// negative disables the periodic fsync.
+	SyncInterval time.Duration
 	// CacheBytes is Pebble's block cache. Default 256 MiB.
 	CacheBytes int64
 

@@ -16,6 +16,7 @@ func openStore(opts Options) (Storage, error) {
 		Durability:    store.Durability(opts.Durability),
 		BufferBytes:   opts.BufferBytes,
 		FlushInterval: opts.FlushInterval,
+		SyncInterval:  opts.SyncInterval,
 		CacheBytes:    opts.CacheBytes,
 	})
 	if err != nil {

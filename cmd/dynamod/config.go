@@ -25,6 +25,7 @@ type config struct {
 	Durability   engine.Durability
 	BufferBytes  size
 	FlushEvery   time.Duration
+	SyncEvery    time.Duration
 	CacheBytes   size
 	MaxConns     int
 	IdleTimeout  time.Duration
@@ -100,6 +101,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 		Durability:   engine.Buffered,
 		BufferBytes:  64 << 20,
 		FlushEvery:   10 * time.Millisecond,
+		SyncEvery:    100 * time.Millisecond,
 		CacheBytes:   256 << 20,
 		MaxConns:     1024,
 		ItemSizeMax:  1 << 20,
@@ -112,6 +114,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.Var(durabilityFlag{&c.Durability}, "durability", "when a write is acknowledged: buffered (in memory, flushed within -flush-interval), wal (Pebble WAL, no fsync), sync (fsync, group commit)")
 	fs.Var(&c.BufferBytes, "buffer-bytes", "write buffer capacity; writers wait when it is full")
 	fs.DurationVar(&c.FlushEvery, "flush-interval", c.FlushEvery, "longest time a buffered write waits before it is written to Pebble")
+	fs.DurationVar(&c.SyncEvery, "sync-interval", c.SyncEvery, "longest time committed buffered/wal writes wait for an fsync when no sync write forces one (negative: never)")
 	fs.Var(&c.CacheBytes, "cache-bytes", "Pebble block cache size")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "client connection limit; further connections get \"ERROR Too many open connections\" and are closed")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close client connections idle this long (0 = never)")
@@ -128,12 +131,16 @@ var errHelp = flag.ErrHelp
 // loadConfig parses args (and the config file they name) into a config.
 func loadConfig(args []string, out io.Writer) (config, error) {
 	var c config
-	fs := newFlagSet(&c, out)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: dynamod [flags]\n\nStarts one node of the store. Every flag may also be set in the -config TOML file.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	// Errors are reported by the caller in one line; the usage text is
+	// printed only when asked for.
+	fs := newFlagSet(&c, io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(out, "Usage: dynamod [flags]\n\nStarts one node of the store. Every flag may also be set in the -config TOML file.\n\nFlags:\n")
+			fs.SetOutput(out)
+			fs.PrintDefaults()
+		}
 		return c, err
 	}
 	if fs.NArg() > 0 {

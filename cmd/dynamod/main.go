@@ -41,6 +41,7 @@ func run(args []string, stderr io.Writer) int {
 		Durability:    cfg.Durability,
 		BufferBytes:   int64(cfg.BufferBytes),
 		FlushInterval: cfg.FlushEvery,
+		SyncInterval:  cfg.SyncEvery,
 		CacheBytes:    int64(cfg.CacheBytes),
 		MaxSiblings:   cfg.MaxSiblings,
 		TombstoneTTL:  cfg.TombstoneTTL,
