@@ -3,7 +3,7 @@ package engine
 import (
 	"encoding/binary"
 
-	"github.com/zeebo/blake3"
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // On-disk key layout. Data keys carry the key's ring hash before the key
@@ -38,7 +38,4 @@ func appendDataKey(dst []byte, hash uint64, key []byte) []byte {
 func userKey(dataKey []byte) []byte { return dataKey[dataHeader:] }
 
 // hashKey is the ring's key hash (see ring.HashKey).
-func hashKey(key []byte) uint64 {
-	sum := blake3.Sum256(key)
-	return binary.LittleEndian.Uint64(sum[:8])
-}
+var hashKey = ring.HashKey
