@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/dvv"
 )
 
 // testClock is an adjustable wall clock.
@@ -496,5 +498,25 @@ func BenchmarkPutGet(b *testing.B) {
 		if err := e.Get(key, &o); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCASDistinctAndNonZero(t *testing.T) {
+	seen := map[uint64]string{}
+	var clock dvv.Clock
+	for i := range 20000 {
+		clock = clock.With(nil, dvv.Actor(i%7+1), uint64(i/7+1))
+		ctx := dvv.AppendClock(nil, clock)
+		c := casOf(ctx)
+		if c == 0 {
+			t.Fatal("cas 0")
+		}
+		if prev, dup := seen[c]; dup && prev != string(ctx) {
+			t.Fatalf("cas collision between %x and %x", prev, ctx)
+		}
+		seen[c] = string(ctx)
+	}
+	if casOf(nil) == 0 || casOf([]byte{1}) == casOf([]byte{1, 0}) {
+		t.Fatal("length not mixed into the cas")
 	}
 }

@@ -30,6 +30,9 @@ type Options struct {
 	SyncInterval time.Duration
 	// CacheBytes is Pebble's block cache. Default 256 MiB.
 	CacheBytes int64
+	// RecordCacheBytes bounds the cache of decoded-ready records that
+	// reads of hot keys are served from. Default 128 MiB; negative: off.
+	RecordCacheBytes int64
 
 	// MaxSiblings bounds the versions kept per key. A write that would
 	// exceed it drops the oldest siblings (by timestamp) and counts it in
@@ -70,6 +73,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = 256 << 20
+	}
+	if o.RecordCacheBytes == 0 {
+		o.RecordCacheBytes = 128 << 20
 	}
 	if o.MaxSiblings == 0 {
 		o.MaxSiblings = 64

@@ -74,7 +74,7 @@ func (e *Engine) reapOne(dataKey []byte, now time.Time) {
 	mu := e.lockFor(hash)
 	mu.Lock()
 	defer mu.Unlock()
-	raw, found, err := e.st.Get(dataKey, nil)
+	raw, found, err := e.readRecord(dataKey, nil)
 	if err != nil || !found {
 		return
 	}
@@ -85,6 +85,7 @@ func (e *Engine) reapOne(dataKey []byte, now time.Time) {
 	if e.st.Delete(dataKey, Buffered) != nil {
 		return
 	}
+	e.cache.Delete(dataKey)
 	e.stats.replaced(len(dataKey), true, hasValue(&rec), len(raw), false, false, 0)
 	e.stats.reaped.Add(1)
 }

@@ -21,7 +21,7 @@ func (e *Engine) Record(key, dst []byte) (rec []byte, found bool, err error) {
 		return dst, false, ErrClosed
 	}
 	var kb [dataHeader + MaxKeyLen]byte
-	return e.st.Get(appendDataKey(kb[:0], hashKey(key), key), dst)
+	return e.readRecord(appendDataKey(kb[:0], hashKey(key), key), dst)
 }
 
 // MergeRecord merges a replica's record of key into the local one, under
@@ -44,7 +44,7 @@ func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err e
 	mu := e.lockFor(hash)
 	mu.Lock()
 	defer mu.Unlock()
-	raw, found, err := e.st.Get(s.key, s.raw[:0])
+	raw, found, err := e.readRecord(s.key, s.raw[:0])
 	s.raw = raw
 	if err != nil {
 		return false, err
@@ -67,7 +67,7 @@ func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err e
 	if d == DurabilityDefault {
 		d = e.opts.Durability
 	}
-	if err := e.st.Set(s.key, s.enc, d); err != nil {
+	if err := e.writeRecord(s.key, s.enc, d); err != nil {
 		return false, err
 	}
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(merged), len(s.enc))

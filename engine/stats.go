@@ -55,6 +55,14 @@ func (e *Engine) Stats() []Stat {
 		{"engine_flushes", u(e.stats.flushes.Load())},
 		{"engine_merges", u(e.stats.merges.Load())},
 	}
+	cs := e.cache.Stats()
+	out = append(out,
+		Stat{"engine_record_cache_bytes", i(cs.Bytes)},
+		Stat{"engine_record_cache_entries", i(cs.Entries)},
+		Stat{"engine_record_cache_hits", u(cs.Hits)},
+		Stat{"engine_record_cache_misses", u(cs.Misses)},
+		Stat{"engine_record_cache_evictions", u(cs.Evictions)},
+	)
 	return append(out, e.st.Stats()...)
 }
 

@@ -27,12 +27,14 @@ type config struct {
 	FlushEvery   time.Duration
 	SyncEvery    time.Duration
 	CacheBytes   size
+	RecordCache  size
 	MaxConns     int
 	IdleTimeout  time.Duration
 	ItemSizeMax  size
 	EventLoops   int
 	MaxSiblings  int
 	TombstoneTTL time.Duration
+	Pprof        string
 }
 
 // size is a byte count written as 1048576, 64k, 64m, 1g (binary units,
@@ -103,6 +105,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 		FlushEvery:   10 * time.Millisecond,
 		SyncEvery:    100 * time.Millisecond,
 		CacheBytes:   256 << 20,
+		RecordCache:  128 << 20,
 		MaxConns:     1024,
 		ItemSizeMax:  1 << 20,
 		MaxSiblings:  64,
@@ -116,11 +119,13 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.FlushEvery, "flush-interval", c.FlushEvery, "longest time a buffered write waits before it is written to Pebble")
 	fs.DurationVar(&c.SyncEvery, "sync-interval", c.SyncEvery, "longest time committed buffered/wal writes wait for an fsync when no sync write forces one (negative: never)")
 	fs.Var(&c.CacheBytes, "cache-bytes", "Pebble block cache size")
+	fs.Var(&c.RecordCache, "record-cache-bytes", "in-memory cache of hot records that reads are served from (0: off)")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "client connection limit; further connections get \"ERROR Too many open connections\" and are closed")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close client connections idle this long (0 = never)")
 	fs.Var(&c.ItemSizeMax, "item-size-max", "largest value a client may store (memcached -I)")
 	fs.IntVar(&c.EventLoops, "event-loops", c.EventLoops, "network event loops (0 = one per CPU)")
 	fs.IntVar(&c.MaxSiblings, "max-siblings", c.MaxSiblings, "versions kept per key; beyond it the oldest are dropped and counted in stats")
+	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.DurationVar(&c.TombstoneTTL, "tombstone-ttl", c.TombstoneTTL, "how long a delete's tombstone is kept before it is reclaimed")
 	return fs
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
+	_ "net/http/pprof" // served only when -pprof is set
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,19 +34,23 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	logger := log.New(stderr, "dynamod: ", log.LstdFlags)
+	if cfg.Pprof != "" {
+		go func() { logger.Printf("pprof: %v", http.ListenAndServe(cfg.Pprof, nil)) }()
+	}
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		logger.Printf("data directory: %v", err)
 		return 1
 	}
 	eng, err := engine.Open(engine.Options{
-		Dir:           cfg.Data,
-		Durability:    cfg.Durability,
-		BufferBytes:   int64(cfg.BufferBytes),
-		FlushInterval: cfg.FlushEvery,
-		SyncInterval:  cfg.SyncEvery,
-		CacheBytes:    int64(cfg.CacheBytes),
-		MaxSiblings:   cfg.MaxSiblings,
-		TombstoneTTL:  cfg.TombstoneTTL,
+		Dir:              cfg.Data,
+		Durability:       cfg.Durability,
+		BufferBytes:      int64(cfg.BufferBytes),
+		FlushInterval:    cfg.FlushEvery,
+		SyncInterval:     cfg.SyncEvery,
+		CacheBytes:       int64(cfg.CacheBytes),
+		RecordCacheBytes: recordCache(cfg.RecordCache),
+		MaxSiblings:      cfg.MaxSiblings,
+		TombstoneTTL:     cfg.TombstoneTTL,
 	})
 	if err != nil {
 		logger.Printf("opening store in %s: %v", cfg.Data, err)
@@ -107,4 +113,12 @@ func run(args []string, stderr io.Writer) int {
 	}
 	logger.Printf("stopped cleanly")
 	return code
+}
+
+// recordCache maps the flag (0 = off) to the engine option (0 = default).
+func recordCache(s size) int64 {
+	if s == 0 {
+		return -1
+	}
+	return int64(s)
 }
