@@ -1,0 +1,24 @@
+// Package loadgen drives memcached-protocol targets with a configurable
+// workload and measures what they do: throughput, per-operation latency in
+// HdrHistograms, failures by class and, for the store's versioned commands,
+// how many siblings a shopping-cart read-modify-write sees.
+//
+// A run dials Config.Conns connections spread over the targets, optionally
+// preloads the key space, runs a warm-up whose results are discarded, then
+// measures for a duration or an operation count. Each connection is driven
+// by its own goroutine (two in open loop: a paced sender and a receiver);
+// connections are grouped into Config.Workers workers that each own one set
+// of histograms, merged at the end.
+//
+// Closed loop (Rate 0) keeps Pipeline requests outstanding per connection
+// and times each from the moment it was written. Open loop (Rate > 0) sends
+// on a fixed per-connection schedule and times each request from its
+// scheduled start, so a stall of the target shows up in the tail instead of
+// silently pausing the load (coordinated omission). Lateness caused by the
+// host's timer granularity is not charged to the target: a request is timed
+// from the later of its scheduled start and the sender's last wake-up.
+//
+// Compare runs the same workload against several targets in alternation and
+// reports medians over rounds. The package does not launch servers or
+// clusters and does not interpret Profile cluster settings.
+package loadgen
