@@ -159,6 +159,9 @@ var (
 	ErrKeyTooLong = errors.New("engine: key empty or too long")
 	// ErrClosed: the engine is shut down.
 	ErrClosed = errors.New("engine: closed")
+	// ErrUnavailable: too few replicas answered for the request's quorum.
+	// Errors wrapping it say how many did (memcached SERVER_ERROR).
+	ErrUnavailable = errors.New("engine: not enough replicas")
 )
 
 // Stat is one name/value line of the engine's statistics.

@@ -17,6 +17,8 @@ type counters struct {
 	reaped         atomic.Uint64 // records reclaimed by the reaper
 	flushes        atomic.Uint64 // flush_all calls
 	merges         atomic.Uint64 // replica merges that changed the local record
+	hintsAdded     atomic.Uint64 // hints recorded for absent owners
+	handedOff      atomic.Uint64 // records dropped after delivery to their owners
 	actorReused    bool          // set once at open
 }
 
@@ -54,6 +56,8 @@ func (e *Engine) Stats() []Stat {
 		{"engine_reaped", u(e.stats.reaped.Load())},
 		{"engine_flushes", u(e.stats.flushes.Load())},
 		{"engine_merges", u(e.stats.merges.Load())},
+		{"engine_hints_added", u(e.stats.hintsAdded.Load())},
+		{"engine_handed_off", u(e.stats.handedOff.Load())},
 	}
 	cs := e.cache.Stats()
 	out = append(out,

@@ -1,0 +1,216 @@
+package cluster
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/dynamo-kv/dynamo/engine"
+)
+
+func TestWriteOneNodeReadAnother(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 2})
+	if _, err := c.nodes[0].put(t, "k", set("v1")); err != nil {
+		t.Fatal(err)
+	}
+	for i, tn := range c.nodes {
+		o, err := tn.get(t, "k")
+		if err != nil {
+			t.Fatalf("read through n%d: %v", i+1, err)
+		}
+		if w, ok := o.Winner(); !ok || string(w.Value) != "v1" {
+			t.Fatalf("read through n%d: %v", i+1, values(o))
+		}
+	}
+	// W=2 answered; the third replica gets it too, shortly.
+	for _, tn := range c.nodes {
+		eventually(t, "replication to "+tn.id, func() bool { return tn.local(t, "k")["v1"] })
+	}
+	if o, _ := c.nodes[1].get(t, "missing"); len(o.Siblings) != 0 || o.CAS != 0 {
+		t.Fatalf("a key never written reads as %v cas %d", values(o), o.CAS)
+	}
+}
+
+func TestNonOwnerForwardsWrites(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 3, R: 2, W: 2})
+	key := "forwarded-key"
+	top, rest := c.owners(key, 3)
+	via := c.nodes[rest[0]]
+	res, err := via.put(t, key, set("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if via.node.stats.forwarded.Load() != 1 {
+		t.Fatal("a non-owner did not forward the write")
+	}
+	if via.local(t, key)["v"] {
+		t.Fatal("a non-owner stored the write itself")
+	}
+	for _, i := range top {
+		tn := c.nodes[i]
+		eventually(t, "owner "+tn.id+" has the write", func() bool { return tn.local(t, key)["v"] })
+	}
+	// Conditions travel with the forward: a stale cas fails at the owner.
+	_, err = via.put(t, key, engine.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: engine.CondCAS, CAS: res.CAS + 1})
+	if err != engine.ErrExists {
+		t.Fatalf("stale cas through a forward: %v", err)
+	}
+	if _, err := via.put(t, key, engine.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: engine.CondCAS, CAS: res.CAS}); err != nil {
+		t.Fatalf("current cas through a forward: %v", err)
+	}
+}
+
+// One replica unreachable: writes and reads keep working with W=R=2, the
+// write goes to a fallback with a hint, and the hint reaches the owner
+// once it is back.
+func TestSloppyQuorumAndHintedHandoff(t *testing.T) {
+	c := newTestCluster(t, 4, Options{N: 3, R: 2, W: 2})
+	key := "hinted"
+	top, rest := c.owners(key, 3)
+	coord, down, fallback := c.nodes[top[0]], c.nodes[top[2]], c.nodes[rest[0]]
+	others := []int{}
+	for i := range c.nodes {
+		if i != top[2] {
+			others = append(others, i)
+		}
+	}
+	c.cut([]int{top[2]}, others)
+
+	if _, err := coord.put(t, key, set("while-down")); err != nil {
+		t.Fatalf("write with one replica down: %v", err)
+	}
+	o, err := coord.get(t, key)
+	if err != nil || !values(o)["while-down"] {
+		t.Fatalf("read with one replica down: %v %v", values(o), err)
+	}
+	eventually(t, "the fallback to hold the write", func() bool { return fallback.local(t, key)["while-down"] })
+	if down.local(t, key)["while-down"] {
+		t.Fatal("the partitioned replica got the write")
+	}
+
+	c.heal()
+	eventually(t, "hint delivery", func() bool {
+		fallback.node.DeliverHints()
+		return down.local(t, key)["while-down"]
+	})
+	if has, _ := fallback.eng.HasHints([]byte(key)); has {
+		t.Fatal("hint kept after delivery")
+	}
+	if fallback.local(t, key)["while-down"] {
+		t.Fatal("the fallback kept the record after handing it off")
+	}
+}
+
+// Fewer than W reachable in the whole extended list: the client gets a
+// clear error naming how many acknowledged.
+func TestWriteFailsBelowW(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 2})
+	c.cut([]int{0}, []int{1, 2})
+	_, err := c.nodes[0].put(t, "k", set("v"))
+	if !isUnavailable(err) {
+		t.Fatalf("write with 1 of 3 reachable and W=2: %v", err)
+	}
+	if _, err := c.nodes[0].get(t, "k"); !isUnavailable(err) {
+		t.Fatalf("read with 1 of 3 reachable and R=2: %v", err)
+	}
+	// The majority side still works.
+	if _, err := c.nodes[1].put(t, "k", set("v")); err != nil {
+		t.Fatalf("write on the majority side: %v", err)
+	}
+}
+
+// A 3/2 partition of 5 nodes: both sides accept a write to the same key
+// from the same context; after healing, hint delivery and read repair
+// leave both versions as siblings everywhere.
+func TestPartitionMakesSiblings(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 3, R: 2, W: 2})
+	key := "split-brain"
+	if _, err := c.nodes[0].put(t, key, set("base")); err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.nodes[0].get(t, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := o.Context
+	c.cut([]int{0, 1, 2}, []int{3, 4})
+	if _, err := c.nodes[0].put(t, key, engine.PutRequest{Value: []byte("left"), Context: ctx}); err != nil {
+		t.Fatalf("left side: %v", err)
+	}
+	if _, err := c.nodes[3].put(t, key, engine.PutRequest{Value: []byte("right"), Context: ctx}); err != nil {
+		t.Fatalf("right side: %v", err)
+	}
+	c.heal()
+	for _, tn := range c.nodes {
+		tn.node.DeliverHints()
+	}
+	eventually(t, "siblings after healing", func() bool {
+		o, err := c.nodes[1].get(t, key)
+		got := values(o)
+		return err == nil && got["left"] && got["right"] && !got["base"]
+	})
+	// A write that read both resolves them.
+	o, _ = c.nodes[2].get(t, key)
+	if _, err := c.nodes[2].put(t, key, engine.PutRequest{Value: []byte("merged"), Context: o.Context}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "resolution", func() bool {
+		o, err := c.nodes[4].get(t, key)
+		got := values(o)
+		return err == nil && len(got) == 1 && got["merged"]
+	})
+}
+
+// A read that finds one replica stale repairs it in the background.
+func TestReadRepair(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 3, W: 3})
+	key := "repair-me"
+	if _, err := c.nodes[0].put(t, key, set("v1")); err != nil {
+		t.Fatal(err)
+	}
+	// Make one replica stale behind the cluster's back.
+	stale := c.nodes[2]
+	if _, _, err := c.nodes[0].eng.PutRecord([]byte(key), &engine.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rec2, _, _ := c.nodes[0].eng.Record([]byte(key), nil)
+	c.nodes[1].eng.MergeRecord([]byte(key), rec2, engine.Buffered)
+	if !stale.local(t, key)["v1"] {
+		t.Fatal("setup: stale replica should hold v1")
+	}
+	o, err := c.nodes[1].get(t, key)
+	if err != nil || !values(o)["v2"] || values(o)["v1"] {
+		t.Fatalf("read: %v %v", values(o), err)
+	}
+	eventually(t, "read repair of the stale replica", func() bool { return stale.local(t, key)["v2"] })
+	if c.nodes[1].node.stats.readRepairs.Load() == 0 {
+		t.Fatal("no read repair counted")
+	}
+}
+
+func TestFlushAllReachesEveryNode(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 3})
+	for i := range 5 {
+		if _, err := c.nodes[i%3].put(t, fmt.Sprint("k", i), set("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.nodes[1].node.FlushAll(0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range c.nodes {
+		for i := range 5 {
+			if len(tn.local(t, fmt.Sprint("k", i))) != 0 {
+				t.Fatalf("%s still shows k%d after flush_all", tn.id, i)
+			}
+		}
+	}
+}
+
+func TestDurableReplicas(t *testing.T) {
+	if _, err := (Options{N: 3, DurableReplicas: 4}).withDefaults(); err == nil {
+		t.Fatal("more durable replicas than N accepted")
+	}
+	if _, err := (Options{N: 3, R: 4}).withDefaults(); err == nil {
+		t.Fatal("R > N accepted")
+	}
+}

@@ -1,0 +1,66 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
+)
+
+// ServerTypes is the set of message types Handler serves, for
+// wire.ServerOptions.Types.
+func ServerTypes() wire.TypeSet { return serverTypes }
+
+// Handler returns the wire handler that serves this node's peers.
+func (n *Node) Handler() wire.Handler { return wire.HandlerFunc(n.handle) }
+
+func (n *Node) handle(_ context.Context, t wire.MsgType, p, dst []byte) (wire.MsgType, []byte, error) {
+	switch t {
+	case msgFetch:
+		key, err := decodeFetch(p)
+		if err != nil {
+			return 0, nil, err
+		}
+		rec, found, err := n.eng.Record(key, nil)
+		if err != nil {
+			return 0, nil, toRemote(err)
+		}
+		return t, appendFetchResp(dst, found, rec), nil
+	case msgMerge:
+		var m mergeReq
+		if err := decodeMerge(p, &m); err != nil {
+			return 0, nil, err
+		}
+		n.stats.mergesServed.Add(1)
+		return t, dst, toRemote(n.applyMerge(&m))
+	case msgPut:
+		var req engine.PutRequest
+		key, err := decodePut(p, &req)
+		if err != nil {
+			return 0, nil, err
+		}
+		// A forwarded write is coordinated here, never forwarded again.
+		topo := n.topo.Topology()
+		_, targets, spares, err := n.plan(topo, key)
+		if err != nil {
+			return 0, nil, toRemote(err)
+		}
+		res, err := n.coordinate(topo, key, &req, targets, spares)
+		if err != nil {
+			return 0, nil, toRemote(err)
+		}
+		return t, appendPutResp(dst, &res), nil
+	case msgFlushAll:
+		d := wire.NewDecoder(p)
+		ms := d.Uint64()
+		if err := d.Finish(); err != nil {
+			return 0, nil, err
+		}
+		return t, dst, toRemote(n.eng.FlushAll(time.Duration(ms) * time.Millisecond))
+	}
+	return 0, nil, fmt.Errorf("cluster: unexpected message type %d", t)
+}
+
+func appendUint64(dst []byte, v uint64) []byte { return wire.AppendUint64(dst, v) }

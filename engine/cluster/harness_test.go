@@ -1,0 +1,222 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
+	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// testCluster runs nodes in one process over real loopback sockets. Each
+// node dials through its own wiretest.Network, so a test can cut any
+// directed link: node i cannot reach j while net[i] faults j's address.
+type testCluster struct {
+	t     *testing.T
+	nodes []*testNode
+	topo  atomic.Pointer[Topology]
+}
+
+type testNode struct {
+	id     string
+	addr   string
+	eng    *engine.Engine
+	node   *Node
+	pool   *wire.Pool
+	server *wire.Server
+	net    *wiretest.Network
+	fs     vfs.FS
+}
+
+type topoFor struct {
+	c    *testCluster
+	self string
+}
+
+func (s topoFor) Topology() *Topology {
+	t := *s.c.topo.Load()
+	t.Self = s.self
+	return &t
+}
+
+func newTestCluster(t *testing.T, n int, opts Options) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t}
+	var members []ring.Member
+	listeners := make([]net.Listener, n)
+	addrs := map[string]string{}
+	alive := map[string]bool{}
+	for i := range n {
+		id := fmt.Sprintf("n%d", i+1)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		listeners[i] = l
+		addrs[id] = l.Addr().String()
+		alive[id] = true
+		members = append(members, ring.Member{ID: id, Weight: 1})
+	}
+	r, err := ring.New(ring.Config{Partitions: 64, Replicas: min(opts.N, n)}, members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.topo.Store(&Topology{Ring: r, Addrs: addrs, Alive: alive})
+	if opts.Timeout == 0 {
+		opts.Timeout = 300 * time.Millisecond
+	}
+	if opts.RepairWait == 0 {
+		opts.RepairWait = 500 * time.Millisecond
+	}
+	if opts.HintInterval == 0 {
+		opts.HintInterval = time.Hour // tests call DeliverHints themselves
+	}
+	for i := range n {
+		id := members[i].ID
+		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewMem()}
+		tn.eng, err = engine.Open(engine.Options{Dir: "db", FS: tn.fs, Durability: engine.Buffered, ReapInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.pool, err = wire.NewPool(wire.Options{Dial: tn.net.Dialer(nil), DialTimeout: 200 * time.Millisecond,
+			RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.node, err = New(tn.eng, topoFor{c, id}, tn.pool, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.server, err = wire.NewServer(tn.node.Handler(), wire.ServerOptions{Types: ServerTypes()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go tn.server.Serve(listeners[i])
+		c.nodes = append(c.nodes, tn)
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *testCluster) close() {
+	for _, tn := range c.nodes {
+		tn.node.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		tn.server.Shutdown(ctx)
+		cancel()
+		tn.pool.Close()
+		tn.eng.Close()
+	}
+}
+
+// cut makes the directed links between the two groups black holes, both
+// ways (a network partition); heal undoes every cut.
+func (c *testCluster) cut(a, b []int) {
+	for _, i := range a {
+		for _, j := range b {
+			c.nodes[i].net.Set(c.nodes[j].addr, wiretest.Fault{BlackHole: true})
+			c.nodes[j].net.Set(c.nodes[i].addr, wiretest.Fault{BlackHole: true})
+		}
+	}
+}
+
+func (c *testCluster) heal() {
+	for _, x := range c.nodes {
+		for _, y := range c.nodes {
+			x.net.Heal(y.addr)
+		}
+	}
+	// Let the pools' probes find their peers again.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, x := range c.nodes {
+		for _, y := range c.nodes {
+			for x != y && !x.pool.Healthy(y.addr) && time.Now().Before(deadline) {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				x.pool.Call(ctx, y.addr, wire.TypePing, nil, nil)
+				cancel()
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// owners returns the indexes of key's top-N nodes, in preference order,
+// and of the others.
+func (c *testCluster) owners(key string, n int) (top, rest []int) {
+	t := c.topo.Load()
+	ids, err := t.Ring.PreferenceList(t.Ring.Partition(ring.HashKey([]byte(key))), t.Ring.Len(), nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for i, id := range ids {
+		var idx int
+		fmt.Sscanf(id, "n%d", &idx)
+		if i < n {
+			top = append(top, idx-1)
+		} else {
+			rest = append(rest, idx-1)
+		}
+	}
+	return top, rest
+}
+
+func (tn *testNode) put(t *testing.T, key string, req engine.PutRequest) (engine.PutResult, error) {
+	t.Helper()
+	return tn.node.Put([]byte(key), &req)
+}
+
+func (tn *testNode) get(t *testing.T, key string) (*engine.Object, error) {
+	t.Helper()
+	var o engine.Object
+	err := tn.node.Get([]byte(key), &o)
+	return &o, err
+}
+
+// local reads the node's own replica, bypassing coordination.
+func (tn *testNode) local(t *testing.T, key string) map[string]bool {
+	t.Helper()
+	var o engine.Object
+	if err := tn.eng.Get([]byte(key), &o); err != nil {
+		t.Fatal(err)
+	}
+	return values(&o)
+}
+
+func values(o *engine.Object) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range o.Siblings {
+		if s.Deleted {
+			m["<deleted>"] = true
+		} else {
+			m[string(s.Value)] = true
+		}
+	}
+	return m
+}
+
+func set(v string) engine.PutRequest {
+	return engine.PutRequest{Value: []byte(v), SupersedeAll: true}
+}
+
+func isUnavailable(err error) bool { return errors.Is(err, engine.ErrUnavailable) }
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

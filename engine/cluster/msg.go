@@ -1,0 +1,181 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
+)
+
+// Internode message types. ONLY APPEND: the numbers are the protocol.
+const (
+	msgFetch    wire.MsgType = 1 // key → found, record
+	msgMerge    wire.MsgType = 2 // key, record, durability, hint owner → ack
+	msgPut      wire.MsgType = 3 // a forwarded write → cas, context
+	msgFlushAll wire.MsgType = 4 // delay in ms → ack
+)
+
+var serverTypes = wire.NewTypeSet(msgFetch, msgMerge, msgPut, msgFlushAll)
+
+// Error codes carried in wire.RemoteError, so a coordinator's answer keeps
+// the engine's sentinel across a forward. ONLY APPEND.
+const (
+	codeOther uint16 = iota
+	codeNotStored
+	codeExists
+	codeNotFound
+	codeBadContext
+	codeKeyTooLong
+	codeClosed
+	codeUnavailable
+)
+
+var codeErrors = map[uint16]error{
+	codeNotStored:   engine.ErrNotStored,
+	codeExists:      engine.ErrExists,
+	codeNotFound:    engine.ErrNotFound,
+	codeBadContext:  engine.ErrBadContext,
+	codeKeyTooLong:  engine.ErrKeyTooLong,
+	codeClosed:      engine.ErrClosed,
+	codeUnavailable: engine.ErrUnavailable,
+}
+
+// toRemote turns an engine error into a wire error with its code.
+func toRemote(err error) error {
+	for code, sentinel := range codeErrors {
+		if errors.Is(err, sentinel) {
+			return wire.NewRemoteError(code, err.Error())
+		}
+	}
+	return err
+}
+
+// fromRemote turns a peer's error back into the engine's sentinel.
+func fromRemote(err error) error {
+	var re *wire.RemoteError
+	if errors.As(err, &re) {
+		if sentinel, ok := codeErrors[re.Code]; ok {
+			if re.Code == codeUnavailable {
+				return fmt.Errorf("%w (at the coordinator: %s)", sentinel, re.Msg)
+			}
+			return sentinel
+		}
+	}
+	return err
+}
+
+// isRemote reports whether err is an answer from the peer's handler (the
+// peer is up and said no), as opposed to a transport failure.
+func isRemote(err error) bool {
+	var re *wire.RemoteError
+	return errors.As(err, &re)
+}
+
+func appendFetch(dst, key []byte) []byte { return wire.AppendBytes(dst, key) }
+
+func decodeFetch(p []byte) (key []byte, err error) {
+	d := wire.NewDecoder(p)
+	key = d.Bytes()
+	return key, d.Finish()
+}
+
+func appendFetchResp(dst []byte, found bool, rec []byte) []byte {
+	f := uint8(0)
+	if found {
+		f = 1
+	}
+	return wire.AppendBytes(wire.AppendUint8(dst, f), rec)
+}
+
+func decodeFetchResp(p []byte) (found bool, rec []byte, err error) {
+	d := wire.NewDecoder(p)
+	found = d.Uint8() == 1
+	rec = d.Bytes()
+	return found, rec, d.Finish()
+}
+
+type mergeReq struct {
+	key, rec   []byte
+	durability engine.Durability
+	hintFor    string // intended owner when the receiver is a fallback
+}
+
+func appendMerge(dst []byte, m *mergeReq) []byte {
+	dst = wire.AppendBytes(dst, m.key)
+	dst = wire.AppendBytes(dst, m.rec)
+	dst = wire.AppendUint8(dst, uint8(m.durability))
+	return wire.AppendString(dst, m.hintFor)
+}
+
+func decodeMerge(p []byte, m *mergeReq) error {
+	d := wire.NewDecoder(p)
+	m.key = d.Bytes()
+	m.rec = d.Bytes()
+	m.durability = engine.Durability(d.Uint8())
+	m.hintFor = d.Text()
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	if m.durability > engine.Sync {
+		return fmt.Errorf("cluster: bad durability %d", m.durability)
+	}
+	return nil
+}
+
+const (
+	putDelete = 1 << iota
+	putSupersedeAll
+)
+
+func appendPut(dst, key []byte, r *engine.PutRequest) []byte {
+	dst = wire.AppendBytes(dst, key)
+	dst = wire.AppendBytes(dst, r.Value)
+	dst = wire.AppendUint32(dst, r.Flags)
+	dst = wire.AppendUint64(dst, uint64(r.Expires))
+	bits := uint8(0)
+	if r.Delete {
+		bits |= putDelete
+	}
+	if r.SupersedeAll {
+		bits |= putSupersedeAll
+	}
+	dst = wire.AppendUint8(dst, bits)
+	dst = wire.AppendBytes(dst, r.Context)
+	dst = wire.AppendUint8(dst, uint8(r.Cond))
+	dst = wire.AppendUint64(dst, r.CAS)
+	return wire.AppendUint8(dst, uint8(r.Durability))
+}
+
+func decodePut(p []byte, r *engine.PutRequest) (key []byte, err error) {
+	d := wire.NewDecoder(p)
+	key = d.Bytes()
+	r.Value = d.Bytes()
+	r.Flags = d.Uint32()
+	r.Expires = int64(d.Uint64())
+	bits := d.Uint8()
+	r.Delete = bits&putDelete != 0
+	r.SupersedeAll = bits&putSupersedeAll != 0
+	r.Context = d.Bytes()
+	r.Cond = engine.Condition(d.Uint8())
+	r.CAS = d.Uint64()
+	r.Durability = engine.Durability(d.Uint8())
+	if err := d.Finish(); err != nil {
+		return nil, err
+	}
+	if bits > putDelete|putSupersedeAll || r.Cond > engine.CondCAS || r.Durability > engine.Sync {
+		return nil, errors.New("cluster: malformed put")
+	}
+	return key, nil
+}
+
+func appendPutResp(dst []byte, res *engine.PutResult) []byte {
+	return wire.AppendBytes(wire.AppendUint64(dst, res.CAS), res.Context)
+}
+
+func decodePutResp(p []byte) (engine.PutResult, error) {
+	d := wire.NewDecoder(p)
+	res := engine.PutResult{CAS: d.Uint64()}
+	res.Context = append([]byte(nil), d.Bytes()...)
+	return res, d.Finish()
+}

@@ -1,0 +1,470 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/quorum"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// Node is one member of the cluster as clients and peers see it. It
+// implements engine.KV (for the memcached front end) and wire.Handler (for
+// peers, via Handler).
+type Node struct {
+	opts Options
+	eng  *engine.Engine
+	topo TopologySource
+	tr   Transport
+
+	stats counters
+
+	stop     chan struct{}
+	closed   atomic.Bool
+	bg       sync.WaitGroup // hint delivery, read repairs
+	stopOnce sync.Once
+}
+
+var _ engine.KV = (*Node)(nil)
+
+// New returns a node serving eng's data, routing by topo and reaching peers
+// through tr. It starts hint delivery; Close stops it.
+func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*Node, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, stop: make(chan struct{})}
+	n.bg.Add(1)
+	go n.deliverHintsLoop()
+	return n, nil
+}
+
+// Close stops background work and waits for it. The engine stays open.
+func (n *Node) Close() {
+	n.stopOnce.Do(func() {
+		n.closed.Store(true)
+		close(n.stop)
+	})
+	n.bg.Wait()
+}
+
+// target is one replica a request goes to; hintFor names the owner a
+// fallback stands in for.
+type target struct {
+	id      string
+	hintFor string
+}
+
+// plan picks a key's replicas: the healthy members of its top N, then, for
+// each unhealthy one, the next healthy member of the extended list with a
+// hint; the remaining healthy members are spares for later failures.
+func (n *Node) plan(t *Topology, key []byte) (top []string, targets, spares []target, err error) {
+	r := t.Ring
+	if r == nil || r.Len() == 0 {
+		return nil, nil, nil, fmt.Errorf("%w: this node has no ring yet", engine.ErrUnavailable)
+	}
+	p := r.Partition(ring.HashKey(key))
+	count := min(r.Len(), 2*n.opts.N)
+	list, err := r.PreferenceList(p, count, make([]string, 0, count))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nTop := min(n.opts.N, len(list))
+	top = list[:nTop]
+	var down []string
+	for i, id := range list {
+		switch {
+		case !n.healthy(t, id):
+			if i < nTop {
+				down = append(down, id)
+			}
+		case i < nTop:
+			targets = append(targets, target{id: id})
+		case len(down) > 0:
+			targets = append(targets, target{id: id, hintFor: down[0]})
+			down = down[1:]
+		default:
+			spares = append(spares, target{id: id})
+		}
+	}
+	return top, targets, spares, nil
+}
+
+// healthy: gossip says alive and the transport has no fresh failure.
+func (n *Node) healthy(t *Topology, id string) bool {
+	if id == t.Self {
+		return true
+	}
+	addr, ok := t.Addrs[id]
+	return ok && t.Alive[id] && n.tr.Healthy(addr)
+}
+
+func contains(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// reply is one replica's answer.
+type reply struct {
+	t   target
+	rec []byte
+	ok  bool // found (reads)
+	err error
+}
+
+// Get implements engine.KV: read from the N healthy replicas, answer after
+// R, merge by causality, repair stale replicas in the background.
+func (n *Node) Get(key []byte, o *engine.Object) error {
+	o.Reset()
+	if len(key) == 0 || len(key) > engine.MaxKeyLen {
+		return engine.ErrKeyTooLong
+	}
+	t := n.topo.Topology()
+	_, targets, spares, err := n.plan(t, key)
+	if err != nil {
+		return err
+	}
+	n.stats.reads.Add(1)
+	need := min(n.opts.R, len(targets)+len(spares))
+	if need < n.opts.R {
+		n.stats.unavailable.Add(1)
+		return fmt.Errorf("%w: read needs %d replicas, %d reachable", engine.ErrUnavailable, n.opts.R, need)
+	}
+	tr := quorum.New(n.opts.R, len(targets), len(spares))
+	replies := make(chan reply, len(targets)+len(spares))
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	for _, tg := range targets {
+		n.fetch(ctx, t, tg, key, replies)
+	}
+	var got []reply
+	var merged []byte
+	outcome := quorum.Pending
+	for outcome == quorum.Pending {
+		r := <-replies
+		got = append(got, r)
+		if r.err != nil {
+			var next bool
+			outcome, next = tr.Fail()
+			if next {
+				tg := spares[0]
+				spares = spares[1:]
+				n.fetch(ctx, t, tg, key, replies)
+			}
+			continue
+		}
+		if r.ok {
+			if merged, err = engine.MergeRecords(nil, merged, r.rec); err != nil {
+				cancel()
+				return err
+			}
+		}
+		outcome = tr.Ack()
+	}
+	if outcome == quorum.Lost {
+		n.stats.unavailable.Add(1)
+		go n.drain(cancel, replies, tr.InFlight())
+		return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", engine.ErrUnavailable, tr.Acked(), n.opts.R, lastErr(got))
+	}
+	if err := n.eng.FillObject(merged, o); err != nil {
+		cancel()
+		return err
+	}
+	n.bg.Add(1)
+	go n.repair(key, t, got, tr.InFlight(), replies, cancel)
+	return nil
+}
+
+func lastErr(rs []reply) error {
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i].err != nil {
+			return rs[i].err
+		}
+	}
+	return nil
+}
+
+// drain consumes the replies still in flight so their goroutines end.
+func (n *Node) drain(cancel context.CancelFunc, replies chan reply, inFlight int) {
+	defer cancel()
+	for range inFlight {
+		<-replies
+	}
+}
+
+// fetch asks one replica for key's record, answering on replies.
+func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, replies chan<- reply) {
+	if tg.id == t.Self {
+		rec, found, err := n.eng.Record(key, nil)
+		replies <- reply{t: tg, rec: rec, ok: found, err: err}
+		return
+	}
+	addr := t.Addrs[tg.id]
+	go func() {
+		_, resp, err := n.tr.Call(ctx, addr, msgFetch, appendFetch(nil, key), nil)
+		if err != nil {
+			replies <- reply{t: tg, err: err}
+			return
+		}
+		found, rec, err := decodeFetchResp(resp)
+		replies <- reply{t: tg, rec: rec, ok: found, err: err}
+	}()
+}
+
+// repair waits (bounded) for the replicas that had not answered, merges
+// everything, and sends the merged record to every replica that answered
+// with something older.
+func (n *Node) repair(key []byte, t *Topology, got []reply, inFlight int, replies chan reply, cancel context.CancelFunc) {
+	defer n.bg.Done()
+	defer cancel()
+	deadline := time.NewTimer(n.opts.RepairWait)
+	defer deadline.Stop()
+wait:
+	for ; inFlight > 0; inFlight-- {
+		select {
+		case r := <-replies:
+			got = append(got, r)
+		case <-deadline.C:
+			break wait
+		case <-n.stop:
+			return
+		}
+	}
+	var merged []byte
+	var err error
+	for _, r := range got {
+		if r.err == nil && r.ok {
+			if merged, err = engine.MergeRecords(nil, merged, r.rec); err != nil {
+				return
+			}
+		}
+	}
+	if merged == nil {
+		return // no replica has the key: nothing to repair
+	}
+	for _, r := range got {
+		if r.err != nil || string(r.rec) == string(merged) {
+			continue
+		}
+		n.stats.readRepairs.Add(1)
+		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, hintFor: r.t.hintFor}
+		if err := n.sendMerge(context.Background(), t, r.t.id, &m); err != nil {
+			n.stats.readRepairFailures.Add(1)
+		}
+	}
+}
+
+// sendMerge delivers a record to one replica (itself included).
+func (n *Node) sendMerge(ctx context.Context, t *Topology, id string, m *mergeReq) error {
+	if id == t.Self {
+		return n.applyMerge(m)
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
+	defer cancel()
+	_, _, err := n.tr.Call(ctx, t.Addrs[id], msgMerge, appendMerge(nil, m), nil)
+	return err
+}
+
+// applyMerge is a replica taking a record (and its hint, as a fallback).
+func (n *Node) applyMerge(m *mergeReq) error {
+	if _, err := n.eng.MergeRecord(m.key, m.rec, m.durability); err != nil {
+		return err
+	}
+	if m.hintFor != "" {
+		return n.eng.AddHint(m.hintFor, m.key, m.durability)
+	}
+	return nil
+}
+
+// Put implements engine.KV. A node in the key's top N coordinates; any
+// other node forwards to the first healthy one that is.
+func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) {
+	if len(key) == 0 || len(key) > engine.MaxKeyLen {
+		return engine.PutResult{}, engine.ErrKeyTooLong
+	}
+	t := n.topo.Topology()
+	top, targets, spares, err := n.plan(t, key)
+	if err != nil {
+		return engine.PutResult{}, err
+	}
+	if contains(top, t.Self) {
+		return n.coordinate(t, key, req, targets, spares)
+	}
+	for _, tg := range targets {
+		if tg.hintFor != "" {
+			break // no healthy owner left to forward to
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*n.opts.Timeout)
+		_, resp, err := n.tr.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req), nil)
+		cancel()
+		if err == nil {
+			n.stats.forwarded.Add(1)
+			return decodePutResp(resp)
+		}
+		if isRemote(err) {
+			return engine.PutResult{}, fromRemote(err)
+		}
+		// The owner did not answer: try the next one.
+	}
+	// No owner reachable: this node takes the write as a fallback.
+	return n.coordinate(t, key, req, targets, spares)
+}
+
+// coordinate applies a write locally (minting its dot), replicates the
+// record, and answers after W acknowledgements.
+func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
+	n.stats.writes.Add(1)
+	self := target{id: t.Self}
+	others := make([]target, 0, len(targets))
+	for _, tg := range targets {
+		if tg.id == t.Self {
+			self = tg
+		} else {
+			others = append(others, tg)
+		}
+	}
+	if !contains(targetIDs(targets), t.Self) && len(targets) > 0 {
+		// A coordinator outside the targets (no owner was reachable) stands
+		// in for the first owner it displaces, and is no spare.
+		self.hintFor = firstOwner(targets)
+		kept := spares[:0:0]
+		for _, sp := range spares {
+			if sp.id != t.Self {
+				kept = append(kept, sp)
+			}
+		}
+		spares = kept
+	}
+	durability := func(i int) engine.Durability {
+		if req.Durability != engine.DurabilityDefault || i >= n.opts.DurableReplicas {
+			return req.Durability
+		}
+		return engine.Sync
+	}
+	local := *req
+	local.Durability = durability(0)
+	res, rec, err := n.eng.PutRecord(key, &local, nil)
+	if err != nil {
+		return engine.PutResult{}, err
+	}
+	if self.hintFor != "" {
+		if err := n.eng.AddHint(self.hintFor, key, local.Durability); err != nil {
+			return engine.PutResult{}, err
+		}
+	}
+	need := n.opts.W
+	acks := make(chan reply, len(others)+len(spares))
+	send := func(i int, tg target) {
+		m := &mergeReq{key: key, rec: rec, durability: durability(i), hintFor: tg.hintFor}
+		go func() { acks <- reply{t: tg, err: n.sendMerge(context.Background(), t, tg.id, m)} }()
+	}
+	for i, tg := range others {
+		send(i+1, tg)
+	}
+	// Collect acknowledgements; a failed replica's record goes to the next
+	// spare with a hint, even after the quorum is met, so N copies exist.
+	// The outcome is reported as soon as it is known; the rest goes on in
+	// the background.
+	decided := make(chan error, 1)
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		tr := quorum.New(need, 1+len(others), 0)
+		outcome := tr.Ack() // the coordinator's own write
+		reported := false
+		report := func() {
+			if reported || outcome == quorum.Pending {
+				return
+			}
+			reported = true
+			if outcome == quorum.Won {
+				decided <- nil
+				return
+			}
+			n.stats.unavailable.Add(1)
+			decided <- fmt.Errorf("%w: write acknowledged by %d of %d required replicas (stored there; repair will spread it)",
+				engine.ErrUnavailable, tr.Acked(), need)
+		}
+		report()
+		sent := 1 + len(others)
+		for pending := len(others); pending > 0; pending-- {
+			r := <-acks
+			if r.err == nil {
+				outcome = tr.Ack()
+				report()
+				continue
+			}
+			if len(spares) > 0 {
+				tg := spares[0]
+				spares = spares[1:]
+				tg.hintFor = r.t.hintFor
+				if tg.hintFor == "" {
+					tg.hintFor = r.t.id
+				}
+				send(sent, tg)
+				sent++
+				pending++
+				continue
+			}
+			outcome, _ = tr.Fail()
+			if reported {
+				n.stats.asyncFailures.Add(1) // repair will catch it up
+			}
+			report()
+		}
+		if !reported {
+			outcome = quorum.Lost
+			report()
+		}
+	}()
+	if err := <-decided; err != nil {
+		return engine.PutResult{}, err
+	}
+	return res, nil
+}
+
+func targetIDs(ts []target) []string {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.id
+	}
+	return ids
+}
+
+// firstOwner is the owner the first fallback target stands in for, or the
+// first target.
+func firstOwner(ts []target) string {
+	for _, t := range ts {
+		if t.hintFor != "" {
+			return t.hintFor
+		}
+	}
+	return ts[0].id
+}
+
+// FlushAll implements engine.KV: every alive member flushes.
+func (n *Node) FlushAll(delay time.Duration) error {
+	t := n.topo.Topology()
+	errs := []error{n.eng.FlushAll(delay)}
+	for id, addr := range t.Addrs {
+		if id == t.Self || !t.Alive[id] {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+		_, _, err := n.tr.Call(ctx, addr, msgFlushAll, appendUint64(nil, uint64(delay.Milliseconds())), nil)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}

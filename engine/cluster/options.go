@@ -1,0 +1,69 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Options are the cluster defaults: replication factor and quorums, and
+// the coordinator's timeouts.
+type Options struct {
+	// N is the number of replicas of each key; R and W the replicas that
+	// must answer a read and acknowledge a write. R + W > N makes every
+	// read quorum overlap every write quorum. Defaults 3, 2, 2 (clamped to
+	// the ring's replica count).
+	N, R, W int
+	// DurableReplicas is how many of a write's replicas (the coordinator
+	// first) write it with fsync when the request names no durability; the
+	// others use their node's mode. Default 0: every replica uses its node's
+	// mode. Dynamo §6.1's "one durable write" is 1.
+	DurableReplicas int
+	// Timeout bounds a replica request; a replica that does not answer in
+	// time counts as failed and its slot goes to the next node of the
+	// extended list. Default 1 s.
+	Timeout time.Duration
+	// RepairWait bounds how long a read waits, after answering, for the
+	// slower replicas before it repairs the stale ones. Default 2 s.
+	RepairWait time.Duration
+	// HintInterval is how often hinted records are offered to their owners;
+	// HintBatch bounds the hints tried per round. Defaults 1 s and 1,000.
+	HintInterval time.Duration
+	HintBatch    int
+}
+
+// ErrOptions reports an invalid setting.
+var ErrOptions = errors.New("cluster: invalid options")
+
+func (o Options) withDefaults() (Options, error) {
+	if o.N == 0 {
+		o.N = 3
+	}
+	if o.R == 0 {
+		o.R = min(2, o.N)
+	}
+	if o.W == 0 {
+		o.W = min(2, o.N)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = time.Second
+	}
+	if o.RepairWait == 0 {
+		o.RepairWait = 2 * time.Second
+	}
+	if o.HintInterval == 0 {
+		o.HintInterval = time.Second
+	}
+	if o.HintBatch == 0 {
+		o.HintBatch = 1000
+	}
+	switch {
+	case o.N < 1 || o.R < 1 || o.W < 1 || o.R > o.N || o.W > o.N:
+		return o, fmt.Errorf("%w: need 1 ≤ R, W ≤ N (N=%d R=%d W=%d)", ErrOptions, o.N, o.R, o.W)
+	case o.DurableReplicas < 0 || o.DurableReplicas > o.N:
+		return o, fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
+	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0:
+		return o, fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
+	}
+	return o, nil
+}

@@ -1,0 +1,53 @@
+package cluster
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	"github.com/dynamo-kv/dynamo/engine"
+)
+
+type counters struct {
+	reads, writes, forwarded, unavailable atomic.Uint64
+	readRepairs, readRepairFailures       atomic.Uint64
+	asyncFailures, mergesServed           atomic.Uint64
+	hintsDelivered, hintFailures          atomic.Uint64
+}
+
+// Stats implements engine.KV: the local engine's counters, then the
+// coordinator's.
+func (n *Node) Stats() []engine.Stat {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	t := n.topo.Topology()
+	members, alive := 0, 0
+	var version uint64
+	if t.Ring != nil {
+		members = t.Ring.Len()
+		version = t.Ring.Version()
+		for _, m := range t.Ring.Members() {
+			if n.healthy(t, m.ID) {
+				alive++
+			}
+		}
+	}
+	out := n.eng.Stats()
+	return append(out,
+		engine.Stat{Name: "cluster_node_id", Value: t.Self},
+		engine.Stat{Name: "cluster_ring_version", Value: u(version)},
+		engine.Stat{Name: "cluster_members", Value: strconv.Itoa(members)},
+		engine.Stat{Name: "cluster_members_reachable", Value: strconv.Itoa(alive)},
+		engine.Stat{Name: "cluster_n", Value: strconv.Itoa(n.opts.N)},
+		engine.Stat{Name: "cluster_r", Value: strconv.Itoa(n.opts.R)},
+		engine.Stat{Name: "cluster_w", Value: strconv.Itoa(n.opts.W)},
+		engine.Stat{Name: "cluster_reads", Value: u(n.stats.reads.Load())},
+		engine.Stat{Name: "cluster_writes_coordinated", Value: u(n.stats.writes.Load())},
+		engine.Stat{Name: "cluster_writes_forwarded", Value: u(n.stats.forwarded.Load())},
+		engine.Stat{Name: "cluster_unavailable", Value: u(n.stats.unavailable.Load())},
+		engine.Stat{Name: "cluster_read_repairs", Value: u(n.stats.readRepairs.Load())},
+		engine.Stat{Name: "cluster_read_repair_failures", Value: u(n.stats.readRepairFailures.Load())},
+		engine.Stat{Name: "cluster_async_replication_failures", Value: u(n.stats.asyncFailures.Load())},
+		engine.Stat{Name: "cluster_merges_served", Value: u(n.stats.mergesServed.Load())},
+		engine.Stat{Name: "cluster_hints_delivered", Value: u(n.stats.hintsDelivered.Load())},
+		engine.Stat{Name: "cluster_hint_failures", Value: u(n.stats.hintFailures.Load())},
+	)
+}

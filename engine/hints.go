@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+
+	"github.com/dynamo-kv/dynamo/engine/record"
+)
+
+// Hints: a fallback replica that took a write meant for another node keeps
+// the record in its own data space (so it serves reads like any replica)
+// and a durable marker naming the intended owner. The cluster layer
+// delivers the record when the owner is back, then removes the marker.
+//
+//	'h' | uvarint len(key) | key | owner      (value empty)
+//
+// Keying by key first lets DropHandedOff ask "is any hint left for this
+// key?" with one short scan.
+const prefixHint = 'h'
+
+var (
+	hintLo = []byte{prefixHint}
+	hintHi = []byte{prefixHint + 1}
+)
+
+// ErrBadHint marks a hint key this engine did not write.
+var ErrBadHint = errors.New("engine: malformed hint")
+
+func appendHintPrefix(dst, key []byte) []byte {
+	dst = append(dst, prefixHint)
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	return append(dst, key...)
+}
+
+// AddHint records durably (as d says) that key's record here is owed to
+// owner.
+func (e *Engine) AddHint(owner string, key []byte, d Durability) error {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return ErrKeyTooLong
+	}
+	if d == DurabilityDefault {
+		d = e.opts.Durability
+	}
+	e.stats.hintsAdded.Add(1)
+	return e.st.Set(append(appendHintPrefix(nil, key), owner...), nil, d)
+}
+
+// DeleteHint removes one hint.
+func (e *Engine) DeleteHint(owner string, key []byte) error {
+	return e.st.Delete(append(appendHintPrefix(nil, key), owner...), Buffered)
+}
+
+// ScanHints calls fn for every hint, in key order, until fn returns false.
+// The slices are valid only during the call.
+func (e *Engine) ScanHints(fn func(owner string, key []byte) bool) error {
+	var err error
+	scanErr := e.st.Scan(hintLo, hintHi, func(k, _ []byte) bool {
+		n, w := binary.Uvarint(k[1:])
+		if w <= 0 || uint64(len(k)-1-w) < n {
+			err = ErrBadHint
+			return false
+		}
+		key := k[1+w : 1+w+int(n)]
+		return fn(string(k[1+w+int(n):]), key)
+	})
+	return errors.Join(scanErr, err)
+}
+
+// HasHints reports whether any hint names key.
+func (e *Engine) HasHints(key []byte) (bool, error) {
+	lo := appendHintPrefix(nil, key)
+	found := false
+	err := e.st.Scan(lo, prefixEnd(lo), func(k, _ []byte) bool {
+		found = true
+		return false
+	})
+	return found, err
+}
+
+// DropRecordIf deletes key's record if it still equals rec: a fallback
+// replica lets go of a key once every owner it held it for has it, unless
+// a newer write arrived meanwhile.
+func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return false, ErrKeyTooLong
+	}
+	hash := hashKey(key)
+	dk := appendDataKey(nil, hash, key)
+	mu := e.lockFor(hash)
+	mu.Lock()
+	defer mu.Unlock()
+	cur, found, err := e.readRecord(dk, nil)
+	if err != nil || !found || !bytes.Equal(cur, rec) {
+		return false, err
+	}
+	if err := e.st.Delete(dk, Buffered); err != nil {
+		return false, err
+	}
+	e.cache.Delete(dk)
+	var r record.Record
+	wasItem := record.Decode(&r, cur) == nil && hasValue(&r)
+	e.stats.replaced(len(dk), true, wasItem, len(cur), false, false, 0)
+	e.stats.handedOff.Add(1)
+	return true, nil
+}
+
+// prefixEnd is the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil // all 0xff: no upper bound
+}

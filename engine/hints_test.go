@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"testing"
+)
+
+func TestHints(t *testing.T) {
+	f := newFixture(t)
+	for _, h := range []struct{ owner, key string }{{"b", "k1"}, {"c", "k1"}, {"b", "k2"}} {
+		if err := f.e.AddHint(h.owner, []byte(h.key), Buffered); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	if err := f.e.ScanHints(func(owner string, key []byte) bool {
+		got = append(got, owner+"/"+string(key))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != "b/k1" || got[1] != "c/k1" || got[2] != "b/k2" {
+		t.Fatalf("hints = %v", got)
+	}
+	if has, _ := f.e.HasHints([]byte("k1")); !has {
+		t.Fatal("k1 has hints")
+	}
+	if has, _ := f.e.HasHints([]byte("k")); has {
+		t.Fatal("a key that is a prefix of a hinted key reported hints")
+	}
+	f.e.DeleteHint("b", []byte("k1"))
+	f.e.DeleteHint("c", []byte("k1"))
+	if has, _ := f.e.HasHints([]byte("k1")); has {
+		t.Fatal("hints left after deleting both")
+	}
+}
+
+func TestDropRecordIf(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("k", set("v1"))
+	rec, _, _ := f.e.Record([]byte("k"), nil)
+	f.mustPut("k", set("v2"))
+	if dropped, err := f.e.DropRecordIf([]byte("k"), rec); err != nil || dropped {
+		t.Fatalf("dropped a record that changed since: %v %v", dropped, err)
+	}
+	rec, _, _ = f.e.Record([]byte("k"), nil)
+	if dropped, err := f.e.DropRecordIf([]byte("k"), rec); err != nil || !dropped {
+		t.Fatalf("did not drop an unchanged record: %v %v", dropped, err)
+	}
+	if o := f.get("k"); len(o.Siblings) != 0 {
+		t.Fatal("record still readable after drop")
+	}
+	if st := statMap(f.e); st["curr_items"] != "0" || st["bytes"] != "0" {
+		t.Fatalf("stats after drop: items %s bytes %s", st["curr_items"], st["bytes"])
+	}
+}
