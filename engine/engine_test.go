@@ -520,3 +520,18 @@ func TestCASDistinctAndNonZero(t *testing.T) {
 		t.Fatal("length not mixed into the cas")
 	}
 }
+
+// Writes issued in the same millisecond as the flush, after the logical
+// counter moved past the millisecond's ceiling, are still flushed.
+func TestFlushAllCoversSameMillisecondWrites(t *testing.T) {
+	f := newFixture(t) // the test clock stands still: every write shares one millisecond
+	for i := range 200 {
+		f.mustPut("k", set("v"))
+		if err := f.e.FlushAll(0); err != nil {
+			t.Fatal(err)
+		}
+		if winner(f.get("k")) != "<miss>" {
+			t.Fatalf("round %d: a write made before flush_all survived it", i)
+		}
+	}
+}

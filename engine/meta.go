@@ -82,8 +82,9 @@ func (f *flushState) covers(ts uint64, now time.Time) bool {
 	return f.pendingAt != 0 && now.UnixMilli() >= f.pendingAt && ts <= f.pending
 }
 
-// set records a flush_all at now taking effect at deadline.
-func (f *flushState) set(now, deadline time.Time) []byte {
+// set records a flush_all at now taking effect at deadline; issued is a
+// timestamp greater than every one the node has handed out.
+func (f *flushState) set(now, deadline time.Time, issued uint64) []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.pendingAt != 0 && now.UnixMilli() >= f.pendingAt {
@@ -91,7 +92,7 @@ func (f *flushState) set(now, deadline time.Time) []byte {
 		f.pending, f.pendingAt = 0, 0
 	}
 	if !deadline.After(now) {
-		f.applied = max(f.applied, hlc.Ceil(now))
+		f.applied = max(f.applied, hlc.Ceil(now), issued)
 	} else {
 		f.pending, f.pendingAt = hlc.Ceil(deadline), deadline.UnixMilli()
 	}
@@ -120,12 +121,14 @@ func (e *Engine) FlushAll(delay time.Duration) error {
 		return ErrClosed
 	}
 	now := e.now()
-	b := e.flush.set(now, now.Add(delay))
+	// An immediate flush covers every timestamp issued so far, including
+	// ones the logical counter pushed past the current millisecond, and
+	// later writes sort after it. (Writes before a delayed flush's
+	// deadline are meant to be covered by it, so it moves no clock.)
+	issued := e.clock.Now()
+	b := e.flush.set(now, now.Add(delay), issued)
 	if delay <= 0 {
-		// Writes after an immediate flush must sort after its point even
-		// if the wall clock has not left its millisecond. (Writes before a
-		// delayed flush's deadline are meant to be covered by it.)
-		e.clock.Observe(hlc.Ceil(now))
+		e.clock.Observe(max(hlc.Ceil(now), issued))
 	}
 	e.stats.flushes.Add(1)
 	return e.st.Set(metaFlush, b, Sync)

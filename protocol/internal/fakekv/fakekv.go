@@ -1,0 +1,314 @@
+package fakekv
+
+import (
+	"encoding/binary"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+)
+
+// Faults are injected failures. The zero value injects nothing.
+type Faults struct {
+	PutErr error         // returned by every Put while non-nil
+	GetErr error         // returned by every Get while non-nil
+	Delay  time.Duration // slept before every Get and Put
+	// BeforePut runs before every Put, outside the lock, so a test can see
+	// the request or slip a concurrent write in between a caller's read
+	// and its write.
+	BeforePut func(key []byte, req *engine.PutRequest)
+}
+
+// KV is the fake engine. Its zero value is not usable; call New.
+type KV struct {
+	now func() time.Time
+
+	mu struct {
+		sync.Mutex
+		items   map[string][]version
+		lastDot uint64 // every version gets the next dot
+		lastTS  uint64 // hybrid-clock-like timestamps, strictly increasing
+		// A flush hides, once the clock reaches flushAt, the versions
+		// written before flushAt and those that existed when it was
+		// issued (dot <= flushDot), as memcached's flush_all does.
+		flushAt  int64 // unix nanos
+		flushDot uint64
+		closed   bool
+		faults   Faults
+		puts     int
+	}
+}
+
+type version struct {
+	dot     uint64
+	sib     engine.Sibling
+	written int64 // unix nanos
+}
+
+// New returns an empty store reading time from now (time.Now when nil).
+func New(now func() time.Time) *KV {
+	if now == nil {
+		now = time.Now
+	}
+	kv := &KV{now: now}
+	kv.mu.items = make(map[string][]version)
+	return kv
+}
+
+// SetFaults replaces the injected faults.
+func (kv *KV) SetFaults(f Faults) {
+	kv.mu.Lock()
+	kv.mu.faults = f
+	kv.mu.Unlock()
+}
+
+// Close makes every later call fail with engine.ErrClosed.
+func (kv *KV) Close() {
+	kv.mu.Lock()
+	kv.mu.closed = true
+	kv.mu.Unlock()
+}
+
+// Puts returns how many writes were applied.
+func (kv *KV) Puts() int {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	return kv.mu.puts
+}
+
+// Context encoding: a format byte, then the highest dot the context covers.
+// One node's version vector is a single counter, and every version with a
+// dot at or below it was either returned by the read or already gone.
+const contextFormat = 1
+
+func encodeContext(dst []byte, dot uint64) []byte {
+	if dot == 0 {
+		return dst[:0]
+	}
+	dst = append(dst[:0], contextFormat)
+	return binary.AppendUvarint(dst, dot)
+}
+
+func decodeContext(ctx []byte) (uint64, error) {
+	if len(ctx) == 0 {
+		return 0, nil
+	}
+	if ctx[0] != contextFormat {
+		return 0, engine.ErrBadContext
+	}
+	dot, n := binary.Uvarint(ctx[1:])
+	if n <= 0 || n != len(ctx)-1 {
+		return 0, engine.ErrBadContext
+	}
+	return dot, nil
+}
+
+// casOf digests a context dot into a non-zero 64-bit CAS (splitmix64).
+func casOf(dot uint64) uint64 {
+	if dot == 0 {
+		return 0
+	}
+	z := dot + 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	if z == 0 {
+		z = 1
+	}
+	return z
+}
+
+func (kv *KV) enter() (Faults, error) {
+	kv.mu.Lock()
+	f, closed := kv.mu.faults, kv.mu.closed
+	kv.mu.Unlock()
+	if closed {
+		return f, engine.ErrClosed
+	}
+	if f.Delay > 0 {
+		time.Sleep(f.Delay)
+	}
+	return f, nil
+}
+
+// live returns the versions of key still visible at now; the caller holds mu.
+func (kv *KV) live(key string, now time.Time) []version {
+	vs := kv.mu.items[key]
+	out := vs[:0:0]
+	unix, nanos := now.Unix(), now.UnixNano()
+	for _, v := range vs {
+		if v.sib.Expires != 0 && v.sib.Expires <= unix {
+			continue
+		}
+		if kv.mu.flushAt != 0 && nanos >= kv.mu.flushAt && (v.written < kv.mu.flushAt || v.dot <= kv.mu.flushDot) {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func maxDot(vs []version) uint64 {
+	var m uint64
+	for _, v := range vs {
+		m = max(m, v.dot)
+	}
+	return m
+}
+
+func winner(vs []version) (version, bool) {
+	var best version
+	found := false
+	for _, v := range vs {
+		if !found || v.sib.Timestamp > best.sib.Timestamp {
+			best, found = v, true
+		}
+	}
+	return best, found && !best.sib.Deleted
+}
+
+// Get implements engine.KV.
+func (kv *KV) Get(key []byte, o *engine.Object) error {
+	f, err := kv.enter()
+	if err != nil {
+		return err
+	}
+	if f.GetErr != nil {
+		return f.GetErr
+	}
+	if len(key) == 0 || len(key) > engine.MaxKeyLen {
+		return engine.ErrKeyTooLong
+	}
+	o.Reset()
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	vs := kv.live(string(key), kv.now())
+	for _, v := range vs {
+		o.Siblings = appendSibling(o.Siblings, v.sib)
+	}
+	dot := maxDot(vs)
+	o.Context = encodeContext(o.Context, dot)
+	o.CAS = casOf(dot)
+	return nil
+}
+
+// appendSibling appends a copy of s, reusing the value buffer of a sibling
+// slot that an earlier read left behind.
+func appendSibling(sibs []engine.Sibling, s engine.Sibling) []engine.Sibling {
+	var buf []byte
+	if len(sibs) < cap(sibs) {
+		buf = sibs[:len(sibs)+1][len(sibs)].Value[:0]
+	}
+	s.Value = append(buf, s.Value...)
+	return append(sibs, s)
+}
+
+// Put implements engine.KV.
+func (kv *KV) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) {
+	f, err := kv.enter()
+	if err != nil {
+		return engine.PutResult{}, err
+	}
+	if f.BeforePut != nil {
+		f.BeforePut(key, req)
+	}
+	if f.PutErr != nil {
+		return engine.PutResult{}, f.PutErr
+	}
+	if len(key) == 0 || len(key) > engine.MaxKeyLen {
+		return engine.PutResult{}, engine.ErrKeyTooLong
+	}
+	covered := uint64(0)
+	if !req.SupersedeAll {
+		if covered, err = decodeContext(req.Context); err != nil {
+			return engine.PutResult{}, err
+		}
+	}
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	now := kv.now()
+	vs := kv.live(string(key), now)
+	if err := checkCondition(vs, req); err != nil {
+		return engine.PutResult{}, err
+	}
+	kept := vs[:0]
+	for _, v := range vs {
+		if !req.SupersedeAll && v.dot > covered {
+			kept = append(kept, v)
+		}
+	}
+	kv.mu.lastDot++
+	kv.mu.lastTS = max(kv.mu.lastTS+1, uint64(now.UnixNano()))
+	nv := version{dot: kv.mu.lastDot, written: now.UnixNano(), sib: engine.Sibling{
+		Flags: req.Flags, Expires: req.Expires, Timestamp: kv.mu.lastTS, Deleted: req.Delete,
+	}}
+	if !req.Delete {
+		nv.sib.Value = append([]byte{}, req.Value...)
+	}
+	kept = append(kept, nv)
+	kv.mu.items[string(key)] = kept
+	kv.mu.puts++
+	return engine.PutResult{CAS: casOf(nv.dot), Context: encodeContext(nil, nv.dot)}, nil
+}
+
+func checkCondition(vs []version, req *engine.PutRequest) error {
+	_, present := winner(vs)
+	switch req.Cond {
+	case engine.CondAbsent:
+		if present {
+			return engine.ErrNotStored
+		}
+	case engine.CondPresent:
+		if !present {
+			return engine.ErrNotStored
+		}
+	case engine.CondCAS:
+		if !present {
+			return engine.ErrNotFound
+		}
+		if casOf(maxDot(vs)) != req.CAS {
+			return engine.ErrExists
+		}
+	}
+	return nil
+}
+
+// FlushAll implements engine.KV.
+func (kv *KV) FlushAll(delay time.Duration) error {
+	if _, err := kv.enter(); err != nil {
+		return err
+	}
+	kv.mu.Lock()
+	kv.mu.flushAt = kv.now().Add(delay).UnixNano()
+	kv.mu.flushDot = kv.mu.lastDot
+	kv.mu.Unlock()
+	return nil
+}
+
+// Stats implements engine.KV.
+func (kv *KV) Stats() []engine.Stat {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	now := kv.now()
+	var items, bytes, versions int
+	for key := range kv.mu.items {
+		vs := kv.live(key, now)
+		versions += len(vs)
+		if _, ok := winner(vs); ok {
+			items++
+		}
+		for _, v := range vs {
+			bytes += len(key) + len(v.sib.Value)
+		}
+	}
+	return []engine.Stat{
+		{Name: "curr_items", Value: strconv.Itoa(items)},
+		{Name: "bytes", Value: strconv.Itoa(bytes)},
+		{Name: "fakekv_versions", Value: strconv.Itoa(versions)},
+	}
+}
+
+// ErrInjected is a convenient error for Faults.
+var ErrInjected = errors.New("fakekv: injected fault")

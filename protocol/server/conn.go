@@ -1,0 +1,309 @@
+package server
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/dynamo-kv/dynamo/protocol/memcache"
+)
+
+// Bounds on one batch, so that one pipelining client neither hogs a worker
+// nor makes the loop copy unbounded input at once. Whatever is left is
+// parsed when the batch completes.
+const (
+	maxBatchCommands = 256
+	maxBatchBytes    = 1 << 20
+)
+
+// Backpressure. gnet cannot pause reading a socket, so a client that keeps
+// sending while its replies pile up is handled in two steps: while more
+// than maxPendingOutput bytes of replies wait for the socket, no more input
+// is parsed (the connection is woken again shortly); and a connection whose
+// unparsed input exceeds the pending-input cap is closed, where memcached
+// would instead stop reading and let TCP flow control hold the client.
+const (
+	maxPendingOutput = 4 << 20
+	minPendingInput  = 64 << 20 // the cap is this or 4 items, whichever is larger
+	backoffDelay     = time.Millisecond
+)
+
+const tooManyConns = "ERROR Too many open connections\r\n"
+
+// conn is the per-connection state. parser and the batch fields are owned
+// by the connection's event loop; inflight and lastActive are also read by
+// the idle reaper.
+type conn struct {
+	parser     memcache.Parser
+	inflight   atomic.Bool
+	lastActive atomic.Int64 // unix nanos of the last command parsed or finished
+	current    *batch       // the batch in flight, if any
+	backoff    atomic.Bool  // a wake is scheduled while replies drain
+}
+
+// batch is the unit handed to a worker: a private copy of the consumed
+// input, the commands parsed from it, and the reply bytes.
+type batch struct {
+	in       []byte
+	cmds     []memcache.Command
+	out      []byte
+	consumed int
+	close    bool          // close the connection after the reply (quit, HTTP, overlong line)
+	ready    chan struct{} // signalled when out is complete
+	conn     gnet.Conn     // set while a worker runs the batch, for Spill
+	srv      *Server
+}
+
+// handler adapts Server to gnet's callbacks without exporting them.
+type handler struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.s.boot(eng)
+	return gnet.None
+}
+
+func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	s := h.s
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	// Loops open connections concurrently: reserve the slot, then check.
+	if s.curr.Add(1) > int64(s.opts.MaxConns) {
+		s.curr.Add(-1)
+		s.rejected.Add(1)
+		return []byte(tooManyConns), gnet.Close
+	}
+	s.total.Add(1)
+	st := &conn{}
+	st.parser.Reset(s.opts.MaxItemSize)
+	st.lastActive.Store(s.opts.Now().UnixNano())
+	c.SetContext(st)
+	if s.opts.IdleTimeout > 0 {
+		s.conns.Lock()
+		s.conns.m[st] = c
+		s.conns.Unlock()
+	}
+	return nil, gnet.None
+}
+
+func (h *handler) OnClose(c gnet.Conn, _ error) gnet.Action {
+	s := h.s
+	st, ok := c.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	s.curr.Add(-1)
+	if s.opts.IdleTimeout > 0 {
+		s.conns.Lock()
+		delete(s.conns.m, st)
+		s.conns.Unlock()
+	}
+	if b := st.current; b != nil {
+		// The client half-closed (or reset) while a batch ran. gnet closes
+		// the socket right after this callback but flushes what is
+		// buffered first, so hand over the replies if they are ready soon.
+		select {
+		case <-b.ready:
+			_, _ = c.Write(b.out)
+			s.bytesWritten.Add(uint64(len(b.out)))
+		case <-time.After(s.opts.CloseWait):
+		}
+	}
+	return gnet.None
+}
+
+func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	st, ok := c.Context().(*conn)
+	if !ok {
+		return gnet.Close
+	}
+	for {
+		action, more := h.s.step(c, st)
+		if !more {
+			return action
+		}
+	}
+}
+
+// step parses one batch from the buffered input. Batches that need no
+// storage are answered here, on the loop (more reports whether to parse
+// again); others go to a worker.
+func (s *Server) step(c gnet.Conn, st *conn) (action gnet.Action, more bool) {
+	if c.InboundBuffered() > s.maxPendingInput {
+		return gnet.Close, false
+	}
+	if st.inflight.Load() {
+		return gnet.None, false
+	}
+	if s.draining.Load() {
+		return gnet.Close, false
+	}
+	if c.OutboundBuffered() > maxPendingOutput {
+		if st.backoff.CompareAndSwap(false, true) {
+			time.AfterFunc(backoffDelay, func() {
+				st.backoff.Store(false)
+				_ = c.Wake(nil)
+			})
+		}
+		return gnet.None, false
+	}
+	buf, _ := c.Peek(-1)
+	if len(buf) == 0 {
+		return gnet.None, false
+	}
+	b := s.batches.Get().(*batch)
+	needsStorage, full := s.parseBatch(st, buf, b)
+	if b.consumed == 0 {
+		close := b.close
+		s.putBatch(b)
+		if close {
+			return gnet.Close, false
+		}
+		return gnet.None, false
+	}
+	st.lastActive.Store(s.opts.Now().UnixNano())
+	s.bytesRead.Add(uint64(b.consumed))
+	b.in = append(b.in[:0], buf[:b.consumed]...)
+	for i := range b.cmds {
+		b.cmds[i].Rebase(buf, b.in)
+	}
+	if !needsStorage {
+		sess := s.sessions.Get().(*memcache.Session)
+		b.out = s.execute(sess, b)
+		s.sessions.Put(sess)
+		_, _ = c.Write(b.out)
+		s.bytesWritten.Add(uint64(len(b.out)))
+		_, _ = c.Discard(b.consumed)
+		close := b.close
+		s.putBatch(b)
+		if close {
+			return gnet.Close, false
+		}
+		return gnet.None, full
+	}
+	st.inflight.Store(true)
+	st.current = b
+	s.inflight.Add(1)
+	go s.work(c, st, b)
+	return gnet.None, false
+}
+
+// parseBatch parses commands from buf into b until the input runs out or
+// the batch is full.
+func (s *Server) parseBatch(st *conn, buf []byte, b *batch) (needsStorage, full bool) {
+	b.cmds, b.consumed, b.close = b.cmds[:0], 0, false
+	for {
+		if len(b.cmds) >= maxBatchCommands || b.consumed >= maxBatchBytes {
+			return needsStorage, true
+		}
+		if len(b.cmds) < cap(b.cmds) {
+			b.cmds = b.cmds[:len(b.cmds)+1]
+		} else {
+			b.cmds = append(b.cmds, memcache.Command{})
+		}
+		cmd := &b.cmds[len(b.cmds)-1]
+		n, err := st.parser.Next(buf[b.consumed:], cmd)
+		if err != nil || n == 0 {
+			b.cmds = b.cmds[:len(b.cmds)-1]
+			b.close = err != nil
+			return needsStorage, false
+		}
+		b.consumed += n
+		switch {
+		case cmd.Op == memcache.OpNone:
+			b.cmds = b.cmds[:len(b.cmds)-1]
+		case cmd.Op == memcache.OpQuit || cmd.Op == memcache.OpClose:
+			b.close = true
+			return needsStorage, false
+		case cmd.Op.NeedsStorage():
+			needsStorage = true
+		}
+	}
+}
+
+// execute runs the batch's commands and returns their replies.
+func (s *Server) execute(sess *memcache.Session, b *batch) []byte {
+	out := b.out[:0]
+	for i := range b.cmds {
+		out = s.exec.Execute(sess, &b.cmds[i], out)
+		if b.conn != nil && len(out) >= memcache.SpillBytes {
+			out = b.Spill(out)
+		}
+	}
+	return out
+}
+
+// Spill implements memcache.ReplySink for a batch running on a worker: a
+// large reply goes out ahead of the rest of the batch. AsyncWrites from one
+// goroutine reach the loop in order, so replies stay ordered.
+func (b *batch) Spill(reply []byte) []byte {
+	n := uint64(len(reply))
+	_ = b.conn.AsyncWrite(reply, func(gnet.Conn, error) error {
+		b.srv.bytesWritten.Add(n)
+		return nil
+	})
+	return make([]byte, 0, 64<<10) // reply belongs to the write until it is done
+}
+
+// work runs a batch off the event loop and sends its replies.
+func (s *Server) work(c gnet.Conn, st *conn, b *batch) {
+	sess := s.sessions.Get().(*memcache.Session)
+	b.conn, b.srv = c, s
+	sess.Sink = b
+	b.out = s.execute(sess, b)
+	sess.Sink = nil
+	b.conn = nil
+	s.sessions.Put(sess)
+	b.ready <- struct{}{}
+	err := c.AsyncWrite(b.out, func(c gnet.Conn, err error) error {
+		s.finish(c, st, b, err)
+		return nil
+	})
+	if err != nil {
+		// The engine is stopping; no callback will come.
+		s.inflight.Add(-1)
+	}
+}
+
+// finish runs on the event loop once a batch's replies are written.
+func (s *Server) finish(c gnet.Conn, st *conn, b *batch, err error) {
+	defer s.inflight.Add(-1)
+	st.current = nil
+	st.inflight.Store(false)
+	if err != nil {
+		s.putBatch(b)
+		return
+	}
+	s.bytesWritten.Add(uint64(len(b.out)))
+	st.lastActive.Store(s.opts.Now().UnixNano())
+	_, _ = c.Discard(b.consumed)
+	close := b.close
+	s.putBatch(b)
+	switch {
+	case close:
+		_ = c.Close()
+	case c.InboundBuffered() > 0:
+		_ = c.Wake(nil)
+	}
+}
+
+// putBatch recycles b, dropping buffers a huge batch left behind.
+func (s *Server) putBatch(b *batch) {
+	const keep = 4 << 20
+	if cap(b.in) > keep {
+		b.in = nil
+	}
+	if cap(b.out) > keep {
+		b.out = nil
+	}
+	select {
+	case <-b.ready:
+	default:
+	}
+	b.consumed, b.close = 0, false
+	s.batches.Put(b)
+}
