@@ -188,7 +188,7 @@ func (s *Server) step(c gnet.Conn, st *conn) (action gnet.Action, more bool) {
 	st.inflight.Store(true)
 	st.current = b
 	s.inflight.Add(1)
-	go s.work(c, st, b)
+	s.workers.submit(s, task{c, st, b})
 	return gnet.None, false
 }
 

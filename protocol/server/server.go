@@ -24,6 +24,7 @@ type Server struct {
 
 	ready   chan struct{} // closed once listening, or once Serve failed
 	stopped chan struct{} // closed when Serve returns
+	workers *workers
 	addr    atomic.Pointer[net.TCPAddr]
 	eng     gnet.Engine // set in OnBoot, before ready is closed
 
@@ -51,7 +52,7 @@ func New(kv engine.KV, opts Options) (*Server, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, ready: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Server{opts: opts, ready: make(chan struct{}), stopped: make(chan struct{}), workers: newWorkers(10 * time.Second)}
 	s.maxPendingInput = max(minPendingInput, 4*opts.MaxItemSize)
 	s.exec = memcache.NewExecutor(kv, memcache.Options{
 		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s,
@@ -125,6 +126,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return errors.Join(waitErr, err)
 	}
 	<-s.stopped
+	s.workers.close()
 	return waitErr
 }
 

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// workers runs batches on long-lived goroutines. A goroutine per batch
+// starts with a small stack that the engine's deep call paths (Pebble,
+// BLAKE3's large frames) grow on every batch; profiles put that at a fifth
+// of the server's CPU. Long-lived workers keep their grown stacks.
+//
+// The pool is elastic, because a worker may block for an fsync and group
+// commit needs many writers waiting at once: a batch that finds no idle
+// worker starts a new one, and a worker idle for idleAfter exits.
+type workers struct {
+	tasks     chan task // unbuffered: a send succeeds only if a worker is idle
+	stop      chan struct{}
+	idleAfter time.Duration
+}
+
+type task struct {
+	c  gnet.Conn
+	st *conn
+	b  *batch
+}
+
+func newWorkers(idleAfter time.Duration) *workers {
+	return &workers{tasks: make(chan task), stop: make(chan struct{}), idleAfter: idleAfter}
+}
+
+func (w *workers) submit(s *Server, t task) {
+	select {
+	case w.tasks <- t:
+	default:
+		go w.run(s, t)
+	}
+}
+
+func (w *workers) run(s *Server, t task) {
+	idle := time.NewTimer(w.idleAfter)
+	defer idle.Stop()
+	for {
+		s.work(t.c, t.st, t.b)
+		idle.Reset(w.idleAfter)
+		select {
+		case t = <-w.tasks:
+		case <-idle.C:
+			return
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// close makes idle workers exit; busy ones exit after their batch.
+func (w *workers) close() { close(w.stop) }
