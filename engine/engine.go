@@ -211,13 +211,17 @@ func (e *Engine) live(rec *record.Record, now time.Time) bool {
 
 // Put implements KV.
 func (e *Engine) Put(key []byte, req *PutRequest) (PutResult, error) {
-	res, _, err := e.PutRecord(key, req, nil)
+	res, _, err := e.put(key, req, nil, false)
 	return res, err
 }
 
 // PutRecord is Put for a coordinator: it also appends the key's new
 // record to recDst, for replication to the other replicas.
 func (e *Engine) PutRecord(key []byte, req *PutRequest, recDst []byte) (PutResult, []byte, error) {
+	return e.put(key, req, recDst, true)
+}
+
+func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool) (PutResult, []byte, error) {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return PutResult{}, recDst, ErrKeyTooLong
 	}
@@ -296,7 +300,10 @@ func (e *Engine) PutRecord(key []byte, req *PutRequest, recDst []byte) (PutResul
 
 	res := PutResult{Context: dvv.AppendClock(nil, next.Clock)}
 	res.CAS = casOf(res.Context)
-	return res, append(recDst, s.enc...), nil
+	if wantRecord {
+		recDst = append(recDst, s.enc...)
+	}
+	return res, recDst, nil
 }
 
 // check applies a write's condition to the key's current record.
@@ -381,4 +388,16 @@ func (e *Engine) writeRecord(dataKey, rec []byte, d Durability) error {
 	}
 	e.cache.Set(dataKey, rec)
 	return nil
+}
+
+// Cached reports whether a Get of key would be served from memory now
+// (the record cache), so a caller may run it where blocking is not
+// allowed, such as a network event loop. The answer can be stale by the
+// time Get runs; then Get reads the store, which rarely waits on disk.
+func (e *Engine) Cached(key []byte) bool {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return true // answered without touching storage
+	}
+	var kb [dataHeader + MaxKeyLen]byte
+	return e.cache.Contains(appendDataKey(kb[:0], hashKey(key), key))
 }

@@ -164,6 +164,13 @@ var (
 	ErrUnavailable = errors.New("engine: not enough replicas")
 )
 
+// CachedReader is implemented by a KV that can say, without blocking,
+// that reading a key would not block. The front end then answers such
+// reads on its event loop instead of handing them to a worker.
+type CachedReader interface {
+	Cached(key []byte) bool
+}
+
 // Stat is one name/value line of the engine's statistics.
 type Stat struct {
 	Name  string

@@ -35,6 +35,8 @@ type config struct {
 	MaxSiblings  int
 	TombstoneTTL time.Duration
 	Pprof        string
+	GCPercent    int
+	Procs        int
 }
 
 // size is a byte count written as 1048576, 64k, 64m, 1g (binary units,
@@ -110,6 +112,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 		ItemSizeMax:  1 << 20,
 		MaxSiblings:  64,
 		TombstoneTTL: 24 * time.Hour,
+		GCPercent:    400,
 	}
 	fs.String("config", "", "TOML file with any of these settings under the same names; flags given on the command line win")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "client address (memcached text protocol), HOST:PORT")
@@ -125,6 +128,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&c.ItemSizeMax, "item-size-max", "largest value a client may store (memcached -I)")
 	fs.IntVar(&c.EventLoops, "event-loops", c.EventLoops, "network event loops (0 = one per CPU)")
 	fs.IntVar(&c.MaxSiblings, "max-siblings", c.MaxSiblings, "versions kept per key; beyond it the oldest are dropped and counted in stats")
+	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target (GOGC): heap growth allowed between collections, in percent of the live heap; higher trades memory for fewer GC cycles and a shorter latency tail (a GOGC environment variable wins)")
+	fs.IntVar(&c.Procs, "procs", c.Procs, "Go scheduler threads (GOMAXPROCS); 0 = twice the CPUs, so a worker waiting to run is scheduled by the OS in well under Go's 10 ms time slice (a GOMAXPROCS environment variable wins)")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.DurationVar(&c.TombstoneTTL, "tombstone-ttl", c.TombstoneTTL, "how long a delete's tombstone is kept before it is reclaimed")
 	return fs
@@ -207,6 +212,8 @@ func (c *config) validate() error {
 		return errors.New("-max-conns must be at least 1")
 	case c.ItemSizeMax < 1024 || c.ItemSizeMax > 1<<30:
 		return errors.New("-item-size-max must be between 1k and 1g")
+	case c.Procs < 0:
+		return errors.New("-procs must not be negative")
 	case c.EventLoops < 0:
 		return errors.New("-event-loops must not be negative")
 	case c.MaxSiblings < 1:

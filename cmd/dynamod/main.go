@@ -12,6 +12,8 @@ import (
 	_ "net/http/pprof" // served only when -pprof is set
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -34,6 +36,16 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	logger := log.New(stderr, "dynamod: ", log.LstdFlags)
+	if os.Getenv("GOMAXPROCS") == "" {
+		procs := cfg.Procs
+		if procs == 0 {
+			procs = 2 * runtime.NumCPU()
+		}
+		runtime.GOMAXPROCS(procs)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	if cfg.Pprof != "" {
 		go func() { logger.Printf("pprof: %v", http.ListenAndServe(cfg.Pprof, nil)) }()
 	}

@@ -82,6 +82,15 @@ func (c *Cache) Get(key, dst []byte) ([]byte, bool) {
 	return dst, true
 }
 
+// Contains reports whether key is cached, without touching its entry.
+func (c *Cache) Contains(key []byte) bool {
+	s := c.shard(key)
+	s.mu.Lock()
+	_, ok := s.index[string(key)]
+	s.mu.Unlock()
+	return ok
+}
+
 // Epoch returns a token for Fill; take it before reading the value from
 // the store.
 func (c *Cache) Epoch(key []byte) uint64 {

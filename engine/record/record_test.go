@@ -9,7 +9,7 @@ import (
 
 func sample() *Record {
 	return &Record{
-		Clock: dvv.Clock{{1, 3}, {9, 1}},
+		Clock: dvv.Clock{{Actor: 1, Counter: 3}, {Actor: 9, Counter: 1}},
 		Siblings: []Sibling{
 			{Dot: dvv.Dot{Actor: 1, Counter: 3}, Timestamp: 77, Flags: 1<<32 - 1, Expires: -1, Value: []byte("hello")},
 			{Dot: dvv.Dot{Actor: 9, Counter: 1}, Timestamp: 78, Deleted: true},

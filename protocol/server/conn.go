@@ -171,7 +171,7 @@ func (s *Server) step(c gnet.Conn, st *conn) (action gnet.Action, more bool) {
 	for i := range b.cmds {
 		b.cmds[i].Rebase(buf, b.in)
 	}
-	if !needsStorage {
+	if !needsStorage || s.inlineReads(b) {
 		sess := s.sessions.Get().(*memcache.Session)
 		b.out = s.execute(sess, b)
 		s.sessions.Put(sess)
@@ -306,4 +306,30 @@ func (s *Server) putBatch(b *batch) {
 	}
 	b.consumed, b.close = 0, false
 	s.batches.Put(b)
+}
+
+// inlineReads reports whether every command of b is a plain read whose keys
+// the engine holds in memory, so the batch can run on the event loop and
+// skip the hand-off to a worker and back. Anything that writes, or a key
+// that may need the store, goes to a worker.
+func (s *Server) inlineReads(b *batch) bool {
+	if s.cached == nil {
+		return false
+	}
+	for i := range b.cmds {
+		cmd := &b.cmds[i]
+		switch cmd.Op {
+		case memcache.OpGet, memcache.OpGets, memcache.OpGetv:
+			for _, k := range cmd.Keys {
+				if !s.cached.Cached(k) {
+					return false
+				}
+			}
+		default:
+			if cmd.Op.NeedsStorage() {
+				return false
+			}
+		}
+	}
+	return true
 }

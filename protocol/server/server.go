@@ -25,6 +25,7 @@ type Server struct {
 	ready   chan struct{} // closed once listening, or once Serve failed
 	stopped chan struct{} // closed when Serve returns
 	workers *workers
+	cached  engine.CachedReader // nil unless the KV can answer some reads without blocking
 	addr    atomic.Pointer[net.TCPAddr]
 	eng     gnet.Engine // set in OnBoot, before ready is closed
 
@@ -57,6 +58,7 @@ func New(kv engine.KV, opts Options) (*Server, error) {
 	s.exec = memcache.NewExecutor(kv, memcache.Options{
 		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s,
 	})
+	s.cached, _ = kv.(engine.CachedReader)
 	s.sessions.New = func() any { return new(memcache.Session) }
 	s.batches.New = func() any { return &batch{ready: make(chan struct{}, 1)} }
 	s.conns.m = make(map[*conn]gnet.Conn)

@@ -1,0 +1,243 @@
+package membership
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLifecycle runs one cluster over real loopback sockets through
+// joins, an explicit leave, a crash and a restart.
+func TestLifecycle(t *testing.T) {
+	c := newCluster(t, false)
+	a := c.node("a")
+	b := c.node("b", a)
+	d0 := c.node("c", a)
+	waitConverged(t, []string{"a", "b", "c"}, a, b, d0)
+
+	// A fourth node joins later, through another seed.
+	d := c.node("d", b)
+	waitConverged(t, []string{"a", "b", "c", "d"}, a, b, d0, d)
+
+	// An explicit leave removes it; the others converge without it.
+	if err := d.Leave(ctxWithin(t, convergeWithin)); err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	if _, in := d.View().Ring.Member("d"); in {
+		t.Fatalf("Leave returned while d's ring still has d")
+	}
+	three := waitConverged(t, []string{"a", "b", "c"}, a, b, d0)
+	if err := d.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, b, d0}) }, func() bool {
+		for _, n := range []*Membership{a, b, d0} {
+			if _, known := n.View().Members["d"]; known {
+				return false
+			}
+		}
+		return true
+	})
+
+	// A crash leaves the node in the ring, marked not alive.
+	gossipAddr, saved := d0.GossipAddr(), d0.View().Ring.Encode()
+	c.crash(d0)
+	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, b}) }, func() bool {
+		return !a.View().Alive("c") && !b.View().Alive("c")
+	})
+	for _, n := range []*Membership{a, b} {
+		if v := n.View(); !v.Ring.Equal(three) {
+			t.Fatalf("%s changed the ring when c failed: v%d %v", n.self, v.Ring.Version(), memberIDs(v.Ring))
+		}
+	}
+
+	// It restarts with the same ID at the same address and is alive again.
+	cfg := c.config("c", gossipAddr, a.GossipAddr())
+	cfg.SavedRing = saved
+	c2 := c.start(cfg)
+	got := waitConverged(t, []string{"a", "b", "c"}, a, b, c2)
+	if !got.Equal(three) {
+		t.Fatalf("restart changed the ring: v%d, want v%d", got.Version(), three.Version())
+	}
+}
+
+// TestLoneNodesMerge joins two nodes that each started a ring of their
+// own: one ring wins the tie-break and its claimant adds the other node.
+func TestLoneNodesMerge(t *testing.T) {
+	c := newCluster(t, false)
+	a, b := c.node("a"), c.node("b")
+	if va, vb := a.View().Ring, b.View().Ring; va.Version() != 1 || vb.Version() != 1 || va.Equal(vb) {
+		t.Fatalf("lone rings: a v%d %v, b v%d %v", va.Version(), memberIDs(va), vb.Version(), memberIDs(vb))
+	}
+	if err := b.Join(ctxWithin(t, convergeWithin), a.GossipAddr()); err != nil {
+		t.Fatal(err)
+	}
+	r := waitConverged(t, []string{"a", "b"}, a, b)
+	if r.Version() != 2 {
+		t.Fatalf("merged ring is v%d, want v2 (one lone ring plus one join)", r.Version())
+	}
+	if a.Stats().RingsAdopted+b.Stats().RingsAdopted == 0 {
+		t.Fatalf("neither node adopted the other's ring")
+	}
+}
+
+// TestRestartAloneThenJoin: a node that ran alone restarts with its saved
+// ring and seeds; the two rings converge as in TestLoneNodesMerge.
+func TestRestartAloneThenJoin(t *testing.T) {
+	c := newCluster(t, true)
+	a, b := c.node("a"), c.node("b")
+	saved, addr := b.View().Ring.Encode(), b.GossipAddr()
+	if err := b.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.config("b", addr, a.GossipAddr())
+	cfg.SavedRing = saved
+	b = c.start(cfg)
+	waitConverged(t, []string{"a", "b"}, a, b)
+}
+
+// TestConcurrentJoins starts several nodes at once; only the claimant
+// derives rings, and all converge on one ring with everyone.
+func TestConcurrentJoins(t *testing.T) {
+	c := newCluster(t, true)
+	// Slower failure detection than TestTiming: a loaded machine must not
+	// make a node look dead here, or another would become claimant.
+	c.timing.ProbeTimeout, c.timing.SuspicionMult = 300*time.Millisecond, 6
+	a := c.node("a")
+	ids := []string{"b", "c", "d", "e", "f", "g"}
+	nodes := make([]*Membership, len(ids))
+	cfgs := make([]Config, len(ids))
+	for i, id := range ids {
+		cfgs[i] = c.config(id, "", a.GossipAddr())
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ids))
+	for i := range ids {
+		wg.Go(func() {
+			nodes[i], errs[i] = Start(cfgs[i])
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("start %s: %v", ids[i], err)
+		}
+		c.mu.Lock()
+		c.nodes[ids[i]] = nodes[i]
+		c.mu.Unlock()
+	}
+	all := append([]*Membership{a}, nodes...)
+	r := waitConverged(t, append([]string{"a"}, ids...), all...)
+	for _, n := range nodes {
+		if s := n.Stats(); s.RingsDerived != 0 {
+			t.Errorf("%s is not the claimant but derived %d rings", n.self, s.RingsDerived)
+		}
+	}
+	if s := a.Stats(); s.RingsDerived == 0 || s.RingsDerived > uint64(len(ids)) || r.Version() != 1+s.RingsDerived {
+		t.Errorf("claimant derived %d rings for %d joiners; ring is v%d", s.RingsDerived, len(ids), r.Version())
+	}
+}
+
+// TestClaimantFailover kills the claimant while a node waits to join: the
+// next smallest alive ID takes over and adds it; the dead claimant stays
+// in the ring.
+func TestClaimantFailover(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b, cc := c.node("b", a), c.node("c", a)
+	waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+	c.crash(a)
+	d := c.node("d", b)
+	waitFor(t, convergeWithin, func() string { return describe([]*Membership{b, cc, d}) }, func() bool {
+		for _, n := range []*Membership{b, cc, d} {
+			v := n.View()
+			if !slices.Equal(memberIDs(v.Ring), []string{"a", "b", "c", "d"}) || !v.Ring.Equal(b.View().Ring) || v.Alive("a") {
+				return false
+			}
+		}
+		return true
+	})
+	if got := b.View().Claimant(); got != "b" {
+		t.Errorf("claimant = %q, want b", got)
+	}
+	if b.Stats().RingsDerived == 0 {
+		t.Errorf("b never derived a ring")
+	}
+}
+
+// TestClaimantLeaves: the claimant removes itself, and the next one
+// takes over for later changes.
+func TestClaimantLeaves(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b, cc := c.node("b", a), c.node("c", a)
+	waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+	if err := a.Leave(ctxWithin(t, convergeWithin)); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, []string{"b", "c"}, b, cc)
+	if err := a.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	d := c.node("d", cc)
+	waitConverged(t, []string{"b", "c", "d"}, b, cc, d)
+	if b.Stats().RingsDerived == 0 {
+		t.Errorf("b, the new claimant, derived no ring")
+	}
+}
+
+func TestLeaveLastMember(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	if err := a.Leave(ctxWithin(t, time.Second)); !errors.Is(err, ErrLastMember) {
+		t.Fatalf("Leave = %v, want ErrLastMember", err)
+	}
+}
+
+// TestSetWeightAndZone: the claimant applies a node's new weight and zone.
+func TestSetWeightAndZone(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b := c.node("b", a)
+	waitConverged(t, []string{"a", "b"}, a, b)
+	if err := b.SetWeight(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetZone("zone-2"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, convergeWithin, func() string { return describe([]*Membership{a, b}) }, func() bool {
+		m, _ := a.View().Ring.Member("b")
+		return m.Weight == 3 && m.Zone == "zone-2" && converged([]string{"a", "b"}, []*Membership{a, b})
+	})
+	if err := b.SetWeight(-1); !errors.Is(err, ErrConfig) {
+		t.Errorf("SetWeight(-1) = %v", err)
+	}
+	if err := b.SetZone(string(make([]byte, 300))); !errors.Is(err, ErrConfig) {
+		t.Errorf("SetZone(300 bytes) = %v", err)
+	}
+}
+
+// TestPartitionHeals cuts a cluster in two; the side that loses its
+// claimant gets a new one and admits a joiner; after the cut heals every
+// node converges on one ring with everyone.
+func TestPartitionHeals(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b, cc, d := c.node("b", a), c.node("c", a), c.node("d", a)
+	waitConverged(t, []string{"a", "b", "c", "d"}, a, b, cc, d)
+	left, right := []string{a.GossipAddr(), b.GossipAddr()}, []string{cc.GossipAddr(), d.GossipAddr()}
+	c.net.partition(left, right, true)
+	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, cc}) }, func() bool {
+		return !a.View().Alive("c") && !cc.View().Alive("a") && !cc.View().Alive("b")
+	})
+	e := c.node("e", d) // joins the side whose claimant is now c
+	waitFor(t, convergeWithin, func() string { return describe([]*Membership{cc, d, e}) }, func() bool {
+		_, in := cc.View().Ring.Member("e")
+		return in
+	})
+	c.net.partition(left, append(right, e.GossipAddr()), false)
+	waitConverged(t, []string{"a", "b", "c", "d", "e"}, a, b, cc, d, e)
+}

@@ -1,0 +1,220 @@
+package membership
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// peer is what this node knows of one node from gossip.
+type peer struct {
+	meta  nodeMeta
+	known bool // meta decoded; a node whose metadata we cannot read is never added to the ring
+	alive bool
+	addr  string // memberlist host:port
+}
+
+// core is the membership state machine: it turns gossip events and rings
+// received from peers into the ring this node holds, and, when this node
+// is the claimant, derives the next ring. It does no I/O, reads no clock
+// and starts no goroutines; one goroutine owns it (Membership.run).
+type core struct {
+	self  string
+	ring  *ring.Ring      // nil only while a joining node has heard no ring
+	peers map[string]peer // every node gossip told us of and that is alive or in the ring; self included
+	// rejected holds fingerprints of rings refused for another
+	// configuration, so that a peer advertising one does not make this node
+	// "behind" forever.
+	rejected map[uint64]struct{}
+}
+
+func newCore(self string, r *ring.Ring) core {
+	return core{self: self, ring: r, peers: map[string]peer{}, rejected: map[uint64]struct{}{}}
+}
+
+// offerResult says what offer did with a ring.
+type offerResult int
+
+const (
+	offerAdopted   offerResult = iota
+	offerStale                 // loses to the ring held (older, or same version and larger fingerprint)
+	offerDuplicate             // the ring held
+	offerMismatch              // another partition count or replication factor
+)
+
+// maxRejected bounds the rejected set; it is cleared when full.
+const maxRejected = 64
+
+// offer adopts r if it beats the ring held. Adoption is idempotent, and a
+// stale or duplicate offer changes nothing.
+func (c *core) offer(r *ring.Ring) offerResult {
+	cur := stampOf(c.ring)
+	switch s := stampOf(r); {
+	case c.ring != nil && r.Config() != c.ring.Config():
+		if len(c.rejected) >= maxRejected {
+			clear(c.rejected)
+		}
+		c.rejected[s.fingerprint] = struct{}{}
+		return offerMismatch
+	case s == cur:
+		return offerDuplicate
+	case !s.beats(cur):
+		return offerStale
+	}
+	c.ring = r
+	c.prune()
+	return offerAdopted
+}
+
+// observe records a gossip event about node id: alive or not (dead or
+// left), at addr, with raw metadata. It reports whether anything changed
+// and the metadata decoding error, if any.
+func (c *core) observe(id string, alive bool, addr string, raw []byte) (bool, error) {
+	if id == c.self {
+		return false, nil // this node's entry comes from setSelf
+	}
+	old, had := c.peers[id]
+	p := peer{alive: alive, addr: addr}
+	meta, err := decodeMeta(raw)
+	if err == nil {
+		p.meta, p.known = meta, true
+	}
+	c.peers[id] = p
+	c.prune()
+	now, has := c.peers[id]
+	return had != has || old != now, err
+}
+
+// setSelf records this node's own metadata; it is always alive.
+func (c *core) setSelf(meta nodeMeta, addr string) {
+	c.peers[c.self] = peer{meta: meta, known: true, alive: true, addr: addr}
+}
+
+// prune forgets nodes that are neither alive nor in the ring: a joiner
+// that died before it was added, a member that left and shut down.
+func (c *core) prune() {
+	for id, p := range c.peers {
+		if !p.alive && !c.inRing(id) {
+			delete(c.peers, id)
+		}
+	}
+}
+
+func (c *core) inRing(id string) bool {
+	if c.ring == nil {
+		return false
+	}
+	_, ok := c.ring.Member(id)
+	return ok
+}
+
+func (c *core) alive(id string) bool { return c.peers[id].alive }
+
+// claimant is the alive ring member with the smallest ID, as this node
+// sees it.
+func (c *core) claimant() string { return claimant(c.ring, c.alive) }
+
+// behind returns the alive peer advertising the best ring that beats the
+// one held (the smallest ID among equals), if any.
+func (c *core) behind() (string, bool) {
+	best, who := stampOf(c.ring), ""
+	for id, p := range c.peers {
+		if id == c.self || !p.alive || !p.known {
+			continue
+		}
+		if _, bad := c.rejected[p.meta.ring.fingerprint]; bad {
+			continue
+		}
+		if p.meta.ring.beats(best) || who != "" && p.meta.ring == best && id < who {
+			best, who = p.meta.ring, id
+		}
+	}
+	return who, who != ""
+}
+
+// derive makes the next ring when this node is the claimant and the ring
+// differs from what the members ask for: joiners added, leavers removed,
+// zones and weights updated, all in one change (version+1). It returns nil
+// when there is nothing to do. A claimant that is behind a peer's ring
+// waits until it has caught up, so it never builds on a stale ring.
+func (c *core) derive() (*ring.Ring, error) {
+	if c.ring == nil || c.claimant() != c.self {
+		return nil, nil
+	}
+	if _, ok := c.behind(); ok {
+		return nil, nil
+	}
+	next, err := c.ring.Update(c.wanted())
+	if err != nil || next == c.ring {
+		return nil, err
+	}
+	c.ring = next
+	c.prune()
+	return next, nil
+}
+
+// wanted is the member set the ring should have. Nodes that merely fail
+// stay: only an explicit leave removes a member. Changes apply in a fixed
+// order (ring members, then joiners by ID) so every claimant derives the
+// same ring from the same state.
+func (c *core) wanted() []ring.Member {
+	cur := c.ring.Members()
+	out := make([]ring.Member, 0, len(cur))
+	for _, m := range cur {
+		p, ok := c.peers[m.ID]
+		if ok && p.known {
+			if p.meta.intent == intentLeave {
+				continue
+			}
+			m.Zone, m.Weight = p.meta.zone, p.meta.weight
+		}
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		return cur // the last members cannot all leave
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.peers)) {
+		p := c.peers[id]
+		if len(out) == c.ring.Partitions() {
+			break // a member must own a partition; the rest wait for room
+		}
+		if p.alive && p.known && p.meta.intent == intentJoin && !c.inRing(id) {
+			out = append(out, ring.Member{ID: id, Zone: p.meta.zone, Weight: p.meta.weight})
+		}
+	}
+	return out
+}
+
+// members builds the Members of a View: every known node, and every ring
+// member, known or not.
+func (c *core) members() map[string]Member {
+	out := make(map[string]Member, len(c.peers))
+	for id, p := range c.peers {
+		m := Member{ID: id, GossipAddr: p.addr, Alive: p.alive}
+		if p.known {
+			m.Zone, m.Weight = p.meta.zone, p.meta.weight
+			m.InternodeAddr, m.ClientAddr = p.meta.internodeAddr, p.meta.clientAddr
+			m.Leaving = p.meta.intent == intentLeave
+			m.RingVersion, m.RingFingerprint = p.meta.ring.version, p.meta.ring.fingerprint
+		} else if rm, ok := c.memberOfRing(id); ok {
+			m.Zone, m.Weight = rm.Zone, rm.Weight
+		}
+		out[id] = m
+	}
+	if c.ring != nil {
+		for _, rm := range c.ring.Members() {
+			if _, ok := out[rm.ID]; !ok {
+				out[rm.ID] = Member{ID: rm.ID, Zone: rm.Zone, Weight: rm.Weight}
+			}
+		}
+	}
+	return out
+}
+
+func (c *core) memberOfRing(id string) (ring.Member, bool) {
+	if c.ring == nil {
+		return ring.Member{}, false
+	}
+	return c.ring.Member(id)
+}

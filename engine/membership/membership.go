@@ -1,0 +1,548 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/ring"
+	"github.com/hashicorp/memberlist"
+)
+
+// Membership is one node's membership: its gossip (memberlist), the ring
+// it holds, and the View it publishes. Its methods are safe for
+// concurrent use.
+type Membership struct {
+	cfg  Config
+	self string
+	log  *log.Logger
+	ml   *memberlist.Memberlist
+
+	// Published state. The loop (and Start, before the loop runs) stores;
+	// anyone loads, without locks.
+	view       atomic.Pointer[View]
+	meta       atomic.Pointer[[]byte] // this node's metadata, served by NodeMeta
+	state      atomic.Pointer[[]byte] // the ring held, framed, served by LocalState
+	gossipAddr atomic.Pointer[string] // set once memberlist has bound its address
+	duplicate  atomic.Pointer[error]  // the last node-ID conflict a merge revealed
+
+	in          *inbox
+	out         *fanout
+	advertiseCh chan struct{} // capacity 1: metadata changed, gossip it
+	request     []byte        // our kindRingRequest message
+
+	settings struct { // what the API changes; the loop reads it each step
+		sync.Mutex
+		intent intent
+		zone   string
+		weight float64
+	}
+
+	// Owned by the loop goroutine (by Start before the loop runs).
+	core     core
+	spreadOf *ring.Ring // the ring spread last; differs from core.ring when a new one must go out
+	lastMeta nodeMeta
+	lastPull pullRecord
+
+	stats    counters
+	stopOnce sync.Once
+	stopped  chan struct{}
+	wg       sync.WaitGroup // the loop and the advertiser
+}
+
+// pullRecord remembers the last ring request, so that one peer is not
+// asked for one ring more than once per Reconcile interval.
+type pullRecord struct {
+	from string
+	want stamp
+	at   time.Time
+}
+
+// Start creates the node's gossip, joins the seeds when there are any, and
+// returns once the node holds a ring: its saved ring or the cluster's
+// (whichever wins), or, when it starts a cluster or no seed has a ring, a
+// new ring of itself alone. It announces that it wants to be in the ring;
+// the claimant adds it. Errors: ErrConfig, ErrMetaTooLarge, ErrSavedRing,
+// ErrNoSeed, ErrDuplicateID, ErrRingConfig, or memberlist's bind error.
+func Start(cfg Config) (*Membership, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	solo, err := ring.New(cfg.Ring, []ring.Member{{ID: cfg.NodeID, Zone: cfg.Zone, Weight: cfg.Weight}})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	m := newMembership(cfg)
+	switch {
+	case len(cfg.SavedRing) > 0:
+		r, err := ring.Decode(cfg.SavedRing)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSavedRing, err)
+		}
+		m.core.ring = r
+	case len(cfg.Seeds) == 0:
+		m.core.ring = solo
+	}
+	if m.core.ring != nil {
+		m.spread() // serve it to the seeds' push/pull during the join
+	}
+	m.refreshSelf() // memberlist asks for the metadata as it starts
+	if m.ml, err = memberlist.Create(cfg.memberlistConfig(&delegate{m})); err != nil {
+		return nil, fmt.Errorf("membership: start gossip on %s: %w", cfg.GossipAddr, err)
+	}
+	addr := m.ml.LocalNode().Address()
+	m.gossipAddr.Store(&addr)
+	if err := m.settle(solo); err != nil {
+		m.out.stop()
+		_ = m.ml.Shutdown()
+		return nil, err
+	}
+	m.wg.Add(2)
+	go m.run()
+	go m.advertise()
+	return m, nil
+}
+
+func newMembership(cfg Config) *Membership {
+	out := io.Discard
+	if cfg.LogOutput != nil {
+		out = cfg.LogOutput
+	}
+	m := &Membership{
+		cfg:         cfg,
+		self:        cfg.NodeID,
+		log:         log.New(out, "membership "+cfg.NodeID+": ", log.LstdFlags|log.Lmicroseconds),
+		in:          newInbox(),
+		advertiseCh: make(chan struct{}, 1),
+		request:     appendFrame(nil, kindRingRequest, []byte(cfg.NodeID)),
+		core:        newCore(cfg.NodeID, nil),
+		stopped:     make(chan struct{}),
+	}
+	m.out = newFanout(m.sendReliable, m.sent)
+	m.settings.intent, m.settings.zone, m.settings.weight = intentJoin, cfg.Zone, cfg.Weight
+	return m
+}
+
+// settle joins the seeds and takes the first ring: what the seeds sent
+// during the join (it arrives before Join returns), else solo.
+func (m *Membership) settle(solo *ring.Ring) error {
+	if len(m.cfg.Seeds) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Timing.JoinTimeout)
+		err := m.join(ctx, m.cfg.Seeds)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	otherConfig := m.stats.otherConfig.Load()
+	m.step(time.Now())
+	if m.stats.otherConfig.Load() != otherConfig {
+		return fmt.Errorf("%w: this node holds Q=%d N=%d (from its saved ring)",
+			ErrRingConfig, m.core.ring.Partitions(), m.core.ring.Config().Replicas)
+	}
+	if m.core.ring == nil {
+		m.log.Printf("no seed has a ring yet; starting a ring of this node alone")
+		m.core.offer(solo)
+		m.step(time.Now())
+	}
+	return nil
+}
+
+// join contacts the seeds until one answers or ctx ends, with backoff.
+func (m *Membership) join(ctx context.Context, seeds []string) error {
+	self := m.GossipAddr()
+	seeds = slices.DeleteFunc(slices.Clone(seeds), func(s string) bool { return s == self })
+	if len(seeds) == 0 {
+		return nil
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		m.duplicate.Store(nil)
+		n, err := m.ml.Join(seeds)
+		if dup := m.duplicate.Load(); dup != nil {
+			return *dup
+		}
+		if n > 0 {
+			return nil
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (tried %s): %v", ErrNoSeed, strings.Join(seeds, ", "), err)
+		case <-m.stopped:
+			t.Stop()
+			return ErrClosed
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// run is the loop: it owns core and steps on every event and tick.
+func (m *Membership) run() {
+	defer m.wg.Done()
+	tick := time.NewTicker(m.cfg.Timing.Reconcile)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.stopped:
+			return
+		case <-m.in.kick:
+		case <-tick.C:
+		}
+		m.step(time.Now())
+	}
+}
+
+// step applies what arrived, derives a ring if this node is the claimant,
+// spreads a changed ring, pulls a better one, and publishes the view.
+func (m *Membership) step(now time.Time) {
+	b := m.in.take()
+	m.stats.rejected.Add(b.bad + b.dropped)
+	for id, ev := range b.nodes {
+		if _, err := m.core.observe(id, ev.alive, ev.addr, ev.meta); err != nil && ev.alive {
+			m.log.Printf("node %s at %s: %v; it cannot join the ring", id, ev.addr, err)
+		}
+	}
+	for _, raw := range b.rings {
+		m.offer(raw)
+	}
+	m.refreshSelf()
+	if next, err := m.core.derive(); err != nil {
+		m.log.Printf("claimant: cannot derive the next ring: %v", err)
+	} else if next != nil {
+		m.stats.derived.Add(1)
+		m.log.Printf("claimant: derived ring v%d of %d members", next.Version(), next.Len())
+	}
+	if m.core.ring != m.spreadOf {
+		m.spread()
+		m.refreshSelf()
+	}
+	for id := range b.requests {
+		m.answer(id)
+	}
+	m.pull(now)
+	m.publish()
+}
+
+func (m *Membership) offer(raw []byte) {
+	r, err := ring.Decode(raw)
+	if err != nil {
+		m.stats.rejected.Add(1)
+		m.log.Printf("dropping a ring that does not decode: %v", err)
+		return
+	}
+	switch m.core.offer(r) {
+	case offerAdopted:
+		m.stats.adopted.Add(1)
+		m.log.Printf("adopted ring v%d of %d members", r.Version(), r.Len())
+	case offerStale, offerDuplicate:
+		m.stats.ignored.Add(1)
+	case offerMismatch:
+		m.stats.otherConfig.Add(1)
+		m.log.Printf("ignoring ring v%d with Q=%d N=%d: this node holds Q=%d N=%d", r.Version(),
+			r.Partitions(), r.Config().Replicas, m.core.ring.Partitions(), m.core.ring.Config().Replicas)
+	}
+}
+
+// refreshSelf brings this node's own entry and metadata up to date with
+// the settings and the ring held, and gossips the metadata if it changed.
+func (m *Membership) refreshSelf() {
+	m.settings.Lock()
+	meta := nodeMeta{
+		intent: m.settings.intent, weight: m.settings.weight, zone: m.settings.zone,
+		ring:          stampOf(m.core.ring),
+		internodeAddr: m.cfg.InternodeAddr, clientAddr: m.cfg.ClientAddr,
+	}
+	m.settings.Unlock()
+	m.core.setSelf(meta, m.GossipAddr())
+	if meta == m.lastMeta {
+		return
+	}
+	m.lastMeta = meta
+	b := meta.appendTo(nil)
+	m.meta.Store(&b)
+	select {
+	case m.advertiseCh <- struct{}{}:
+	default:
+	}
+}
+
+// spread serves the new ring to push/pull and sends it to every alive
+// peer at once.
+func (m *Membership) spread() {
+	m.spreadOf = m.core.ring
+	frame := ringFrame(m.core.ring)
+	m.state.Store(&frame)
+	for id, p := range m.core.peers {
+		if id != m.self && p.alive {
+			m.out.post(id, p.addr, kindRing, frame)
+		}
+	}
+}
+
+// answer sends the ring held to a peer that asked for it.
+func (m *Membership) answer(id string) {
+	p, ok := m.core.peers[id]
+	if frame := m.state.Load(); ok && p.alive && frame != nil {
+		m.out.post(id, p.addr, kindRing, *frame)
+	}
+}
+
+// pull asks the peer with the best ring for it when that ring beats ours.
+func (m *Membership) pull(now time.Time) {
+	who, ok := m.core.behind()
+	if !ok {
+		return
+	}
+	p := m.core.peers[who]
+	last := m.lastPull
+	if last.from == who && last.want == p.meta.ring && now.Sub(last.at) < m.cfg.Timing.Reconcile {
+		return
+	}
+	m.lastPull = pullRecord{who, p.meta.ring, now}
+	m.stats.pulls.Add(1)
+	m.out.post(who, p.addr, kindRingRequest, m.request)
+}
+
+// publish stores a new View when the ring or any member changed, and
+// wakes whoever waits on the previous one.
+func (m *Membership) publish() {
+	if m.core.ring == nil {
+		return // a joiner before its first ring; Start does not return yet
+	}
+	cur := m.view.Load()
+	members := m.core.members()
+	if cur != nil && cur.Ring == m.core.ring && maps.Equal(cur.Members, members) {
+		return
+	}
+	m.view.Store(&View{Ring: m.core.ring, Members: members, Self: m.self, next: make(chan struct{})})
+	if cur != nil {
+		close(cur.next)
+	}
+}
+
+// advertise gossips metadata changes. UpdateNode waits for the broadcast
+// to go out, so it runs here rather than on the loop; changes made while
+// it waits coalesce into the next call.
+func (m *Membership) advertise() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.stopped:
+			return
+		case <-m.advertiseCh:
+		}
+		if err := m.ml.UpdateNode(m.cfg.Timing.BroadcastTimeout); err != nil {
+			m.log.Printf("gossiping metadata: %v", err)
+		}
+	}
+}
+
+func (m *Membership) sendReliable(to *memberlist.Node, msg []byte) error {
+	return m.ml.SendReliable(to, msg)
+}
+
+func (m *Membership) sent(err error) {
+	if err != nil {
+		m.stats.sendFailures.Add(1)
+		m.log.Printf("send: %v", err)
+		return
+	}
+	m.stats.sends.Add(1)
+}
+
+// noteDuplicate records that node id is alive at here and claimed by
+// there, and returns the error Start and Join report.
+func (m *Membership) noteDuplicate(id, here, there string) error {
+	err := fmt.Errorf("%w: %q is alive at %s and claimed by %s", ErrDuplicateID, id, here, there)
+	m.duplicate.Store(&err)
+	m.log.Print(err)
+	return err
+}
+
+// aliveAt returns the gossip address at which node id is alive as far as
+// this node knows.
+func (m *Membership) aliveAt(id string) (string, bool) {
+	if id == m.self {
+		addr := m.GossipAddr()
+		return addr, addr != ""
+	}
+	v := m.view.Load()
+	if v == nil {
+		return "", false
+	}
+	mem, ok := v.Members[id]
+	return mem.GossipAddr, ok && mem.Alive && mem.GossipAddr != ""
+}
+
+// View returns the current snapshot: one atomic load, no allocation.
+func (m *Membership) View() *View { return m.view.Load() }
+
+// GossipAddr is the address memberlist bound (the real port when
+// Config.GossipAddr asked for port 0): what other nodes use as a seed.
+func (m *Membership) GossipAddr() string {
+	if p := m.gossipAddr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Subscribe calls fn with the current view, then again after each change
+// of the ring or of any member, from one goroutine, in order. A
+// subscriber slower than the changes skips intermediate views but always
+// gets the newest (compare rings with Diff to see everything that moved).
+// The returned function stops the calls; they also stop at Shutdown, which
+// does not wait for a call in progress.
+func (m *Membership) Subscribe(fn func(*View)) (cancel func()) {
+	done := make(chan struct{})
+	go func() {
+		var last *View
+		for {
+			v := m.View()
+			if v != last {
+				fn(v)
+				last = v
+			}
+			select {
+			case <-v.next:
+			case <-done:
+				return
+			case <-m.stopped:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// Leave asks the claimant to remove this node from the ring and returns
+// once a ring without it is adopted here and advertised by another alive
+// member, so that the ring outlives this node. The caller then hands off
+// its data and calls Shutdown. If ctx ends first the request stays in
+// effect. ErrLastMember if this node is the ring's only member.
+func (m *Membership) Leave(ctx context.Context) error {
+	if m.closed() {
+		return ErrClosed
+	}
+	if v := m.View(); v.Ring.Len() == 1 && v.Ring.Owner(0) == m.self {
+		return ErrLastMember
+	}
+	m.settings.Lock()
+	m.settings.intent = intentLeave
+	m.settings.Unlock()
+	m.in.signal()
+	for {
+		v := m.View()
+		if left(v) {
+			return nil
+		}
+		select {
+		case <-v.next:
+		case <-ctx.Done():
+			return fmt.Errorf("membership: leave: %w", ctx.Err())
+		case <-m.stopped:
+			return ErrClosed
+		}
+	}
+}
+
+// left reports whether v's ring lacks v.Self and another alive member
+// advertises that ring or a newer one.
+func left(v *View) bool {
+	if _, in := v.Ring.Member(v.Self); in {
+		return false
+	}
+	held := stampOf(v.Ring)
+	for id, mem := range v.Members {
+		adv := stamp{mem.RingVersion, mem.RingFingerprint}
+		if id != v.Self && mem.Alive && (adv == held || adv.beats(held)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Join contacts more seeds, for instance to merge two clusters that
+// started apart; it retries until one answers or ctx ends. The rings then
+// converge in the background: the winning ring's claimant adds the nodes
+// of the other. Errors: ErrNoSeed, ErrDuplicateID, ErrClosed.
+func (m *Membership) Join(ctx context.Context, seeds ...string) error {
+	if m.closed() {
+		return ErrClosed
+	}
+	return m.join(ctx, seeds)
+}
+
+// SetWeight changes this node's declared capacity; the claimant applies it
+// to the ring.
+func (m *Membership) SetWeight(w float64) error {
+	if err := validateWeight(w); err != nil {
+		return err
+	}
+	m.settings.Lock()
+	m.settings.weight = w
+	m.settings.Unlock()
+	m.in.signal()
+	return nil
+}
+
+// SetZone changes this node's zone; the claimant applies it to the ring.
+func (m *Membership) SetZone(zone string) error {
+	if err := validateZone(zone); err != nil {
+		return err
+	}
+	if err := checkMetaSize(zone, m.cfg.InternodeAddr, m.cfg.ClientAddr); err != nil {
+		return err
+	}
+	m.settings.Lock()
+	m.settings.zone = zone
+	m.settings.Unlock()
+	m.in.signal()
+	return nil
+}
+
+// Shutdown stops the node: it tells gossip it is leaving (peers mark it
+// not alive at once, without waiting for failure detection) and shuts
+// memberlist down. It does not take the node out of the ring; Leave does.
+// Calling it again does nothing.
+func (m *Membership) Shutdown() error { return m.halt(true) }
+
+// halt stops the node; without graceful it skips the gossip leave, so
+// peers must detect the failure, as after a crash.
+func (m *Membership) halt(graceful bool) error {
+	var err error
+	m.stopOnce.Do(func() {
+		close(m.stopped)
+		m.wg.Wait()
+		m.out.stop()
+		if graceful {
+			if e := m.ml.Leave(m.cfg.Timing.BroadcastTimeout); e != nil {
+				err = fmt.Errorf("membership: leave gossip: %w", e)
+			}
+		}
+		if e := m.ml.Shutdown(); e != nil && err == nil {
+			err = fmt.Errorf("membership: shut down gossip: %w", e)
+		}
+	})
+	return err
+}
+
+func (m *Membership) closed() bool {
+	select {
+	case <-m.stopped:
+		return true
+	default:
+		return false
+	}
+}

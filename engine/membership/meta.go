@@ -1,0 +1,154 @@
+package membership
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/dynamo-kv/dynamo/ring"
+	"github.com/hashicorp/memberlist"
+)
+
+// Node metadata rides in every memberlist alive message, so it must stay
+// under memberlist.MetaMaxSize (512 bytes; memberlist panics beyond it).
+// The node ID is not in it: it is the memberlist node name, which travels
+// beside the metadata. Format 1 (integers little endian, uvarint as in
+// encoding/binary):
+//
+//	format      1 byte, this is 1; decoders reject formats they do not know
+//	intent      1 byte: 1 join (wants to be a ring member), 2 leave
+//	weight      8 bytes, float64 bits
+//	ring        uvarint version, then 8 bytes fingerprint: the ring held
+//	zone        uvarint length, bytes
+//	internode   uvarint length, bytes (host:port)
+//	client      uvarint length, bytes (host:port)
+//
+// Formats are append-only: a new field means a new format number.
+const metaFormat = 1
+
+// metaFixedMax is the largest encoding of everything but the three strings.
+const metaFixedMax = 1 + 1 + 8 + binary.MaxVarintLen64 + 8
+
+// intent is what a node asks of the ring. Values are part of the wire
+// format: only append.
+type intent uint8
+
+const (
+	intentJoin  intent = 1 // be a ring member (every running node that is not leaving)
+	intentLeave intent = 2 // be removed from the ring
+)
+
+// stamp identifies a ring: its version and fingerprint.
+type stamp struct {
+	version, fingerprint uint64
+}
+
+func stampOf(r *ring.Ring) stamp {
+	if r == nil {
+		return stamp{}
+	}
+	return stamp{r.Version(), r.Fingerprint()}
+}
+
+// beats reports whether a ring stamped s wins over one stamped o: a higher
+// version, or the same version and a smaller fingerprint. Every node
+// applies the same total order, so rings made concurrently (two claimants,
+// two clusters started alone) converge on one. No ring (the zero stamp)
+// loses to every ring.
+func (s stamp) beats(o stamp) bool {
+	return s.version > o.version || s.version == o.version && s.fingerprint < o.fingerprint
+}
+
+// nodeMeta is a node's metadata.
+type nodeMeta struct {
+	intent                    intent
+	weight                    float64
+	ring                      stamp
+	zone                      string
+	internodeAddr, clientAddr string
+}
+
+var errMeta = errors.New("membership: bad node metadata")
+
+func (m nodeMeta) appendTo(b []byte) []byte {
+	b = append(b, metaFormat, byte(m.intent))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.weight))
+	b = binary.AppendUvarint(b, m.ring.version)
+	b = binary.LittleEndian.AppendUint64(b, m.ring.fingerprint)
+	for _, s := range [...]string{m.zone, m.internodeAddr, m.clientAddr} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// decodeMeta parses metadata written by appendTo. It accepts only a
+// well-formed encoding whose values a ring would accept.
+func decodeMeta(b []byte) (nodeMeta, error) {
+	var m nodeMeta
+	if len(b) < 2+8 {
+		return m, fmt.Errorf("%w: %d bytes", errMeta, len(b))
+	}
+	if b[0] != metaFormat {
+		return m, fmt.Errorf("%w: format %d", errMeta, b[0])
+	}
+	m.intent = intent(b[1])
+	if m.intent != intentJoin && m.intent != intentLeave {
+		return m, fmt.Errorf("%w: intent %d", errMeta, b[1])
+	}
+	m.weight = math.Float64frombits(binary.LittleEndian.Uint64(b[2:]))
+	if validateWeight(m.weight) != nil {
+		return m, fmt.Errorf("%w: weight %v", errMeta, m.weight)
+	}
+	b = b[10:]
+	v, n := uvarint(b)
+	if n <= 0 || len(b) < n+8 {
+		return m, fmt.Errorf("%w: truncated ring stamp", errMeta)
+	}
+	m.ring = stamp{v, binary.LittleEndian.Uint64(b[n:])}
+	b = b[n+8:]
+	for _, s := range [...]*string{&m.zone, &m.internodeAddr, &m.clientAddr} {
+		l, n := uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return m, fmt.Errorf("%w: truncated string", errMeta)
+		}
+		*s, b = string(b[n:n+int(l)]), b[n+int(l):]
+	}
+	if len(b) != 0 {
+		return m, fmt.Errorf("%w: %d trailing bytes", errMeta, len(b))
+	}
+	if len(m.zone) > ring.MaxNameLen {
+		return m, fmt.Errorf("%w: zone of %d bytes", errMeta, len(m.zone))
+	}
+	return m, nil
+}
+
+// checkMetaSize reports ErrMetaTooLarge when metadata with these strings
+// could exceed memberlist.MetaMaxSize, whatever ring version it carries.
+func checkMetaSize(zone, internodeAddr, clientAddr string) error {
+	size := metaFixedMax
+	for _, s := range [...]string{zone, internodeAddr, clientAddr} {
+		size += uvarintLen(uint64(len(s))) + len(s)
+	}
+	if size > memberlist.MetaMaxSize {
+		return fmt.Errorf("%w: %d bytes (zone %d, internode address %d, client address %d)",
+			ErrMetaTooLarge, size, len(zone), len(internodeAddr), len(clientAddr))
+	}
+	return nil
+}
+
+// uvarint is binary.Uvarint accepting only the shortest encoding, so that
+// each metadata value has one form.
+func uvarint(b []byte) (uint64, int) {
+	v, n := binary.Uvarint(b)
+	if n > 0 && n != uvarintLen(v) {
+		return 0, -1
+	}
+	return v, n
+}
+
+func uvarintLen(v uint64) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(buf[:], v)
+}

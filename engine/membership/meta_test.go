@@ -1,0 +1,86 @@
+package membership
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/dynamo-kv/dynamo/ring"
+	"github.com/hashicorp/memberlist"
+)
+
+func TestMetaRoundTrip(t *testing.T) {
+	for _, m := range []nodeMeta{
+		{intent: intentJoin, weight: 1},
+		{intent: intentLeave, weight: 0.25, ring: stamp{7, 0xdeadbeefcafe}, zone: "eu-1a",
+			internodeAddr: "10.0.0.1:7000", clientAddr: "10.0.0.1:11211"},
+		{intent: intentJoin, weight: 3, ring: stamp{math.MaxUint64, math.MaxUint64},
+			zone: strings.Repeat("z", ring.MaxNameLen)},
+	} {
+		b := m.appendTo(nil)
+		got, err := decodeMeta(b)
+		if err != nil || got != m {
+			t.Errorf("decode(encode(%+v)) = %+v, %v", m, got, err)
+		}
+	}
+}
+
+func TestDecodeMetaRejects(t *testing.T) {
+	good := nodeMeta{intent: intentJoin, weight: 1, zone: "a", internodeAddr: "h:1", clientAddr: "h:2"}.appendTo(nil)
+	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
+	for name, b := range map[string][]byte{
+		"empty":        nil,
+		"format":       mutate(func(b []byte) []byte { b[0] = 2; return b }),
+		"intent 0":     mutate(func(b []byte) []byte { b[1] = 0; return b }),
+		"intent 3":     mutate(func(b []byte) []byte { b[1] = 3; return b }),
+		"zero weight":  nodeMeta{intent: intentJoin}.appendTo(nil),
+		"nan weight":   nodeMeta{intent: intentJoin, weight: math.NaN()}.appendTo(nil),
+		"inf weight":   nodeMeta{intent: intentJoin, weight: math.Inf(1)}.appendTo(nil),
+		"truncated":    good[:len(good)-1],
+		"trailing":     append(append([]byte(nil), good...), 0),
+		"long zone":    nodeMeta{intent: intentJoin, weight: 1, zone: strings.Repeat("z", 256)}.appendTo(nil),
+		"stamp cut":    good[:12],
+		"string count": mutate(func(b []byte) []byte { return b[:len(b)-4] }),
+	} {
+		if _, err := decodeMeta(b); !errors.Is(err, errMeta) {
+			t.Errorf("%s: decodeMeta = %v, want errMeta", name, err)
+		}
+	}
+}
+
+// TestMetaSizeBound checks that whatever Config accepts encodes within
+// memberlist's limit even with the largest ring stamp, that the check is
+// tight (the largest accepted metadata is exactly the limit), and that
+// one byte more is refused rather than left to panic inside memberlist.
+func TestMetaSizeBound(t *testing.T) {
+	zone := strings.Repeat("z", ring.MaxNameLen)
+	internode := strings.Repeat("i", 100)
+	client := ""
+	for checkMetaSize(zone, internode, client+"c") == nil {
+		client += "c"
+	}
+	worst := nodeMeta{intent: intentLeave, weight: math.MaxFloat64, ring: stamp{math.MaxUint64, math.MaxUint64},
+		zone: zone, internodeAddr: internode, clientAddr: client}.appendTo(nil)
+	if len(worst) != memberlist.MetaMaxSize {
+		t.Fatalf("largest accepted metadata encodes to %d bytes, want exactly %d", len(worst), memberlist.MetaMaxSize)
+	}
+	if err := checkMetaSize(zone, internode, client+"c"); !errors.Is(err, ErrMetaTooLarge) {
+		t.Fatalf("one byte over: %v, want ErrMetaTooLarge", err)
+	}
+}
+
+func FuzzDecodeMeta(f *testing.F) {
+	f.Add(nodeMeta{intent: intentJoin, weight: 1, ring: stamp{3, 9}, zone: "a", internodeAddr: "h:1"}.appendTo(nil))
+	f.Add([]byte{1, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeMeta(b)
+		if err != nil {
+			return
+		}
+		// Decode accepts only the canonical form.
+		if again := m.appendTo(nil); string(again) != string(b) {
+			t.Fatalf("decode accepted a non-canonical form: %x re-encodes as %x", b, again)
+		}
+	})
+}
