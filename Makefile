@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run test lint race unit bench fuzz clean
+.PHONY: help build run test lint race unit bench bench-memcached fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ unit: ## all tests, no race detector (faster)
 
 bench: ## microbenchmarks (parser, engine, store); BENCHTIME=3s for steadier figures
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+bench-memcached: ## this store vs a real memcached, side by side (perf/compare-memcached.sh; MODES, DEPTHS, ROUNDS)
+	perf/compare-memcached.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
