@@ -171,6 +171,17 @@ type CachedReader interface {
 	Cached(key []byte) bool
 }
 
+// Admin is implemented by a KV that takes administrative commands: the
+// text protocol's "admin WORD [ARGS]" (what dynctl sends). Errors wrapping
+// ErrAdminUsage are the caller's mistake (CLIENT_ERROR); others are
+// SERVER_ERROR.
+type Admin interface {
+	Admin(args []string) ([]Stat, error)
+}
+
+// ErrAdminUsage marks an admin command the KV does not understand.
+var ErrAdminUsage = errors.New("bad admin command")
+
 // Stat is one name/value line of the engine's statistics.
 type Stat struct {
 	Name  string

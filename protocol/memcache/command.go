@@ -38,9 +38,10 @@ const (
 	OpMetaNoop
 	OpMetaDebug
 
-	OpGetv // extension: all versions and the causal context
-	OpPutv // extension: write superseding exactly a context
-	OpDelv // extension: tombstone superseding exactly a context
+	OpGetv  // extension: all versions and the causal context
+	OpPutv  // extension: write superseding exactly a context
+	OpDelv  // extension: tombstone superseding exactly a context
+	OpAdmin // extension: "admin <word> [args]", served by engine.Admin
 )
 
 var opNames = [...]string{
@@ -52,7 +53,7 @@ var opNames = [...]string{
 	OpVersion: "version", OpVerbosity: "verbosity", OpStats: "stats",
 	OpMetaGet: "mg", OpMetaSet: "ms", OpMetaDelete: "md",
 	OpMetaArithmetic: "ma", OpMetaNoop: "mn", OpMetaDebug: "me",
-	OpGetv: "getv", OpPutv: "putv", OpDelv: "delv",
+	OpGetv: "getv", OpPutv: "putv", OpDelv: "delv", OpAdmin: "admin",
 }
 
 func (op Op) String() string {
@@ -86,7 +87,7 @@ type Command struct {
 	NoReply bool
 
 	Key  []byte   // the first key
-	Keys [][]byte // every key of get/gets/gat/gats/getv (Keys[0] == Key)
+	Keys [][]byte // every key of get/gets/gat/gats/getv (Keys[0] == Key); admin's arguments
 
 	Flags   uint32 // client flags of a storage command
 	Exptime int32  // memcached exptime of storage, touch, gat and flush_all

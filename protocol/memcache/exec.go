@@ -157,6 +157,8 @@ func (e *Executor) Execute(s *Session, cmd *Command, out []byte) []byte {
 		return e.putv(s, cmd, now, out)
 	case OpDelv:
 		return e.delv(s, cmd, out)
+	case OpAdmin:
+		return e.admin(cmd, out)
 	}
 	return append(out, "ERROR\r\n"...)
 }
@@ -245,4 +247,31 @@ func ttl(expires int64, now time.Time) int64 {
 		return -1
 	}
 	return max(expires-now.Unix(), 0)
+}
+
+// admin serves "admin WORD [ARGS]": STAT lines and END, as stats does.
+func (e *Executor) admin(cmd *Command, out []byte) []byte {
+	a, ok := e.kv.(engine.Admin)
+	if !ok {
+		return append(out, "SERVER_ERROR admin commands need a cluster node\r\n"...)
+	}
+	args := make([]string, len(cmd.Keys))
+	for i, k := range cmd.Keys {
+		args[i] = string(k)
+	}
+	stats, err := a.Admin(args)
+	switch {
+	case errors.Is(err, engine.ErrAdminUsage):
+		return append(append(append(out, "CLIENT_ERROR "...), sanitize(err.Error())...), "\r\n"...)
+	case err != nil:
+		return append(append(append(out, "SERVER_ERROR "...), sanitize(err.Error())...), "\r\n"...)
+	}
+	for _, st := range stats {
+		out = append(out, "STAT "...)
+		out = append(out, sanitize(st.Name)...)
+		out = append(out, ' ')
+		out = append(out, sanitize(st.Value)...)
+		out = append(out, "\r\n"...)
+	}
+	return append(out, "END\r\n"...)
 }

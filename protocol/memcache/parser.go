@@ -248,6 +248,13 @@ func (p *Parser) parseLine(buf, line []byte, consumed int, cmd *Command) (int, e
 		p.parseVerbosity(ntok, cmd)
 	case "stats":
 		p.parseStats(ntok, cmd)
+	case "admin":
+		if ntok < 3 {
+			fail(cmd, errGeneric)
+			return consumed, nil
+		}
+		cmd.Op = OpAdmin
+		p.collectKeys(line, cmd)
 	case "shutdown":
 		fail(cmd, errShutdownOff)
 	default:
