@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
@@ -136,4 +137,22 @@ func mergeInto(out, a, b *record.Record) {
 		}
 	}
 	out.Sort()
+}
+
+// ScanHashRange calls fn with the key and record of every key whose ring
+// hash is in [lo, hi) (hi == 0: to the end of the hash space), in hash
+// order, until fn returns false. A ring partition is one such range, and
+// one contiguous range of the store. The slices are valid only during fn.
+func (e *Engine) ScanHashRange(lo, hi uint64, fn func(key, rec []byte) bool) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	start := binary.BigEndian.AppendUint64([]byte{prefixData}, lo)
+	end := dataHi
+	if hi != 0 {
+		end = binary.BigEndian.AppendUint64([]byte{prefixData}, hi)
+	}
+	return e.st.Scan(start, end, func(k, v []byte) bool {
+		return fn(userKey(k), v)
+	})
 }

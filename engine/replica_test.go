@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -79,5 +80,35 @@ func TestMergeRecordsPure(t *testing.T) {
 	}
 	if _, err := MergeRecords(nil, []byte{7}, ra); err == nil {
 		t.Fatal("corrupt record merged")
+	}
+}
+
+func TestScanHashRange(t *testing.T) {
+	f := newFixture(t)
+	keys := map[string]uint64{}
+	for i := range 50 {
+		k := fmt.Sprint("key", i)
+		f.mustPut(k, set("v"))
+		keys[k] = hashKey([]byte(k))
+	}
+	const mid = uint64(1) << 63
+	count := func(lo, hi uint64) map[string]bool {
+		got := map[string]bool{}
+		if err := f.e.ScanHashRange(lo, hi, func(k, rec []byte) bool {
+			got[string(k)] = true
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	low, high := count(0, mid), count(mid, 0)
+	if len(low)+len(high) != len(keys) {
+		t.Fatalf("halves hold %d + %d keys, want %d", len(low), len(high), len(keys))
+	}
+	for k, h := range keys {
+		if (h < mid) != low[k] || (h >= mid) != high[k] {
+			t.Fatalf("key %s (hash %x) in the wrong half", k, h)
+		}
 	}
 }

@@ -80,6 +80,9 @@ func newTestCluster(t *testing.T, n int, opts Options) *testCluster {
 	if opts.HintInterval == 0 {
 		opts.HintInterval = time.Hour // tests call DeliverHints themselves
 	}
+	if opts.HandoffInterval == 0 {
+		opts.HandoffInterval = time.Hour // and HandOff
+	}
 	for i := range n {
 		id := members[i].ID
 		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewMem()}

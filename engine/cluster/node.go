@@ -40,8 +40,9 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 		return nil, err
 	}
 	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, stop: make(chan struct{})}
-	n.bg.Add(1)
+	n.bg.Add(2)
 	go n.deliverHintsLoop()
+	go n.handoffLoop()
 	return n, nil
 }
 

@@ -30,6 +30,11 @@ type Options struct {
 	// HintBatch bounds the hints tried per round. Defaults 1 s and 1,000.
 	HintInterval time.Duration
 	HintBatch    int
+	// HandoffInterval is how often records of partitions this node no
+	// longer replicates are pushed to their owners; HandoffBatch bounds the
+	// records per round. Defaults 1 s and 1,000.
+	HandoffInterval time.Duration
+	HandoffBatch    int
 }
 
 // ErrOptions reports an invalid setting.
@@ -57,12 +62,18 @@ func (o Options) withDefaults() (Options, error) {
 	if o.HintBatch == 0 {
 		o.HintBatch = 1000
 	}
+	if o.HandoffInterval == 0 {
+		o.HandoffInterval = time.Second
+	}
+	if o.HandoffBatch == 0 {
+		o.HandoffBatch = 1000
+	}
 	switch {
 	case o.N < 1 || o.R < 1 || o.W < 1 || o.R > o.N || o.W > o.N:
 		return o, fmt.Errorf("%w: need 1 ≤ R, W ≤ N (N=%d R=%d W=%d)", ErrOptions, o.N, o.R, o.W)
 	case o.DurableReplicas < 0 || o.DurableReplicas > o.N:
 		return o, fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
-	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0:
+	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0 || o.HandoffInterval < 0 || o.HandoffBatch < 0:
 		return o, fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
 	}
 	return o, nil

@@ -12,6 +12,7 @@ type counters struct {
 	readRepairs, readRepairFailures       atomic.Uint64
 	asyncFailures, mergesServed           atomic.Uint64
 	hintsDelivered, hintFailures          atomic.Uint64
+	handedOff                             atomic.Uint64
 }
 
 // Stats implements engine.KV: the local engine's counters, then the
@@ -49,5 +50,6 @@ func (n *Node) Stats() []engine.Stat {
 		engine.Stat{Name: "cluster_merges_served", Value: u(n.stats.mergesServed.Load())},
 		engine.Stat{Name: "cluster_hints_delivered", Value: u(n.stats.hintsDelivered.Load())},
 		engine.Stat{Name: "cluster_hint_failures", Value: u(n.stats.hintFailures.Load())},
+		engine.Stat{Name: "cluster_handed_off", Value: u(n.stats.handedOff.Load())},
 	)
 }

@@ -155,7 +155,10 @@ func (c *core) derive() (*ring.Ring, error) {
 }
 
 // wanted is the member set the ring should have. Nodes that merely fail
-// stay: only an explicit leave removes a member. Changes apply in a fixed
+// stay: only an explicit leave removes a member. A joiner is added once it
+// holds a ring of this cluster's configuration: one that has not heard a
+// ring yet, or that will refuse ours (ErrRingConfig), would otherwise be
+// left in the ring as a failed member. Changes apply in a fixed
 // order (ring members, then joiners by ID) so every claimant derives the
 // same ring from the same state.
 func (c *core) wanted() []ring.Member {
@@ -179,7 +182,7 @@ func (c *core) wanted() []ring.Member {
 		if len(out) == c.ring.Partitions() {
 			break // a member must own a partition; the rest wait for room
 		}
-		if p.alive && p.known && p.meta.intent == intentJoin && !c.inRing(id) {
+		if p.alive && p.known && p.meta.intent == intentJoin && !c.inRing(id) && p.meta.ringConfig == c.ring.Config() {
 			out = append(out, ring.Member{ID: id, Zone: p.meta.zone, Weight: p.meta.weight})
 		}
 	}

@@ -33,7 +33,7 @@ func memberIDs(r *ring.Ring) []string {
 }
 
 func meta(in intent, r *ring.Ring) []byte {
-	return nodeMeta{intent: in, weight: 1, ring: stampOf(r)}.appendTo(nil)
+	return nodeMeta{intent: in, weight: 1, ring: stampOf(r), ringConfig: ringConfigOf(r)}.appendTo(nil)
 }
 
 // coreWith builds a core for self holding r, which sees each of alive as
@@ -169,6 +169,8 @@ func TestDerive(t *testing.T) {
 		{"adds an alive joiner", "a", []event{join("b"), join("c"), join("d")}, []string{"a", "b", "c", "d"}, 2},
 		{"not a dead joiner", "a", []event{join("b"), {"d", false, meta(intentJoin, abc)}}, nil, 0},
 		{"not a node whose metadata does not decode", "a", []event{{"d", true, []byte("junk")}}, nil, 0},
+		{"not a joiner that holds no ring yet", "a", []event{{"d", true, meta(intentJoin, nil)}}, nil, 0},
+		{"not a joiner with another ring configuration", "a", []event{{"d", true, meta(intentJoin, mustRing(t, ring.Config{Partitions: 128}, "d"))}}, nil, 0},
 		{"a failed member stays", "a", []event{{"b", false, meta(intentJoin, abc)}}, nil, 0},
 		{"removes a leaver", "a", []event{{"c", true, meta(intentLeave, abc)}}, []string{"a", "b"}, 2},
 		{"removes a dead leaver", "a", []event{{"c", false, meta(intentLeave, abc)}}, []string{"a", "b"}, 2},
@@ -178,7 +180,7 @@ func TestDerive(t *testing.T) {
 		{"waits while behind", "a", []event{{"b", true, meta(intentJoin, ahead)}, join("d")}, nil, 0},
 		{"dead peers ahead do not hold it back", "a", []event{{"b", false, meta(intentJoin, ahead)}, join("d")},
 			[]string{"a", "b", "c", "d"}, 2},
-		{"weight and zone", "a", []event{{"b", true, nodeMeta{intent: intentJoin, weight: 2, zone: "z2", ring: stampOf(abc)}.appendTo(nil)}},
+		{"weight and zone", "a", []event{{"b", true, nodeMeta{intent: intentJoin, weight: 2, zone: "z2", ring: stampOf(abc), ringConfig: abc.Config()}.appendTo(nil)}},
 			[]string{"a", "b", "c"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +25,7 @@ const (
 // cluster runs nodes in one test process, over real loopback sockets or
 // over a memNet.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	net    *memNet // nil: sockets on 127.0.0.1
 	timing Timing
 	ring   ring.Config
@@ -36,25 +35,31 @@ type cluster struct {
 	nodes map[string]*Membership
 }
 
-func newCluster(t *testing.T, mem bool) *cluster {
+func newCluster(t testing.TB, mem bool) *cluster {
 	c := &cluster{t: t, timing: TestTiming(), ring: smallRing, logs: &syncBuffer{}, nodes: map[string]*Membership{}}
 	if mem {
 		c.net = newMemNet()
 	}
 	t.Cleanup(func() {
-		c.mu.Lock()
-		nodes := slices.Collect(maps.Values(c.nodes))
-		c.mu.Unlock()
-		var wg sync.WaitGroup
-		for _, m := range nodes {
-			wg.Go(func() { _ = m.Shutdown() })
-		}
-		wg.Wait()
+		c.shutdownAll()
 		if t.Failed() {
 			t.Logf("node logs:\n%s", c.logs.String())
 		}
 	})
 	return c
+}
+
+// shutdownAll shuts every node down, in parallel.
+func (c *cluster) shutdownAll() {
+	c.mu.Lock()
+	nodes := slices.Collect(maps.Values(c.nodes))
+	clear(c.nodes)
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, m := range nodes {
+		wg.Go(func() { _ = m.Shutdown() })
+	}
+	wg.Wait()
 }
 
 // config is a node's Config in this cluster. gossipAddr "" picks a fresh
@@ -111,7 +116,7 @@ func (c *cluster) crash(m *Membership) {
 }
 
 // waitFor polls cond every 10 ms until it holds or the bound passes.
-func waitFor(t *testing.T, within time.Duration, what func() string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what func() string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -125,9 +130,9 @@ func waitFor(t *testing.T, within time.Duration, what func() string, cond func()
 // waitConverged waits until every node holds one ring whose members are
 // exactly members, sees every other node alive, and sees every other node
 // advertise that ring.
-func waitConverged(t *testing.T, members []string, nodes ...*Membership) *ring.Ring {
+func waitConverged(t testing.TB, members []string, nodes ...*Membership) *ring.Ring {
 	t.Helper()
-	sort.Strings(members)
+	members = slices.Sorted(slices.Values(members))
 	waitFor(t, convergeWithin, func() string { return describe(nodes) }, func() bool {
 		return converged(members, nodes)
 	})
@@ -168,7 +173,7 @@ func describe(nodes []*Membership) string {
 	return b.String()
 }
 
-func ctxWithin(t *testing.T, d time.Duration) context.Context {
+func ctxWithin(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

@@ -102,6 +102,7 @@ func Start(cfg Config) (*Membership, error) {
 	m.gossipAddr.Store(&addr)
 	if err := m.settle(solo); err != nil {
 		m.out.stop()
+		_ = m.ml.Leave(cfg.Timing.BroadcastTimeout) // peers forget it at once; it was never added
 		_ = m.ml.Shutdown()
 		return nil, err
 	}
@@ -261,6 +262,7 @@ func (m *Membership) refreshSelf() {
 	meta := nodeMeta{
 		intent: m.settings.intent, weight: m.settings.weight, zone: m.settings.zone,
 		ring:          stampOf(m.core.ring),
+		ringConfig:    ringConfigOf(m.core.ring),
 		internodeAddr: m.cfg.InternodeAddr, clientAddr: m.cfg.ClientAddr,
 	}
 	m.settings.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/dynamo-kv/dynamo/ring"
 	"github.com/hashicorp/memberlist"
@@ -20,6 +21,8 @@ import (
 //	intent      1 byte: 1 join (wants to be a ring member), 2 leave
 //	weight      8 bytes, float64 bits
 //	ring        uvarint version, then 8 bytes fingerprint: the ring held
+//	ring config 1 byte log2(partitions), 1 byte replicas; both 0 while the
+//	            node holds no ring
 //	zone        uvarint length, bytes
 //	internode   uvarint length, bytes (host:port)
 //	client      uvarint length, bytes (host:port)
@@ -28,7 +31,7 @@ import (
 const metaFormat = 1
 
 // metaFixedMax is the largest encoding of everything but the three strings.
-const metaFixedMax = 1 + 1 + 8 + binary.MaxVarintLen64 + 8
+const metaFixedMax = 1 + 1 + 8 + binary.MaxVarintLen64 + 8 + 2
 
 // intent is what a node asks of the ring. Values are part of the wire
 // format: only append.
@@ -65,8 +68,16 @@ type nodeMeta struct {
 	intent                    intent
 	weight                    float64
 	ring                      stamp
+	ringConfig                ring.Config // zero while the node holds no ring
 	zone                      string
 	internodeAddr, clientAddr string
+}
+
+func ringConfigOf(r *ring.Ring) ring.Config {
+	if r == nil {
+		return ring.Config{}
+	}
+	return r.Config()
 }
 
 var errMeta = errors.New("membership: bad node metadata")
@@ -76,6 +87,11 @@ func (m nodeMeta) appendTo(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.weight))
 	b = binary.AppendUvarint(b, m.ring.version)
 	b = binary.LittleEndian.AppendUint64(b, m.ring.fingerprint)
+	var log2q, replicas byte
+	if m.ringConfig.Partitions > 0 {
+		log2q, replicas = byte(bits.TrailingZeros(uint(m.ringConfig.Partitions))), byte(m.ringConfig.Replicas)
+	}
+	b = append(b, log2q, replicas)
 	for _, s := range [...]string{m.zone, m.internodeAddr, m.clientAddr} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -108,6 +124,18 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 	}
 	m.ring = stamp{v, binary.LittleEndian.Uint64(b[n:])}
 	b = b[n+8:]
+	if len(b) < 2 {
+		return m, fmt.Errorf("%w: truncated ring config", errMeta)
+	}
+	if q, r := b[0], b[1]; r != 0 {
+		if q > 16 || r > ring.MaxReplicas {
+			return m, fmt.Errorf("%w: ring config 2^%d partitions, %d replicas", errMeta, q, r)
+		}
+		m.ringConfig = ring.Config{Partitions: 1 << q, Replicas: int(r)}
+	} else if q != 0 {
+		return m, fmt.Errorf("%w: ring config without replicas", errMeta)
+	}
+	b = b[2:]
 	for _, s := range [...]*string{&m.zone, &m.internodeAddr, &m.clientAddr} {
 		l, n := uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {

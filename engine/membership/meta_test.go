@@ -13,10 +13,11 @@ import (
 func TestMetaRoundTrip(t *testing.T) {
 	for _, m := range []nodeMeta{
 		{intent: intentJoin, weight: 1},
-		{intent: intentLeave, weight: 0.25, ring: stamp{7, 0xdeadbeefcafe}, zone: "eu-1a",
+		{intent: intentLeave, weight: 0.25, ring: stamp{7, 0xdeadbeefcafe}, ringConfig: ring.Config{Partitions: 1024, Replicas: 3}, zone: "eu-1a",
 			internodeAddr: "10.0.0.1:7000", clientAddr: "10.0.0.1:11211"},
 		{intent: intentJoin, weight: 3, ring: stamp{math.MaxUint64, math.MaxUint64},
-			zone: strings.Repeat("z", ring.MaxNameLen)},
+			ringConfig: ring.Config{Partitions: ring.MaxPartitions, Replicas: ring.MaxReplicas}, zone: strings.Repeat("z", ring.MaxNameLen)},
+		{intent: intentJoin, weight: 1, ringConfig: ring.Config{Partitions: 1, Replicas: 1}},
 	} {
 		b := m.appendTo(nil)
 		got, err := decodeMeta(b)
@@ -41,6 +42,9 @@ func TestDecodeMetaRejects(t *testing.T) {
 		"trailing":     append(append([]byte(nil), good...), 0),
 		"long zone":    nodeMeta{intent: intentJoin, weight: 1, zone: strings.Repeat("z", 256)}.appendTo(nil),
 		"stamp cut":    good[:12],
+		"ring config":  mutate(func(b []byte) []byte { b[19], b[20] = 17, 3; return b }),
+		"no replicas":  mutate(func(b []byte) []byte { b[19], b[20] = 4, 0; return b }),
+		"replicas":     mutate(func(b []byte) []byte { b[19], b[20] = 4, 17; return b }),
 		"string count": mutate(func(b []byte) []byte { return b[:len(b)-4] }),
 	} {
 		if _, err := decodeMeta(b); !errors.Is(err, errMeta) {

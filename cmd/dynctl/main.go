@@ -1,0 +1,140 @@
+// Command dynctl administers a running cluster through any node's client
+// port (the memcached text protocol's "admin" command).
+//
+//	dynctl -node 127.0.0.1:11211 status   members, state, zone, weight, partitions
+//	dynctl -node 127.0.0.1:11211 ring     the ring version and each member's addresses
+//	dynctl -node 127.0.0.1:11211 hints    hinted writes this node holds, by owner
+//	dynctl -node 127.0.0.1:11211 leave    the node leaves the ring; its data moves to the new owners
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+var commands = map[string]string{
+	"status": "members with state, zone, weight and partition counts",
+	"ring":   "the ring version, partitions, replicas and member addresses",
+	"hints":  "hinted writes held by this node, per intended owner",
+	"leave":  "ask this node to leave the ring (its data moves to the new owners)",
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dynctl", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	node := fs.String("node", "127.0.0.1:11211", "client address (HOST:PORT) of any node")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the node")
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: dynctl [-node HOST:PORT] [-timeout D] COMMAND\n\nCommands:\n")
+		names := make([]string, 0, len(commands))
+		for n := range commands {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(w, "  %-7s %s\n", n, commands[n])
+		}
+		fmt.Fprintf(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "dynctl: %v\n", err)
+		return 2
+	}
+	if fs.NArg() != 1 || commands[fs.Arg(0)] == "" {
+		fmt.Fprintf(stderr, "dynctl: need one command: status, ring, hints or leave (dynctl -help)\n")
+		return 2
+	}
+	stats, err := admin(*node, fs.Arg(0), *timeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "dynctl: %s: %v\n", *node, err)
+		return 1
+	}
+	if fs.Arg(0) == "status" {
+		printStatus(stdout, stats)
+		return 0
+	}
+	for _, s := range stats {
+		fmt.Fprintf(stdout, "%s %s\n", s[0], s[1])
+	}
+	return 0
+}
+
+// admin sends "admin CMD" and returns the STAT lines as name/value pairs.
+func admin(addr, cmd string, timeout time.Duration) ([][2]string, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := fmt.Fprintf(c, "admin %s\r\n", cmd); err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(c)
+	var out [][2]string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("reading the answer: %w", err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case line == "END":
+			return out, nil
+		case strings.HasPrefix(line, "STAT "):
+			name, value, _ := strings.Cut(line[5:], " ")
+			out = append(out, [2]string{name, value})
+		default:
+			return nil, errors.New(line)
+		}
+	}
+}
+
+// printStatus lays out "member:ID k=v ..." lines as a table.
+func printStatus(w io.Writer, stats [][2]string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	cols := []string{"state", "zone", "weight", "partitions", "replicas", "client", "internode"}
+	var members [][2]string
+	for _, s := range stats {
+		if strings.HasPrefix(s[0], "member:") {
+			members = append(members, s)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s\n", s[0], s[1])
+	}
+	fmt.Fprintf(tw, "\nMEMBER\t%s\n", strings.ToUpper(strings.Join(cols, "\t")))
+	for _, m := range members {
+		fields := map[string]string{}
+		for _, kv := range strings.Split(m[1], ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			fields[k] = v
+		}
+		row := []string{strings.TrimPrefix(m[0], "member:")}
+		for _, c := range cols {
+			v := fields[c]
+			if v == "" {
+				v = "-"
+			}
+			row = append(row, v)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+}
