@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run test lint race unit bench bench-memcached fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status test lint race unit bench bench-memcached fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,15 @@ build: ## build bin/dynamod and bin/loadgen
 
 run: build ## start one node: Pebble under ./data, memcached port 127.0.0.1:11211
 	./$(BIN)/dynamod -listen 127.0.0.1:11211 -data ./data
+
+cluster: build ## start 3 nodes on 127.0.0.1 (memcached ports 21211-21213, data under ./cluster)
+	perf/cluster.sh start 3
+
+cluster-stop: ## stop the local cluster
+	perf/cluster.sh stop
+
+cluster-status: ## members, state and partitions of the local cluster
+	perf/cluster.sh status
 
 test: lint race ## what CI runs: gofmt, go vet, every test under the race detector
 

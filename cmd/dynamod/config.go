@@ -37,6 +37,17 @@ type config struct {
 	Pprof        string
 	GCPercent    int
 	Procs        int
+
+	// Cluster mode (when NodeID is set).
+	NodeID          string
+	Gossip          string
+	Internode       string
+	Join            string
+	Zone            string
+	Weight          float64
+	N, R, W         int
+	Partitions      int
+	DurableReplicas int
 }
 
 // size is a byte count written as 1048576, 64k, 64m, 1g (binary units,
@@ -130,6 +141,17 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.MaxSiblings, "max-siblings", c.MaxSiblings, "versions kept per key; beyond it the oldest are dropped and counted in stats")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target (GOGC): heap growth allowed between collections, in percent of the live heap; higher trades memory for fewer GC cycles and a shorter latency tail (a GOGC environment variable wins)")
 	fs.IntVar(&c.Procs, "procs", c.Procs, "Go scheduler threads (GOMAXPROCS); 0 = twice the CPUs, so a worker waiting to run is scheduled by the OS in well under Go's 10 ms time slice (a GOMAXPROCS environment variable wins)")
+	fs.StringVar(&c.NodeID, "node-id", "", "cluster mode: this node's unique, permanent name (empty: a single node without replication)")
+	fs.StringVar(&c.Gossip, "gossip", "127.0.0.1:7946", "cluster mode: gossip address (UDP and TCP), HOST:PORT")
+	fs.StringVar(&c.Internode, "internode", "127.0.0.1:7947", "cluster mode: internode (replication) address, HOST:PORT")
+	fs.StringVar(&c.Join, "join", "", "cluster mode: gossip addresses of nodes already in the cluster, HOST:PORT[,HOST:PORT...]; empty starts a new cluster")
+	fs.StringVar(&c.Zone, "zone", "", "cluster mode: failure domain (rack, availability zone); replicas spread over zones")
+	fs.Float64Var(&c.Weight, "weight", 1, "cluster mode: capacity relative to other nodes; a node of weight 2 owns twice the partitions")
+	fs.IntVar(&c.N, "n", 3, "cluster default: replicas of each key")
+	fs.IntVar(&c.R, "r", 2, "cluster default: replicas that must answer a read")
+	fs.IntVar(&c.W, "w", 2, "cluster default: replicas that must acknowledge a write")
+	fs.IntVar(&c.Partitions, "partitions", 1024, "cluster: partitions Q (a power of two), fixed when the cluster is created")
+	fs.IntVar(&c.DurableReplicas, "durable-replicas", 0, "cluster: how many replicas of each write (coordinator first) fsync it; the others use -durability")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.DurationVar(&c.TombstoneTTL, "tombstone-ttl", c.TombstoneTTL, "how long a delete's tombstone is kept before it is reclaimed")
 	return fs
@@ -212,6 +234,12 @@ func (c *config) validate() error {
 		return errors.New("-max-conns must be at least 1")
 	case c.ItemSizeMax < 1024 || c.ItemSizeMax > 1<<30:
 		return errors.New("-item-size-max must be between 1k and 1g")
+	case c.NodeID != "" && (c.N < 1 || c.R < 1 || c.W < 1 || c.R > c.N || c.W > c.N):
+		return fmt.Errorf("need 1 <= -r, -w <= -n (got n=%d r=%d w=%d)", c.N, c.R, c.W)
+	case c.NodeID != "" && (c.DurableReplicas < 0 || c.DurableReplicas > c.N):
+		return errors.New("-durable-replicas must be between 0 and -n")
+	case c.NodeID != "" && (c.Weight <= 0 || c.Weight != c.Weight):
+		return errors.New("-weight must be positive")
 	case c.Procs < 0:
 		return errors.New("-procs must not be negative")
 	case c.EventLoops < 0:

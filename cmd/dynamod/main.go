@@ -68,7 +68,23 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("opening store in %s: %v", cfg.Data, err)
 		return 1
 	}
-	srv, err := server.New(eng, server.Options{
+	var kv engine.KV = eng
+	var cn *clusterNode
+	if cfg.NodeID != "" {
+		if cn, err = startCluster(cfg, eng, logger); err != nil {
+			eng.Close()
+			logger.Printf("starting cluster mode: %v", err)
+			return 1
+		}
+		kv = cn
+	}
+	closeAll := func() error {
+		if cn != nil {
+			cn.stop()
+		}
+		return eng.Close()
+	}
+	srv, err := server.New(kv, server.Options{
 		Listen:      cfg.Listen,
 		MaxConns:    cfg.MaxConns,
 		IdleTimeout: cfg.IdleTimeout,
@@ -76,7 +92,7 @@ func run(args []string, stderr io.Writer) int {
 		EventLoops:  cfg.EventLoops,
 	})
 	if err != nil {
-		eng.Close()
+		closeAll()
 		logger.Printf("%v", err)
 		return 2
 	}
@@ -90,18 +106,22 @@ func run(args []string, stderr io.Writer) int {
 	select {
 	case <-srv.Ready():
 	case err := <-served:
-		eng.Close()
+		closeAll()
 		logger.Printf("listening on %s: %v", cfg.Listen, err)
 		return 1
 	}
 	if srv.Addr() == nil { // Serve failed; its error follows
 		err := <-served
-		eng.Close()
+		closeAll()
 		logger.Printf("listening on %s: %v", cfg.Listen, err)
 		return 1
 	}
 	logger.Printf("serving memcached protocol on %s, data in %s, durability %s, actor %x",
 		srv.Addr(), cfg.Data, cfg.Durability, eng.Actor())
+	if cn != nil {
+		logger.Printf("cluster node %s: gossip %s, internode %s, N=%d R=%d W=%d",
+			cfg.NodeID, cn.members.GossipAddr(), cfg.Internode, cfg.N, cfg.R, cfg.W)
+	}
 
 	code := 0
 	select {
@@ -119,7 +139,7 @@ func run(args []string, stderr io.Writer) int {
 			code = 1
 		}
 	}
-	if err := eng.Close(); err != nil {
+	if err := closeAll(); err != nil {
 		logger.Printf("closing store: %v", err)
 		return 1
 	}

@@ -214,3 +214,28 @@ func TestDurableReplicas(t *testing.T) {
 		t.Fatal("R > N accepted")
 	}
 }
+
+// With N equal to the cluster size there is no spare node: a write made
+// while one owner is down leaves a hint on the coordinator, delivered when
+// the owner returns.
+func TestHintOnCoordinatorWithoutSpares(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 2})
+	c.cut([]int{2}, []int{0, 1})
+	// Let node 1 notice node 3 is gone, then write through it.
+	c.nodes[0].put(t, "warmup", set("x"))
+	if _, err := c.nodes[0].put(t, "k", set("v")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a hint for n3 on the coordinator", func() bool {
+		has, _ := c.nodes[0].eng.HasHints([]byte("k"))
+		return has
+	})
+	c.heal()
+	eventually(t, "delivery to n3", func() bool {
+		c.nodes[0].node.DeliverHints()
+		return c.nodes[2].local(t, "k")["v"]
+	})
+	if !c.nodes[0].local(t, "k")["v"] {
+		t.Fatal("the coordinator, an owner, dropped its own replica after delivering the hint")
+	}
+}

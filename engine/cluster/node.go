@@ -362,6 +362,14 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 			return engine.PutResult{}, err
 		}
 	}
+	// Owners that are down with no fallback left to stand in for them get a
+	// hint here, on the coordinator, which holds the record: delivered when
+	// they return, as a fallback's would be.
+	for _, id := range n.orphans(t, key, targets) {
+		if err := n.eng.AddHint(id, key, local.Durability); err != nil {
+			return engine.PutResult{}, err
+		}
+	}
 	need := n.opts.W
 	acks := make(chan reply, len(others)+len(spares))
 	send := func(i int, tg target) {
@@ -417,8 +425,12 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 				continue
 			}
 			outcome, _ = tr.Fail()
-			if reported {
-				n.stats.asyncFailures.Add(1) // repair will catch it up
+			owner := r.t.hintFor
+			if owner == "" {
+				owner = r.t.id
+			}
+			if n.eng.AddHint(owner, key, engine.DurabilityDefault) != nil || reported {
+				n.stats.asyncFailures.Add(1)
 			}
 			report()
 		}
@@ -468,4 +480,28 @@ func (n *Node) FlushAll(delay time.Duration) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// orphans are the key's top-N owners that no target covers: down, with no
+// healthy node left in the extended list to stand in for them.
+func (n *Node) orphans(t *Topology, key []byte, targets []target) []string {
+	p := t.Ring.Partition(ring.HashKey(key))
+	top, err := t.Ring.PreferenceList(p, min(n.opts.N, t.Ring.Len()), nil)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, id := range top {
+		covered := false
+		for _, tg := range targets {
+			if tg.id == id || tg.hintFor == id {
+				covered = true
+				break
+			}
+		}
+		if !covered && id != t.Self {
+			out = append(out, id)
+		}
+	}
+	return out
 }

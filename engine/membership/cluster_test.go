@@ -241,3 +241,29 @@ func TestPartitionHeals(t *testing.T) {
 	c.net.partition(left, append(right, e.GossipAddr()), false)
 	waitConverged(t, []string{"a", "b", "c", "d", "e"}, a, b, cc, d, e)
 }
+
+// TestRestartElsewhere: a crashed node restarts at another address and
+// without its saved ring. Once it has been declared dead its ID may move
+// (Timing.DeadNodeReclaim); it takes the cluster's ring, in which it is
+// still a member, and nothing changes.
+func TestRestartElsewhere(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b, cc := c.node("b", a), c.node("c", a)
+	r := waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+	old := cc.GossipAddr()
+	c.crash(cc)
+	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, b}) }, func() bool {
+		return !a.View().Alive("c") && !b.View().Alive("c")
+	})
+	cc = c.node("c", b)
+	if cc.GossipAddr() == old {
+		t.Fatalf("restarted at the same address %s", old)
+	}
+	if got := waitConverged(t, []string{"a", "b", "c"}, a, b, cc); !got.Equal(r) {
+		t.Fatalf("ring changed from v%d to v%d", r.Version(), got.Version())
+	}
+	if m := a.View().Members["c"]; m.GossipAddr != cc.GossipAddr() {
+		t.Fatalf("a sees c at %s, want %s", m.GossipAddr, cc.GossipAddr())
+	}
+}

@@ -43,8 +43,9 @@ type Config struct {
 	InternodeAddr, ClientAddr string
 
 	// Seeds are gossip addresses (host:port) of nodes already in the
-	// cluster. Empty starts a new cluster whose ring holds this node
-	// alone. Start retries them for Timing.JoinTimeout.
+	// cluster; this node's own address among them is skipped. Empty
+	// starts a new cluster whose ring holds this node alone. Start retries
+	// them for Timing.JoinTimeout.
 	Seeds []string
 	// Ring is the partition count and replication factor of a ring this
 	// node creates: only when it starts without Seeds and SavedRing, or when
@@ -52,7 +53,9 @@ type Config struct {
 	Ring ring.Config
 	// SavedRing is the ring this node held when it last ran (optional). The
 	// caller persists View.Ring.Encode() whenever the ring changes (see
-	// Subscribe) and passes it back on restart.
+	// Subscribe) and passes it back on restart. A saved ring without this
+	// node (it left) is of use only with Seeds: without them no member of
+	// it may be alive to add this node back.
 	SavedRing []byte
 
 	// SecretKey turns on gossip encryption (AES-GCM): 16, 24 or 32 bytes,

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/cluster"
+	"github.com/dynamo-kv/dynamo/engine/membership"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// clusterNode is everything cluster mode adds around the engine: the
+// internode server and pool, gossip membership, and the coordinator that
+// the memcached front end talks to.
+type clusterNode struct {
+	*cluster.Node
+	eng     *engine.Engine
+	members *membership.Membership
+	pool    *wire.Pool
+	wsrv    *wire.Server
+	topo    topology
+	logger  *log.Logger
+	cancel  func()
+
+	leaveOnce sync.Once
+	leaving   atomic.Bool
+}
+
+// topology turns membership views into the coordinator's Topology.
+type topology struct {
+	p atomic.Pointer[cluster.Topology]
+}
+
+func (t *topology) Topology() *cluster.Topology { return t.p.Load() }
+
+func (t *topology) set(v *membership.View) {
+	topo := &cluster.Topology{Ring: v.Ring, Self: v.Self, Addrs: map[string]string{}, Alive: map[string]bool{}}
+	for id, m := range v.Members {
+		if m.InternodeAddr != "" {
+			topo.Addrs[id] = m.InternodeAddr
+		}
+		topo.Alive[id] = m.Alive
+	}
+	t.p.Store(topo)
+}
+
+func startCluster(cfg config, eng *engine.Engine, logger *log.Logger) (*clusterNode, error) {
+	c := &clusterNode{eng: eng, logger: logger}
+	c.topo.p.Store(&cluster.Topology{Self: cfg.NodeID})
+	var err error
+	if c.pool, err = wire.NewPool(wire.Options{}); err != nil {
+		return nil, err
+	}
+	c.Node, err = cluster.New(eng, &c.topo, c.pool, cluster.Options{N: cfg.N, R: cfg.R, W: cfg.W, DurableReplicas: cfg.DurableReplicas})
+	if err != nil {
+		c.pool.Close()
+		return nil, err
+	}
+	l, err := net.Listen("tcp", cfg.Internode)
+	if err != nil {
+		c.Node.Close()
+		c.pool.Close()
+		return nil, fmt.Errorf("internode address: %w", err)
+	}
+	if c.wsrv, err = wire.NewServer(c.Node.Handler(), wire.ServerOptions{Types: cluster.ServerTypes()}); err != nil {
+		l.Close()
+		return nil, err
+	}
+	go c.wsrv.Serve(l)
+
+	ringFile := filepath.Join(cfg.Data, "ring")
+	saved, _ := os.ReadFile(ringFile) // absent on first start
+	var seeds []string
+	if cfg.Join != "" {
+		seeds = strings.Split(cfg.Join, ",")
+	}
+	c.members, err = membership.Start(membership.Config{
+		NodeID: cfg.NodeID, Zone: cfg.Zone, Weight: cfg.Weight,
+		GossipAddr: cfg.Gossip, InternodeAddr: l.Addr().String(), ClientAddr: cfg.Listen,
+		Seeds: seeds, SavedRing: saved,
+		Ring: ring.Config{Partitions: cfg.Partitions, Replicas: cfg.N},
+	})
+	if err != nil {
+		c.stop()
+		return nil, fmt.Errorf("membership: %w", err)
+	}
+	var lastVersion atomic.Uint64
+	apply := func(v *membership.View) {
+		c.topo.set(v)
+		if v.Ring != nil && v.Ring.Version() != lastVersion.Swap(v.Ring.Version()) {
+			if err := writeFileAtomic(ringFile, v.Ring.Encode()); err != nil {
+				logger.Printf("saving the ring: %v", err)
+			}
+		}
+	}
+	apply(c.members.View())
+	c.cancel = c.members.Subscribe(apply)
+	return c, nil
+}
+
+// stop shuts everything down except the engine, in dependency order.
+func (c *clusterNode) stop() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if c.members != nil {
+		if err := c.members.Shutdown(); err != nil {
+			c.logger.Printf("gossip shutdown: %v", err)
+		}
+	}
+	c.Node.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	c.wsrv.Shutdown(ctx)
+	cancel()
+	c.pool.Close()
+}
+
+// Admin implements engine.Admin for dynctl.
+func (c *clusterNode) Admin(args []string) ([]engine.Stat, error) {
+	v := c.members.View()
+	switch args[0] {
+	case "status":
+		return c.status(v), nil
+	case "ring":
+		return c.ringStats(v), nil
+	case "hints":
+		counts := map[string]int{}
+		if err := c.eng.ScanHints(func(owner string, _ []byte) bool { counts[owner]++; return true }); err != nil {
+			return nil, err
+		}
+		var out []engine.Stat
+		for owner, n := range counts {
+			out = append(out, engine.Stat{Name: "hints:" + owner, Value: strconv.Itoa(n)})
+		}
+		return out, nil
+	case "leave":
+		c.leaveOnce.Do(func() {
+			c.leaving.Store(true)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := c.members.Leave(ctx); err != nil {
+					c.logger.Printf("leave: %v", err)
+					return
+				}
+				c.logger.Printf("left the ring; handing data off to the new owners")
+			}()
+		})
+		return []engine.Stat{{Name: "leaving", Value: v.Self}}, nil
+	}
+	return nil, fmt.Errorf("%w: %q (status, ring, hints, leave)", engine.ErrAdminUsage, args[0])
+}
+
+func (c *clusterNode) status(v *membership.View) []engine.Stat {
+	out := []engine.Stat{{Name: "node", Value: v.Self}, {Name: "claimant", Value: v.Claimant()}}
+	owned := map[string]int{}
+	replicas := map[string]int{}
+	if v.Ring != nil {
+		out = append(out,
+			engine.Stat{Name: "ring_version", Value: strconv.FormatUint(v.Ring.Version(), 10)},
+			engine.Stat{Name: "partitions", Value: strconv.Itoa(v.Ring.Partitions())})
+		for _, id := range v.Ring.Owners() {
+			owned[id]++
+		}
+		for _, m := range v.Ring.Members() {
+			replicas[m.ID] = len(v.Ring.Replicated(m.ID))
+		}
+	}
+	ids := make([]string, 0, len(v.Members))
+	for id := range v.Members {
+		ids = append(ids, id)
+	}
+	sortStrings(ids)
+	for _, id := range ids {
+		m := v.Members[id]
+		state := "down"
+		switch {
+		case m.Leaving:
+			state = "leaving"
+		case m.Alive && v.Ring != nil && !inRing(v.Ring, id):
+			state = "joining"
+		case m.Alive:
+			state = "up"
+		}
+		out = append(out, engine.Stat{Name: "member:" + id, Value: fmt.Sprintf(
+			"state=%s,zone=%s,weight=%g,partitions=%d,replicas=%d,client=%s,internode=%s",
+			state, m.Zone, m.Weight, owned[id], replicas[id], m.ClientAddr, m.InternodeAddr)})
+	}
+	return out
+}
+
+// ringStats is what a ring-aware client needs: the encoded ring and every
+// member's client address.
+func (c *clusterNode) ringStats(v *membership.View) []engine.Stat {
+	if v.Ring == nil {
+		return nil
+	}
+	out := []engine.Stat{
+		{Name: "version", Value: strconv.FormatUint(v.Ring.Version(), 10)},
+		{Name: "ring", Value: encodeBase64(v.Ring.Encode())},
+	}
+	for _, m := range v.Ring.Members() {
+		if mm, ok := v.Members[m.ID]; ok && mm.ClientAddr != "" {
+			out = append(out, engine.Stat{Name: "client:" + m.ID, Value: mm.ClientAddr})
+		}
+	}
+	return out
+}
+
+func inRing(r *ring.Ring, id string) bool {
+	_, ok := r.Member(id)
+	return ok
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func sortStrings(s []string) { slices.Sort(s) }
+
+func encodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

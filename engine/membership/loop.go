@@ -1,0 +1,184 @@
+package membership
+
+import (
+	"maps"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/ring"
+	"github.com/hashicorp/memberlist"
+)
+
+// run is the loop: it owns core and steps on every event and tick.
+func (m *Membership) run() {
+	defer m.wg.Done()
+	tick := time.NewTicker(m.cfg.Timing.Reconcile)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.stopped:
+			return
+		case <-m.in.kick:
+		case <-tick.C:
+		}
+		m.step(time.Now())
+	}
+}
+
+// step applies what arrived, derives a ring if this node is the claimant,
+// spreads a changed ring, pulls a better one, and publishes the view.
+func (m *Membership) step(now time.Time) {
+	b := m.in.take()
+	m.stats.rejected.Add(b.bad + b.dropped)
+	for id, ev := range b.nodes {
+		if _, err := m.core.observe(id, ev.alive, ev.addr, ev.meta); err != nil && ev.alive {
+			m.log.Printf("node %s at %s: %v; it cannot join the ring", id, ev.addr, err)
+		}
+	}
+	for _, raw := range b.rings {
+		m.offer(raw)
+	}
+	m.refreshSelf()
+	if next, err := m.core.derive(); err != nil {
+		m.log.Printf("claimant: cannot derive the next ring: %v", err)
+	} else if next != nil {
+		m.stats.derived.Add(1)
+		m.log.Printf("claimant: derived ring v%d of %d members", next.Version(), next.Len())
+	}
+	if m.core.ring != m.spreadOf {
+		m.spread()
+		m.refreshSelf()
+	}
+	for id := range b.requests {
+		m.answer(id)
+	}
+	m.pull(now)
+	m.publish()
+}
+
+func (m *Membership) offer(raw []byte) {
+	r, err := ring.Decode(raw)
+	if err != nil {
+		m.stats.rejected.Add(1)
+		m.log.Printf("dropping a ring that does not decode: %v", err)
+		return
+	}
+	switch m.core.offer(r) {
+	case offerAdopted:
+		m.stats.adopted.Add(1)
+		m.log.Printf("adopted ring v%d of %d members", r.Version(), r.Len())
+	case offerStale, offerDuplicate:
+		m.stats.ignored.Add(1)
+	case offerMismatch:
+		m.stats.otherConfig.Add(1)
+		m.log.Printf("ignoring ring v%d with Q=%d N=%d: this node holds Q=%d N=%d", r.Version(),
+			r.Partitions(), r.Config().Replicas, m.core.ring.Partitions(), m.core.ring.Config().Replicas)
+	}
+}
+
+// refreshSelf brings this node's own entry and metadata up to date with
+// the settings and the ring held, and gossips the metadata if it changed.
+func (m *Membership) refreshSelf() {
+	m.settings.Lock()
+	meta := nodeMeta{
+		intent: m.settings.intent, weight: m.settings.weight, zone: m.settings.zone,
+		ring:          stampOf(m.core.ring),
+		ringConfig:    ringConfigOf(m.core.ring),
+		internodeAddr: m.cfg.InternodeAddr, clientAddr: m.cfg.ClientAddr,
+	}
+	m.settings.Unlock()
+	m.core.setSelf(meta, m.GossipAddr())
+	if meta == m.lastMeta {
+		return
+	}
+	m.lastMeta = meta
+	b := meta.appendTo(nil)
+	m.meta.Store(&b)
+	select {
+	case m.advertiseCh <- struct{}{}:
+	default:
+	}
+}
+
+// spread serves the new ring to push/pull and sends it to every alive
+// peer at once.
+func (m *Membership) spread() {
+	m.spreadOf = m.core.ring
+	frame := ringFrame(m.core.ring)
+	m.state.Store(&frame)
+	for id, p := range m.core.peers {
+		if id != m.self && p.alive {
+			m.out.post(id, p.addr, kindRing, frame)
+		}
+	}
+}
+
+// answer sends the ring held to a peer that asked for it.
+func (m *Membership) answer(id string) {
+	p, ok := m.core.peers[id]
+	if frame := m.state.Load(); ok && p.alive && frame != nil {
+		m.out.post(id, p.addr, kindRing, *frame)
+	}
+}
+
+// pull asks the peer with the best ring for it when that ring beats ours.
+func (m *Membership) pull(now time.Time) {
+	who, ok := m.core.behind()
+	if !ok {
+		return
+	}
+	p := m.core.peers[who]
+	last := m.lastPull
+	if last.from == who && last.want == p.meta.ring && now.Sub(last.at) < m.cfg.Timing.Reconcile {
+		return
+	}
+	m.lastPull = pullRecord{who, p.meta.ring, now}
+	m.stats.pulls.Add(1)
+	m.out.post(who, p.addr, kindRingRequest, m.request)
+}
+
+// publish stores a new View when the ring or any member changed, and
+// wakes whoever waits on the previous one.
+func (m *Membership) publish() {
+	if m.core.ring == nil {
+		return // a joiner before its first ring; Start does not return yet
+	}
+	cur := m.view.Load()
+	members := m.core.members()
+	if cur != nil && cur.Ring == m.core.ring && maps.Equal(cur.Members, members) {
+		return
+	}
+	m.view.Store(&View{Ring: m.core.ring, Members: members, Self: m.self, next: make(chan struct{})})
+	if cur != nil {
+		close(cur.next)
+	}
+}
+
+// advertise gossips metadata changes. UpdateNode waits for the broadcast
+// to go out, so it runs here rather than on the loop; changes made while
+// it waits coalesce into the next call.
+func (m *Membership) advertise() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.stopped:
+			return
+		case <-m.advertiseCh:
+		}
+		if err := m.ml.UpdateNode(m.cfg.Timing.BroadcastTimeout); err != nil {
+			m.log.Printf("gossiping metadata: %v", err)
+		}
+	}
+}
+
+func (m *Membership) sendReliable(to *memberlist.Node, msg []byte) error {
+	return m.ml.SendReliable(to, msg)
+}
+
+func (m *Membership) sent(err error) {
+	if err != nil {
+		m.stats.sendFailures.Add(1)
+		m.log.Printf("send: %v", err)
+		return
+	}
+	m.stats.sends.Add(1)
+}

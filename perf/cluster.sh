@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Starts or stops a local cluster of dynamod nodes on 127.0.0.1.
+#
+#   perf/cluster.sh start [NODES] [-- extra dynamod flags]   (default 3 nodes)
+#   perf/cluster.sh stop
+#   perf/cluster.sh status
+#
+# Node i (1-based) listens for memcached clients on 127.0.0.1:$((BASE+i)),
+# gossips on $((BASE+100+i)) and replicates on $((BASE+200+i)); BASE is
+# 21210 unless set. Data, logs and PIDs live under $DIR (./cluster).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=${DIR:-cluster}
+BASE=${BASE:-21210}
+cmd=${1:-}
+shift || true
+
+case "$cmd" in
+start)
+  nodes=3
+  if [ $# -gt 0 ] && [ "$1" != "--" ]; then nodes=$1; shift; fi
+  [ "${1:-}" = "--" ] && shift
+  [ -x bin/dynamod ] || make -s build
+  mkdir -p "$DIR"
+  for i in $(seq 1 "$nodes"); do
+    d="$DIR/n$i"
+    mkdir -p "$d"
+    if [ -f "$d/pid" ] && kill -0 "$(cat "$d/pid")" 2>/dev/null; then
+      echo "n$i already running (pid $(cat "$d/pid"))"; continue
+    fi
+    join=()
+    [ "$i" -gt 1 ] && join=(-join "127.0.0.1:$((BASE + 101))")
+    ./bin/dynamod -node-id "n$i" -data "$d/data" \
+      -listen "127.0.0.1:$((BASE + i))" -gossip "127.0.0.1:$((BASE + 100 + i))" \
+      -internode "127.0.0.1:$((BASE + 200 + i))" "${join[@]}" "$@" >"$d/log" 2>&1 &
+    echo $! >"$d/pid"
+    # Wait for the client port before starting the next node, which joins through n1.
+    for _ in $(seq 100); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$((BASE + i))") 2>/dev/null && break
+      kill -0 "$(cat "$d/pid")" 2>/dev/null || { echo "n$i failed to start:"; tail -5 "$d/log"; exit 1; }
+      sleep 0.1
+    done
+    echo "n$i: memcached 127.0.0.1:$((BASE + i)), pid $(cat "$d/pid"), log $d/log"
+  done
+  ;;
+stop)
+  for p in "$DIR"/n*/pid; do
+    [ -f "$p" ] || continue
+    pid=$(cat "$p")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+      echo "stopped $(basename "$(dirname "$p")") (pid $pid)"
+    fi
+    rm -f "$p"
+  done
+  ;;
+status)
+  ./bin/dynctl -node "127.0.0.1:$((BASE + 1))" status
+  ;;
+*)
+  echo "usage: perf/cluster.sh start [NODES] [-- dynamod flags] | stop | status" >&2
+  exit 2
+  ;;
+esac
