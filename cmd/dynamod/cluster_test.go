@@ -1,0 +1,166 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// clusterProc is one dynamod process of a test cluster.
+type clusterProc struct {
+	*node
+	id, dir, gossip, internode string
+}
+
+func startClusterNode(t *testing.T, id, dir, client, gossip, internode, join string) *clusterProc {
+	t.Helper()
+	args := []string{"-node-id", id, "-data", dir, "-listen", client, "-gossip", gossip, "-internode", internode}
+	if join != "" {
+		args = append(args, "-join", join)
+	}
+	n := &node{addr: client, logs: &strings.Builder{}}
+	n.cmd = exec.Command(dynamodBinary(t), args...)
+	n.cmd.Stderr = &syncWriter{w: n.logs}
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n.cmd.ProcessState == nil {
+			n.cmd.Process.Kill()
+			n.cmd.Wait()
+		}
+	})
+	waitListening(t, n)
+	return &clusterProc{node: n, id: id, dir: dir, gossip: gossip, internode: internode}
+}
+
+func waitListening(t *testing.T, n *node) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if c, err := dialOnce(n.addr); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node on %s did not start: %s", n.addr, n.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// statValue reads one "stats" field from a node.
+func statValue(t *testing.T, addr, name string) string {
+	t.Helper()
+	c := dialMC(t, addr)
+	defer c.c.Close()
+	fmt.Fprintf(c.c, "stats\r\n")
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil || line == "END\r\n" {
+			return ""
+		}
+		if f := strings.Fields(line); len(f) == 3 && f[1] == name {
+			return f[2]
+		}
+	}
+}
+
+// TestClusterOfProcesses runs three real dynamod processes on loopback: a
+// stock memcached client writes through one node and reads through
+// another; one node is SIGKILLed and the other two keep serving reads and
+// writes of every key; the killed node restarts on its data directory,
+// rejoins, and the writes it missed reach it.
+func TestClusterOfProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	var procs []*clusterProc
+	for i := range 3 {
+		join := ""
+		if i > 0 {
+			join = procs[0].gossip
+		}
+		procs = append(procs, startClusterNode(t, fmt.Sprint("n", i+1), t.TempDir(),
+			freePort(t), freePort(t), freePort(t), join))
+	}
+	// Wait for one ring of three.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range procs {
+		for statValue(t, p.addr, "cluster_members") != "3" {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never saw three members: %s", p.id, p.logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	via1 := memcache.New(procs[0].addr)
+	via2 := memcache.New(procs[1].addr)
+	via1.Timeout, via2.Timeout = 3*time.Second, 3*time.Second
+	const keys = 50
+	for i := range keys {
+		if err := via1.Set(&memcache.Item{Key: fmt.Sprint("key", i), Value: []byte(fmt.Sprint("v", i)), Flags: uint32(i)}); err != nil {
+			t.Fatalf("set through n1: %v", err)
+		}
+	}
+	for i := range keys {
+		it, err := via2.Get(fmt.Sprint("key", i))
+		if err != nil || string(it.Value) != fmt.Sprint("v", i) || it.Flags != uint32(i) {
+			t.Fatalf("get key%d through n2: %+v %v", i, it, err)
+		}
+	}
+
+	// Kill n3 and keep going on the other two.
+	victim := procs[2]
+	victim.cmd.Process.Signal(syscall.SIGKILL)
+	victim.cmd.Wait()
+	for i := range keys {
+		key := fmt.Sprint("key", i)
+		if err := via1.Set(&memcache.Item{Key: key, Value: []byte(fmt.Sprint("w", i))}); err != nil {
+			t.Fatalf("set %s with n3 dead: %v", key, err)
+		}
+		it, err := via2.Get(key)
+		if err != nil || string(it.Value) != fmt.Sprint("w", i) {
+			t.Fatalf("get %s with n3 dead: %+v %v", key, it, err)
+		}
+	}
+	if via2.Delete("key0") != nil {
+		t.Fatal("delete with n3 dead failed")
+	}
+
+	// Restart n3 on its data; the writes it missed reach it by hints.
+	restarted := startClusterNode(t, victim.id, victim.dir, victim.addr, victim.gossip, victim.internode, procs[0].gossip)
+	deadline = time.Now().Add(45 * time.Second)
+	for {
+		delivered := 0
+		for _, p := range procs[:2] {
+			n, _ := strconv.Atoi(statValue(t, p.addr, "cluster_hints_delivered"))
+			delivered += n
+		}
+		if delivered >= keys {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d hints delivered to the restarted node; logs:\n%s", delivered, restarted.logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	via3 := memcache.New(restarted.addr)
+	via3.Timeout = 3 * time.Second
+	if _, err := via3.Get("key0"); err != memcache.ErrCacheMiss {
+		t.Fatalf("deleted key0 through the restarted node: %v", err)
+	}
+	if it, err := via3.Get("key1"); err != nil || string(it.Value) != "w1" {
+		t.Fatalf("key1 through the restarted node: %+v %v", it, err)
+	}
+}
+
+func dialOnce(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 100*time.Millisecond) }
