@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/dynamo-kv/dynamo/protocol/ringclient"
 )
 
 // clusterProc is one dynamod process of a test cluster.
@@ -116,6 +119,36 @@ func TestClusterOfProcesses(t *testing.T) {
 		if err != nil || string(it.Value) != fmt.Sprint("v", i) || it.Flags != uint32(i) {
 			t.Fatalf("get key%d through n2: %+v %v", i, it, err)
 		}
+	}
+
+	// Client-driven: a stock client with the ring-aware selector sends each
+	// key straight to its owner, so no node forwards a write.
+	router, err := ringclient.New(context.Background(), procs[1].addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forwardedBefore := 0
+	for _, p := range procs {
+		n, _ := strconv.Atoi(statValue(t, p.addr, "cluster_writes_forwarded"))
+		forwardedBefore += n
+	}
+	direct := memcache.NewFromSelector(router)
+	direct.Timeout = 3 * time.Second
+	for i := range keys {
+		if err := direct.Set(&memcache.Item{Key: fmt.Sprint("direct", i), Value: []byte("d")}); err != nil {
+			t.Fatalf("ring-aware set: %v", err)
+		}
+	}
+	if it, err := direct.Get("key7"); err != nil || string(it.Value) != "v7" {
+		t.Fatalf("ring-aware get: %+v %v", it, err)
+	}
+	forwardedAfter := 0
+	for _, p := range procs {
+		n, _ := strconv.Atoi(statValue(t, p.addr, "cluster_writes_forwarded"))
+		forwardedAfter += n
+	}
+	if forwardedAfter != forwardedBefore {
+		t.Fatalf("ring-aware writes were forwarded %d times", forwardedAfter-forwardedBefore)
 	}
 
 	// Kill n3 and keep going on the other two.
