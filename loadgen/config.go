@@ -85,6 +85,13 @@ type Config struct {
 	Dial Dialer
 	// Label names the run in reports (compare mode sets it to the target's name).
 	Label string
+	// RingAware routes each key to the first node of its preference list,
+	// learning the ring and the nodes from the targets (client-driven
+	// coordination, protocol/ringclient). Connections are spread evenly
+	// over the nodes and each draws only keys its node coordinates, which
+	// is exact for uniform keys; with skewed keys every node still gets
+	// the same share of operations.
+	RingAware bool
 }
 
 const (
@@ -227,6 +234,7 @@ type Params struct {
 	Timeout      string   `json:"timeout"`
 	Seed         uint64   `json:"seed"`
 	GOMAXPROCS   int      `json:"gomaxprocs"`
+	RingAware    bool     `json:"ring_aware,omitempty"`
 }
 
 // Params returns the reportable parameters of c.
@@ -237,6 +245,7 @@ func (c *Config) Params() Params {
 		Mix: c.Mix.String(), Keys: c.Keys.Keys, Distribution: string(c.Keys.Distribution),
 		KeyPrefix: c.KeyPrefix, ValueSize: c.ValueSize.String(), Preload: c.Preload,
 		Timeout: c.Timeout.String(), Seed: c.Seed, GOMAXPROCS: runtime.GOMAXPROCS(0),
+		RingAware: c.RingAware,
 	}
 	switch c.Keys.Distribution {
 	case workload.Zipfian:

@@ -2,11 +2,13 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/loadgen/report"
 	"github.com/dynamo-kv/dynamo/loadgen/workload"
+	"github.com/dynamo-kv/dynamo/protocol/ringclient"
 )
 
 // Result is the outcome of a measured run.
@@ -27,6 +29,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	sh, err := newShared(&cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.RingAware {
+		router, err := ringclient.New(ctx, cfg.Targets...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: -ring-aware: %v", ErrConnect, err)
+		}
+		cfg.Targets = router.Addrs()
+		sh.route = router
 	}
 	g := newGroup(&cfg, sh, cfg.Label, cfg.Targets, 0)
 	if err := g.connect(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/dynamo-kv/dynamo/loadgen/client"
 	"github.com/dynamo-kv/dynamo/loadgen/report"
 	"github.com/dynamo-kv/dynamo/loadgen/workload"
+	"github.com/dynamo-kv/dynamo/protocol/ringclient"
 )
 
 // pending is one request on the wire, waiting for its reply.
@@ -49,6 +50,7 @@ type session struct {
 
 // sharedWorkload is the immutable part of the workload all sessions share.
 type sharedWorkload struct {
+	route   *ringclient.Router // nil unless Config.RingAware
 	keys    workload.KeyChooser
 	payload workload.Payload
 	epoch   time.Time
@@ -149,6 +151,17 @@ func (s *session) queueOp(start int64, measured bool) pending {
 	op := s.chooser.Next(s.opRand)
 	key := s.shared.keys.Next(s.opRand)
 	s.keyBuf = workload.AppendKey(s.keyBuf[:0], s.cfg.KeyPrefix, key)
+	if s.shared.route != nil {
+		// Client-driven: this connection's node coordinates only its own
+		// keys, so draw until the key is one (a node owns ~1/nodes of them).
+		for range 256 {
+			if s.shared.route.RouteAddr(s.keyBuf) == s.addr {
+				break
+			}
+			key = s.shared.keys.Next(s.opRand)
+			s.keyBuf = workload.AppendKey(s.keyBuf[:0], s.cfg.KeyPrefix, key)
+		}
+	}
 	e := pending{key: key, opStart: start, reqStart: start, measured: measured}
 	switch op {
 	case workload.Get:

@@ -196,4 +196,6 @@ func TestClusterOfProcesses(t *testing.T) {
 	}
 }
 
-func dialOnce(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 100*time.Millisecond) }
+func dialOnce(addr string) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, 100*time.Millisecond)
+}

@@ -129,6 +129,7 @@ func newFlagSet(inv *invocation, o *options) *flag.FlagSet {
 	fs.StringVar(&inv.hgrmPrefix, "hgrm", "", "write HdrHistogram percentile distributions (microseconds) to `PREFIX`.OP.hgrm")
 	fs.StringVar(&inv.svgPath, "svg", "", "write an SVG of latency by percentile and throughput over time to `FILE`")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
+	fs.BoolVar(&cfg.RingAware, "ring-aware", cfg.RingAware, "client-driven coordination: learn the ring from the -target nodes and send each key to the first node of its preference list")
 	fs.StringVar(&o.nullServer, "null-server", "", "instead of generating load, serve `ADDR` answering every request at once without storing (to measure loadgen's own ceiling)")
 	fs.StringVar(&o.fakeServer, "fake-server", "", "instead of generating load, serve an in-memory fake store (get/set/delete/getv/putv) on `ADDR`")
 	return fs

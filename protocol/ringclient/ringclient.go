@@ -37,9 +37,10 @@ type Router struct {
 }
 
 type routing struct {
-	ring  *ring.Ring
-	addrs map[string]net.Addr // member ID → client address
-	all   []net.Addr
+	ring     *ring.Ring
+	addrs    map[string]net.Addr // member ID → client address
+	addrText map[string]string   // the same, as text
+	all      []net.Addr
 }
 
 // New fetches the ring from the first seed (client addresses) that answers.
@@ -83,6 +84,13 @@ func (r *Router) Route(key []byte) (net.Addr, error) {
 	return a, nil
 }
 
+// RouteAddr is Route as "host:port" text, without allocating; "" when the
+// owner's address is unknown.
+func (r *Router) RouteAddr(key []byte) string {
+	st := r.state.Load()
+	return st.addrText[st.ring.Owner(st.ring.Partition(ring.HashKey(key)))]
+}
+
 // PickServer implements gomemcache's ServerSelector.
 func (r *Router) PickServer(key string) (net.Addr, error) { return r.Route([]byte(key)) }
 
@@ -121,7 +129,7 @@ func fetch(ctx context.Context, addr string) (*routing, error) {
 	if _, err := c.Write([]byte("admin ring\r\n")); err != nil {
 		return nil, err
 	}
-	st := &routing{addrs: map[string]net.Addr{}}
+	st := &routing{addrs: map[string]net.Addr{}, addrText: map[string]string{}}
 	br := bufio.NewReader(c)
 	for {
 		line, err := br.ReadString('\n')
@@ -151,6 +159,7 @@ func fetch(ctx context.Context, addr string) (*routing, error) {
 				return nil, err
 			}
 			st.addrs[strings.TrimPrefix(name, "client:")] = a
+			st.addrText[strings.TrimPrefix(name, "client:")] = a.String()
 			st.all = append(st.all, a)
 		}
 	}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One run, three setups, same workload, rounds interleaved:
+#   single  - one dynamod, no replication
+#   server  - a 3-node cluster (N=3 R=2 W=2), connections spread over the
+#             nodes, which forward writes to an owner (server-driven)
+#   client  - the same cluster, loadgen -ring-aware sends each key to its
+#             owner (client-driven, protocol/ringclient)
+# Prints each round's summary; quote medians. Everything on 127.0.0.1;
+# processes are stopped by PID on exit.
+#
+#   ROUNDS=3 DURATION=4s PIPELINE=16 perf/compare-cluster.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-4s}
+PIPELINE=${PIPELINE:-1}
+CONNS=${CONNS:-48}
+KEYS=${KEYS:-100000}
+DURABILITY=${DURABILITY:-buffered}
+OUT=${OUT:-perf/results}
+make -s build
+mkdir -p "$OUT"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  DIR="$work/cluster" perf/cluster.sh stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_port() {
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "compare-cluster: nothing listens on $1" >&2; return 1
+}
+
+./bin/dynamod -listen 127.0.0.1:21299 -data "$work/single" -durability "$DURABILITY" 2>"$OUT/single.log" &
+pids+=($!)
+wait_port 21299
+DIR="$work/cluster" perf/cluster.sh start 3 -- -n 3 -r 2 -w 2 -durability "$DURABILITY" >/dev/null
+# Wait until every node routes by a ring of three.
+for _ in $(seq 100); do
+  ./bin/dynctl -node 127.0.0.1:21213 status 2>/dev/null | grep -c ' up ' | grep -q 3 && break
+  sleep 0.2
+done
+
+common=(-conns "$CONNS" -mix get=10,set=1 -value-size 100 -keys "$KEYS" -duration "$DURATION" -warmup 1s -pipeline "$PIPELINE" -quiet)
+./bin/loadgen -target 127.0.0.1:21299 -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
+./bin/loadgen -target 127.0.0.1:21211,127.0.0.1:21212,127.0.0.1:21213 -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
+
+run() { # name, loadgen targets args...
+  local name=$1; shift
+  ./bin/loadgen "$@" "${common[@]}" -json "$OUT/cluster-$name-r$r.json" | awk -v n="$name" -v r="$r" '/^all /{printf "round %s %-7s ops/s %10s  p50 %9s  p99 %9s  p99.9 %9s\n", r, n, $2, $4, $6, $7}'
+}
+echo "== single node vs 3-node cluster (N=3 R=2 W=2), $CONNS conns, pipeline $PIPELINE, get:set 10:1, 100 B, $KEYS keys, durability $DURABILITY"
+for r in $(seq 1 "$ROUNDS"); do
+  run single -target 127.0.0.1:21299
+  run server -target 127.0.0.1:21211,127.0.0.1:21212,127.0.0.1:21213
+  run client -target 127.0.0.1:21211 -ring-aware
+done
