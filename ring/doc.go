@@ -82,7 +82,7 @@
 //
 // # Not here
 //
-// The package does not gossip rings or learn membership (ring/member does),
+// The package does not gossip rings or learn membership (engine/membership does),
 // does not decide which node may change the ring, does not know which
 // members are alive (the coordinator skips dead ones along the extended
 // list), and moves no data (Diff only says what should move). Q cannot

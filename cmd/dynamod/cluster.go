@@ -98,10 +98,13 @@ func startCluster(cfg config, eng *engine.Engine, logger *log.Logger) (*clusterN
 		c.stop()
 		return nil, fmt.Errorf("membership: %w", err)
 	}
-	var lastVersion atomic.Uint64
+	var persisted atomic.Pointer[ring.Ring]
 	apply := func(v *membership.View) {
 		c.topo.set(v)
-		if v.Ring != nil && v.Ring.Version() != lastVersion.Swap(v.Ring.Version()) {
+		// Save on any change of ring, not only of version: a ring adopted
+		// by the tie-break has the version of the one it replaced.
+		if v.Ring != nil && (persisted.Load() == nil || !v.Ring.Equal(persisted.Load())) {
+			persisted.Store(v.Ring)
 			if err := writeFileAtomic(ringFile, v.Ring.Encode()); err != nil {
 				logger.Printf("saving the ring: %v", err)
 			}

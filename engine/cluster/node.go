@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -136,6 +137,8 @@ func (n *Node) Get(key []byte, o *engine.Object) error {
 		return err
 	}
 	n.stats.reads.Add(1)
+	// Replica calls and read repair outlive the caller's buffer.
+	key = bytes.Clone(key)
 	need := min(n.opts.R, len(targets)+len(spares))
 	if need < n.opts.R {
 		n.stats.unavailable.Add(1)
@@ -324,6 +327,8 @@ func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error)
 // record, and answers after W acknowledgements.
 func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
 	n.stats.writes.Add(1)
+	// Replication to the slower replicas outlives the caller's buffer.
+	key = bytes.Clone(key)
 	self := target{id: t.Self}
 	others := make([]target, 0, len(targets))
 	for _, tg := range targets {

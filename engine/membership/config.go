@@ -129,8 +129,9 @@ func LANTiming() Timing {
 	}
 }
 
-// TestTiming is fast: a killed node is declared dead in about a second
-// and rings spread in milliseconds. Timeouts stay generous enough for a
+// TestTiming is fast: a killed node is declared dead in well under a
+// second (about 0.35 s among four nodes on loopback) and rings spread in
+// milliseconds, while the TCP and join timeouts stay generous enough for a
 // loaded machine under the race detector. For loopback tests only.
 func TestTiming() Timing {
 	return Timing{

@@ -145,7 +145,7 @@ func (m *Membership) settle(solo *ring.Ring) error {
 	otherConfig := m.stats.otherConfig.Load()
 	m.step(time.Now())
 	if m.stats.otherConfig.Load() != otherConfig {
-		return fmt.Errorf("%w: this node holds Q=%d N=%d (from its saved ring)",
+		return fmt.Errorf("%w: this node holds Q=%d N=%d",
 			ErrRingConfig, m.core.ring.Partitions(), m.core.ring.Config().Replicas)
 	}
 	if m.core.ring == nil {

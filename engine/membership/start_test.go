@@ -71,6 +71,9 @@ func TestLongestConfigStarts(t *testing.T) {
 // whichever seed it goes through, and the cluster keeps the first.
 func TestDuplicateIDRefused(t *testing.T) {
 	c := newCluster(t, false)
+	// Below, b must look alive throughout: slower failure detection, so a
+	// loaded machine cannot make it look dead.
+	c.timing.ProbeTimeout, c.timing.SuspicionMult = 300*time.Millisecond, 6
 	a := c.node("a")
 	b := c.node("b", a)
 	waitConverged(t, []string{"a", "b"}, a, b)
