@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status test lint race unit bench bench-memcached fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race unit bench bench-memcached fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,13 @@ cluster-stop: ## stop the local cluster
 
 cluster-status: ## members, state and partitions of the local cluster
 	perf/cluster.sh status
+
+PROFILE ?= perf/max-throughput.toml
+sla: build ## run PROFILE (perf/NAME.toml) on a local cluster it configures; exit 1 if its SLA is missed
+	./$(BIN)/dynsla $(PROFILE)
+
+sla-all: build ## every profile in perf/, one after another
+	@set -e; for p in perf/*.toml; do ./$(BIN)/dynsla $$p; done
 
 test: lint race ## what CI runs: gofmt, go vet, every test under the race detector
 
