@@ -114,7 +114,7 @@ func tool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not installed (Debian package libmemcached-tools) - skipping", name)
+		missing(t, "%s not installed (Debian package libmemcached-tools) - skipping", name)
 	}
 	return p
 }
@@ -189,10 +189,10 @@ func memccapable(t *testing.T, addr string) {
 
 func perlClient(t *testing.T, addr string) {
 	if _, err := exec.LookPath("perl"); err != nil {
-		t.Skip("perl not installed")
+		missing(t, "perl not installed")
 	}
 	if err := exec.Command("perl", "-MCache::Memcached", "-e", "1").Run(); err != nil {
-		t.Skip("Perl module Cache::Memcached not installed (Debian libcache-memcached-perl)")
+		missing(t, "Perl module Cache::Memcached not installed (Debian libcache-memcached-perl)")
 	}
 	script := `
 use strict; use warnings; use Cache::Memcached;
@@ -222,10 +222,10 @@ const PythonPath = "/usr/bin/python3"
 func pythonClient(t *testing.T, addr string) {
 	py := PythonPath
 	if _, err := os.Stat(py); err != nil {
-		t.Skip("python3 not installed")
+		missing(t, "python3 not installed")
 	}
 	if err := exec.Command(py, "-c", "import pymemcache").Run(); err != nil {
-		t.Skip("pymemcache not installed for " + py + " (Debian python3-pymemcache)")
+		missing(t, "pymemcache not installed for %s (Debian python3-pymemcache)", py)
 	}
 	script := `
 import sys

@@ -66,7 +66,7 @@ func StartMemcached(tb testing.TB, args ...string) string {
 	bin := MemcachedPath
 	if _, err := os.Stat(bin); err != nil {
 		if bin, err = exec.LookPath("memcached"); err != nil {
-			tb.Skip("memcached binary not found (install Debian's memcached 1.6) - skipping the comparison with it")
+			missing(tb, "memcached binary not found (install Debian's memcached 1.6) - skipping the comparison with it")
 		}
 	}
 	port := freePort(tb)
