@@ -137,6 +137,17 @@ type PutRequest struct {
 	CAS  uint64 // compared when Cond is CondCAS
 
 	Durability Durability
+
+	// W overrides the cluster's write quorum for this request: the replicas
+	// that must acknowledge, 1 to N. 0 is the default. A single node has
+	// one replica and ignores it.
+	W int
+}
+
+// QuorumReader is implemented by a KV that can read with a per-request
+// read quorum r (1 to N): how many replicas must answer.
+type QuorumReader interface {
+	GetQuorum(key []byte, o *Object, r int) error
 }
 
 // PutResult describes the key after a successful write.
@@ -162,6 +173,8 @@ var (
 	// ErrUnavailable: too few replicas answered for the request's quorum.
 	// Errors wrapping it say how many did (memcached SERVER_ERROR).
 	ErrUnavailable = errors.New("engine: not enough replicas")
+	// ErrBadQuorum: a per-request R or W outside 1..N (CLIENT_ERROR).
+	ErrBadQuorum = errors.New("engine: quorum must be between 1 and N")
 )
 
 // CachedReader is implemented by a KV that can say, without blocking,

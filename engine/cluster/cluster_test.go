@@ -3,8 +3,10 @@ package cluster
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 )
 
 func TestWriteOneNodeReadAnother(t *testing.T) {
@@ -237,5 +239,71 @@ func TestHintOnCoordinatorWithoutSpares(t *testing.T) {
 	})
 	if !c.nodes[0].local(t, "k")["v"] {
 		t.Fatal("the coordinator, an owner, dropped its own replica after delivering the hint")
+	}
+}
+
+// Per-request quorums: W and R within 1..N override the defaults for one
+// request, above N is refused.
+func TestPerRequestQuorums(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 2})
+	if _, err := c.nodes[0].put(t, "k", engine.PutRequest{Value: []byte("v"), SupersedeAll: true, W: 4}); err != engine.ErrBadQuorum {
+		t.Fatalf("W=4 with N=3: %v", err)
+	}
+	var o engine.Object
+	if err := c.nodes[0].node.GetQuorum([]byte("k"), &o, 4); err != engine.ErrBadQuorum {
+		t.Fatalf("R=4 with N=3: %v", err)
+	}
+	c.cut([]int{2}, []int{0, 1})
+	c.nodes[0].put(t, "warm", set("x")) // let the pool notice n3 is gone
+	if _, err := c.nodes[0].put(t, "k", engine.PutRequest{Value: []byte("v"), SupersedeAll: true, W: 3}); !isUnavailable(err) {
+		t.Fatalf("W=3 with a replica down: %v", err)
+	}
+	if _, err := c.nodes[0].put(t, "k", engine.PutRequest{Value: []byte("v2"), SupersedeAll: true}); err != nil {
+		t.Fatalf("default W=2 with a replica down: %v", err)
+	}
+	c.cut([]int{1}, []int{0, 2})
+	c.nodes[0].put(t, "warm2", set("x"))
+	if err := c.nodes[0].node.GetQuorum([]byte("k"), &o, 1); err != nil || !values(&o)["v2"] {
+		t.Fatalf("R=1 with two replicas down: %v %v", values(&o), err)
+	}
+	if err := c.nodes[0].node.GetQuorum([]byte("k"), &o, 0); !isUnavailable(err) {
+		t.Fatalf("default R=2 with two replicas down: %v", err)
+	}
+}
+
+// A slow replica (answers after the coordinator's timeout) and a lossy
+// link (frames dropped at random) do not stop writes and reads that W and
+// R other replicas can serve; the lost replicas are caught up by hints.
+func TestSlowAndLossyReplicas(t *testing.T) {
+	c := newTestCluster(t, 4, Options{N: 3, R: 2, W: 2})
+	for i := range 20 {
+		key := fmt.Sprint("k", i)
+		top, _ := c.owners(key, 3)
+		slow := c.nodes[top[1]]
+		lossy := c.nodes[top[2]]
+		coord := c.nodes[top[0]]
+		coord.net.Set(slow.addr, wiretest.Fault{Delay: 600 * time.Millisecond})
+		coord.net.Set(lossy.addr, wiretest.Fault{DropRate: 0.5})
+		if _, err := coord.put(t, key, set(fmt.Sprint("v", i))); err != nil {
+			t.Fatalf("%s: write with a slow and a lossy replica: %v", key, err)
+		}
+		c.heal() // and wait until the pools trust every peer again
+	}
+	for _, tn := range c.nodes {
+		tn.node.DeliverHints()
+	}
+	for i := range 20 {
+		key := fmt.Sprint("k", i)
+		top, _ := c.owners(key, 3)
+		for _, o := range top {
+			tn := c.nodes[o]
+			eventually(t, key+" on "+tn.id, func() bool {
+				for _, x := range c.nodes {
+					x.node.DeliverHints()
+				}
+				tn.node.Get([]byte(key), &engine.Object{}) // read repair
+				return tn.local(t, key)[fmt.Sprint("v", i)]
+			})
+		}
 	}
 }

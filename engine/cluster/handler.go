@@ -41,6 +41,9 @@ func (n *Node) handle(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Ms
 		if err != nil {
 			return 0, nil, err
 		}
+		if req.W > n.opts.N {
+			return 0, nil, toRemote(engine.ErrBadQuorum)
+		}
 		// A forwarded write is coordinated here, never forwarded again.
 		topo := n.topo.Topology()
 		_, targets, spares, err := n.plan(topo, key)

@@ -29,6 +29,7 @@ const (
 	codeKeyTooLong
 	codeClosed
 	codeUnavailable
+	codeBadQuorum
 )
 
 var codeErrors = map[uint16]error{
@@ -39,6 +40,7 @@ var codeErrors = map[uint16]error{
 	codeKeyTooLong:  engine.ErrKeyTooLong,
 	codeClosed:      engine.ErrClosed,
 	codeUnavailable: engine.ErrUnavailable,
+	codeBadQuorum:   engine.ErrBadQuorum,
 }
 
 // toRemote turns an engine error into a wire error with its code.
@@ -144,7 +146,8 @@ func appendPut(dst, key []byte, r *engine.PutRequest) []byte {
 	dst = wire.AppendBytes(dst, r.Context)
 	dst = wire.AppendUint8(dst, uint8(r.Cond))
 	dst = wire.AppendUint64(dst, r.CAS)
-	return wire.AppendUint8(dst, uint8(r.Durability))
+	dst = wire.AppendUint8(dst, uint8(r.Durability))
+	return wire.AppendUvarint(dst, uint64(r.W))
 }
 
 func decodePut(p []byte, r *engine.PutRequest) (key []byte, err error) {
@@ -160,10 +163,11 @@ func decodePut(p []byte, r *engine.PutRequest) (key []byte, err error) {
 	r.Cond = engine.Condition(d.Uint8())
 	r.CAS = d.Uint64()
 	r.Durability = engine.Durability(d.Uint8())
+	r.W = int(d.Uvarint())
 	if err := d.Finish(); err != nil {
 		return nil, err
 	}
-	if bits > putDelete|putSupersedeAll || r.Cond > engine.CondCAS || r.Durability > engine.Sync {
+	if bits > putDelete|putSupersedeAll || r.Cond > engine.CondCAS || r.Durability > engine.Sync || r.W > 255 {
 		return nil, errors.New("cluster: malformed put")
 	}
 	return key, nil

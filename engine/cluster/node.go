@@ -126,8 +126,18 @@ type reply struct {
 
 // Get implements engine.KV: read from the N healthy replicas, answer after
 // R, merge by causality, repair stale replicas in the background.
-func (n *Node) Get(key []byte, o *engine.Object) error {
+func (n *Node) Get(key []byte, o *engine.Object) error { return n.GetQuorum(key, o, 0) }
+
+// GetQuorum implements engine.QuorumReader: Get with R replaced by r (1 to
+// N; 0 keeps the default).
+func (n *Node) GetQuorum(key []byte, o *engine.Object, r int) error {
 	o.Reset()
+	if r == 0 {
+		r = n.opts.R
+	}
+	if r < 0 || r > n.opts.N {
+		return engine.ErrBadQuorum
+	}
 	if len(key) == 0 || len(key) > engine.MaxKeyLen {
 		return engine.ErrKeyTooLong
 	}
@@ -139,12 +149,11 @@ func (n *Node) Get(key []byte, o *engine.Object) error {
 	n.stats.reads.Add(1)
 	// Replica calls and read repair outlive the caller's buffer.
 	key = bytes.Clone(key)
-	need := min(n.opts.R, len(targets)+len(spares))
-	if need < n.opts.R {
+	if reachable := len(targets) + len(spares); reachable < r {
 		n.stats.unavailable.Add(1)
-		return fmt.Errorf("%w: read needs %d replicas, %d reachable", engine.ErrUnavailable, n.opts.R, need)
+		return fmt.Errorf("%w: read needs %d replicas, %d reachable", engine.ErrUnavailable, r, reachable)
 	}
-	tr := quorum.New(n.opts.R, len(targets), len(spares))
+	tr := quorum.New(r, len(targets), len(spares))
 	replies := make(chan reply, len(targets)+len(spares))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 	for _, tg := range targets {
@@ -177,7 +186,7 @@ func (n *Node) Get(key []byte, o *engine.Object) error {
 	if outcome == quorum.Lost {
 		n.stats.unavailable.Add(1)
 		go n.drain(cancel, replies, tr.InFlight())
-		return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", engine.ErrUnavailable, tr.Acked(), n.opts.R, lastErr(got))
+		return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", engine.ErrUnavailable, tr.Acked(), r, lastErr(got))
 	}
 	if err := n.eng.FillObject(merged, o); err != nil {
 		cancel()
@@ -295,6 +304,9 @@ func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error)
 	if len(key) == 0 || len(key) > engine.MaxKeyLen {
 		return engine.PutResult{}, engine.ErrKeyTooLong
 	}
+	if req.W < 0 || req.W > n.opts.N {
+		return engine.PutResult{}, engine.ErrBadQuorum
+	}
 	t := n.topo.Topology()
 	top, targets, spares, err := n.plan(t, key)
 	if err != nil {
@@ -376,6 +388,9 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 		}
 	}
 	need := n.opts.W
+	if req.W != 0 {
+		need = req.W
+	}
 	acks := make(chan reply, len(others)+len(spares))
 	send := func(i int, tg target) {
 		m := &mergeReq{key: key, rec: rec, durability: durability(i), hintFor: tg.hintFor}

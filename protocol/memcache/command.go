@@ -126,9 +126,11 @@ type MetaFlags struct {
 	Initial    uint64 // J<initial> (ma)
 
 	// Extensions (see doc.go).
-	HasContext bool              // X<context> on ms/md
-	Context    []byte            // base64 context text, "" or "-" for empty
-	Durability engine.Durability // D<b|w|s> on ms/md
+	HasContext  bool              // X<context> on ms/md
+	Context     []byte            // base64 context text, "" or "-" for empty
+	Durability  engine.Durability // D<b|w|s> on ms/md
+	ReadQuorum  int               // r<n> on mg: replicas that must answer
+	WriteQuorum int               // w<n> on ms/md/ma: replicas that must acknowledge
 }
 
 // reset clears c for reuse, keeping the capacity of its slices.

@@ -81,9 +81,12 @@ type Session struct {
 
 	obj engine.Object
 	put engine.PutRequest
-	key []byte // decoded binary key
-	val []byte // value being built
-	ctx []byte // decoded context
+
+	// Per-command quorum overrides (meta flags r and w); 0 = the default.
+	readQuorum, writeQuorum int
+	key                     []byte // decoded binary key
+	val                     []byte // value being built
+	ctx                     []byte // decoded context
 }
 
 // SpillBytes is the reply size at which a multi-key command hands its
@@ -112,6 +115,7 @@ var errContention = errors.New("memcache: too much contention on key")
 // Execute runs cmd and appends its reply (possibly nothing) to out.
 func (e *Executor) Execute(s *Session, cmd *Command, out []byte) []byte {
 	now := e.opts.Now()
+	s.readQuorum, s.writeQuorum = cmd.Meta.ReadQuorum, cmd.Meta.WriteQuorum
 	switch cmd.Op {
 	case OpNone, OpClose, OpQuit:
 		return out
@@ -180,6 +184,8 @@ func storageError(err error) string {
 		return errBadFormat
 	case errors.Is(err, engine.ErrBadContext):
 		return errBadContext
+	case errors.Is(err, engine.ErrBadQuorum):
+		return "CLIENT_ERROR quorum must be between 1 and N"
 	case errors.Is(err, errContention):
 		return "SERVER_ERROR too much contention, try again"
 	}
@@ -215,7 +221,7 @@ func expiresAt(exptime int32, now time.Time) int64 {
 
 // read fills s.obj with key and returns the value a classic client sees.
 func (e *Executor) read(s *Session, key []byte) (*engine.Sibling, bool, error) {
-	if err := e.kv.Get(key, &s.obj); err != nil {
+	if err := e.getObj(s, key); err != nil {
 		return nil, false, err
 	}
 	sib, ok := s.obj.Winner()
@@ -228,7 +234,7 @@ func (e *Executor) rewrite(s *Session, key []byte) (engine.PutResult, error) {
 	s.put.SupersedeAll = true
 	s.put.Cond = engine.CondCAS
 	s.put.CAS = s.obj.CAS
-	return e.kv.Put(key, &s.put)
+	return e.putReq(s, key)
 }
 
 // itemTooLarge is the parser's size rule for values built here.
@@ -274,4 +280,21 @@ func (e *Executor) admin(cmd *Command, out []byte) []byte {
 		out = append(out, "\r\n"...)
 	}
 	return append(out, "END\r\n"...)
+}
+
+// getObj reads key into s.obj, with the command's read quorum if it set one
+// and the engine takes one (a single node has one replica and ignores it).
+func (e *Executor) getObj(s *Session, key []byte) error {
+	if s.readQuorum > 0 {
+		if q, ok := e.kv.(engine.QuorumReader); ok {
+			return q.GetQuorum(key, &s.obj, s.readQuorum)
+		}
+	}
+	return e.kv.Get(key, &s.obj)
+}
+
+// putReq writes s.put, with the command's write quorum if it set one.
+func (e *Executor) putReq(s *Session, key []byte) (engine.PutResult, error) {
+	s.put.W = s.writeQuorum
+	return e.kv.Put(key, &s.put)
 }

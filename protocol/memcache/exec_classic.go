@@ -124,7 +124,7 @@ func (e *Executor) store(s *Session, cmd *Command, now time.Time, out []byte) []
 	case OpCas:
 		s.put.Cond, s.put.CAS = engine.CondCAS, cmd.CAS
 	}
-	_, err := e.kv.Put(cmd.Key, &s.put)
+	_, err := e.putReq(s, cmd.Key)
 	return e.line(out, cmd, e.storeResult(cmd.Op == OpCas, err))
 }
 
@@ -169,7 +169,7 @@ func (e *Executor) rejectedStore(s *Session, cmd *Command, out []byte) []byte {
 // already decided.
 func (e *Executor) dropKey(s *Session, key []byte) {
 	s.put = engine.PutRequest{Delete: true, SupersedeAll: true, Cond: engine.CondPresent}
-	_, _ = e.kv.Put(key, &s.put)
+	_, _ = e.putReq(s, key)
 }
 
 // concat serves append and prepend: the old value's flags and expiry stay.
@@ -221,7 +221,7 @@ func (e *Executor) concatValue(s *Session, key, data []byte, prepend, checkCAS b
 // delete serves delete.
 func (e *Executor) delete(s *Session, cmd *Command, out []byte) []byte {
 	s.put = engine.PutRequest{Delete: true, SupersedeAll: true, Cond: engine.CondPresent}
-	_, err := e.kv.Put(cmd.Key, &s.put)
+	_, err := e.putReq(s, cmd.Key)
 	switch {
 	case err == nil:
 		e.stats.deleteHits.Add(1)

@@ -11,7 +11,7 @@ import (
 func (e *Executor) getv(s *Session, cmd *Command, out []byte) []byte {
 	start := len(out)
 	for _, key := range cmd.Keys {
-		if err := e.kv.Get(key, &s.obj); err != nil {
+		if err := e.getObj(s, key); err != nil {
 			return appendLine(out[:start], storageError(err))
 		}
 		if len(s.obj.Siblings) == 0 {
@@ -83,7 +83,7 @@ func (e *Executor) writeVersion(s *Session, cmd *Command, code string, out []byt
 	}
 	s.ctx = ctx
 	s.put.Context = ctx
-	res, err := e.kv.Put(cmd.Key, &s.put)
+	res, err := e.putReq(s, cmd.Key)
 	if err != nil {
 		return e.line(out, cmd, storageError(err))
 	}

@@ -177,7 +177,7 @@ func (e *Executor) metaFetch(s *Session, key []byte, m *MetaFlags, now time.Time
 // as handed out; s.obj describes the new item afterwards.
 func (e *Executor) vivify(s *Session, key []byte, expires int64) (*engine.Sibling, error) {
 	s.put = engine.PutRequest{Expires: expires, SupersedeAll: true, Cond: engine.CondAbsent}
-	res, err := e.kv.Put(key, &s.put)
+	res, err := e.putReq(s, key)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (e *Executor) vivifyNumber(s *Session, key []byte, m *MetaFlags, now time.T
 	r := deltaResult{value: m.Initial, digits: len(s.val)}
 	r.expires = metaExpiry(m, 0, true, now)
 	s.put = engine.PutRequest{Value: s.val, Expires: r.expires, SupersedeAll: true, Cond: engine.CondAbsent}
-	r.res, r.err = e.kv.Put(key, &s.put)
+	r.res, r.err = e.putReq(s, key)
 	return r
 }
 

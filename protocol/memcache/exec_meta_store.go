@@ -98,7 +98,7 @@ func (e *Executor) metaStore(s *Session, key []byte, cmd *Command, now time.Time
 	case mode == 'R':
 		s.put.Cond = engine.CondPresent
 	}
-	res, err = e.kv.Put(key, &s.put)
+	res, err = e.putReq(s, key)
 	if errors.Is(err, engine.ErrExists) && casMode && m.Invalidate {
 		return e.staleStore(s, key, cmd)
 	}
@@ -185,7 +185,7 @@ func (e *Executor) metaRemove(s *Session, key []byte, m *MetaFlags) error {
 	if err := e.supersede(s, m); err != nil {
 		return err
 	}
-	_, err := e.kv.Put(key, &s.put)
+	_, err := e.putReq(s, key)
 	if errors.Is(err, engine.ErrNotStored) {
 		return engine.ErrNotFound
 	}

@@ -280,6 +280,24 @@ func (p *Parser) metaFlags(op Op, start, ntok int, cmd *Command) string {
 			if op != OpMetaGet {
 				return errInvalidFlag
 			}
+		case 'r':
+			if op != OpMetaGet {
+				return errInvalidFlag
+			}
+			if v, ok := parseUint32(arg); ok && v >= 1 && v <= maxQuorum {
+				m.ReadQuorum = int(v)
+			} else {
+				bad(errBadToken)
+			}
+		case 'w':
+			if op != OpMetaSet && op != OpMetaDelete && op != OpMetaArithmetic {
+				return errInvalidFlag
+			}
+			if v, ok := parseUint32(arg); ok && v >= 1 && v <= maxQuorum {
+				m.WriteQuorum = int(v)
+			} else {
+				bad(errBadToken)
+			}
 		default:
 			// h and l (hit before, last access) need per-item access
 			// tracking the engine does not keep; E (explicit CAS) cannot
@@ -296,6 +314,9 @@ func (p *Parser) metaFlags(op Op, start, ntok int, cmd *Command) string {
 	}
 	return ""
 }
+
+// maxQuorum bounds the r and w flags; the cluster rejects values above N.
+const maxQuorum = 255
 
 // durabilityFlag reads D: the delta of ma; on ms and md our durability
 // extension D<b|w|s>, while a number is accepted and ignored as memcached
