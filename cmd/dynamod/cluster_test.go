@@ -199,3 +199,63 @@ func TestClusterOfProcesses(t *testing.T) {
 func dialOnce(addr string) (net.Conn, error) {
 	return net.DialTimeout("tcp", addr, 100*time.Millisecond)
 }
+
+// TestLeaveHandsOffData: four processes, one leaves the ring through the
+// admin command; the others converge on a ring of three, the leaver hands
+// its records to their new owners and ends up empty, and every key is
+// still readable.
+func TestLeaveHandsOffData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	var procs []*clusterProc
+	for i := range 4 {
+		join := ""
+		if i > 0 {
+			join = procs[0].gossip
+		}
+		procs = append(procs, startClusterNode(t, fmt.Sprint("n", i+1), t.TempDir(),
+			freePort(t), freePort(t), freePort(t), join))
+	}
+	waitStat := func(p *clusterProc, name, want string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for statValue(t, p.addr, name) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s is %q, waited for %q; log:\n%s", p.id, name, statValue(t, p.addr, name), want, p.logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for _, p := range procs {
+		waitStat(p, "cluster_members", "4")
+	}
+	mc := memcache.New(procs[0].addr)
+	mc.Timeout = 3 * time.Second
+	const keys = 60
+	for i := range keys {
+		if err := mc.Set(&memcache.Item{Key: fmt.Sprint("key", i), Value: []byte(fmt.Sprint("v", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leaver := procs[3]
+	if n, _ := strconv.Atoi(statValue(t, leaver.addr, "curr_items")); n == 0 {
+		t.Fatal("setup: the leaving node holds no keys")
+	}
+	c := dialMC(t, leaver.addr)
+	fmt.Fprintf(c.c, "admin leave\r\n")
+	if line, _ := c.r.ReadString('\n'); line != "STAT leaving n4\r\n" {
+		t.Fatalf("admin leave answered %q", line)
+	}
+	c.c.Close()
+	for _, p := range procs[:3] {
+		waitStat(p, "cluster_members", "3")
+	}
+	waitStat(leaver, "curr_items", "0")
+	for i := range keys {
+		it, err := mc.Get(fmt.Sprint("key", i))
+		if err != nil || string(it.Value) != fmt.Sprint("v", i) {
+			t.Fatalf("key%d after the leave: %+v %v", i, it, err)
+		}
+	}
+}
