@@ -55,6 +55,24 @@ func (n *Node) handle(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Ms
 			return 0, nil, toRemote(err)
 		}
 		return t, appendPutResp(dst, &res), nil
+	case msgTree:
+		d := wire.NewDecoder(p)
+		part := int(d.Uint32())
+		if err := d.Finish(); err != nil {
+			return 0, nil, err
+		}
+		tree, err := n.partitionTree(n.topo.Topology(), part)
+		if err != nil {
+			return 0, nil, toRemote(err)
+		}
+		return t, tree.AppendLeaves(dst), nil
+	case msgSegment:
+		d := wire.NewDecoder(p)
+		lo, hi := d.Uint64(), d.Uint64()
+		if err := d.Finish(); err != nil {
+			return 0, nil, err
+		}
+		return t, n.appendSegment(dst, lo, hi), nil
 	case msgFlushAll:
 		d := wire.NewDecoder(p)
 		ms := d.Uint64()

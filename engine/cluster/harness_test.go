@@ -83,6 +83,9 @@ func newTestCluster(t *testing.T, n int, opts Options) *testCluster {
 	if opts.HandoffInterval == 0 {
 		opts.HandoffInterval = time.Hour // and HandOff
 	}
+	if opts.AntiEntropyInterval == 0 {
+		opts.AntiEntropyInterval = -1 // and AntiEntropy
+	}
 	for i := range n {
 		id := members[i].ID
 		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewMem()}

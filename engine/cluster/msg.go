@@ -14,9 +14,11 @@ const (
 	msgMerge    wire.MsgType = 2 // key, record, durability, hint owner → ack
 	msgPut      wire.MsgType = 3 // a forwarded write → cas, context
 	msgFlushAll wire.MsgType = 4 // delay in ms → ack
+	msgTree     wire.MsgType = 5 // partition → merkle leaves of the responder's records
+	msgSegment  wire.MsgType = 6 // hash range → (key, record) pairs, truncated flag
 )
 
-var serverTypes = wire.NewTypeSet(msgFetch, msgMerge, msgPut, msgFlushAll)
+var serverTypes = wire.NewTypeSet(msgFetch, msgMerge, msgPut, msgFlushAll, msgTree, msgSegment)
 
 // Error codes carried in wire.RemoteError, so a coordinator's answer keeps
 // the engine's sentinel across a forward. ONLY APPEND.

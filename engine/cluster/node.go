@@ -25,6 +25,8 @@ type Node struct {
 
 	stats counters
 
+	aaeNext atomic.Uint64 // next partition anti-entropy looks at
+
 	stop     chan struct{}
 	closed   atomic.Bool
 	bg       sync.WaitGroup // hint delivery, read repairs
@@ -44,6 +46,10 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	n.bg.Add(2)
 	go n.deliverHintsLoop()
 	go n.handoffLoop()
+	if opts.AntiEntropyInterval > 0 {
+		n.bg.Add(1)
+		go n.antiEntropyLoop()
+	}
 	return n, nil
 }
 

@@ -35,6 +35,10 @@ type Options struct {
 	// records per round. Defaults 1 s and 1,000.
 	HandoffInterval time.Duration
 	HandoffBatch    int
+	// AntiEntropyInterval is how often this node compares one of its
+	// partitions with another replica's (merkle trees) and repairs what
+	// differs. Default 1 s; negative turns anti-entropy off.
+	AntiEntropyInterval time.Duration
 }
 
 // ErrOptions reports an invalid setting.
@@ -67,6 +71,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.HandoffBatch == 0 {
 		o.HandoffBatch = 1000
+	}
+	if o.AntiEntropyInterval == 0 {
+		o.AntiEntropyInterval = time.Second
 	}
 	switch {
 	case o.N < 1 || o.R < 1 || o.W < 1 || o.R > o.N || o.W > o.N:

@@ -13,6 +13,7 @@ type counters struct {
 	asyncFailures, mergesServed           atomic.Uint64
 	hintsDelivered, hintFailures          atomic.Uint64
 	handedOff                             atomic.Uint64
+	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
 }
 
 // Stats implements engine.KV: the local engine's counters, then the
@@ -51,5 +52,8 @@ func (n *Node) Stats() []engine.Stat {
 		engine.Stat{Name: "cluster_hints_delivered", Value: u(n.stats.hintsDelivered.Load())},
 		engine.Stat{Name: "cluster_hint_failures", Value: u(n.stats.hintFailures.Load())},
 		engine.Stat{Name: "cluster_handed_off", Value: u(n.stats.handedOff.Load())},
+		engine.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},
+		engine.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},
+		engine.Stat{Name: "cluster_aae_keys_repaired", Value: u(n.stats.aaeRepaired.Load())},
 	)
 }
