@@ -3,36 +3,26 @@ package engine
 import (
 	"errors"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/store"
 )
 
-// Durability says when a write is acknowledged to the caller.
-type Durability uint8
+// Durability says when a write is acknowledged: the storage layer's modes
+// (see engine/store), named here for the engine's callers.
+type Durability = store.Durability
 
 const (
 	// DurabilityDefault uses the node's configured mode.
-	DurabilityDefault Durability = iota
+	DurabilityDefault = store.DurabilityDefault
 	// Buffered acknowledges once the write is in the in-memory write buffer;
 	// a background writer flushes it to Pebble within the flush interval.
-	Buffered
+	Buffered = store.Buffered
 	// WAL acknowledges once the write is committed to Pebble's write-ahead
 	// log, without fsync.
-	WAL
+	WAL = store.WAL
 	// Sync acknowledges once the write is fsynced (group commit).
-	Sync
+	Sync = store.Sync
 )
-
-// String names the mode as the command line and the wire spell it.
-func (d Durability) String() string {
-	switch d {
-	case Buffered:
-		return "buffered"
-	case WAL:
-		return "wal"
-	case Sync:
-		return "sync"
-	}
-	return "default"
-}
 
 // ParseDurability reads "buffered", "wal" or "sync".
 func ParseDurability(s string) (Durability, error) {

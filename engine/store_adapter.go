@@ -13,7 +13,7 @@ func openStore(opts Options) (Storage, error) {
 	s, err := store.Open(store.Options{
 		Dir:           opts.Dir,
 		FS:            opts.FS,
-		Durability:    store.Durability(opts.Durability),
+		Durability:    opts.Durability,
 		BufferBytes:   opts.BufferBytes,
 		FlushInterval: opts.FlushInterval,
 		SyncInterval:  opts.SyncInterval,
@@ -23,15 +23,6 @@ func openStore(opts Options) (Storage, error) {
 		return nil, err
 	}
 	return pebbleStorage{s}, nil
-}
-
-// The two Durability types share their values by design.
-func (p pebbleStorage) Set(key, value []byte, d Durability) error {
-	return p.Store.Set(key, value, store.Durability(d))
-}
-
-func (p pebbleStorage) Delete(key []byte, d Durability) error {
-	return p.Store.Delete(key, store.Durability(d))
 }
 
 // Stats reports the store's counters under a store_ prefix.

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,35 +26,8 @@ func startClusterNode(t *testing.T, id, dir, client, gossip, internode, join str
 	if join != "" {
 		args = append(args, "-join", join)
 	}
-	n := &node{addr: client, logs: &strings.Builder{}}
-	n.cmd = exec.Command(dynamodBinary(t), args...)
-	n.cmd.Stderr = &syncWriter{w: n.logs}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if n.cmd.ProcessState == nil {
-			n.cmd.Process.Kill()
-			n.cmd.Wait()
-		}
-	})
-	waitListening(t, n)
+	n := startProcess(t, client, args...)
 	return &clusterProc{node: n, id: id, dir: dir, gossip: gossip, internode: internode}
-}
-
-func waitListening(t *testing.T, n *node) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if c, err := dialOnce(n.addr); err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node on %s did not start: %s", n.addr, n.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // statValue reads one "stats" field from a node.
@@ -194,10 +165,6 @@ func TestClusterOfProcesses(t *testing.T) {
 	if it, err := via3.Get("key1"); err != nil || string(it.Value) != "w1" {
 		t.Fatalf("key1 through the restarted node: %+v %v", it, err)
 	}
-}
-
-func dialOnce(addr string) (net.Conn, error) {
-	return net.DialTimeout("tcp", addr, 100*time.Millisecond)
 }
 
 // TestLeaveHandsOffData: four processes, one leaves the ring through the

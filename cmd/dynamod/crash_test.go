@@ -62,8 +62,15 @@ type node struct {
 func startNode(t *testing.T, dir, durability string) *node {
 	t.Helper()
 	addr := freePort(t)
+	return startProcess(t, addr, "-listen", addr, "-data", dir, "-durability", durability)
+}
+
+// startProcess runs dynamod with args and waits until addr (its client
+// port) accepts connections; the test's cleanup kills it if still running.
+func startProcess(t *testing.T, addr string, args ...string) *node {
+	t.Helper()
 	n := &node{addr: addr, logs: &strings.Builder{}}
-	n.cmd = exec.Command(dynamodBinary(t), "-listen", addr, "-data", dir, "-durability", durability)
+	n.cmd = exec.Command(dynamodBinary(t), args...)
 	n.cmd.Stderr = &syncWriter{w: n.logs}
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/merkle"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
@@ -17,20 +16,6 @@ import (
 // the leaves of its tree, and for every segment that differs exchanges the
 // records both ways; merges are idempotent and causal, so nothing is lost
 // whichever side was behind. One partition per round bounds the work.
-
-func (n *Node) antiEntropyLoop() {
-	defer n.bg.Done()
-	tick := time.NewTicker(n.opts.AntiEntropyInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-tick.C:
-			n.AntiEntropy()
-		}
-	}
-}
 
 // segmentBudget bounds a segment answer; a larger segment is sent in part
 // and the rest repaired in later rounds.

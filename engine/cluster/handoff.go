@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"time"
 )
 
 // Ownership handoff: after the ring changes (a join, a leave), a node may
@@ -11,20 +10,6 @@ import (
 // once all of them acknowledged, so data follows the ring in the
 // background (Dynamo §4.9). Rounds are bounded (HandoffBatch records) so
 // the transfer cannot crowd out client requests.
-
-func (n *Node) handoffLoop() {
-	defer n.bg.Done()
-	tick := time.NewTicker(n.opts.HandoffInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-tick.C:
-			n.HandOff()
-		}
-	}
-}
 
 type heldRecord struct {
 	key, rec []byte

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"time"
 
 	"github.com/dynamo-kv/dynamo/ring"
 )
@@ -12,20 +11,6 @@ import (
 // loop offers hinted records to their owners once they are reachable again,
 // removes each hint the owner acknowledged, and lets go of the record when
 // no hint is left and this node is not one of the key's own replicas.
-
-func (n *Node) deliverHintsLoop() {
-	defer n.bg.Done()
-	tick := time.NewTicker(n.opts.HintInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-tick.C:
-			n.DeliverHints()
-		}
-	}
-}
 
 type hint struct {
 	owner string

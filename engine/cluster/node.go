@@ -43,13 +43,9 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 		return nil, err
 	}
 	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, stop: make(chan struct{})}
-	n.bg.Add(2)
-	go n.deliverHintsLoop()
-	go n.handoffLoop()
-	if opts.AntiEntropyInterval > 0 {
-		n.bg.Add(1)
-		go n.antiEntropyLoop()
-	}
+	n.every(opts.HintInterval, func() { n.DeliverHints() })
+	n.every(opts.HandoffInterval, func() { n.HandOff() })
+	n.every(opts.AntiEntropyInterval, func() { n.AntiEntropy() })
 	return n, nil
 }
 
@@ -530,4 +526,26 @@ func (n *Node) orphans(t *Topology, key []byte, targets []target) []string {
 		}
 	}
 	return out
+}
+
+// every runs round each interval on a background goroutine until Close;
+// a negative interval never runs it. Rounds bound their own work.
+func (n *Node) every(interval time.Duration, round func()) {
+	if interval <= 0 {
+		return
+	}
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-n.stop:
+				return
+			case <-tick.C:
+				round()
+			}
+		}
+	}()
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// Durability says when a write is acknowledged. Its values match
-// engine.Durability, so the engine converts with a plain type conversion.
+// Durability says when a write is acknowledged. The engine uses this type
+// as engine.Durability.
 type Durability uint8
 
 const (
