@@ -16,7 +16,19 @@ func ServerTypes() wire.TypeSet { return serverTypes }
 // Handler returns the wire handler that serves this node's peers.
 func (n *Node) Handler() wire.Handler { return wire.HandlerFunc(n.handle) }
 
-func (n *Node) handle(_ context.Context, t wire.MsgType, p, dst []byte) (wire.MsgType, []byte, error) {
+func (n *Node) handle(ctx context.Context, t wire.MsgType, p, dst []byte) (rt wire.MsgType, out []byte, err error) {
+	// A bug in serving one peer's request must not take the node down:
+	// the peer gets an error, the node keeps serving.
+	defer func() {
+		if r := recover(); r != nil {
+			n.stats.handlerPanics.Add(1)
+			rt, out, err = 0, nil, fmt.Errorf("cluster: internal error serving message type %d: %v", t, r)
+		}
+	}()
+	return n.serve(ctx, t, p, dst)
+}
+
+func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.MsgType, []byte, error) {
 	switch t {
 	case msgFetch:
 		key, err := decodeFetch(p)

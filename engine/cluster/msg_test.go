@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"github.com/dynamo-kv/dynamo/engine"
@@ -52,3 +53,16 @@ func FuzzDecodeMessages(f *testing.F) {
 		decodePutResp(p)
 	})
 }
+
+// A panic while serving a peer becomes an error for that peer.
+func TestHandlerRecoversPanics(t *testing.T) {
+	n := &Node{topo: panicTopo{}}
+	_, _, err := n.handle(context.Background(), msgTree, []byte{0, 0, 0, 0}, nil)
+	if err == nil || n.stats.handlerPanics.Load() != 1 {
+		t.Fatalf("err = %v, panics = %d", err, n.stats.handlerPanics.Load())
+	}
+}
+
+type panicTopo struct{}
+
+func (panicTopo) Topology() *Topology { panic("boom") }

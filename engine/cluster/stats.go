@@ -14,6 +14,7 @@ type counters struct {
 	hintsDelivered, hintFailures          atomic.Uint64
 	handedOff                             atomic.Uint64
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
+	handlerPanics                         atomic.Uint64
 }
 
 // Stats implements engine.KV: the local engine's counters, then the
@@ -55,5 +56,6 @@ func (n *Node) Stats() []engine.Stat {
 		engine.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},
 		engine.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},
 		engine.Stat{Name: "cluster_aae_keys_repaired", Value: u(n.stats.aaeRepaired.Load())},
+		engine.Stat{Name: "cluster_handler_panics", Value: u(n.stats.handlerPanics.Load())},
 	)
 }
