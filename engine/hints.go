@@ -39,11 +39,40 @@ func (e *Engine) AddHint(owner string, key []byte, d Durability) error {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return ErrKeyTooLong
 	}
+	mu := e.lockFor(hashKey(key))
+	mu.Lock()
+	defer mu.Unlock()
+	return e.addHintLocked(owner, key, d)
+}
+
+func (e *Engine) addHintLocked(owner string, key []byte, d Durability) error {
 	if d == DurabilityDefault {
 		d = e.opts.Durability
 	}
 	e.stats.hintsAdded.Add(1)
 	return e.st.Set(append(appendHintPrefix(nil, key), owner...), nil, d)
+}
+
+// DeleteHintIf removes owner's hint for key once the record delivered to
+// owner (nil: there was none) is still the one held here. If a write
+// changed the record meanwhile, the hint stays for the next delivery, so
+// that write is not left undelivered.
+func (e *Engine) DeleteHintIf(owner string, key, delivered []byte) (bool, error) {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return false, ErrKeyTooLong
+	}
+	hash := hashKey(key)
+	mu := e.lockFor(hash)
+	mu.Lock()
+	defer mu.Unlock()
+	cur, found, err := e.readRecord(appendDataKey(nil, hash, key), nil)
+	if err != nil {
+		return false, err
+	}
+	if found != (delivered != nil) || !bytes.Equal(cur, delivered) {
+		return false, nil
+	}
+	return true, e.DeleteHint(owner, key)
 }
 
 // DeleteHint removes one hint.
@@ -78,9 +107,11 @@ func (e *Engine) HasHints(key []byte) (bool, error) {
 	return found, err
 }
 
-// DropRecordIf deletes key's record if it still equals rec: a fallback
-// replica lets go of a key once every owner it held it for has it, unless
-// a newer write arrived meanwhile.
+// DropRecordIf deletes key's record if it still equals rec and no hint
+// still names it: a fallback replica, or a node that no longer replicates
+// the key, lets go of it once its owners have it, unless a newer write or
+// a new hint arrived meanwhile. Both checks happen under the key's lock,
+// where hints are added too.
 func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return false, ErrKeyTooLong
@@ -92,6 +123,9 @@ func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
 	defer mu.Unlock()
 	cur, found, err := e.readRecord(dk, nil)
 	if err != nil || !found || !bytes.Equal(cur, rec) {
+		return false, err
+	}
+	if hinted, err := e.HasHints(key); err != nil || hinted {
 		return false, err
 	}
 	if err := e.st.Delete(dk, Buffered); err != nil {

@@ -29,6 +29,13 @@ func (e *Engine) Record(key, dst []byte) (rec []byte, found bool, err error) {
 // the key's lock, and stores the result if it differs. It reports whether
 // the local record changed.
 func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err error) {
+	return e.MergeRecordHinted(key, rec, d, "")
+}
+
+// MergeRecordHinted is MergeRecord for a fallback replica: under the same
+// lock it also records a hint that the key is owed to hintFor (when not
+// empty), so no hand-off can drop the record between the two.
+func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, hintFor string) (changed bool, err error) {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return false, ErrKeyTooLong
 	}
@@ -62,11 +69,16 @@ func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err e
 		e.clock.Observe(merged.Siblings[i].Timestamp)
 	}
 	s.enc = record.Append(s.enc[:0], merged)
-	if found && string(s.enc) == string(raw) {
-		return false, nil
-	}
 	if d == DurabilityDefault {
 		d = e.opts.Durability
+	}
+	if hintFor != "" {
+		if err := e.addHintLocked(hintFor, key, d); err != nil {
+			return false, err
+		}
+	}
+	if found && string(s.enc) == string(raw) {
+		return false, nil
 	}
 	if err := e.writeRecord(s.key, s.enc, d); err != nil {
 		return false, err

@@ -30,7 +30,8 @@ type clusterNode struct {
 	*cluster.Node
 	eng     *engine.Engine
 	members *membership.Membership
-	pool    *wire.Pool
+	pool    *wire.Pool // replication, reads, hints, anti-entropy
+	fwdPool *wire.Pool // forwarded writes, on connections of their own
 	wsrv    *wire.Server
 	topo    topology
 	logger  *log.Logger
@@ -65,15 +66,22 @@ func startCluster(cfg config, eng *engine.Engine, logger *log.Logger) (*clusterN
 	if c.pool, err = wire.NewPool(wire.Options{}); err != nil {
 		return nil, err
 	}
-	c.Node, err = cluster.New(eng, &c.topo, c.pool, cluster.Options{N: cfg.N, R: cfg.R, W: cfg.W, DurableReplicas: cfg.DurableReplicas})
+	if c.fwdPool, err = wire.NewPool(wire.Options{}); err != nil {
+		c.pool.Close()
+		return nil, err
+	}
+	c.Node, err = cluster.New(eng, &c.topo, c.pool, cluster.Options{N: cfg.N, R: cfg.R, W: cfg.W,
+		DurableReplicas: cfg.DurableReplicas, Forward: c.fwdPool})
 	if err != nil {
 		c.pool.Close()
+		c.fwdPool.Close()
 		return nil, err
 	}
 	l, err := net.Listen("tcp", cfg.Internode)
 	if err != nil {
 		c.Node.Close()
 		c.pool.Close()
+		c.fwdPool.Close()
 		return nil, fmt.Errorf("internode address: %w", err)
 	}
 	if c.wsrv, err = wire.NewServer(c.Node.Handler(), wire.ServerOptions{Types: cluster.ServerTypes()}); err != nil {
@@ -125,11 +133,14 @@ func (c *clusterNode) stop() {
 			c.logger.Printf("gossip shutdown: %v", err)
 		}
 	}
-	c.Node.Close()
+	// Stop serving peers first, so no forwarded write starts background
+	// work after the node has waited for its own.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	c.wsrv.Shutdown(ctx)
 	cancel()
+	c.Node.Close()
 	c.pool.Close()
+	c.fwdPool.Close()
 }
 
 // Admin implements engine.Admin for dynctl.

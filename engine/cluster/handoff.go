@@ -29,7 +29,13 @@ func (n *Node) HandOff() int {
 	nrep := min(n.opts.N, r.Len())
 	moved := 0
 	budget := n.opts.HandoffBatch
-	for p := 0; p < r.Partitions() && budget > 0 && !n.closed.Load(); p++ {
+	// Resume where the last round stopped, so records that cannot move
+	// (an owner refusing, a key rewritten constantly) do not starve the
+	// partitions after them.
+	start := int(n.handoffNext.Load())
+	for i := 0; i < r.Partitions() && budget > 0 && !n.closed.Load(); i++ {
+		p := (start + i) % r.Partitions()
+		n.handoffNext.Store(uint64(p + 1))
 		owners, err := r.PreferenceList(p, nrep, nil)
 		if err != nil || contains(owners, t.Self) {
 			continue

@@ -50,8 +50,12 @@ func (n *Node) DeliverHints() int {
 				continue
 			}
 		}
-		if n.eng.DeleteHint(h.owner, h.key) != nil {
-			continue
+		var sent []byte // nil: there was no record to deliver
+		if found {
+			sent = rec
+		}
+		if ok, err := n.eng.DeleteHintIf(h.owner, h.key, sent); err != nil || !ok {
+			continue // a newer write arrived: deliver it next round
 		}
 		delivered++
 		n.stats.hintsDelivered.Add(1)
@@ -73,8 +77,5 @@ func (n *Node) releaseIfFallback(t *Topology, key, rec []byte) {
 	if err != nil || contains(top, t.Self) {
 		return
 	}
-	if more, err := n.eng.HasHints(key); err != nil || more {
-		return
-	}
-	_, _ = n.eng.DropRecordIf(key, rec)
+	_, _ = n.eng.DropRecordIf(key, rec) // refuses while any hint names the key
 }

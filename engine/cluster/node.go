@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/quorum"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -21,11 +23,13 @@ type Node struct {
 	opts Options
 	eng  *engine.Engine
 	topo TopologySource
-	tr   Transport
+	tr   Transport // replication, reads, hints, anti-entropy
+	fwd  Transport // forwarded writes (see Options.Forward)
 
 	stats counters
 
-	aaeNext atomic.Uint64 // next partition anti-entropy looks at
+	aaeNext     atomic.Uint64 // next partition anti-entropy looks at
+	handoffNext atomic.Uint64 // partition the next handoff round starts at
 
 	stop     chan struct{}
 	closed   atomic.Bool
@@ -42,7 +46,10 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, stop: make(chan struct{})}
+	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, fwd: opts.Forward, stop: make(chan struct{})}
+	if n.fwd == nil {
+		n.fwd = tr
+	}
 	n.every(opts.HintInterval, func() { n.DeliverHints() })
 	n.every(opts.HandoffInterval, func() { n.HandOff() })
 	n.every(opts.AntiEntropyInterval, func() { n.AntiEntropy() })
@@ -291,13 +298,8 @@ func (n *Node) sendMerge(ctx context.Context, t *Topology, id string, m *mergeRe
 
 // applyMerge is a replica taking a record (and its hint, as a fallback).
 func (n *Node) applyMerge(m *mergeReq) error {
-	if _, err := n.eng.MergeRecord(m.key, m.rec, m.durability); err != nil {
-		return err
-	}
-	if m.hintFor != "" {
-		return n.eng.AddHint(m.hintFor, m.key, m.durability)
-	}
-	return nil
+	_, err := n.eng.MergeRecordHinted(m.key, m.rec, m.durability, m.hintFor)
+	return err
 }
 
 // Put implements engine.KV. A node in the key's top N coordinates; any
@@ -317,21 +319,33 @@ func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error)
 	if contains(top, t.Self) {
 		return n.coordinate(t, key, req, targets, spares)
 	}
+	// The owner may need its own write, a replica timeout and one per
+	// spare before it answers; wait that long, not less, so a slow answer
+	// is not mistaken for a lost request.
+	wait := time.Duration(2+n.opts.N) * n.opts.Timeout
 	for _, tg := range targets {
 		if tg.hintFor != "" {
 			break // no healthy owner left to forward to
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*n.opts.Timeout)
-		_, resp, err := n.tr.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req), nil)
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		_, resp, err := n.fwd.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req), nil)
 		cancel()
-		if err == nil {
+		switch {
+		case err == nil:
 			n.stats.forwarded.Add(1)
 			return decodePutResp(resp)
-		}
-		if isRemote(err) {
+		case isRemote(err):
 			return engine.PutResult{}, fromRemote(err)
+		case !undelivered(err) && req.Cond != engine.CondNone:
+			// The owner may have applied it: another coordinator could
+			// apply it again, reporting an add or cas as failed although
+			// stored, or counting an incr twice. An unconditional write
+			// is retried: at worst it leaves a duplicate sibling of the
+			// same value.
+			n.stats.unavailable.Add(1)
+			return engine.PutResult{}, fmt.Errorf("%w: write forwarded to %s, outcome unknown: %v", engine.ErrUnavailable, tg.id, err)
 		}
-		// The owner did not answer: try the next one.
+		// The request never reached that owner: try the next one.
 	}
 	// No owner reachable: this node takes the write as a fallback.
 	return n.coordinate(t, key, req, targets, spares)
@@ -340,6 +354,9 @@ func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error)
 // coordinate applies a write locally (minting its dot), replicates the
 // record, and answers after W acknowledgements.
 func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
+	if n.closed.Load() {
+		return engine.PutResult{}, engine.ErrClosed
+	}
 	n.stats.writes.Add(1)
 	// Replication to the slower replicas outlives the caller's buffer.
 	key = bytes.Clone(key)
@@ -364,9 +381,12 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 		}
 		spares = kept
 	}
+	// Background replication runs after the caller has returned and may
+	// reuse req, so it reads only this copy.
+	asked := req.Durability
 	durability := func(i int) engine.Durability {
-		if req.Durability != engine.DurabilityDefault || i >= n.opts.DurableReplicas {
-			return req.Durability
+		if asked != engine.DurabilityDefault || i >= n.opts.DurableReplicas {
+			return asked
 		}
 		return engine.Sync
 	}
@@ -548,4 +568,11 @@ func (n *Node) every(interval time.Duration, round func()) {
 			}
 		}
 	}()
+}
+
+// undelivered reports whether a forward failed before the request could
+// reach the peer: the transport refused it (peer suspect, connection
+// refused), so retrying elsewhere cannot apply the write twice.
+func undelivered(err error) bool {
+	return errors.Is(err, wire.ErrPeerSuspect) || errors.Is(err, syscall.ECONNREFUSED)
 }

@@ -35,6 +35,12 @@ type Options struct {
 	// records per round. Defaults 1 s and 1,000.
 	HandoffInterval time.Duration
 	HandoffBatch    int
+	// Forward, when set, carries forwarded writes on connections of their
+	// own. A forwarded write holds a server slot while it waits for its
+	// replication; sharing connections with replication lets two nodes
+	// forwarding to each other fill each other's slots and stall until
+	// timeouts. Default: the replication transport.
+	Forward Transport
 	// AntiEntropyInterval is how often this node compares one of its
 	// partitions with another replica's (merkle trees) and repairs what
 	// differs. Default 1 s; negative turns anti-entropy off.

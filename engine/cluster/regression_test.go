@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
+	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// The coordinator's background replication (spares after a failure) must
+// not read the caller's PutRequest after Put returned: the memcached
+// executor reuses it for the next command. Fails under -race today.
+func TestPutRequestNotReadAfterReturn(t *testing.T) {
+	c := newTestCluster(t, 4, Options{N: 3, R: 1, W: 1})
+	key := "reused-request"
+	top, _ := c.owners(key, 3)
+	coord := c.nodes[top[0]]
+	// One replica black-holed from the coordinator: its merge times out
+	// after the write was acknowledged, and a spare takes its place.
+	coord.net.Set(c.nodes[top[2]].addr, wireFaultBlackHole())
+	req := engine.PutRequest{Value: []byte("v"), SupersedeAll: true}
+	if _, err := coord.node.Put([]byte(key), &req); err != nil {
+		t.Fatal(err)
+	}
+	// The executor reuses its request struct for the next command.
+	req = engine.PutRequest{Value: []byte("next"), Durability: engine.Sync}
+	time.Sleep(3 * c.nodes[0].node.opts.Timeout)
+}
+
+// fakeTransport routes calls in-process to other nodes' handlers.
+type fakeTransport struct {
+	mu       sync.Mutex
+	handlers map[string]func(ctx context.Context, t wire.MsgType, p, dst []byte) (wire.MsgType, []byte, error)
+	onMerge  func(addr string) // called after a merge was delivered
+}
+
+func (f *fakeTransport) Call(ctx context.Context, addr string, t wire.MsgType, req, dst []byte) (wire.MsgType, []byte, error) {
+	f.mu.Lock()
+	h := f.handlers[addr]
+	hook := f.onMerge
+	f.mu.Unlock()
+	rt, out, err := h(ctx, t, append([]byte(nil), req...), dst)
+	if err == nil && t == msgMerge && hook != nil {
+		hook(addr)
+	}
+	return rt, append([]byte(nil), out...), err
+}
+
+func (f *fakeTransport) Healthy(string) bool { return true }
+
+type fixedTopo struct{ t *Topology }
+
+func (f fixedTopo) Topology() *Topology { return f.t }
+
+// A hint must not be deleted while the record it covers changed after the
+// delivered copy was read: a write that reaches the fallback (with a hint
+// for the same owner) during delivery is otherwise never delivered.
+func TestHintKeptForUndeliveredWrite(t *testing.T) {
+	var members []ring.Member
+	for i := 1; i <= 4; i++ {
+		members = append(members, ring.Member{ID: fmt.Sprintf("n%d", i), Weight: 1})
+	}
+	r, err := ring.New(ring.Config{Partitions: 64, Replicas: 3}, members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A key whose top 3 excludes n4, the fallback under test.
+	var key []byte
+	var owner string
+	for i := 0; ; i++ {
+		k := []byte(fmt.Sprintf("k%d", i))
+		top, _ := r.PreferenceList(r.Partition(ring.HashKey(k)), 3, nil)
+		if !contains(top, "n4") {
+			key, owner = k, top[0]
+			break
+		}
+	}
+	open := func() *engine.Engine {
+		e, err := engine.Open(engine.Options{Dir: "db", FS: vfs.NewMem(), Durability: engine.Buffered, ReapInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	writer, fbEng, ownerEng := open(), open(), open()
+	addrs := map[string]string{}
+	alive := map[string]bool{}
+	for _, m := range members {
+		addrs[m.ID], alive[m.ID] = m.ID, true
+	}
+	tr := &fakeTransport{handlers: map[string]func(context.Context, wire.MsgType, []byte, []byte) (wire.MsgType, []byte, error){}}
+	opts := Options{N: 3, R: 2, W: 2, HintInterval: time.Hour, HandoffInterval: time.Hour, AntiEntropyInterval: -1}
+	fb, err := New(fbEng, fixedTopo{&Topology{Ring: r, Self: "n4", Addrs: addrs, Alive: alive}}, tr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	own, err := New(ownerEng, fixedTopo{&Topology{Ring: r, Self: owner, Addrs: addrs, Alive: alive}}, tr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	tr.handlers[owner] = own.handle
+
+	// The fallback took v1 with a hint for the owner.
+	_, rec1, err := writer.PutRecord(key, &engine.PutRequest{Value: []byte("v1"), SupersedeAll: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fb.applyMerge(&mergeReq{key: key, rec: rec1, hintFor: owner}); err != nil {
+		t.Fatal(err)
+	}
+	// While v1 is being delivered, a newer write v2 reaches the fallback,
+	// again with a hint for the (still unreachable for that coordinator)
+	// owner.
+	var once sync.Once
+	tr.onMerge = func(string) {
+		once.Do(func() {
+			_, rec2, err := writer.PutRecord(key, &engine.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := fb.applyMerge(&mergeReq{key: key, rec: rec2, hintFor: owner}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	fb.DeliverHints()
+	tr.onMerge = nil
+
+	var o engine.Object
+	if err := ownerEng.Get(key, &o); err != nil {
+		t.Fatal(err)
+	}
+	ownerHasV2 := values(&o)["v2"]
+	hintLeft, err := fbEng.HasHints(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ownerHasV2 && !hintLeft {
+		t.Fatalf("the owner lacks v2 (has %v) and the fallback's hint for it is gone", values(&o))
+	}
+}
+
+func wireFaultBlackHole() wiretest.Fault { return wiretest.Fault{BlackHole: true} }
