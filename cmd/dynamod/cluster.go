@@ -96,15 +96,21 @@ func startCluster(cfg config, eng *engine.Engine, logger *log.Logger) (*clusterN
 	if cfg.Join != "" {
 		seeds = strings.Split(cfg.Join, ",")
 	}
+	key, err := gossipKey(cfg.GossipKeyFile)
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
 	c.members, err = membership.Start(membership.Config{
-		NodeID: cfg.NodeID, Zone: cfg.Zone, Weight: cfg.Weight,
+		SecretKey: key,
+		NodeID:    cfg.NodeID, Zone: cfg.Zone, Weight: cfg.Weight,
 		GossipAddr: cfg.Gossip, InternodeAddr: l.Addr().String(), ClientAddr: cfg.Listen,
 		Seeds: seeds, SavedRing: saved,
 		Ring: ring.Config{Partitions: cfg.Partitions, Replicas: cfg.N},
 	})
 	if err != nil {
 		c.stop()
-		return nil, fmt.Errorf("membership: %w", err)
+		return nil, err // membership errors name themselves
 	}
 	var persisted atomic.Pointer[ring.Ring]
 	apply := func(v *membership.View) {
@@ -259,3 +265,25 @@ func writeFileAtomic(path string, b []byte) error {
 func sortStrings(s []string) { slices.Sort(s) }
 
 func encodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// gossipKey reads the gossip encryption key: 16, 24 or 32 raw bytes, or
+// their standard base64, optionally followed by a newline.
+func gossipKey(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gossip key: %w", err)
+	}
+	text := strings.TrimSpace(string(raw))
+	if b, err := base64.StdEncoding.DecodeString(text); err == nil && validKeyLen(len(b)) {
+		return b, nil
+	}
+	if validKeyLen(len(raw)) {
+		return raw, nil
+	}
+	return nil, fmt.Errorf("gossip key %s: want 16, 24 or 32 bytes (raw or base64), got %d bytes", path, len(raw))
+}
+
+func validKeyLen(n int) bool { return n == 16 || n == 24 || n == 32 }

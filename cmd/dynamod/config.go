@@ -48,6 +48,7 @@ type config struct {
 	N, R, W         int
 	Partitions      int
 	DurableReplicas int
+	GossipKeyFile   string
 }
 
 // size is a byte count written as 1048576, 64k, 64m, 1g (binary units,
@@ -152,6 +153,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.W, "w", 2, "cluster default: replicas that must acknowledge a write")
 	fs.IntVar(&c.Partitions, "partitions", 1024, "cluster: partitions Q (a power of two), fixed when the cluster is created")
 	fs.IntVar(&c.DurableReplicas, "durable-replicas", 0, "cluster: how many replicas of each write (coordinator first) fsync it; the others use -durability")
+	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.DurationVar(&c.TombstoneTTL, "tombstone-ttl", c.TombstoneTTL, "how long a delete's tombstone is kept before it is reclaimed")
 	return fs

@@ -79,3 +79,25 @@ func TestRunExitCodes(t *testing.T) {
 		t.Fatalf("bad flag: code %d, output %q", code, out.String())
 	}
 }
+
+func TestGossipKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	raw := []byte("0123456789abcdef")
+	if k, err := gossipKey(write("raw", raw)); err != nil || string(k) != string(raw) {
+		t.Fatalf("raw key: %q %v", k, err)
+	}
+	if k, err := gossipKey(write("b64", []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"))); err != nil || len(k) != 32 {
+		t.Fatalf("base64 key: %d bytes, %v", len(k), err)
+	}
+	if _, err := gossipKey(write("short", []byte("too short"))); err == nil || !strings.Contains(err.Error(), "want 16, 24 or 32 bytes") {
+		t.Fatalf("short key: %v", err)
+	}
+	if k, err := gossipKey(""); k != nil || err != nil {
+		t.Fatal("no key file should mean no encryption")
+	}
+}
