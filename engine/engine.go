@@ -368,13 +368,15 @@ func hasValue(r *record.Record) bool {
 // readRecord appends the stored record under dataKey to dst, from the
 // record cache when it has it.
 func (e *Engine) readRecord(dataKey, dst []byte) ([]byte, bool, error) {
-	if v, ok := e.cache.Get(dataKey, dst); ok {
+	// The cache is keyed by the client's key, so Cached needs no hash.
+	ck := userKey(dataKey)
+	if v, ok := e.cache.Get(ck, dst); ok {
 		return v, true, nil
 	}
-	epoch := e.cache.Epoch(dataKey)
+	epoch := e.cache.Epoch(ck)
 	v, found, err := e.st.Get(dataKey, dst)
 	if err == nil && found {
-		e.cache.Fill(dataKey, v[len(dst):], epoch)
+		e.cache.Fill(ck, v[len(dst):], epoch)
 	}
 	return v, found, err
 }
@@ -383,10 +385,10 @@ func (e *Engine) readRecord(dataKey, dst []byte) ([]byte, bool, error) {
 // lock, so the cache never holds a record older than the store's.
 func (e *Engine) writeRecord(dataKey, rec []byte, d Durability) error {
 	if err := e.st.Set(dataKey, rec, d); err != nil {
-		e.cache.Delete(dataKey) // what the store holds is now uncertain
+		e.cache.Delete(userKey(dataKey)) // what the store holds is now uncertain
 		return err
 	}
-	e.cache.Set(dataKey, rec)
+	e.cache.Set(userKey(dataKey), rec)
 	return nil
 }
 
@@ -398,6 +400,5 @@ func (e *Engine) Cached(key []byte) bool {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return true // answered without touching storage
 	}
-	var kb [dataHeader + MaxKeyLen]byte
-	return e.cache.Contains(appendDataKey(kb[:0], hashKey(key), key))
+	return e.cache.Contains(key)
 }

@@ -131,7 +131,7 @@ func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
 	if err := e.st.Delete(dk, Buffered); err != nil {
 		return false, err
 	}
-	e.cache.Delete(dk)
+	e.cache.Delete(key)
 	var r record.Record
 	wasItem := record.Decode(&r, cur) == nil && hasValue(&r)
 	e.stats.replaced(len(dk), true, wasItem, len(cur), false, false, 0)

@@ -30,7 +30,7 @@ type Options struct {
 	SyncInterval time.Duration
 	// CacheBytes is Pebble's block cache. Default 256 MiB.
 	CacheBytes int64
-	// RecordCacheBytes bounds the cache of decoded-ready records that
+	// RecordCacheBytes bounds the cache of records (by client key) that
 	// reads of hot keys are served from. Default 128 MiB; negative: off.
 	RecordCacheBytes int64
 

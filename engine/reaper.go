@@ -85,7 +85,7 @@ func (e *Engine) reapOne(dataKey []byte, now time.Time) {
 	if e.st.Delete(dataKey, Buffered) != nil {
 		return
 	}
-	e.cache.Delete(dataKey)
+	e.cache.Delete(userKey(dataKey))
 	e.stats.replaced(len(dataKey), true, hasValue(&rec), len(raw), false, false, 0)
 	e.stats.reaped.Add(1)
 }
