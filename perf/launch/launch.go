@@ -33,11 +33,19 @@ type Settings struct {
 type Cluster struct {
 	Clients []string // memcached addresses, one per node
 	dir     string
-	procs   []*exec.Cmd
+	procs   []*proc
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	log  string
 }
 
 // Start launches the nodes with the dynamod binary at bin and waits, up to
-// timeout, until each reports all of them as members.
+// timeout, until each reports all of them as members. A node that exits
+// while starting (a port taken between choosing and binding it) is started
+// again on new ports, up to three times.
 func Start(bin string, s Settings, timeout time.Duration) (*Cluster, error) {
 	if s.Nodes == 0 {
 		s.Nodes = max(3, s.N)
@@ -49,45 +57,65 @@ func Start(bin string, s Settings, timeout time.Duration) (*Cluster, error) {
 	c := &Cluster{dir: dir}
 	var seed string
 	for i := 1; i <= s.Nodes; i++ {
-		client, gossip, internode := freeAddr(), freeAddr(), freeAddr()
-		if client == "" || gossip == "" || internode == "" {
+		var lastErr error
+		for attempt := 1; attempt <= 3; attempt++ {
+			var gossip string
+			gossip, lastErr = c.startNode(bin, s, i, attempt, seed, timeout)
+			if lastErr == nil {
+				if seed == "" {
+					seed = gossip
+				}
+				break
+			}
+		}
+		if lastErr != nil {
 			c.Stop()
-			return nil, errors.New("launch: no free port on 127.0.0.1")
-		}
-		args := []string{"-node-id", fmt.Sprint("n", i), "-data", filepath.Join(dir, fmt.Sprint("n", i)),
-			"-listen", client, "-gossip", gossip, "-internode", internode}
-		if seed != "" {
-			args = append(args, "-join", seed)
-		}
-		args = append(args, s.flags()...)
-		cmd := exec.Command(bin, args...)
-		logf, err := os.Create(filepath.Join(dir, fmt.Sprint("n", i, ".log")))
-		if err != nil {
-			c.Stop()
-			return nil, err
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			c.Stop()
-			return nil, fmt.Errorf("launch: starting %s: %w", bin, err)
-		}
-		c.procs = append(c.procs, cmd)
-		c.Clients = append(c.Clients, client)
-		if err := waitStat(client, "", "", timeout); err != nil {
-			c.Stop()
-			return nil, fmt.Errorf("launch: node n%d: %w (log: %s)", i, err, logf.Name())
-		}
-		if seed == "" {
-			seed = gossip
+			return nil, lastErr
 		}
 	}
 	for _, a := range c.Clients {
-		if err := waitStat(a, "cluster_members", strconv.Itoa(s.Nodes), timeout); err != nil {
+		if err := waitStat(a, "cluster_members", strconv.Itoa(s.Nodes), nil, timeout); err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("launch: %s: %w", a, err)
 		}
 	}
 	return c, nil
+}
+
+// startNode starts node i and waits until it answers; it returns the
+// node's gossip address.
+func (c *Cluster) startNode(bin string, s Settings, i, attempt int, seed string, timeout time.Duration) (string, error) {
+	client, gossip, internode := freeAddr(), freeAddr(), freeAddr()
+	if client == "" || gossip == "" || internode == "" {
+		return "", errors.New("launch: no free port on 127.0.0.1")
+	}
+	args := []string{"-node-id", fmt.Sprint("n", i), "-data", filepath.Join(c.dir, fmt.Sprint("n", i)),
+		"-listen", client, "-gossip", gossip, "-internode", internode}
+	if seed != "" {
+		args = append(args, "-join", seed)
+	}
+	args = append(args, s.flags()...)
+	logPath := filepath.Join(c.dir, fmt.Sprintf("n%d.%d.log", i, attempt))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("launch: starting %s: %w", bin, err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{}), log: logPath}
+	go func() { cmd.Wait(); close(p.done) }()
+	if err := waitStat(client, "", "", p.done, timeout); err != nil {
+		p.stop()
+		tail, _ := os.ReadFile(logPath)
+		return "", fmt.Errorf("launch: node n%d: %w; its log: %s", i, err, strings.TrimSpace(string(tail)))
+	}
+	c.procs = append(c.procs, p)
+	c.Clients = append(c.Clients, client)
+	return gossip, nil
 }
 
 func (s Settings) flags() []string {
@@ -120,21 +148,26 @@ func (s Settings) flags() []string {
 // Stop ends every node (SIGTERM, SIGKILL after 10 s) and removes the data.
 func (c *Cluster) Stop() {
 	for _, p := range c.procs {
-		if p.Process != nil {
-			p.Process.Signal(syscall.SIGTERM)
-		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	for _, p := range c.procs {
-		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			p.Process.Kill()
-			<-done
-		}
+		p.wait()
 	}
 	os.RemoveAll(c.dir)
+}
+
+func (p *proc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait()
+}
+
+func (p *proc) wait() {
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 func freeAddr() string {
@@ -147,13 +180,18 @@ func freeAddr() string {
 }
 
 // waitStat polls addr until it answers (name == "") or its stats show
-// name = want.
-func waitStat(addr, name, want string, timeout time.Duration) error {
+// name = want; it gives up early if exited is closed.
+func waitStat(addr, name, want string, exited <-chan struct{}, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		got, err := stat(addr, name)
 		if err == nil && (name == "" || got == want) {
 			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("the process exited while starting")
+		default:
 		}
 		if time.Now().After(deadline) {
 			if err != nil {
