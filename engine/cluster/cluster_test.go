@@ -364,3 +364,23 @@ func TestAntiEntropyRepairsWithoutReads(t *testing.T) {
 		t.Fatalf("%d segments still differ after convergence", after-before)
 	}
 }
+
+// With more nodes down than the first 2N of the extended list can cover,
+// the coordinator walks further: 8 nodes, N=2, the first 4 of the key's
+// list unreachable, and the write still finds W=2 nodes.
+func TestFallbacksBeyondTwoN(t *testing.T) {
+	c := newTestCluster(t, 8, Options{N: 2, R: 1, W: 2})
+	key := "far-fallbacks"
+	top, rest := c.owners(key, 2)
+	// The coordinator is the 7th node of the list; cut it off from the
+	// first 4 (both owners and the next two).
+	coord := rest[4]
+	cutoff := append(append([]int{}, top...), rest[0], rest[1])
+	c.cut([]int{coord}, cutoff)
+	for _, i := range cutoff { // let the pool notice
+		c.nodes[coord].put(t, fmt.Sprint("warm", i), set("x"))
+	}
+	if _, err := c.nodes[coord].put(t, key, set("v")); err != nil {
+		t.Fatalf("write with the first 2N of the list unreachable: %v", err)
+	}
+}

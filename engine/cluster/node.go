@@ -81,10 +81,19 @@ func (n *Node) plan(t *Topology, key []byte) (top []string, targets, spares []ta
 		return nil, nil, nil, fmt.Errorf("%w: this node has no ring yet", engine.ErrUnavailable)
 	}
 	p := r.Partition(ring.HashKey(key))
+	// The first 2N members are precomputed and cheap; most requests find
+	// their N healthy nodes there.
 	count := min(r.Len(), 2*n.opts.N)
 	list, err := r.PreferenceList(p, count, make([]string, 0, count))
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if count < r.Len() && n.healthyCount(t, list) < n.opts.N {
+		// Many nodes down: walk the whole extended list (O(Q)), so a
+		// request fails only when the whole cluster cannot serve it.
+		if list, err = r.ExtendedList(p, nil); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	nTop := min(n.opts.N, len(list))
 	top = list[:nTop]
@@ -105,6 +114,16 @@ func (n *Node) plan(t *Topology, key []byte) (top []string, targets, spares []ta
 		}
 	}
 	return top, targets, spares, nil
+}
+
+func (n *Node) healthyCount(t *Topology, ids []string) int {
+	c := 0
+	for _, id := range ids {
+		if n.healthy(t, id) {
+			c++
+		}
+	}
+	return c
 }
 
 // healthy: gossip says alive and the transport has no fresh failure.

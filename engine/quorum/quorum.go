@@ -7,7 +7,7 @@
 // preference list in flight. Each failure hands the slot to the next
 // candidate (a fallback that stores a hint for the intended owner), so the
 // request fails only when fewer than the required number of nodes in the
-// extended list the caller considers can answer (Dynamo §4.6).
+// whole extended list can answer (Dynamo §4.6).
 package quorum
 
 // Outcome is the state of a request.
