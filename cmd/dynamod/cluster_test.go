@@ -56,25 +56,7 @@ func TestClusterOfProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	var procs []*clusterProc
-	for i := range 3 {
-		join := ""
-		if i > 0 {
-			join = procs[0].gossip
-		}
-		procs = append(procs, startClusterNode(t, fmt.Sprint("n", i+1), t.TempDir(),
-			freePort(t), freePort(t), freePort(t), join))
-	}
-	// Wait for one ring of three.
-	deadline := time.Now().Add(30 * time.Second)
-	for _, p := range procs {
-		for statValue(t, p.addr, "cluster_members") != "3" {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never saw three members: %s", p.id, p.logs.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	procs := startTestCluster(t, 3)
 
 	via1 := memcache.New(procs[0].addr)
 	via2 := memcache.New(procs[1].addr)
@@ -142,7 +124,7 @@ func TestClusterOfProcesses(t *testing.T) {
 
 	// Restart n3 on its data; the writes it missed reach it by hints.
 	restarted := startClusterNode(t, victim.id, victim.dir, victim.addr, victim.gossip, victim.internode, procs[0].gossip)
-	deadline = time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for {
 		delivered := 0
 		for _, p := range procs[:2] {
@@ -175,28 +157,7 @@ func TestLeaveHandsOffData(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	var procs []*clusterProc
-	for i := range 4 {
-		join := ""
-		if i > 0 {
-			join = procs[0].gossip
-		}
-		procs = append(procs, startClusterNode(t, fmt.Sprint("n", i+1), t.TempDir(),
-			freePort(t), freePort(t), freePort(t), join))
-	}
-	waitStat := func(p *clusterProc, name, want string) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for statValue(t, p.addr, name) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %s is %q, waited for %q; log:\n%s", p.id, name, statValue(t, p.addr, name), want, p.logs.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	for _, p := range procs {
-		waitStat(p, "cluster_members", "4")
-	}
+	procs := startTestCluster(t, 4)
 	mc := memcache.New(procs[0].addr)
 	mc.Timeout = 3 * time.Second
 	const keys = 60
@@ -216,13 +177,44 @@ func TestLeaveHandsOffData(t *testing.T) {
 	}
 	c.c.Close()
 	for _, p := range procs[:3] {
-		waitStat(p, "cluster_members", "3")
+		waitStat(t, p, "cluster_members", "3")
 	}
-	waitStat(leaver, "curr_items", "0")
+	waitStat(t, leaver, "curr_items", "0")
 	for i := range keys {
 		it, err := mc.Get(fmt.Sprint("key", i))
 		if err != nil || string(it.Value) != fmt.Sprint("v", i) {
 			t.Fatalf("key%d after the leave: %+v %v", i, it, err)
 		}
+	}
+}
+
+// startTestCluster starts n nodes joined through the first and waits until
+// each sees all of them as members.
+func startTestCluster(t *testing.T, n int) []*clusterProc {
+	t.Helper()
+	var procs []*clusterProc
+	for i := range n {
+		join := ""
+		if i > 0 {
+			join = procs[0].gossip
+		}
+		procs = append(procs, startClusterNode(t, fmt.Sprint("n", i+1), t.TempDir(),
+			freePort(t), freePort(t), freePort(t), join))
+	}
+	for _, p := range procs {
+		waitStat(t, p, "cluster_members", fmt.Sprint(n))
+	}
+	return procs
+}
+
+// waitStat polls a node's stats until name reads want (60 s at most).
+func waitStat(t *testing.T, p *clusterProc, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for statValue(t, p.addr, name) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s is %q, waited for %q; log:\n%s", p.id, name, statValue(t, p.addr, name), want, p.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
