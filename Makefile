@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race unit bench bench-memcached fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race unit bench bench-memcached bench-loadgen fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench: ## microbenchmarks (parser, engine, store); BENCHTIME=3s for steadier fig
 
 bench-memcached: ## this store vs a real memcached, side by side (perf/compare-memcached.sh; MODES, DEPTHS, ROUNDS)
 	perf/compare-memcached.sh
+
+bench-loadgen: ## loadgen vs memcaslap on one memcached, side by side (perf/compare-memcaslap.sh; ROUNDS, PIN, IO)
+	perf/compare-memcaslap.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/loadgen/evloop"
 	"github.com/dynamo-kv/dynamo/loadgen/sla"
 	"github.com/dynamo-kv/dynamo/loadgen/workload"
 )
@@ -83,6 +84,8 @@ type Config struct {
 	Progress io.Writer
 	// Dial opens connections. Default: TCP with DialTimeout.
 	Dial Dialer
+	// IO selects how closed-loop connections are driven. Default IOAuto.
+	IO IOMode
 	// Label names the run in reports (compare mode sets it to the target's name).
 	Label string
 	// RingAware routes each key to the first node of its preference list,
@@ -93,6 +96,23 @@ type Config struct {
 	// the same share of operations.
 	RingAware bool
 }
+
+// IOMode selects the closed-loop driver.
+type IOMode string
+
+// The drivers. Open-loop runs always use goroutines: their sender is paced
+// by timers, not by replies.
+const (
+	// IOAuto uses IOEpoll where the platform and the connections allow it
+	// (Linux, real sockets) and IOGoroutines elsewhere.
+	IOAuto IOMode = "auto"
+	// IOEpoll drives each worker's connections from one thread with epoll,
+	// like memcaslap's and memtier's libevent loops.
+	IOEpoll IOMode = "epoll"
+	// IOGoroutines drives each connection from its own goroutine through
+	// Go's netpoller.
+	IOGoroutines IOMode = "goroutines"
+)
 
 const (
 	defaultConns     = 16
@@ -158,6 +178,9 @@ func (c *Config) EnsureDefaults() {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.IO == "" {
+		c.IO = IOAuto
+	}
 	if c.Dial == nil {
 		d := &net.Dialer{Timeout: c.DialTimeout}
 		c.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
@@ -185,6 +208,9 @@ func (c *Config) Validate() error {
 		{c.Timeout < 0 && c.Timeout != -1, "timeout must be positive (or -1 for none)"},
 		{strings.ContainsAny(c.KeyPrefix, " \t\r\n"), fmt.Sprintf("key prefix %q contains whitespace", c.KeyPrefix)},
 		{len(c.KeyPrefix)+20 > 250, "key prefix too long: keys would exceed 250 bytes"},
+		{c.IO != IOAuto && c.IO != IOEpoll && c.IO != IOGoroutines, fmt.Sprintf("io %q must be auto, epoll or goroutines", c.IO)},
+		{c.IO == IOEpoll && !evloop.Supported, "io epoll is not available on " + runtime.GOOS},
+		{c.IO == IOEpoll && c.Rate > 0, "io epoll drives closed loop only; open loop (rate > 0) uses goroutines"},
 	} {
 		if check.bad {
 			return fmt.Errorf("%w: %s", ErrConfig, check.msg)
@@ -235,6 +261,9 @@ type Params struct {
 	Seed         uint64   `json:"seed"`
 	GOMAXPROCS   int      `json:"gomaxprocs"`
 	RingAware    bool     `json:"ring_aware,omitempty"`
+	// IO is the driver the connections started on: epoll, goroutines, or
+	// epoll+goroutines when only some connections could use the event loop.
+	IO string `json:"io"`
 }
 
 // Params returns the reportable parameters of c.

@@ -5,10 +5,18 @@
 //
 // A run dials Config.Conns connections spread over the targets, optionally
 // preloads the key space, runs a warm-up whose results are discarded, then
-// measures for a duration or an operation count. Each connection is driven
-// by its own goroutine (two in open loop: a paced sender and a receiver);
-// connections are grouped into Config.Workers workers that each own one set
-// of histograms, merged at the end.
+// measures for a duration or an operation count. Connections are grouped
+// into Config.Workers workers that each own one set of histograms, merged
+// at the end.
+//
+// Closed-loop connections on real sockets are driven, on Linux, by one
+// epoll event loop per worker (package evloop), each on its own thread:
+// a reply is parsed and the next request written by the thread that saw
+// the socket become readable, as memcaslap's and memtier's libevent loops
+// do. Other connections (injected transports, other platforms, IOGoroutines)
+// get a goroutine each on Go's netpoller, and so does a loop's connection
+// once it fails, to redial without stalling the loop. Open-loop connections
+// always get two goroutines: a paced sender and a receiver.
 //
 // Closed loop (Rate 0) keeps Pipeline requests outstanding per connection
 // and times each from the moment it was written. Open loop (Rate > 0) sends

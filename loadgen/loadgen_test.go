@@ -56,6 +56,23 @@ func op(s *report.Summary, name string) report.OpStats {
 	return report.OpStats{Op: name}
 }
 
+// checkCounts checks that the operations of kinds have one latency sample
+// per reply and add up to ops.
+func checkCounts(t *testing.T, res *Result, ops int64, kinds ...report.Kind) {
+	t.Helper()
+	var sum int64
+	for _, k := range kinds {
+		o := op(res.Summary, k.String())
+		if o.Count != res.Hists.Count(k) {
+			t.Errorf("%s: %d replies but %d latency samples", k, o.Count, res.Hists.Count(k))
+		}
+		sum += o.Count
+	}
+	if sum != ops {
+		t.Errorf("per-op counts sum to %d, want %d", sum, ops)
+	}
+}
+
 func TestClosedLoopCountsAddUp(t *testing.T) {
 	addr, srv := startFake(t, fakeserver.Options{})
 	const ops = 6000
@@ -71,17 +88,7 @@ func TestClosedLoopCountsAddUp(t *testing.T) {
 	if got := srv.Requests(); got < ops+500 {
 		t.Errorf("server saw %d requests, fewer than preload + measured", got)
 	}
-	var sum int64
-	for _, k := range []report.Kind{report.Get, report.Set, report.Delete} {
-		o := op(s, k.String())
-		if o.Count != res.Hists.Count(k) {
-			t.Errorf("%s: %d replies but %d latency samples", k, o.Count, res.Hists.Count(k))
-		}
-		sum += o.Count
-	}
-	if sum != ops {
-		t.Errorf("per-op counts sum to %d, want %d", sum, ops)
-	}
+	checkCounts(t, res, ops, report.Get, report.Set, report.Delete)
 	// Mix proportions within 5σ.
 	for name, p := range map[string]float64{"get": 6.0 / 9, "set": 2.0 / 9, "delete": 1.0 / 9} {
 		n := float64(op(s, name).Count)

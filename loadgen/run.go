@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/loadgen/evloop"
 	"github.com/dynamo-kv/dynamo/loadgen/report"
 	"github.com/dynamo-kv/dynamo/loadgen/workload"
 	"github.com/dynamo-kv/dynamo/protocol/ringclient"
@@ -68,20 +69,78 @@ func (g *group) measure(ctx context.Context) *Result {
 	}
 	ph := g.newPhase()
 	var wg sync.WaitGroup
+	handOff := func(s *session, w *worker, limit int64) {
+		wg.Go(func() { s.runClosed(ctx, ph, limit, &recorder{w: w}) })
+	}
+	loops := make([]*eventLoop, len(workers))
+	var onLoops, onGoroutines int
 	n := len(g.sessions)
 	for i, s := range g.sessions {
 		w, limit := workers[i%len(workers)], quota(cfg.Ops, n, i)
 		if cfg.OpenLoop() {
 			offset := float64(i) / float64(n) // spread the connections' schedules over one interval
 			wg.Go(func() { s.runOpen(ctx, ph, limit, offset, w) })
-		} else {
-			wg.Go(func() { s.runClosed(ctx, ph, limit, &recorder{w: w}) })
+			onGoroutines++
+			continue
 		}
+		if el := g.loopFor(ctx, ph, loops, i%len(workers), w, handOff); el != nil {
+			if sock, ok := s.detachForLoop(); ok {
+				el.add(s, sock, limit)
+				onLoops++
+				continue
+			}
+		}
+		wg.Go(func() { s.runClosed(ctx, ph, limit, &recorder{w: w}) })
+		onGoroutines++
+	}
+	for _, el := range loops {
+		if el == nil {
+			continue
+		}
+		if len(el.sessions) == 0 {
+			_ = el.loop.Close()
+			continue
+		}
+		wg.Go(el.run)
 	}
 	allDone := make(chan struct{})
 	go func() { wg.Wait(); close(allDone) }()
 	prog := startProgress(g, ph, workers)
-	return g.coordinate(ctx, ph, workers, allDone, prog)
+	return g.coordinate(ctx, ph, workers, allDone, prog, ioUsed(onLoops, onGoroutines))
+}
+
+// loopFor returns worker i's event loop, creating it on first use; nil when
+// the run does not use event loops or one cannot be created.
+func (g *group) loopFor(ctx context.Context, ph *phase, loops []*eventLoop, i int, w *worker, handOff func(*session, *worker, int64)) *eventLoop {
+	if g.cfg.IO == IOGoroutines || !evloop.Supported {
+		return nil
+	}
+	if loops[i] == nil {
+		el, err := newEventLoop(ctx, ph, timeoutNanos(g.cfg.Timeout), w, handOff)
+		if err != nil {
+			return nil
+		}
+		loops[i] = el
+	}
+	return loops[i]
+}
+
+func timeoutNanos(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return int64(d)
+}
+
+// ioUsed names the drivers the connections started on, for the report.
+func ioUsed(onLoops, onGoroutines int) string {
+	switch {
+	case onGoroutines == 0:
+		return string(IOEpoll)
+	case onLoops == 0:
+		return string(IOGoroutines)
+	}
+	return string(IOEpoll) + "+" + string(IOGoroutines)
 }
 
 func (g *group) newPhase() *phase {
@@ -102,7 +161,7 @@ func (g *group) newPhase() *phase {
 
 // coordinate marks the measured window's start and end, stops the drivers
 // at the end or on cancellation, and assembles the result.
-func (g *group) coordinate(ctx context.Context, ph *phase, workers []*worker, allDone <-chan struct{}, prog *progress) *Result {
+func (g *group) coordinate(ctx context.Context, ph *phase, workers []*worker, allDone <-chan struct{}, prog *progress, io string) *Result {
 	sessionsNow := g.sessions[0].now
 	wait := func(until int64) bool { // false if the run ended or was cancelled first
 		t := time.NewTimer(time.Duration(until - sessionsNow()))
@@ -138,9 +197,11 @@ func (g *group) coordinate(ctx context.Context, ph *phase, workers []*worker, al
 	user1, sys1 := cpuTime()
 	timeline := prog.finish()
 	h, c, lag := collect(workers)
+	params := g.cfg.Params()
+	params.IO = io
 	in := report.Input{
 		Label: g.label, Targets: g.targets, OpenLoop: g.cfg.OpenLoop(), Rate: g.cfg.Rate,
-		Workload: g.cfg.Params(), Start: started, Warmup: g.cfg.Warmup,
+		Workload: params, Start: started, Warmup: g.cfg.Warmup,
 		CPUUser: user1 - user0, CPUSys: sys1 - sys0, Timeline: timeline, Rules: g.cfg.SLA,
 		Stopped: interrupted,
 	}

@@ -24,21 +24,8 @@ command -v memcached >/dev/null || { echo "compare-memcached: memcached is not i
 make -s build
 mkdir -p "$OUT"
 
-free_port() {
-  local p
-  for p in $(seq 20000 20999 | shuf); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  echo "compare-memcached: no free port" >&2; exit 2
-}
-
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "compare-memcached: nothing listens on $1" >&2; return 1
-}
+SCRIPT=compare-memcached
+source perf/ports.sh
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

@@ -124,6 +124,10 @@ func newFlagSet(inv *invocation, o *options) *flag.FlagSet {
 	fs.IntVar(&cfg.CartItems, "cart-items", cfg.CartItems, "cart: items at which a cart is checked out and restarted")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "fail requests after this long without progress; the connection is re-established")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "workload random seed")
+	fs.Func("io", "closed-loop `driver`: auto (epoll on Linux for real sockets), epoll (one event-loop thread per worker, like memcaslap's libevent) or goroutines (one per connection on Go's netpoller) (default \"auto\")", func(v string) error {
+		cfg.IO = loadgen.IOMode(v)
+		return nil
+	})
 	fs.Var(&o.sla, "sla", "SLA `rules`, repeatable or comma-separated: [OP[+OP]:]pNN<DURATION, max<D, mean<D, errors<P%; e.g. p99.9<5ms,get:p99<1ms; failed ops count as infinitely slow; exit status 1 if missed")
 	fs.StringVar(&inv.jsonPath, "json", "", "write the JSON summary to `FILE`")
 	fs.StringVar(&inv.hgrmPrefix, "hgrm", "", "write HdrHistogram percentile distributions (microseconds) to `PREFIX`.OP.hgrm")

@@ -3,7 +3,9 @@ package client
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -13,7 +15,24 @@ var (
 	ErrTimeout = errors.New("client: timeout")
 	// ErrConn is a connection failure: reset, closed, refused or short write.
 	ErrConn = errors.New("client: connection error")
+	// ErrWouldBlock is returned, unwrapped, by Fill and Flush on a
+	// nonblocking Transport when no byte can move now (syscall.EAGAIN).
+	ErrWouldBlock error = syscall.EAGAIN
 )
+
+// Transport is what a Conn reads replies from and writes requests to: a
+// net.Conn, or a nonblocking socket driven by an event loop, whose Read and
+// Write return ErrWouldBlock instead of waiting (and whose deadlines the
+// loop enforces).
+type Transport interface {
+	io.ReadWriteCloser
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// loopTimed is implemented by transports whose owner enforces timeouts,
+// such as an event loop's socket; Conn sets no deadlines on them.
+type loopTimed interface{ LoopTimed() }
 
 // Options configure a Conn. Zero fields take the documented defaults.
 type Options struct {
@@ -53,9 +72,11 @@ func (o *Options) ensureDefaults() {
 // each be used by one goroutine at a time, and the two sides concurrently.
 // Timestamps are nanoseconds since Options.Epoch.
 type Conn struct {
-	nc      net.Conn
+	nc      Transport
 	epoch   time.Time
 	timeout time.Duration
+
+	deadlines bool // the transport takes deadlines (it is not loopTimed)
 
 	// Read side.
 	rbuf         []byte
@@ -71,10 +92,11 @@ type Conn struct {
 }
 
 // NewConn wraps an established connection.
-func NewConn(nc net.Conn, opts Options) *Conn {
+func NewConn(nc Transport, opts Options) *Conn {
 	opts.ensureDefaults()
+	_, timed := nc.(loopTimed)
 	return &Conn{
-		nc: nc, epoch: opts.Epoch, timeout: opts.Timeout,
+		nc: nc, epoch: opts.Epoch, timeout: opts.Timeout, deadlines: !timed,
 		rbuf:         make([]byte, opts.ReadBufferSize),
 		wbuf:         make([]byte, 0, opts.WriteBufferSize),
 		readDeadline: -1 << 62, writeDeadline: -1 << 62,
@@ -110,6 +132,9 @@ func (c *Conn) Putv(key []byte, flags uint32, exptime int64, value, context []by
 func (c *Conn) Buffered() int { return len(c.wbuf) }
 
 // Flush writes the queued requests and returns the time it started writing.
+// On a nonblocking Transport whose buffer fills, the unwritten rest stays
+// queued and Flush returns ErrWouldBlock; call it again when the socket is
+// writable.
 func (c *Conn) Flush() (int64, error) {
 	now := c.Now()
 	if len(c.wbuf) == 0 {
@@ -117,11 +142,17 @@ func (c *Conn) Flush() (int64, error) {
 	}
 	c.flushes++
 	c.flushAt = now
-	if err := c.pushDeadline(now, &c.writeDeadline, c.nc.SetWriteDeadline); err != nil {
-		c.wbuf = c.wbuf[:0]
+	if c.deadlines {
+		if err := c.pushDeadline(now, &c.writeDeadline, c.nc.SetWriteDeadline); err != nil {
+			c.wbuf = c.wbuf[:0]
+			return now, err
+		}
+	}
+	n, err := c.nc.Write(c.wbuf)
+	if err == ErrWouldBlock {
+		c.wbuf = c.wbuf[:copy(c.wbuf, c.wbuf[n:])]
 		return now, err
 	}
-	_, err := c.nc.Write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
 	return now, classify(err)
 }
@@ -161,6 +192,33 @@ func (c *Conn) next(want Reply, r *Response, flush bool) error {
 	}
 }
 
+// NextBuffered parses the next reply from bytes already read, without
+// reading: it returns ErrIncomplete, unwrapped, when they do not hold a
+// whole reply. It is Next for an event loop, which calls Fill once per
+// readiness notification.
+func (c *Conn) NextBuffered(want Reply, r *Response) error {
+	n, err := Parse(c.rbuf[c.rpos:c.rend], want, r)
+	if err != nil {
+		if errors.Is(err, ErrIncomplete) {
+			return ErrIncomplete
+		}
+		return err
+	}
+	c.rpos += n
+	return nil
+}
+
+// Fill reads once into the reply buffer, for an event loop told the
+// connection is readable. On a nonblocking Transport with nothing to read
+// it returns ErrWouldBlock.
+func (c *Conn) Fill() error {
+	err := c.fill()
+	if err != nil && errors.Is(err, ErrWouldBlock) {
+		return ErrWouldBlock
+	}
+	return err
+}
+
 // ReadAt is when the bytes that completed the last reply were received: the
 // return of the read that delivered them, not the end of parsing.
 func (c *Conn) ReadAt() int64 { return c.readAt }
@@ -173,10 +231,13 @@ func (c *Conn) Reset() {
 	c.readDeadline, c.writeDeadline = -1<<62, -1<<62
 }
 
-// SetConn swaps in a new network connection (after a reconnect) and resets
-// the buffers. The caller must hold both sides.
-func (c *Conn) SetConn(nc net.Conn) {
+// SetConn swaps in a new transport (after a reconnect, or a socket taken
+// over by an event loop) and resets the buffers. The caller must hold both
+// sides.
+func (c *Conn) SetConn(nc Transport) {
 	c.nc = nc
+	_, timed := nc.(loopTimed)
+	c.deadlines = !timed
 	c.Reset()
 }
 
@@ -198,8 +259,10 @@ func (c *Conn) fill() error {
 			c.rbuf = grown
 		}
 	}
-	if err := c.pushDeadline(c.Now(), &c.readDeadline, c.nc.SetReadDeadline); err != nil {
-		return err
+	if c.deadlines && c.timeout >= 0 {
+		if err := c.pushDeadline(c.Now(), &c.readDeadline, c.nc.SetReadDeadline); err != nil {
+			return err
+		}
 	}
 	n, err := c.nc.Read(c.rbuf[c.rend:])
 	c.readAt = c.Now()
@@ -209,6 +272,9 @@ func (c *Conn) fill() error {
 	}
 	if err == nil {
 		return fmt.Errorf("%w: empty read", ErrConn)
+	}
+	if err == ErrWouldBlock {
+		return err // not wrapped: an event loop sees this on every spurious wake-up
 	}
 	return classify(err)
 }
@@ -235,3 +301,6 @@ func classify(err error) error {
 	}
 	return fmt.Errorf("%w: %w", ErrConn, err)
 }
+
+// Transport returns the transport the Conn reads and writes.
+func (c *Conn) Transport() Transport { return c.nc }

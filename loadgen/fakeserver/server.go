@@ -27,6 +27,10 @@ type Options struct {
 	// ServiceTime is slept before answering each request, so that tests in
 	// fake time (testing/synctest) see time pass. Default 0.
 	ServiceTime time.Duration
+	// CloseAfter, when positive, closes every connection after it has
+	// read that many requests, without answering the last: clients see a
+	// reset mid-request, as when a server crashes.
+	CloseAfter int
 }
 
 // Server serves the protocol on any listener.
@@ -85,9 +89,13 @@ func (s *Server) handle(c net.Conn) {
 	defer c.Close()
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
-	for {
+	for served := 0; ; served++ {
 		line, err := r.ReadSlice('\n')
 		if err != nil {
+			return
+		}
+		if s.opts.CloseAfter > 0 && served+1 == s.opts.CloseAfter {
+			w.Flush()
 			return
 		}
 		s.requests.Add(1)

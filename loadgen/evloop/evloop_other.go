@@ -1,0 +1,34 @@
+//go:build !linux
+
+package evloop
+
+import (
+	"net"
+	"time"
+)
+
+// Supported reports whether this platform has an implementation.
+const Supported = false
+
+// Socket is unavailable on this platform.
+type Socket struct{}
+
+// Detach fails with errors.ErrUnsupported on this platform.
+func Detach(net.Conn) (*Socket, error) { return nil, errUnsupported }
+
+func (*Socket) Read([]byte) (int, error)  { return 0, errUnsupported }
+func (*Socket) Write([]byte) (int, error) { return 0, errUnsupported }
+func (*Socket) WantWritable(bool) error   { return errUnsupported }
+func (*Socket) Close() error              { return errUnsupported }
+
+// Loop is unavailable on this platform.
+type Loop struct{}
+
+// New fails with errors.ErrUnsupported on this platform.
+func New() (*Loop, error) { return nil, errUnsupported }
+
+func (*Loop) Add(*Socket, Handler) error      { return errUnsupported }
+func (*Loop) Remove(*Socket)                  {}
+func (*Loop) Len() int                        { return 0 }
+func (*Loop) Wait(time.Duration) (int, error) { return 0, errUnsupported }
+func (*Loop) Close() error                    { return errUnsupported }
