@@ -50,8 +50,9 @@ type loopSession struct {
 	done         bool
 }
 
-// shortWrites counts flushes the socket's buffer cut short, for tests.
-var shortWrites atomic.Int64
+// For tests: flushes the socket's buffer cut short, and socket readiness
+// events the loops handled.
+var shortWrites, loopEvents atomic.Int64
 
 // loopWait bounds each epoll wait, so timeouts are checked even when no
 // socket is ready.
@@ -77,6 +78,22 @@ func (s *session) detachForLoop() (*evloop.Socket, bool) {
 		return sock, true
 	}
 	return nil, false
+}
+
+// reattach hands a connection an earlier round detached back to Go's
+// netpoller, for a round that drives it from goroutines. If that fails the
+// session is left broken, and its driver redials.
+func (s *session) reattach() {
+	sock, ok := s.conn.Transport().(*evloop.Socket)
+	if !ok || s.broken {
+		return
+	}
+	nc, err := sock.Reattach()
+	if err != nil {
+		s.breakConn()
+		return
+	}
+	s.conn.SetConn(nc)
 }
 
 // newEventLoop prepares a loop for sessions already detached onto socks.
@@ -112,7 +129,9 @@ func (el *eventLoop) run() {
 		ls.issue(now)
 	}
 	for el.active > 0 {
-		if _, err := el.loop.Wait(loopWait); err != nil {
+		n, err := el.loop.Wait(loopWait)
+		loopEvents.Add(int64(n))
+		if err != nil {
 			for _, ls := range el.sessions {
 				if !ls.done {
 					ls.fail(report.ErrConn)
@@ -239,10 +258,15 @@ func (ls *loopSession) flush() {
 	}
 }
 
+// finish takes the session out of the loop's reckoning and its socket out
+// of the interest set: a finished connection the server then closes would
+// otherwise be reported readable on every wait. The socket stays open for
+// the next round.
 func (ls *loopSession) finish() {
 	if !ls.done {
 		ls.done = true
 		ls.el.active--
+		ls.el.loop.Remove(ls.sock)
 	}
 }
 

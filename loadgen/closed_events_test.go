@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"sync/atomic"
@@ -153,5 +154,86 @@ func TestMixedDrivers(t *testing.T) {
 	}
 	if s.Ops != 4000 || s.All.Failed != 0 {
 		t.Errorf("ops %d failed %d", s.Ops, s.All.Failed)
+	}
+}
+
+// A round driven by goroutines after one driven by event loops gets its
+// connections back on Go's netpoller intact: nothing fails, nothing is
+// redialled.
+func TestGoroutineRoundAfterLoopRound(t *testing.T) {
+	if !evloop.Supported {
+		t.Skip("no event loop on this platform")
+	}
+	addr, _ := startFake(t, fakeserver.Options{})
+	cfg := Config{Targets: []string{addr}, Conns: 3, Ops: 900, Mix: mustMix(t, "get=1,set=1")}
+	cfg.EnsureDefaults()
+	sh, err := newShared(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGroup(&cfg, sh, "", cfg.Targets, 0)
+	if err := g.connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	for _, io := range []IOMode{IOEpoll, IOGoroutines, IOEpoll} {
+		cfg.IO = io
+		s := g.measure(context.Background()).Summary
+		if got := ioOf(t, s); got != string(io) || s.Ops != 900 || s.All.Failed != 0 || s.Reconnects != 0 {
+			t.Fatalf("round on %s: ran on %s, ops %d failed %d reconnects %d", io, got, s.Ops, s.All.Failed, s.Reconnects)
+		}
+	}
+}
+
+// One connection meets its quota fast and the server then closes it, as an
+// idle timeout or a restart would; the other is slow. The finished
+// connection's hang-up must not wake the loop again and again while the
+// slow one finishes: level-triggered epoll reports it on every wait until
+// the socket leaves the interest set.
+func TestFinishedConnectionDoesNotWakeTheLoop(t *testing.T) {
+	if !evloop.Supported {
+		t.Skip("no event loop on this platform")
+	}
+	const quota = 25
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fast := accepted.Add(1) == 1
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for i := 1; ; i++ {
+					if _, err := r.ReadSlice('\n'); err != nil {
+						return
+					}
+					if !fast {
+						time.Sleep(10 * time.Millisecond)
+					}
+					c.Write([]byte("END\r\n"))
+					if fast && i == quota {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	before := loopEvents.Load()
+	res := run(t, Config{Targets: []string{ln.Addr().String()}, Conns: 2, Workers: 1, Ops: 2 * quota, IO: IOEpoll,
+		Mix: mustMix(t, "get=1"), Keys: workload.KeySpec{Keys: 10}})
+	if s := res.Summary; s.Ops != 2*quota || s.All.Failed != 0 {
+		t.Fatalf("ops %d failed %d", s.Ops, s.All.Failed)
+	}
+	// About one event per reply; a spinning loop sees thousands.
+	if events := loopEvents.Load() - before; events > 10*2*quota {
+		t.Errorf("%d readiness events for %d replies: the loop was woken by a finished connection", events, 2*quota)
 	}
 }

@@ -78,6 +78,7 @@ func (g *group) measure(ctx context.Context) *Result {
 	for i, s := range g.sessions {
 		w, limit := workers[i%len(workers)], quota(cfg.Ops, n, i)
 		if cfg.OpenLoop() {
+			s.reattach()
 			offset := float64(i) / float64(n) // spread the connections' schedules over one interval
 			wg.Go(func() { s.runOpen(ctx, ph, limit, offset, w) })
 			onGoroutines++
@@ -90,6 +91,7 @@ func (g *group) measure(ctx context.Context) *Result {
 				continue
 			}
 		}
+		s.reattach()
 		wg.Go(func() { s.runClosed(ctx, ph, limit, &recorder{w: w}) })
 		onGoroutines++
 	}

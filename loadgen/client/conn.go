@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"syscall"
 	"time"
 )
 
@@ -16,8 +15,9 @@ var (
 	// ErrConn is a connection failure: reset, closed, refused or short write.
 	ErrConn = errors.New("client: connection error")
 	// ErrWouldBlock is returned, unwrapped, by Fill and Flush on a
-	// nonblocking Transport when no byte can move now (syscall.EAGAIN).
-	ErrWouldBlock error = syscall.EAGAIN
+	// nonblocking Transport when no byte can move now (syscall.EAGAIN
+	// where the platform has it).
+	ErrWouldBlock = errWouldBlock
 )
 
 // Transport is what a Conn reads replies from and writes requests to: a

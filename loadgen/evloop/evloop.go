@@ -2,13 +2,8 @@ package evloop
 
 import (
 	"errors"
-	"syscall"
 	"time"
 )
-
-// ErrWouldBlock is returned by a Socket's Read and Write when no byte can
-// move now. It is syscall.EAGAIN, so errors.Is matches either.
-var ErrWouldBlock error = syscall.EAGAIN
 
 // ErrClosed is returned by operations on a closed Socket or Loop.
 var ErrClosed = errors.New("evloop: closed")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"time"
 	"unsafe"
@@ -11,6 +12,10 @@ import (
 
 // Supported reports whether this platform has an implementation.
 const Supported = true
+
+// ErrWouldBlock is returned by a Socket's Read and Write when no byte can
+// move now. It is syscall.EAGAIN, so errors.Is matches either.
+var ErrWouldBlock error = syscall.EAGAIN
 
 // Socket is a nonblocking stream socket, registered with at most one Loop
 // at a time. It is not safe for concurrent use.
@@ -40,12 +45,32 @@ func Detach(nc net.Conn) (*Socket, error) {
 	if dupErr != nil {
 		return nil, fmt.Errorf("evloop: dup: %w", dupErr)
 	}
-	_ = nc.Close()
 	if err := syscall.SetNonblock(fd, true); err != nil {
 		_ = syscall.Close(fd)
 		return nil, fmt.Errorf("evloop: set nonblocking: %w", err)
 	}
+	_ = nc.Close() // only now: on failure above, nc is left as it was
 	return &Socket{fd: fd}, nil
+}
+
+// Reattach hands an idle socket back to Go's netpoller as a net.Conn, for
+// a caller that cannot drive it from a loop after all. The Socket is
+// closed; the connection is not.
+func (s *Socket) Reattach() (net.Conn, error) {
+	if s.fd < 0 {
+		return nil, ErrClosed
+	}
+	if s.loop != nil {
+		s.loop.Remove(s)
+	}
+	f := os.NewFile(uintptr(s.fd), "evloop-socket")
+	s.fd = -1
+	nc, err := net.FileConn(f) // duplicates the descriptor
+	_ = f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("evloop: reattach: %w", err)
+	}
+	return nc, nil
 }
 
 func dupCloexec(fd int) (int, error) {
@@ -61,7 +86,9 @@ func dupCloexec(fd int) (int, error) {
 // rawIO reads or writes without telling the scheduler: on a nonblocking
 // socket the call returns in microseconds, and the bookkeeping of
 // syscall.Read (entersyscall, exitsyscall) costs a few percent of the
-// loop. The common errors come back as preallocated values.
+// loop. The common errors come back as preallocated values. The race
+// detector does not see the kernel's accesses to p; a Socket belongs to
+// one goroutine, which is what makes that safe.
 func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {

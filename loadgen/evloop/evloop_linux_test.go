@@ -221,3 +221,45 @@ func TestDetachNeedsADescriptor(t *testing.T) {
 		t.Fatalf("detach of a pipe: %v, want ErrUnsupported", err)
 	}
 }
+
+func TestReattachKeepsTheConnection(t *testing.T) {
+	s, peer := pair(t)
+	l := newLoop(t)
+	var h recorder
+	if err := l.Add(s, &h); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := s.Reattach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if l.Len() != 0 {
+		t.Error("reattached socket still in the loop")
+	}
+	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, ErrClosed) {
+		t.Errorf("socket usable after reattach: %v", err)
+	}
+	peer.Write([]byte("ping"))
+	nc.SetReadDeadline(time.Now().Add(time.Second))
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(nc, got); err != nil || string(got) != "ping" {
+		t.Fatalf("read through the reattached conn: %q %v", got, err)
+	}
+}
+
+// A session that finished must not be woken by its peer closing; the
+// loop's owner removes it, and the descriptor goes quiet.
+func TestRemovedSocketIsNotReportedOnHangUp(t *testing.T) {
+	s, peer := pair(t)
+	l := newLoop(t)
+	var h recorder
+	if err := l.Add(s, &h); err != nil {
+		t.Fatal(err)
+	}
+	l.Remove(s)
+	peer.Close()
+	if n, _ := l.Wait(20 * time.Millisecond); n != 0 || h.readable != 0 {
+		t.Fatalf("removed socket reported: n=%d %+v", n, h)
+	}
+}

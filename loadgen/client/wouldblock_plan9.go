@@ -1,0 +1,5 @@
+package client
+
+import "errors"
+
+var errWouldBlock = errors.New("client: would block")
