@@ -418,3 +418,22 @@ func TestQuotaSplitsExactly(t *testing.T) {
 		}
 	}
 }
+
+// The timeline says when the tail happened: the second holding a stall
+// shows it as its slowest request, the second before does not.
+func TestTimelineLocatesAStall(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	addr, _ := startFake(t, fakeserver.Options{StallAfter: 1300 * time.Millisecond, StallFor: stall})
+	res := run(t, Config{Targets: []string{addr}, Conns: 4, Pipeline: 4, Duration: 2500 * time.Millisecond,
+		Rate: 2000, Mix: mustMix(t, "get=1"), Keys: workload.KeySpec{Keys: 100}})
+	tl := res.Summary.Timeline
+	if len(tl) < 2 {
+		t.Fatalf("timeline %+v", tl)
+	}
+	if tl[0].MaxMs <= 0 || tl[0].MaxMs >= float64(stall/2)/1e6 {
+		t.Errorf("first second: slowest %.1f ms, want a positive figure well under the %v stall", tl[0].MaxMs, stall)
+	}
+	if tl[1].MaxMs < float64(stall*2/3)/1e6 {
+		t.Errorf("second second (stall at 1.3 s): slowest %.1f ms, want ≥ %v", tl[1].MaxMs, stall*2/3)
+	}
+}

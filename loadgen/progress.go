@@ -51,7 +51,8 @@ func (p *progress) loop() {
 		secs := float64(now-prevT) / 1e9
 		mid := (now + prevT) / 2
 		pt := report.Point{T: float64(now-p.ph.start) / 1e9, Ops: float64(done-prevDone) / secs,
-			Failed: float64(failed-prevFailed) / secs, Measured: mid >= p.ph.measureStart && mid < p.ph.end}
+			Failed: float64(failed-prevFailed) / secs, Measured: mid >= p.ph.measureStart && mid < p.ph.end,
+			MaxMs: float64(takeSlowest(p.workers)) / 1e6}
 		points = append(points, pt)
 		prevT, prevDone, prevFailed = now, done, failed
 		stage := "measure"
@@ -84,7 +85,8 @@ func (p *progress) print(pt report.Point, stage string, failed int64) {
 	if stage != "warmup" {
 		tailSoFar(p.workers, p.tail)
 		if p.tail.TotalCount() > 0 {
-			tailNote = " p99.9 so far " + report.Micros(float64(p.tail.ValueAtQuantile(99.9))/1e3)
+			tailNote = " p99.9 so far " + report.Micros(float64(p.tail.ValueAtQuantile(99.9))/1e3) +
+				", slowest this second " + report.Micros(pt.MaxMs*1e3)
 		}
 	}
 	label := ""

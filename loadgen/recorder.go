@@ -19,6 +19,9 @@ type worker struct {
 		hists    report.Histograms
 		counters report.Counters
 		lag      *hdrhistogram.Histogram
+		// slowest is the largest latency recorded since the progress
+		// sampler last took it, for the timeline.
+		slowest int64
 	}
 }
 
@@ -77,6 +80,7 @@ func (r *recorder) flush(now int64) {
 			continue
 		}
 		w.mu.hists.Record(s.kind, s.ns)
+		w.mu.slowest = max(w.mu.slowest, s.ns)
 	}
 	r.n = 0
 	w.mu.counters.Add(&r.counters)
@@ -98,6 +102,19 @@ func collect(workers []*worker) (*report.Histograms, *report.Counters, *hdrhisto
 		w.mu.Unlock()
 	}
 	return &h, &c, lag
+}
+
+// takeSlowest returns the largest latency the workers recorded since the
+// last call, and starts over.
+func takeSlowest(workers []*worker) int64 {
+	var m int64
+	for _, w := range workers {
+		w.mu.Lock()
+		m = max(m, w.mu.slowest)
+		w.mu.slowest = 0
+		w.mu.Unlock()
+	}
+	return m
 }
 
 // tailSoFar is the merged histogram of user-level operations, for the

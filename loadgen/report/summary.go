@@ -95,6 +95,9 @@ type Point struct {
 	Ops      float64 `json:"ops_per_sec"`
 	Failed   float64 `json:"failed_per_sec"`
 	Measured bool    `json:"measured"` // false during warm-up and drain
+	// MaxMs is the slowest measured request reported in the second, in
+	// milliseconds (0 if none): where in the run the tail came from.
+	MaxMs float64 `json:"max_ms"`
 }
 
 // Input is what Build needs besides the histograms and counters.
