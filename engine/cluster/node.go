@@ -203,7 +203,11 @@ func (n *Node) GetQuorum(key []byte, o *engine.Object, r int) error {
 			}
 			continue
 		}
-		if r.ok {
+		switch {
+		case !r.ok:
+		case merged == nil:
+			merged = r.rec // the first record needs no merge (and no copy)
+		default:
 			if merged, err = engine.MergeRecords(nil, merged, r.rec); err != nil {
 				cancel()
 				return err
@@ -280,6 +284,9 @@ wait:
 			return
 		}
 	}
+	if inSync(got) {
+		return // the common case: every replica that answered holds the same bytes
+	}
 	var merged []byte
 	var err error
 	for _, r := range got {
@@ -302,6 +309,18 @@ wait:
 			n.stats.readRepairFailures.Add(1)
 		}
 	}
+}
+
+// inSync reports whether every reply found the key with byte-identical
+// records: then no replica that answered is stale, and merging them would
+// only allocate.
+func inSync(got []reply) bool {
+	for _, r := range got {
+		if r.err != nil || !r.ok || string(r.rec) != string(got[0].rec) {
+			return false
+		}
+	}
+	return true
 }
 
 // sendMerge delivers a record to one replica (itself included).
