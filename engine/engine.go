@@ -11,6 +11,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/cache"
 	"github.com/dynamo-kv/dynamo/engine/dvv"
 	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/pace"
 	"github.com/dynamo-kv/dynamo/engine/record"
 )
 
@@ -36,6 +37,7 @@ type Engine struct {
 	closed    atomic.Bool
 	stop      chan struct{}
 	reaperWG  sync.WaitGroup
+	reapPacer pace.Pacer
 }
 
 var _ KV = (*Engine)(nil)
@@ -79,6 +81,7 @@ func Open(opts Options) (*Engine, error) {
 		st.Close()
 		return nil, err
 	}
+	e.reapPacer = pace.Pacer{Share: e.opts.ReapShare}
 	e.reaperWG.Add(1)
 	go e.reapLoop()
 	return e, nil

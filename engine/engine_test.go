@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
+	"github.com/dynamo-kv/dynamo/engine/pace"
 )
 
 // testClock is an adjustable wall clock.
@@ -533,5 +534,41 @@ func TestFlushAllCoversSameMillisecondWrites(t *testing.T) {
 		if winner(f.get("k")) != "<miss>" {
 			t.Fatalf("round %d: a write made before flush_all survived it", i)
 		}
+	}
+}
+
+// A round larger than a chunk is worked in chunks with a rest after each
+// but the last, and still reaps everything it covers.
+func TestReaperRestsBetweenChunks(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.ReapBatch = 1000 })
+	const n = 2*reapChunk + 88
+	for i := range n {
+		f.mustPut("k"+strconv.Itoa(i), PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
+	}
+	var rests []time.Duration
+	f.e.reapPacer = pace.Pacer{Share: 0.1, Sleep: func(d time.Duration, _ <-chan struct{}) bool {
+		rests = append(rests, d)
+		return true
+	}}
+	if cursor := f.e.reapRound(nil); cursor != nil {
+		t.Errorf("round of %d over %d records did not reach the end", 1000, n)
+	}
+	if got := statMap(f.e)["engine_reaped"]; got != strconv.Itoa(n) {
+		t.Errorf("reaped %s, want %d", got, n)
+	}
+	if len(rests) != 2 {
+		t.Errorf("%d rests, want 2 (three chunks)", len(rests))
+	}
+	// A stop during a rest ends the round where it was.
+	f2 := newFixture(t, func(o *Options) { o.ReapBatch = 1000 })
+	for i := range n {
+		f2.mustPut("k"+strconv.Itoa(i), PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
+	}
+	f2.e.reapPacer = pace.Pacer{Share: 0.1, Sleep: func(time.Duration, <-chan struct{}) bool { return false }}
+	if cursor := f2.e.reapRound(nil); cursor == nil {
+		t.Error("stopped round reported the end of the data")
+	}
+	if got := statMap(f2.e)["engine_reaped"]; got != strconv.Itoa(reapChunk) {
+		t.Errorf("stopped after one chunk but reaped %s, want %d", got, reapChunk)
 	}
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// round. Defaults 1 s and 10,000.
 	ReapInterval time.Duration
 	ReapBatch    int
+	// ReapShare is the fraction of one core a reaper round may keep busy:
+	// it rests between chunks of 256 records to hold that share. Default
+	// 0.1; 1 means no rests.
+	ReapShare float64
 
 	// Now is the wall clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
@@ -89,12 +93,17 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ReapBatch == 0 {
 		o.ReapBatch = 10_000
 	}
+	if o.ReapShare == 0 {
+		o.ReapShare = 0.1
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	switch {
 	case o.BufferBytes < 0, o.FlushInterval < 0, o.CacheBytes < 0, o.TombstoneTTL < 0, o.ReapInterval < 0, o.ReapBatch < 0:
 		return o, errors.Join(ErrOptions, errors.New("sizes and durations must not be negative"))
+	case o.ReapShare < 0 || o.ReapShare > 1:
+		return o, errors.Join(ErrOptions, errors.New("ReapShare must be in (0, 1]"))
 	case o.MaxSiblings < 1:
 		return o, errors.Join(ErrOptions, errors.New("MaxSiblings must be at least 1"))
 	case o.Storage == nil && o.Dir == "" && o.FS == nil:
