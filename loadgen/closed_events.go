@@ -143,11 +143,8 @@ func (el *eventLoop) run() {
 		el.checkTimeouts(now)
 		el.rec.tick(now)
 	}
-	// Sessions that finished stay detached for the next round; the loop
-	// only forgets them.
-	for _, ls := range el.sessions {
-		el.loop.Remove(ls.sock)
-	}
+	// Every session has left the loop (finish removes its socket); those
+	// that finished stay detached for the next round.
 	el.rec.flush(el.now())
 }
 
