@@ -131,7 +131,7 @@ func newFlagSet(inv *invocation, o *options) *flag.FlagSet {
 	fs.Var(&o.sla, "sla", "SLA `rules`, repeatable or comma-separated: [OP[+OP]:]pNN<DURATION, max<D, mean<D, errors<P%; e.g. p99.9<5ms,get:p99<1ms; failed ops count as infinitely slow; exit status 1 if missed")
 	fs.StringVar(&inv.jsonPath, "json", "", "write the JSON summary to `FILE`")
 	fs.StringVar(&inv.hgrmPrefix, "hgrm", "", "write HdrHistogram percentile distributions (microseconds) to `PREFIX`.OP.hgrm")
-	fs.StringVar(&inv.svgPath, "svg", "", "write an SVG of latency by percentile and throughput over time to `FILE`")
+	fs.StringVar(&inv.svgPath, "svg", "", "write an SVG of latency by percentile, throughput over time and the slowest request per second to `FILE`")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
 	fs.BoolVar(&cfg.RingAware, "ring-aware", cfg.RingAware, "client-driven coordination: learn the ring from the -target nodes and send each key to the first node of its preference list")
 	fs.StringVar(&o.nullServer, "null-server", "", "instead of generating load, serve `ADDR` answering every request at once without storing (to measure loadgen's own ceiling)")

@@ -178,11 +178,11 @@ func TestSVGIsWellFormed(t *testing.T) {
 			texts = append(texts, string(el))
 		}
 	}
-	if lines != len(HgrmSeriesNames(h))+2 { // one per series, plus ops/s and failed/s
+	if lines != len(HgrmSeriesNames(h))+3 { // one per series, plus ops/s, failed/s and slowest
 		t.Errorf("%d polylines", lines)
 	}
 	joined := strings.Join(texts, "|")
-	for _, want := range []string{"99.9%", "99%", "90%", "Throughput over time", "open-loop"} {
+	for _, want := range []string{"99.9%", "99%", "90%", "Throughput over time", "Slowest request per second", "open-loop"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("svg lacks %q", want)
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Layout of the picture: two panels stacked.
+// Layout of the picture: three panels stacked.
 const (
 	svgWidth    = 900
 	panelHeight = 330
@@ -26,16 +26,18 @@ var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#
 
 // WriteSVG draws latency by percentile (the HdrHistogram plotter's "nines"
 // x-axis: 0%, 90%, 99%, 99.9% ... evenly spaced) for each kind with samples,
-// and throughput over time with the warm-up shaded.
+// throughput over time with the warm-up shaded, and the slowest request of
+// each second, which shows whether a tail is steady or a few stalls.
 func WriteSVG(w io.Writer, s *Summary, h *Histograms) error {
 	bw := bufio.NewWriter(w)
 	c := &canvas{w: bw}
 	c.printf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n",
-		svgWidth, 2*panelHeight)
+		svgWidth, 3*panelHeight)
 	c.printf(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	names, hists := HgrmSeries(h)
 	c.latencyPanel(s, names, hists)
 	c.throughputPanel(s.Timeline)
+	c.slowestPanel(s.Timeline)
 	c.printf("</svg>\n")
 	if c.err != nil {
 		return c.err
@@ -142,7 +144,43 @@ func (c *canvas) throughputPanel(tl []Point) {
 	}
 	p := newPlot(panelHeight, niceCeil(xMax), niceCeil(yMax*1.05))
 	c.frame(p, "Throughput over time", "seconds since start", "ops/s")
-	for i := 0; i < len(tl); i++ { // shade unmeasured stretches (warm-up, drain)
+	c.timeAxis(p, tl)
+	// Each point is a rate over the interval ending at its T: draw steps.
+	c.polyline(steps(p, tl, func(pt Point) float64 { return pt.Ops }), palette[0])
+	c.legend(p, 0, "ops/s", palette[0])
+	c.polyline(steps(p, tl, func(pt Point) float64 { return pt.Failed }), palette[1])
+	c.legend(p, 1, "failed/s", palette[1])
+}
+
+// slowestPanel draws each second's slowest measured request.
+func (c *canvas) slowestPanel(tl []Point) {
+	xMax, yMax := 1.0, 0.0
+	for _, pt := range tl {
+		xMax, yMax = math.Max(xMax, pt.T), math.Max(yMax, pt.MaxMs)
+	}
+	p := newPlot(2*panelHeight, niceCeil(xMax), niceCeil(yMax*1.05))
+	c.frame(p, "Slowest request per second", "seconds since start", "milliseconds")
+	c.timeAxis(p, tl)
+	c.polyline(steps(p, tl, func(pt Point) float64 { return pt.MaxMs }), palette[2])
+	c.legend(p, 0, "slowest", palette[2])
+}
+
+// steps is the step line of f over the timeline: each point holds for the
+// interval ending at its T.
+func steps(p plot, tl []Point, f func(Point) float64) [][2]float64 {
+	var pts [][2]float64
+	prev := 0.0
+	for _, pt := range tl {
+		pts = append(pts, [2]float64{p.x(prev), p.y(f(pt))}, [2]float64{p.x(pt.T), p.y(f(pt))})
+		prev = pt.T
+	}
+	return pts
+}
+
+// timeAxis shades the unmeasured stretches (warm-up, drain) and labels the
+// x and y axes of a panel over the timeline.
+func (c *canvas) timeAxis(p plot, tl []Point) {
+	for i := 0; i < len(tl); i++ {
 		if tl[i].Measured {
 			continue
 		}
@@ -159,18 +197,6 @@ func (c *canvas) throughputPanel(tl []Point) {
 		c.printf(`<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", p.x(v), p.bot+16,
 			strconv.FormatFloat(v, 'f', -1, 64))
 	}
-	// Each point is a rate over the interval ending at its T: draw steps.
-	var ops, failed [][2]float64
-	prev := 0.0
-	for _, pt := range tl {
-		ops = append(ops, [2]float64{p.x(prev), p.y(pt.Ops)}, [2]float64{p.x(pt.T), p.y(pt.Ops)})
-		failed = append(failed, [2]float64{p.x(prev), p.y(pt.Failed)}, [2]float64{p.x(pt.T), p.y(pt.Failed)})
-		prev = pt.T
-	}
-	c.polyline(ops, palette[0])
-	c.legend(p, 0, "ops/s", palette[0])
-	c.polyline(failed, palette[1])
-	c.legend(p, 1, "failed/s", palette[1])
 }
 
 func ninesLabel(n float64) string {
