@@ -384,3 +384,80 @@ func TestFallbacksBeyondTwoN(t *testing.T) {
 		t.Fatalf("write with the first 2N of the list unreachable: %v", err)
 	}
 }
+
+// A read at R=1 is answered from the coordinator's own copy; read repair
+// then compares digests and moves whole records only for replicas that
+// differ, in both directions.
+func TestReadRepairByDigest(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 1, W: 3})
+	// stage writes v1 everywhere, then v2 on the nodes in newer only.
+	stage := func(key string, newer ...int) {
+		t.Helper()
+		if _, err := c.nodes[0].put(t, key, set("v1")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.nodes[newer[0]].eng.PutRecord([]byte(key), &engine.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+		rec, _, _ := c.nodes[newer[0]].eng.Record([]byte(key), nil)
+		for _, i := range newer[1:] {
+			c.nodes[i].eng.MergeRecord([]byte(key), rec, engine.Buffered)
+		}
+	}
+	repairs := func(i int) uint64 { return c.nodes[i].node.stats.readRepairs.Load() }
+
+	t.Run("a stale peer", func(t *testing.T) {
+		stage("peer-stale", 0, 1)
+		before := repairs(0)
+		o, err := c.nodes[0].get(t, "peer-stale")
+		if err != nil || !values(o)["v2"] || values(o)["v1"] {
+			t.Fatalf("read: %v %v", values(o), err)
+		}
+		eventually(t, "repair of n2", func() bool { return c.nodes[2].local(t, "peer-stale")["v2"] })
+		if got := repairs(0) - before; got != 1 {
+			t.Errorf("%d repairs counted, want 1 (only the stale peer)", got)
+		}
+	})
+	t.Run("a stale coordinator", func(t *testing.T) {
+		stage("self-stale", 0, 1)
+		o, err := c.nodes[2].get(t, "self-stale")
+		if err != nil || !values(o)["v1"] {
+			t.Fatalf("R=1 read answers from its own copy: %v %v", values(o), err)
+		}
+		eventually(t, "repair of the coordinator's own copy", func() bool { return c.nodes[2].local(t, "self-stale")["v2"] })
+		if o, err := c.nodes[2].get(t, "self-stale"); err != nil || !values(o)["v2"] || values(o)["v1"] {
+			t.Fatalf("second read: %v %v", values(o), err)
+		}
+	})
+	t.Run("a peer without the key", func(t *testing.T) {
+		req := set("only-two")
+		if _, _, err := c.nodes[0].eng.PutRecord([]byte("missing"), &req, nil); err != nil {
+			t.Fatal(err)
+		}
+		rec, _, _ := c.nodes[0].eng.Record([]byte("missing"), nil)
+		c.nodes[1].eng.MergeRecord([]byte("missing"), rec, engine.Buffered)
+		if _, err := c.nodes[1].get(t, "missing"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the key reaches n2", func() bool { return c.nodes[2].local(t, "missing")["only-two"] })
+	})
+	t.Run("replicas in sync", func(t *testing.T) {
+		if _, err := c.nodes[0].put(t, "in-sync", set("v")); err != nil {
+			t.Fatal(err)
+		}
+		st := &c.nodes[1].node.stats
+		before, digests, mismatches := repairs(1), st.readDigests.Load(), st.readDigestMismatches.Load()
+		for range 20 {
+			if o, err := c.nodes[1].get(t, "in-sync"); err != nil || !values(o)["v"] {
+				t.Fatalf("read: %v %v", values(o), err)
+			}
+		}
+		eventually(t, "40 digests compared", func() bool { return st.readDigests.Load()-digests == 40 })
+		if got := repairs(1) - before; got != 0 {
+			t.Errorf("%d repairs of replicas in sync", got)
+		}
+		if got := st.readDigestMismatches.Load() - mismatches; got != 0 {
+			t.Errorf("%d digest mismatches between replicas in sync", got)
+		}
+	})
+}

@@ -30,7 +30,7 @@ func (n *Node) handle(ctx context.Context, t wire.MsgType, p, dst []byte) (rt wi
 
 func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.MsgType, []byte, error) {
 	switch t {
-	case msgFetch:
+	case msgFetch, msgDigest:
 		key, err := decodeFetch(p)
 		if err != nil {
 			return 0, nil, err
@@ -38,6 +38,9 @@ func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Msg
 		rec, found, err := n.eng.Record(key, nil)
 		if err != nil {
 			return 0, nil, toRemote(err)
+		}
+		if t == msgDigest && found {
+			rec = digestOf(rec)
 		}
 		return t, appendFetchResp(dst, found, rec), nil
 	case msgMerge:

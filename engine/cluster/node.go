@@ -181,6 +181,21 @@ func (n *Node) GetQuorum(key []byte, o *engine.Object, r int) error {
 		n.stats.unavailable.Add(1)
 		return fmt.Errorf("%w: read needs %d replicas, %d reachable", engine.ErrUnavailable, r, reachable)
 	}
+	if r == 1 {
+		if i := indexOf(targets, t.Self); i >= 0 {
+			rec, found, err := n.eng.Record(key, nil)
+			if err == nil {
+				if err := n.eng.FillObject(rec, o); err != nil {
+					return err
+				}
+				others := append(append([]target(nil), targets[:i]...), targets[i+1:]...)
+				n.bg.Add(1)
+				go n.repairByDigest(key, t, targets[i], others, rec, found)
+				return nil
+			}
+			// This node's copy is unreadable: read the others in full.
+		}
+	}
 	tr := quorum.New(r, len(targets), len(spares))
 	replies := make(chan reply, len(targets)+len(spares))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
@@ -308,6 +323,103 @@ wait:
 		if err := n.sendMerge(context.Background(), t, r.t.id, &m); err != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
+	}
+}
+
+// indexOf is the position of the target with the given id, or -1.
+func indexOf(targets []target, id string) int {
+	for i, tg := range targets {
+		if tg.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// repairByDigest is read repair for a read answered from this node's own
+// copy (R=1): the other replicas send a digest of their record, and only
+// those whose digest differs are asked for the record itself, merged with
+// ours; the merge then goes to every copy that is not it, ours included.
+// Replicas in sync, the common case, cost a lookup and a 16-byte answer
+// instead of a whole record on the wire (Cassandra's digest reads).
+func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []target, local []byte, found bool) {
+	defer n.bg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
+	type answer struct {
+		tg     target
+		found  bool
+		digest []byte
+		err    error
+	}
+	answers := make(chan answer, len(others))
+	for _, tg := range others {
+		go func() {
+			_, resp, err := n.tr.Call(ctx, t.Addrs[tg.id], msgDigest, appendFetch(nil, key), nil)
+			a := answer{tg: tg, err: err}
+			if err == nil {
+				a.found, a.digest, a.err = decodeFetchResp(resp)
+			}
+			answers <- a
+		}()
+	}
+	var ours []byte
+	if found {
+		ours = digestOf(local)
+	}
+	var differ []answer
+	for range others {
+		a := <-answers
+		if a.err != nil {
+			continue // unreachable: hints and anti-entropy will see to it
+		}
+		n.stats.readDigests.Add(1)
+		if a.found == found && bytes.Equal(a.digest, ours) {
+			continue
+		}
+		n.stats.readDigestMismatches.Add(1)
+		differ = append(differ, a)
+	}
+	if len(differ) == 0 {
+		return
+	}
+	merged := local
+	if !found {
+		merged = nil
+	}
+	for _, a := range differ {
+		if !a.found {
+			continue
+		}
+		_, resp, err := n.tr.Call(ctx, t.Addrs[a.tg.id], msgFetch, appendFetch(nil, key), nil)
+		if err != nil {
+			continue
+		}
+		theirsFound, theirs, err := decodeFetchResp(resp)
+		if err != nil || !theirsFound {
+			continue
+		}
+		if merged, err = engine.MergeRecords(nil, merged, theirs); err != nil {
+			return
+		}
+	}
+	if merged == nil {
+		return
+	}
+	want := digestOf(merged)
+	repair := func(tg target, stale bool) {
+		if !stale {
+			return
+		}
+		n.stats.readRepairs.Add(1)
+		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, hintFor: tg.hintFor}
+		if err := n.sendMerge(context.Background(), t, tg.id, &m); err != nil {
+			n.stats.readRepairFailures.Add(1)
+		}
+	}
+	repair(self, !found || !bytes.Equal(ours, want))
+	for _, a := range differ {
+		repair(a.tg, !a.found || !bytes.Equal(a.digest, want))
 	}
 }
 

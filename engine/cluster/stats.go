@@ -10,6 +10,7 @@ import (
 type counters struct {
 	reads, writes, forwarded, unavailable atomic.Uint64
 	readRepairs, readRepairFailures       atomic.Uint64
+	readDigests, readDigestMismatches     atomic.Uint64
 	asyncFailures, mergesServed           atomic.Uint64
 	hintsDelivered, hintFailures          atomic.Uint64
 	handedOff                             atomic.Uint64
@@ -48,6 +49,8 @@ func (n *Node) Stats() []engine.Stat {
 		engine.Stat{Name: "cluster_unavailable", Value: u(n.stats.unavailable.Load())},
 		engine.Stat{Name: "cluster_read_repairs", Value: u(n.stats.readRepairs.Load())},
 		engine.Stat{Name: "cluster_read_repair_failures", Value: u(n.stats.readRepairFailures.Load())},
+		engine.Stat{Name: "cluster_read_digests", Value: u(n.stats.readDigests.Load())},
+		engine.Stat{Name: "cluster_read_digest_mismatches", Value: u(n.stats.readDigestMismatches.Load())},
 		engine.Stat{Name: "cluster_async_replication_failures", Value: u(n.stats.asyncFailures.Load())},
 		engine.Stat{Name: "cluster_merges_served", Value: u(n.stats.mergesServed.Load())},
 		engine.Stat{Name: "cluster_hints_delivered", Value: u(n.stats.hintsDelivered.Load())},
