@@ -118,19 +118,19 @@ func (el *eventLoop) run() {
 	now := el.now()
 	el.rec.lastFlush, el.lastCheck = now, now
 	for _, ls := range el.sessions {
+		el.active++
+		ls.lastProgress = now
 		if err := el.loop.Add(ls.sock, ls); err != nil {
-			ls.lastProgress = now
-			el.active++
 			ls.fail(report.ErrConn)
 			continue
 		}
-		el.active++
-		ls.lastProgress = now
 		ls.issue(now)
 	}
+	var events int64 // published once at the end: no atomic per wait
+	defer func() { loopEvents.Add(events) }()
 	for el.active > 0 {
 		n, err := el.loop.Wait(loopWait)
-		loopEvents.Add(int64(n))
+		events += int64(n)
 		if err != nil {
 			for _, ls := range el.sessions {
 				if !ls.done {
