@@ -54,6 +54,17 @@ func NewParser(maxItemSize int) *Parser {
 	return p
 }
 
+// ParserState is what a Parser carries from one command to the next: the
+// part of a rejected data block still to be discarded.
+type ParserState struct{ swallow int }
+
+// State returns p's state between commands, for Restore.
+func (p *Parser) State() ParserState { return ParserState{p.swallow} }
+
+// Restore returns p to a state State returned, so that input parsed after
+// it can be parsed again (a server that ran only part of a batch).
+func (p *Parser) Restore(s ParserState) { p.swallow = s.swallow }
+
 // Reset readies p for a new connection.
 func (p *Parser) Reset(maxItemSize int) {
 	if maxItemSize <= 0 {

@@ -12,9 +12,14 @@ import (
 // Bounds on one batch, so that one pipelining client neither hogs a worker
 // nor makes the loop copy unbounded input at once. Whatever is left is
 // parsed when the batch completes.
+// A batch also stops executing once its replies pass maxBatchOutput: 256
+// gets of a 900 KB value made 230 MB of replies in one batch, which held
+// an event loop for seconds under the race detector while the socket went
+// unread. The commands left over are parsed again with the next batch.
 const (
 	maxBatchCommands = 256
 	maxBatchBytes    = 1 << 20
+	maxBatchOutput   = maxPendingOutput
 )
 
 // Backpressure. gnet cannot pause reading a socket, so a client that keeps
@@ -47,12 +52,22 @@ type conn struct {
 type batch struct {
 	in       []byte
 	cmds     []memcache.Command
+	ends     []commandEnd // per command: where its input ends, the parser after it
 	out      []byte
 	consumed int
-	close    bool          // close the connection after the reply (quit, HTTP, overlong line)
-	ready    chan struct{} // signalled when out is complete
-	conn     gnet.Conn     // set while a worker runs the batch, for Spill
+	resume   memcache.ParserState // the parser's state at consumed
+	spilled  int                  // reply bytes already sent ahead by Spill
+	close    bool                 // close the connection after the reply (quit, HTTP, overlong line)
+	ready    chan struct{}        // signalled when out is complete
+	conn     gnet.Conn            // set while a worker runs the batch, for Spill
 	srv      *Server
+}
+
+// commandEnd is where one parsed command's input ends and what the parser
+// carried past it, so a batch cut short can be resumed there.
+type commandEnd struct {
+	consumed int
+	parser   memcache.ParserState
 }
 
 // handler adapts Server to gnet's callbacks without exporting them.
@@ -178,6 +193,7 @@ func (s *Server) step(c gnet.Conn, st *conn) (action gnet.Action, more bool) {
 		_, _ = c.Write(b.out)
 		s.bytesWritten.Add(uint64(len(b.out)))
 		_, _ = c.Discard(b.consumed)
+		st.parser.Restore(b.resume)
 		close := b.close
 		s.putBatch(b)
 		if close {
@@ -195,7 +211,8 @@ func (s *Server) step(c gnet.Conn, st *conn) (action gnet.Action, more bool) {
 // parseBatch parses commands from buf into b until the input runs out or
 // the batch is full.
 func (s *Server) parseBatch(st *conn, buf []byte, b *batch) (needsStorage, full bool) {
-	b.cmds, b.consumed, b.close = b.cmds[:0], 0, false
+	b.cmds, b.ends, b.consumed, b.close = b.cmds[:0], b.ends[:0], 0, false
+	defer func() { b.resume = st.parser.State() }()
 	for {
 		if len(b.cmds) >= maxBatchCommands || b.consumed >= maxBatchBytes {
 			return needsStorage, true
@@ -216,6 +233,10 @@ func (s *Server) parseBatch(st *conn, buf []byte, b *batch) (needsStorage, full 
 		switch {
 		case cmd.Op == memcache.OpNone:
 			b.cmds = b.cmds[:len(b.cmds)-1]
+			continue
+		}
+		b.ends = append(b.ends, commandEnd{b.consumed, st.parser.State()})
+		switch {
 		case cmd.Op == memcache.OpQuit || cmd.Op == memcache.OpClose:
 			b.close = true
 			return needsStorage, false
@@ -225,13 +246,20 @@ func (s *Server) parseBatch(st *conn, buf []byte, b *batch) (needsStorage, full 
 	}
 }
 
-// execute runs the batch's commands and returns their replies.
+// execute runs the batch's commands and returns their replies. Once the
+// replies pass maxBatchOutput it stops, and the batch consumes only the
+// input of the commands it ran; the loop parses the rest again later.
 func (s *Server) execute(sess *memcache.Session, b *batch) []byte {
 	out := b.out[:0]
+	b.spilled = 0
 	for i := range b.cmds {
 		out = s.exec.Execute(sess, &b.cmds[i], out)
 		if b.conn != nil && len(out) >= memcache.SpillBytes {
 			out = b.Spill(out)
+		}
+		if b.spilled+len(out) >= maxBatchOutput && i+1 < len(b.cmds) {
+			b.consumed, b.resume, b.close = b.ends[i].consumed, b.ends[i].parser, false
+			break
 		}
 	}
 	return out
@@ -242,6 +270,7 @@ func (s *Server) execute(sess *memcache.Session, b *batch) []byte {
 // goroutine reach the loop in order, so replies stay ordered.
 func (b *batch) Spill(reply []byte) []byte {
 	n := uint64(len(reply))
+	b.spilled += len(reply)
 	_ = b.conn.AsyncWrite(reply, func(gnet.Conn, error) error {
 		b.srv.bytesWritten.Add(n)
 		return nil
@@ -281,6 +310,7 @@ func (s *Server) finish(c gnet.Conn, st *conn, b *batch, err error) {
 	s.bytesWritten.Add(uint64(len(b.out)))
 	st.lastActive.Store(s.opts.Now().UnixNano())
 	_, _ = c.Discard(b.consumed)
+	st.parser.Restore(b.resume)
 	close := b.close
 	s.putBatch(b)
 	switch {

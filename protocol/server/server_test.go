@@ -373,3 +373,16 @@ func TestRunawayInputCloses(t *testing.T) {
 	}
 	t.Fatal("server kept accepting input from a client that never reads")
 }
+
+// TestLargeRepliesSplitBatches pipelines more reply bytes than one batch
+// may produce, with a rejected data block where a batch is cut: every
+// reply must arrive, in order.
+func TestLargeRepliesSplitBatches(t *testing.T) {
+	s := start(t, fakekv.New(nil), Options{MaxItemSize: 1 << 20})
+	c := dial(t, s)
+	setup, req, want := cutAtRejectedBlock()
+	c.send(setup)
+	c.expect("STORED\r\nSTORED\r\n")
+	go func() { _, _ = io.WriteString(c.c, req) }()
+	c.expect(want)
+}
