@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race unit bench bench-memcached bench-loadgen fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak unit bench bench-memcached bench-loadgen fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ sla-all: build ## every profile in perf/, one after another; fails if any SLA wa
 	@failed=""; for p in perf/*.toml; do ./$(BIN)/dynsla $$p || failed="$$failed $$p"; done; \
 	  if [ -n "$$failed" ]; then echo "SLA missed or run failed:$$failed"; exit 1; fi
 
-test: lint race ## what CI runs: gofmt, go vet, every test under the race detector
+test: lint race suite ## what CI runs: gofmt, go vet, every test under the race detector, memcached's own tests
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -43,6 +43,17 @@ lint: ## gofmt and go vet
 
 race: ## all tests with the race detector
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+suite: ## memcached 1.6.18's own protocol test files against this server (../shared/reference), without the race detector
+	$(GO) test -count=1 -run '^TestMemcachedSuite$$' ./protocol/compat/
+
+SEEDS ?= 1-3
+FAULTS ?= 30s
+chaos: build ## fault harness: real nodes in network namespaces, seeded faults, a checker (root; SEEDS=1-3, FAULTS=30s)
+	./$(BIN)/dynchaos -dynamod $(BIN)/dynamod -seeds $(SEEDS) -faults $(FAULTS) -out chaos-out
+
+soak: build ## the fault harness over 100 schedules (SEEDS, FAULTS as for chaos)
+	./$(BIN)/dynchaos -dynamod $(BIN)/dynamod -seeds $(if $(filter 1-3,$(SEEDS)),1-100,$(SEEDS)) -faults $(FAULTS) -out soak-out
 
 unit: ## all tests, no race detector (faster)
 	$(GO) test -count=1 $(PKGS)

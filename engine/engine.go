@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/cache"
+	"github.com/dynamo-kv/dynamo/engine/counter"
 	"github.com/dynamo-kv/dynamo/engine/dvv"
 	"github.com/dynamo-kv/dynamo/engine/hlc"
 	"github.com/dynamo-kv/dynamo/engine/pace"
@@ -17,16 +17,17 @@ import (
 
 // Engine is a node's versioned store. It implements KV.
 type Engine struct {
-	opts  Options
-	st    Storage
-	actor dvv.Actor
-	clock *hlc.Clock
+	opts   Options
+	st     Storage
+	actors actors
+	clock  *hlc.Clock
 
 	// locks serialise read-modify-write per key; a key maps to a stripe
 	// by its hash.
 	locks [4096]sync.Mutex
 
 	flush flushState
+	fence fence        // keys reaped here, against late older copies
 	cache *cache.Cache // records by data key; see readRecord
 
 	scratch sync.Pool // *scratch
@@ -50,7 +51,8 @@ type scratch struct {
 	rec  record.Record
 	next record.Record // the record being written
 	peer record.Record // a replica's record being merged in
-	ctx  dvv.Clock
+	ctx  dvv.Context
+	res  dvv.Context
 }
 
 // Open opens (or creates) the engine's store and starts its reaper.
@@ -82,13 +84,22 @@ func Open(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.reapPacer = pace.Pacer{Share: e.opts.ReapShare}
-	e.reaperWG.Add(1)
-	go e.reapLoop()
+	if !opts.Replicated {
+		e.reaperWG.Add(1)
+		go e.reapLoop()
+	}
 	return e, nil
 }
 
-// Actor is the identity this incarnation of the node writes dots with.
-func (e *Engine) Actor() dvv.Actor { return e.actor }
+// Recovered reports whether this engine started a new incarnation: it did
+// not shut down cleanly before (or its data directory is new), so it may
+// have lost buffered writes that other replicas hold.
+func (e *Engine) Recovered() bool { return !e.stats.actorReused }
+
+// Actor is this incarnation of the node: the actor of its epoch 0, which
+// no write uses; every actor this incarnation writes with shares its top
+// 48 bits (see actorFor).
+func (e *Engine) Actor() dvv.Actor { return dvv.Actor(e.actors.incarnation.Load() << epochBits) }
 
 // Close stops the reaper, flushes the store and marks the shutdown clean.
 // The caller must have stopped issuing requests.
@@ -98,7 +109,10 @@ func (e *Engine) Close() error {
 		e.closed.Store(true)
 		close(e.stop)
 		e.reaperWG.Wait()
-		err = errors.Join(e.st.Set(metaClean, []byte{1}, Sync), e.st.Close())
+		if err = e.saveEpoch(); err == nil {
+			err = e.st.Set(metaClean, []byte{1}, Sync)
+		}
+		err = errors.Join(err, e.st.Close())
 	})
 	return err
 }
@@ -127,18 +141,24 @@ func (e *Engine) Get(key []byte, o *Object) error {
 	if err := record.Decode(&s.rec, raw); err != nil {
 		return fmt.Errorf("engine: key %q: %w", key, err)
 	}
-	e.fillObject(o, &s.rec)
+	e.fillObject(o, key, &s.rec)
 	return nil
 }
 
 // fillObject copies the visible part of rec into o, which owns the copies.
-func (e *Engine) fillObject(o *Object, rec *record.Record) {
+// A counter version reads as its lineage's merged value.
+func (e *Engine) fillObject(o *Object, key []byte, rec *record.Record) {
 	now := e.now()
 	size := 0
+	counters := false
 	for i := range rec.Siblings {
-		if e.visible(&rec.Siblings[i], now) {
-			size += len(rec.Siblings[i].Value)
+		if rs := &rec.Siblings[i]; e.visible(rs, now) {
+			size += len(rs.Value)
+			counters = counters || rs.Counter != nil
 		}
+	}
+	if counters {
+		size += 24 * len(rec.Siblings)
 	}
 	if cap(o.buf) < size {
 		o.buf = make([]byte, 0, size)
@@ -149,7 +169,12 @@ func (e *Engine) fillObject(o *Object, rec *record.Record) {
 			continue
 		}
 		start := len(o.buf)
-		o.buf = append(o.buf, rs.Value...)
+		if rs.Counter != nil {
+			_, v, width := e.lineage(rec, rs, now)
+			o.buf = counter.Render(o.buf, v, width)
+		} else {
+			o.buf = append(o.buf, rs.Value...)
+		}
 		o.Siblings = append(o.Siblings, Sibling{
 			Value:     o.buf[start:len(o.buf):len(o.buf)],
 			Flags:     rs.Flags,
@@ -159,24 +184,55 @@ func (e *Engine) fillObject(o *Object, rec *record.Record) {
 		})
 	}
 	o.Context = dvv.AppendClock(o.Context[:0], rec.Clock)
-	o.CAS = casOf(o.Context)
+	o.CAS = e.casOf(key, rec, now)
 }
 
-// casOf digests a context into memcached's 64-bit cas unique; never 0.
-// It must be the same on every node for the same context, so it is a fixed
-// function of the bytes: 64-bit multiply-xorshift mixing (the finalizer of
-// splitmix64) over 8-byte words. Accidental collisions are ~2^-64; cas
-// guards against lost updates, not attackers, who could only make their
-// own cas succeed. BLAKE3 here cost a fifth of a get's CPU in profiles.
-func casOf(ctx []byte) uint64 {
-	h := uint64(len(ctx)) * 0x9e3779b97f4a7c15
-	for len(ctx) >= 8 {
-		h = mix64(h ^ binary.LittleEndian.Uint64(ctx))
-		ctx = ctx[8:]
+// lineage merges the visible counter versions of rec that share c's base:
+// their merged totals, the value they read, and the width to render it
+// at (that of the latest of them).
+func (e *Engine) lineage(rec *record.Record, c *record.Sibling, now time.Time) ([]record.CounterEntry, uint64, int) {
+	var group [8]*record.Counter
+	cs := group[:0]
+	width, latest := 0, uint64(0)
+	for i := range rec.Siblings {
+		s := &rec.Siblings[i]
+		if s.Counter == nil || s.Counter.BaseDot != c.Counter.BaseDot || !e.visible(s, now) {
+			continue
+		}
+		cs = append(cs, s.Counter)
+		if s.Timestamp >= latest {
+			latest, width = s.Timestamp, int(s.Counter.Width)
+		}
 	}
-	var tail [8]byte
-	copy(tail[:], ctx)
-	h = mix64(h ^ binary.LittleEndian.Uint64(tail[:]) ^ uint64(len(ctx))<<56)
+	merged := counter.Merge(nil, cs...)
+	return merged, counter.Value(c.Counter.Base, merged), width
+}
+
+// casOf is memcached's cas unique of key in state rec: a digest of the key
+// and of the origin of every visible version, never 0. The origin of a
+// value is the write that made it, kept by a touch, so a touch leaves the
+// cas unchanged while any other write changes it; the key makes two keys
+// in the same causal state differ. It must be the same on every node for
+// the same record: 64-bit multiply-xorshift mixing (the finalizer of
+// splitmix64). Accidental collisions are ~2^-64; cas guards against lost
+// updates, not attackers, who could only make their own cas succeed.
+// BLAKE3 here cost a fifth of a get's CPU in profiles.
+func (e *Engine) casOf(key []byte, rec *record.Record, now time.Time) uint64 {
+	h := mix64(hashKey(key) ^ 0x9e3779b97f4a7c15)
+	n := 0
+	for i := range rec.Siblings {
+		s := &rec.Siblings[i]
+		if !e.visible(s, now) {
+			continue
+		}
+		o := s.CASOrigin()
+		h = mix64(h ^ uint64(o.Actor))
+		h = mix64(h ^ o.Counter)
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
 	if h == 0 {
 		h = 1
 	}
@@ -200,8 +256,10 @@ func (e *Engine) visible(s *record.Sibling, now time.Time) bool {
 	return !e.flush.covers(s.Timestamp, now)
 }
 
-// live reports whether rec has a value a classic client would see.
-func (e *Engine) live(rec *record.Record, now time.Time) bool {
+// winner is the version a classic client sees (the visible sibling with
+// the greatest timestamp, the smallest dot on a tie) and whether it is a
+// live value; nil when nothing is visible.
+func (e *Engine) winner(rec *record.Record, now time.Time) (*record.Sibling, bool) {
 	var best *record.Sibling
 	for i := range rec.Siblings {
 		s := &rec.Siblings[i]
@@ -209,7 +267,13 @@ func (e *Engine) live(rec *record.Record, now time.Time) bool {
 			best = s
 		}
 	}
-	return best != nil && !best.Deleted
+	return best, best != nil && !best.Deleted
+}
+
+// live reports whether rec has a value a classic client would see.
+func (e *Engine) live(rec *record.Record, now time.Time) bool {
+	_, ok := e.winner(rec, now)
+	return ok
 }
 
 // Put implements KV.
@@ -252,27 +316,36 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 		}
 	}
 	now := e.now()
-	if err := e.check(req, &s.rec, now); err != nil {
+	if err := e.check(key, req, &s.rec, now); err != nil {
 		return PutResult{}, recDst, err
 	}
+	win, live := e.winner(&s.rec, now)
+	supersedeAll := req.SupersedeAll || req.Touch || req.Arith != nil
+	if (req.Touch || req.Arith != nil) && !live {
+		return PutResult{}, recDst, ErrNotFound
+	}
 
-	ctx := s.rec.Clock
-	if !req.SupersedeAll {
-		if ctx, _, err = dvv.DecodeClock(s.ctx[:0], req.Context); err != nil {
+	ctx := &s.ctx
+	ctx.Clock, ctx.Dots = append(ctx.Clock[:0], s.rec.Clock...), ctx.Dots[:0]
+	if !supersedeAll {
+		if *ctx, err = dvv.DecodeContext(*ctx, req.Context); err != nil {
 			return PutResult{}, recDst, ErrBadContext
 		}
-		s.ctx = ctx
 	}
-	dot := dvv.NextDot(s.rec.Clock, ctx, e.actor)
+	actor, err := e.actorFor(s.rec.Clock)
+	if err != nil {
+		return PutResult{}, recDst, err
+	}
+	dot := dvv.NextDot(s.rec.Clock, *ctx, actor)
 	next := &s.next
 	next.Reset()
 	// Every Record in scratch owns its clock's backing array, so this
 	// cannot overwrite rec.Clock or ctx.
-	next.Clock = dvv.Advance(next.Clock, s.rec.Clock, ctx, dot)
+	next.Clock = dvv.Advance(next.Clock, s.rec.Clock, ctx.Clock, dot)
 	for _, sib := range s.rec.Siblings {
 		// Superseded versions go; so do dead ones (their dots stay in the
 		// clock, so replicas drop them too).
-		if dvv.Survives(ctx, sib.Dot) && e.visible(&sib, now) {
+		if dvv.Survives(*ctx, sib.Dot) && e.visible(&sib, now) {
 			next.Siblings = append(next.Siblings, sib)
 		}
 	}
@@ -284,7 +357,27 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 		Expires:   req.Expires,
 		Deleted:   req.Delete,
 	}
-	if !req.Delete {
+	res := PutResult{Live: live}
+	switch {
+	case req.Touch:
+		ns.Flags, ns.Value, ns.Origin = win.Flags, win.Value, win.CASOrigin()
+		res.PrevExpires = win.Expires
+		if win.Counter != nil {
+			// The touch supersedes every version of the lineage: carry
+			// their merged totals, or concurrent increments would go.
+			entries, _, width := e.lineage(&s.rec, win, now)
+			ns.Value = nil
+			ns.Counter = &record.Counter{Base: win.Counter.Base, BaseDot: win.Counter.BaseDot, Width: uint32(width), Entries: entries}
+		}
+	case req.Arith != nil:
+		if ns.Counter, res.Number, err = e.arith(&s.rec, win, actor, req.Arith, now); err != nil {
+			return PutResult{}, recDst, err
+		}
+		ns.Flags, res.PrevExpires = win.Flags, win.Expires
+		if !req.Arith.SetExpires {
+			ns.Expires = win.Expires
+		}
+	case !req.Delete:
 		ns.Value = req.Value
 	}
 	next.Siblings = append(next.Siblings, ns)
@@ -301,16 +394,48 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(next), len(s.enc))
 	e.stats.puts.Add(1)
 
-	res := PutResult{Context: dvv.AppendClock(nil, next.Clock)}
-	res.CAS = casOf(res.Context)
+	if supersedeAll {
+		res.Context = dvv.AppendClock(nil, next.Clock)
+	} else {
+		s.res = ctx.With(s.res, dot)
+		res.Context = dvv.AppendContext(nil, s.res)
+	}
+	res.CAS = e.casOf(key, next, now)
 	if wantRecord {
 		recDst = append(recDst, s.enc...)
 	}
 	return res, recDst, nil
 }
 
+// arith applies an incr or decr by actor to the winning version win of
+// rec and returns the new counter version and its value. A plain value
+// starts a lineage with itself as the base; a counter continues its
+// lineage with every visible version of it merged.
+func (e *Engine) arith(rec *record.Record, win *record.Sibling, actor dvv.Actor, a *Arith, now time.Time) (*record.Counter, uint64, error) {
+	c := &record.Counter{}
+	var entries []record.CounterEntry
+	var cur uint64
+	width := 0
+	if win.Counter != nil {
+		c.Base, c.BaseDot = win.Counter.Base, win.Counter.BaseDot
+		entries, cur, width = e.lineage(rec, win, now)
+	} else {
+		v, ok := counter.ParseUint64(win.Value)
+		if !ok || len(win.Value) == 0 {
+			return nil, 0, ErrNotNumber
+		}
+		c.Base, c.BaseDot, cur, width = v, win.Dot, v, len(win.Value)
+	}
+	var next uint64
+	c.Entries, next = counter.Apply(entries, actor, cur, a.Delta, a.Decr)
+	// memcached: a result no longer than the old value is padded to its
+	// length; a longer one takes its own.
+	c.Width = uint32(counter.Width(width, next))
+	return c, next, nil
+}
+
 // check applies a write's condition to the key's current record.
-func (e *Engine) check(req *PutRequest, rec *record.Record, now time.Time) error {
+func (e *Engine) check(key []byte, req *PutRequest, rec *record.Record, now time.Time) error {
 	switch req.Cond {
 	case CondNone:
 		return nil
@@ -326,8 +451,7 @@ func (e *Engine) check(req *PutRequest, rec *record.Record, now time.Time) error
 		if !e.live(rec, now) {
 			return ErrNotFound
 		}
-		var buf [256]byte
-		if casOf(dvv.AppendClock(buf[:0], rec.Clock)) != req.CAS {
+		if e.casOf(key, rec, now) != req.CAS {
 			return ErrExists
 		}
 	default:

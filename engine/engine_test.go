@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
 	"github.com/dynamo-kv/dynamo/engine/pace"
+	"github.com/dynamo-kv/dynamo/engine/record"
 )
 
 // testClock is an adjustable wall clock.
@@ -503,22 +505,25 @@ func BenchmarkPutGet(b *testing.B) {
 }
 
 func TestCASDistinctAndNonZero(t *testing.T) {
+	f := newFixture(t)
 	seen := map[uint64]string{}
-	var clock dvv.Clock
+	var rec record.Record
 	for i := range 20000 {
-		clock = clock.With(nil, dvv.Actor(i%7+1), uint64(i/7+1))
-		ctx := dvv.AppendClock(nil, clock)
-		c := casOf(ctx)
-		if c == 0 {
-			t.Fatal("cas 0")
+		rec.Siblings = append(rec.Siblings[:0], record.Sibling{Timestamp: 1, Dot: dvv.Dot{Actor: dvv.Actor(i%7 + 1), Counter: uint64(i/7 + 1)}})
+		for _, key := range []string{"a", "b"} {
+			c := f.e.casOf([]byte(key), &rec, time.Now())
+			id := fmt.Sprintf("%s %v", key, rec.Siblings[0].Dot)
+			if c == 0 {
+				t.Fatal("cas 0")
+			}
+			if prev, dup := seen[c]; dup {
+				t.Fatalf("cas collision between %s and %s", prev, id)
+			}
+			seen[c] = id
 		}
-		if prev, dup := seen[c]; dup && prev != string(ctx) {
-			t.Fatalf("cas collision between %x and %x", prev, ctx)
-		}
-		seen[c] = string(ctx)
 	}
-	if casOf(nil) == 0 || casOf([]byte{1}) == casOf([]byte{1, 0}) {
-		t.Fatal("length not mixed into the cas")
+	if f.e.casOf([]byte("a"), &record.Record{}, time.Now()) != 0 {
+		t.Fatal("a key with no version has a cas")
 	}
 }
 

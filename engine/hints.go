@@ -113,8 +113,19 @@ func (e *Engine) HasHints(key []byte) (bool, error) {
 // a new hint arrived meanwhile. Both checks happen under the key's lock,
 // where hints are added too.
 func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
+	return e.dropIf(key, func(cur []byte, _ *record.Record) bool { return bytes.Equal(cur, rec) },
+		func(*record.Record) { e.stats.handedOff.Add(1) })
+}
+
+// dropIf deletes key's record, under the key's lock, if keep accepts it
+// (the encoded and the decoded record) and no hint names the key; then,
+// still under the lock, it calls dropped.
+func (e *Engine) dropIf(key []byte, keep func(cur []byte, r *record.Record) bool, dropped func(r *record.Record)) (bool, error) {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return false, ErrKeyTooLong
+	}
+	if e.closed.Load() {
+		return false, ErrClosed
 	}
 	hash := hashKey(key)
 	dk := appendDataKey(nil, hash, key)
@@ -122,8 +133,12 @@ func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	cur, found, err := e.readRecord(dk, nil)
-	if err != nil || !found || !bytes.Equal(cur, rec) {
+	if err != nil || !found {
 		return false, err
+	}
+	var r record.Record
+	if record.Decode(&r, cur) != nil || !keep(cur, &r) {
+		return false, nil
 	}
 	if hinted, err := e.HasHints(key); err != nil || hinted {
 		return false, err
@@ -132,10 +147,8 @@ func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
 		return false, err
 	}
 	e.cache.Delete(key)
-	var r record.Record
-	wasItem := record.Decode(&r, cur) == nil && hasValue(&r)
-	e.stats.replaced(len(dk), true, wasItem, len(cur), false, false, 0)
-	e.stats.handedOff.Add(1)
+	e.stats.replaced(len(dk), true, hasValue(&r), len(cur), false, false, 0)
+	dropped(&r)
 	return true, nil
 }
 

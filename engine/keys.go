@@ -24,6 +24,7 @@ var (
 	metaActor = []byte{prefixMeta, 'a', 'c', 't', 'o', 'r'}
 	metaClean = []byte{prefixMeta, 'c', 'l', 'e', 'a', 'n'}
 	metaFlush = []byte{prefixMeta, 'f', 'l', 'u', 's', 'h'}
+	metaEpoch = []byte{prefixMeta, 'e', 'p', 'o', 'c', 'h'}
 )
 
 const dataHeader = 1 + 8

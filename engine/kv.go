@@ -64,9 +64,12 @@ type Object struct {
 	// object's version vector). A write carrying it supersedes every
 	// sibling returned here and nothing written after.
 	Context []byte
-	// CAS is a 64-bit digest of Context, never 0 while the key has any
-	// version (tombstones included); 0 when the key was never written or
-	// has been reclaimed. memcached's "gets"/"cas" use it.
+	// CAS is memcached's cas unique: a 64-bit digest of the key and of
+	// the writes its versions' values come from, never 0 while the key has
+	// any version (tombstones included); 0 when the key was never written
+	// or has been reclaimed. Any write changes it, but a touch (which
+	// rewrites a value unchanged) does not, and two keys have different
+	// ones. "gets"/"cas" use it.
 	CAS uint64
 
 	buf []byte // backing store for Sibling.Value, reused across reads
@@ -126,12 +129,31 @@ type PutRequest struct {
 	Cond Condition
 	CAS  uint64 // compared when Cond is CondCAS
 
+	// Touch rewrites the key's winning version with Expires, keeping its
+	// value, flags, counter state and cas unique (memcached's touch and
+	// gat). Value and Flags are ignored; a key without a live value is
+	// ErrNotFound. It supersedes every version.
+	Touch bool
+	// Arith, when set, makes the write memcached's incr or decr of the
+	// winning value, atomically, as a counter whose concurrent changes
+	// merge without loss (engine/counter). Value and Flags are ignored.
+	Arith *Arith
+
 	Durability Durability
 
 	// W overrides the cluster's write quorum for this request: the replicas
 	// that must acknowledge, 1 to N. 0 is the default. A single node has
 	// one replica and ignores it.
 	W int
+}
+
+// Arith is an incr or decr.
+type Arith struct {
+	Delta uint64
+	Decr  bool // decrement, stopping at 0; else increment, wrapping at 2^64
+	// SetExpires writes PutRequest.Expires; otherwise the value keeps its
+	// expiry.
+	SetExpires bool
 }
 
 // QuorumReader is implemented by a KV that can read with a per-request
@@ -142,8 +164,20 @@ type QuorumReader interface {
 
 // PutResult describes the key after a successful write.
 type PutResult struct {
-	CAS     uint64 // the key's new CAS
-	Context []byte // the key's new causal context; owned by the caller
+	CAS uint64 // the key's new CAS
+	// Context names what the write superseded and the write itself: for a
+	// write with a context, that context plus the new version (never a
+	// version the writer did not see); for one that superseded
+	// everything, the key's whole clock. Owned by the caller.
+	Context []byte
+	// Live reports whether the key had a live value before the write
+	// (delete answers NOT_FOUND otherwise).
+	Live bool
+	// Number is the counter's new value after an Arith write.
+	Number uint64
+	// PrevExpires is the winning version's expiry before a Touch or Arith
+	// write (memcached's ma reports it).
+	PrevExpires int64
 }
 
 // Errors a write can return; compare with errors.Is.
@@ -154,6 +188,10 @@ var (
 	ErrExists = errors.New("engine: cas mismatch")
 	// ErrNotFound: CondCAS on a key with no live value (memcached NOT_FOUND).
 	ErrNotFound = errors.New("engine: not found")
+	// ErrNotNumber: incr or decr of a value that is not a decimal number
+	// (memcached's CLIENT_ERROR cannot increment or decrement non-numeric
+	// value).
+	ErrNotNumber = errors.New("engine: value is not a number")
 	// ErrBadContext: the context is not one this engine can decode.
 	ErrBadContext = errors.New("engine: malformed context")
 	// ErrKeyTooLong: the key is empty or longer than MaxKeyLen.

@@ -5,22 +5,24 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
 	"github.com/dynamo-kv/dynamo/engine/hlc"
 )
 
-// loadMeta establishes this incarnation's actor and restores flush_all.
+// loadMeta establishes this incarnation and restores flush_all.
 //
 // A node that did not shut down cleanly may have lost acknowledged buffered
-// writes, and with them the highest dots it handed out; reusing its actor
+// writes, and with them the highest dots it handed out; reusing its actors
 // could give two different writes the same dot and silently drop one
-// (Riak's "kv679"). So only a clean shutdown keeps the actor; anything else,
-// including a lost data directory, starts a new one.
+// (Riak's "kv679"). So only a clean shutdown keeps the incarnation (and
+// the epoch it had reached); anything else, including a lost data
+// directory or one from before epochs, starts a new incarnation.
 func (e *Engine) loadMeta() error {
 	var buf [16]byte
-	actor, hasActor, err := e.st.Get(metaActor, buf[:0])
+	inc, hasInc, err := e.st.Get(metaActor, buf[:0])
 	if err != nil {
 		return err
 	}
@@ -28,13 +30,17 @@ func (e *Engine) loadMeta() error {
 	if err != nil {
 		return err
 	}
+	epoch, hasEpoch, err := e.st.Get(metaEpoch, nil)
+	if err != nil {
+		return err
+	}
 	switch {
-	case hasActor && len(actor) == 8 && hasClean && len(clean) == 1 && clean[0] == 1:
-		e.actor = dvv.Actor(binary.LittleEndian.Uint64(actor))
+	case hasInc && len(inc) == 8 && hasClean && len(clean) == 1 && clean[0] == 1 && hasEpoch && len(epoch) == 8:
+		e.actors.incarnation.Store(binary.LittleEndian.Uint64(inc))
+		e.actors.epoch = binary.LittleEndian.Uint64(epoch)
 		e.stats.actorReused = true
 	default:
-		e.actor = newActor()
-		if err := e.st.Set(metaActor, binary.LittleEndian.AppendUint64(nil, uint64(e.actor)), Sync); err != nil {
+		if err := e.newIncarnation(); err != nil {
 			return err
 		}
 	}
@@ -49,16 +55,76 @@ func (e *Engine) loadMeta() error {
 	return e.flush.decode(f)
 }
 
-func newActor() dvv.Actor {
+// Actors. A dot's actor is 64 bits: this node's incarnation (48 random
+// bits, new after every unclean shutdown) and an epoch (16 bits). A write
+// uses the actor of this incarnation already in the key's clock, if any:
+// this node coordinated every write of that actor to the key and still
+// holds them all, so its next counter is right. A key whose clock has
+// none (a new key, or one this node forgot: reaped, handed off) gets a
+// fresh epoch, an actor never used before: with one actor per node and
+// per-key counters, a re-created key started again at 1, its new writes
+// were taken for old ones by replicas that still held the old clock, and
+// its new clock claimed old writes it had never seen.
+type actors struct {
+	incarnation atomic.Uint64 // 48 bits, never 0
+	mu          sync.Mutex
+	epoch       uint64 // the last epoch handed out in this incarnation
+}
+
+const (
+	epochBits = 16
+	maxEpoch  = 1<<epochBits - 1
+)
+
+// actorFor picks the actor of a write to a key with this clock.
+func (e *Engine) actorFor(clock dvv.Clock) (dvv.Actor, error) {
+	inc := e.actors.incarnation.Load()
+	best := dvv.Actor(0)
+	for _, en := range clock {
+		if uint64(en.Actor)>>epochBits == inc && en.Actor > best {
+			best = en.Actor
+		}
+	}
+	if best != 0 {
+		return best, nil
+	}
+	a := &e.actors
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.epoch >= maxEpoch {
+		if err := e.newIncarnation(); err != nil {
+			return 0, err
+		}
+	}
+	a.epoch++
+	e.stats.epochs.Add(1)
+	return dvv.Actor(a.incarnation.Load()<<epochBits | a.epoch), nil
+}
+
+// newIncarnation draws and stores a new incarnation, epochs from 0.
+func (e *Engine) newIncarnation() error {
 	var b [8]byte
-	for {
+	var inc uint64
+	for inc == 0 || inc == e.actors.incarnation.Load() {
 		if _, err := rand.Read(b[:]); err != nil {
 			panic(fmt.Sprintf("engine: no randomness for a node identity: %v", err))
 		}
-		if a := dvv.Actor(binary.LittleEndian.Uint64(b[:])); a != 0 {
-			return a
-		}
+		inc = binary.LittleEndian.Uint64(b[:]) >> epochBits
 	}
+	if err := e.st.Set(metaActor, binary.LittleEndian.AppendUint64(nil, inc), Sync); err != nil {
+		return err
+	}
+	e.actors.incarnation.Store(inc)
+	e.actors.epoch = 0
+	e.stats.incarnations.Add(1)
+	return nil
+}
+
+// saveEpoch stores the epoch reached, for a clean restart to resume from.
+func (e *Engine) saveEpoch() error {
+	e.actors.mu.Lock()
+	defer e.actors.mu.Unlock()
+	return e.st.Set(metaEpoch, binary.LittleEndian.AppendUint64(nil, e.actors.epoch), Sync)
 }
 
 // flushState remembers flush_all: every write with a timestamp at or before

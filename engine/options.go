@@ -52,6 +52,11 @@ type Options struct {
 	// 0.1; 1 means no rests.
 	ReapShare float64
 
+	// Replicated says other nodes hold replicas of these records: the
+	// engine then never reaps dead records itself (ReapIf does, when the
+	// cluster layer has checked that every replica agrees; see dead.go).
+	Replicated bool
+
 	// Now is the wall clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
 	// Storage, when set, replaces the Pebble-backed store (tests inject

@@ -29,13 +29,19 @@ func (e *Engine) Record(key, dst []byte) (rec []byte, found bool, err error) {
 // the key's lock, and stores the result if it differs. It reports whether
 // the local record changed.
 func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err error) {
-	return e.MergeRecordHinted(key, rec, d, "")
+	return e.MergeRecordHinted(key, rec, d)
 }
 
-// MergeRecordHinted is MergeRecord for a fallback replica: under the same
-// lock it also records a hint that the key is owed to hintFor (when not
-// empty), so no hand-off can drop the record between the two.
-func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, hintFor string) (changed bool, err error) {
+// MergeRecordHinted is MergeRecord for a replica that must also remember
+// that the key is owed to other nodes: a fallback standing in for an
+// owner, or any replica of a write some owner missed. Under the same lock
+// it records a hint for each of owed, so no hand-off can drop the record
+// between the two, and every replica that took the write can deliver it.
+//
+// A merge of a key reaped here moments ago whose record is no newer than
+// the reaped one is dropped (see fence): a late message must not bring
+// back what every replica agreed was dead.
+func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, owed ...string) (changed bool, err error) {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return false, ErrKeyTooLong
 	}
@@ -62,6 +68,9 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, hintFor string
 		if err := record.Decode(&s.rec, raw); err != nil {
 			return false, fmt.Errorf("engine: key %q: %w", key, err)
 		}
+	} else if e.fence.blocks(key, &s.peer, rec, e.now()) {
+		e.stats.fenced.Add(1)
+		return false, nil
 	}
 	merged := &s.next
 	mergeInto(merged, &s.rec, &s.peer)
@@ -72,8 +81,11 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, hintFor string
 	if d == DurabilityDefault {
 		d = e.opts.Durability
 	}
-	if hintFor != "" {
-		if err := e.addHintLocked(hintFor, key, d); err != nil {
+	for _, owner := range owed {
+		if owner == "" {
+			continue
+		}
+		if err := e.addHintLocked(owner, key, d); err != nil {
 			return false, err
 		}
 	}
@@ -107,9 +119,9 @@ func MergeRecords(dst, a, b []byte) ([]byte, error) {
 	return record.Append(dst, &out), nil
 }
 
-// FillObject fills o from an encoded record as Get would: invisible
-// (expired, flushed) siblings left out, context and cas set.
-func (e *Engine) FillObject(rec []byte, o *Object) error {
+// FillObject fills o from an encoded record of key as Get would:
+// invisible (expired, flushed) siblings left out, context and cas set.
+func (e *Engine) FillObject(key, rec []byte, o *Object) error {
 	o.Reset()
 	if len(rec) == 0 {
 		return nil
@@ -118,7 +130,7 @@ func (e *Engine) FillObject(rec []byte, o *Object) error {
 	if err := record.Decode(&r, rec); err != nil {
 		return err
 	}
-	e.fillObject(o, &r)
+	e.fillObject(o, key, &r)
 	return nil
 }
 
@@ -139,9 +151,19 @@ func mergeInto(out, a, b *record.Record) {
 	keepB := make([]bool, len(dotsB))
 	out.Clock = dvv.Merge(out.Clock[:0], a.Clock, dotsA, b.Clock, dotsB, keepA, keepB)
 	for i, k := range keepA {
-		if k {
-			out.Siblings = append(out.Siblings, a.Siblings[i])
+		if !k {
+			continue
 		}
+		sib := a.Siblings[i]
+		// A dot names one write, so both copies should be the same. Should
+		// they ever differ, every replica keeps the same one, so that they
+		// still converge rather than each keeping its own for good.
+		for j := range b.Siblings {
+			if b.Siblings[j].Dot == sib.Dot && preferred(&b.Siblings[j], &sib) {
+				sib = b.Siblings[j]
+			}
+		}
+		out.Siblings = append(out.Siblings, sib)
 	}
 	for j, k := range keepB {
 		if k {
@@ -149,6 +171,18 @@ func mergeInto(out, a, b *record.Record) {
 		}
 	}
 	out.Sort()
+}
+
+// preferred is a total order on two copies of one dot: the later
+// timestamp, then the later expiry, then the larger value.
+func preferred(x, y *record.Sibling) bool {
+	if x.Timestamp != y.Timestamp {
+		return x.Timestamp > y.Timestamp
+	}
+	if x.Expires != y.Expires {
+		return x.Expires > y.Expires
+	}
+	return string(x.Value) > string(y.Value)
 }
 
 // ScanHashRange calls fn with the key and record of every key whose ring

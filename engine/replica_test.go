@@ -75,7 +75,7 @@ func TestMergeRecordsPure(t *testing.T) {
 		t.Fatal("merge with nothing changed the record")
 	}
 	var o Object
-	if err := a.e.FillObject(ab, &o); err != nil || len(o.Siblings) != 2 {
+	if err := a.e.FillObject([]byte("k"), ab, &o); err != nil || len(o.Siblings) != 2 {
 		t.Fatalf("FillObject: %v, %d siblings", err, len(o.Siblings))
 	}
 	if _, err := MergeRecords(nil, []byte{7}, ra); err == nil {

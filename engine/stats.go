@@ -19,6 +19,9 @@ type counters struct {
 	merges         atomic.Uint64 // replica merges that changed the local record
 	hintsAdded     atomic.Uint64 // hints recorded for absent owners
 	handedOff      atomic.Uint64 // records dropped after delivery to their owners
+	fenced         atomic.Uint64 // late copies of reaped records refused
+	epochs         atomic.Uint64 // fresh actor epochs handed out (keys new or forgotten here)
+	incarnations   atomic.Uint64 // incarnations started (at open after an unclean stop, when epochs run out)
 	actorReused    bool          // set once at open
 }
 
@@ -48,7 +51,9 @@ func (e *Engine) Stats() []Stat {
 	out := []Stat{
 		{"curr_items", i(e.stats.items.Load())},
 		{"bytes", i(e.stats.bytes.Load())},
-		{"engine_actor", strconv.FormatUint(uint64(e.actor), 16)},
+		{"engine_incarnation", strconv.FormatUint(e.actors.incarnation.Load(), 16)},
+		{"engine_actor_epochs", u(e.stats.epochs.Load())},
+		{"engine_incarnations", u(e.stats.incarnations.Load())},
 		{"engine_durability", e.opts.Durability.String()},
 		{"engine_puts", u(e.stats.puts.Load())},
 		{"engine_sibling_cap_hits", u(e.stats.siblingCapHits.Load())},
@@ -58,6 +63,7 @@ func (e *Engine) Stats() []Stat {
 		{"engine_merges", u(e.stats.merges.Load())},
 		{"engine_hints_added", u(e.stats.hintsAdded.Load())},
 		{"engine_handed_off", u(e.stats.handedOff.Load())},
+		{"engine_fenced", u(e.stats.fenced.Load())},
 	}
 	cs := e.cache.Stats()
 	out = append(out,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -20,7 +21,9 @@ import (
 
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster"
+	"github.com/dynamo-kv/dynamo/engine/hlc"
 	"github.com/dynamo-kv/dynamo/engine/membership"
+	"github.com/dynamo-kv/dynamo/engine/record"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 	"github.com/dynamo-kv/dynamo/ring"
 )
@@ -94,6 +97,8 @@ func startCluster(cfg config, eng *engine.Engine, logger *log.Logger) (*clusterN
 
 	ringFile := filepath.Join(cfg.Data, "ring")
 	saved, _ := os.ReadFile(ringFile) // absent on first start
+	peersFile := filepath.Join(cfg.Data, "peers")
+	peers := loadPeers(peersFile, logger)
 	var seeds []string
 	if cfg.Join != "" {
 		seeds = strings.Split(cfg.Join, ",")
@@ -107,7 +112,7 @@ func startCluster(cfg config, eng *engine.Engine, logger *log.Logger) (*clusterN
 		SecretKey: key,
 		NodeID:    cfg.NodeID, Zone: cfg.Zone, Weight: cfg.Weight,
 		GossipAddr: cfg.Gossip, InternodeAddr: l.Addr().String(), ClientAddr: cfg.Listen,
-		Seeds: seeds, SavedRing: saved,
+		Seeds: seeds, SavedRing: saved, Peers: peers,
 		Ring: ring.Config{Partitions: cfg.Partitions, Replicas: cfg.N},
 	})
 	if err != nil {
@@ -115,6 +120,7 @@ func startCluster(cfg config, eng *engine.Engine, logger *log.Logger) (*clusterN
 		return nil, err // membership errors name themselves
 	}
 	var persisted atomic.Pointer[ring.Ring]
+	var savedPeers atomic.Pointer[string]
 	apply := func(v *membership.View) {
 		c.topo.set(v)
 		// Save on any change of ring, not only of version: a ring adopted
@@ -123,6 +129,17 @@ func startCluster(cfg config, eng *engine.Engine, logger *log.Logger) (*clusterN
 			persisted.Store(v.Ring)
 			if err := writeFileAtomic(ringFile, v.Ring.Encode()); err != nil {
 				logger.Printf("saving the ring: %v", err)
+			}
+		}
+		// And the members' gossip addresses: a node restarted without
+		// -join (the first node, say) finds its cluster through them.
+		if b, err := json.Marshal(c.members.Peers()); err == nil {
+			if last := savedPeers.Load(); last == nil || *last != string(b) {
+				s := string(b)
+				savedPeers.Store(&s)
+				if err := writeFileAtomic(peersFile, b); err != nil {
+					logger.Printf("saving the peers: %v", err)
+				}
 			}
 		}
 	}
@@ -171,6 +188,8 @@ func (c *clusterNode) Admin(args []string) ([]engine.Stat, error) {
 		return out, nil
 	case "digest":
 		return c.digests(args[1:])
+	case "record":
+		return c.record(args[1:])
 	case "leave":
 		c.leaveOnce.Do(func() {
 			c.leaving.Store(true)
@@ -186,7 +205,46 @@ func (c *clusterNode) Admin(args []string) ([]engine.Stat, error) {
 		})
 		return []engine.Stat{{Name: "leaving", Value: v.Self}}, nil
 	}
-	return nil, fmt.Errorf("%w: %q (status, ring, hints, digest, leave)", engine.ErrAdminUsage, args[0])
+	return nil, fmt.Errorf("%w: %q (status, ring, hints, digest, record, leave)", engine.ErrAdminUsage, args[0])
+}
+
+// record answers "admin record KEY" with this node's own record of the
+// key, decoded: its clock and every version, visible or not. For
+// operators and tests looking at why replicas differ.
+func (c *clusterNode) record(args []string) ([]engine.Stat, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("%w: record needs one key", engine.ErrAdminUsage)
+	}
+	raw, found, err := c.eng.Record([]byte(args[0]), nil)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return []engine.Stat{{Name: "record", Value: "none"}}, nil
+	}
+	var r record.Record
+	if err := record.Decode(&r, raw); err != nil {
+		return nil, err
+	}
+	out := []engine.Stat{{Name: "digest", Value: strconv.FormatUint(xxhash.Sum64(raw), 16)}}
+	var clock []string
+	for _, e := range r.Clock {
+		clock = append(clock, fmt.Sprintf("%x:%d", e.Actor, e.Counter))
+	}
+	out = append(out, engine.Stat{Name: "clock", Value: strings.Join(clock, ",")})
+	for i, s := range r.Siblings {
+		kind := "value"
+		switch {
+		case s.Deleted:
+			kind = "tombstone"
+		case s.Counter != nil:
+			kind = "counter"
+		}
+		out = append(out, engine.Stat{Name: fmt.Sprintf("sibling:%d", i), Value: fmt.Sprintf(
+			"dot=%x:%d,kind=%s,time=%s,expires=%d,bytes=%d", s.Dot.Actor, s.Dot.Counter, kind,
+			hlc.Time(s.Timestamp).UTC().Format("15:04:05.000000"), s.Expires, len(s.Value))})
+	}
+	return out, nil
 }
 
 // digests answers "admin digest KEY..." with a 64-bit hash of each key's
@@ -272,6 +330,21 @@ func (c *clusterNode) ringStats(v *membership.View) []engine.Stat {
 func inRing(r *ring.Ring, id string) bool {
 	_, ok := r.Member(id)
 	return ok
+}
+
+// loadPeers reads the members' gossip addresses saved by a previous run;
+// none on a first start.
+func loadPeers(path string, logger *log.Logger) map[string]string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var peers map[string]string
+	if err := json.Unmarshal(b, &peers); err != nil {
+		logger.Printf("ignoring %s: %v", path, err)
+		return nil
+	}
+	return peers
 }
 
 func writeFileAtomic(path string, b []byte) error {

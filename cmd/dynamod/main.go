@@ -63,6 +63,9 @@ func run(args []string, stderr io.Writer) int {
 		RecordCacheBytes: recordCache(cfg.RecordCache),
 		MaxSiblings:      cfg.MaxSiblings,
 		TombstoneTTL:     cfg.TombstoneTTL,
+		// A cluster node's dead records go only when every replica agrees
+		// (engine/cluster's reaping), never on the engine's own.
+		Replicated: cfg.NodeID != "",
 	})
 	if err != nil {
 		logger.Printf("opening store in %s: %v", cfg.Data, err)

@@ -359,6 +359,12 @@ func runSchedule(o options, nw *network, seed uint64) (v verdict) {
 	if cerr != nil {
 		v.NotConverged = len(unconverged)
 		logEvent("%d keys not converged %.0fs after the clients stopped, e.g. %s", len(unconverged), o.converge.Seconds(), unconverged[0])
+		for _, key := range unconverged[:min(len(unconverged), 5)] {
+			for i, nd := range c.nodes {
+				st, err := c.admin(ctx, i, "record", key)
+				logEvent("  %s on %s: %v %v", key, nd.id, st, err)
+			}
+		}
 	}
 	recovery.Wait()
 	// Every TTL the clients set (at most 3 s) has run out by the final

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -48,9 +49,28 @@ func inNS(ns string, args ...string) error {
 	return sh(append([]string{"ip", "netns", "exec", ns}, args...)...)
 }
 
+// lockPrefix makes sure one harness at a time uses a namespace prefix:
+// a second run would delete and recreate the first one's namespaces and
+// drive its nodes. The lock is released when the process exits.
+func lockPrefix(prefix string) error {
+	path := filepath.Join(os.TempDir(), "dynchaos-"+prefix+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("another dynchaos uses namespace prefix %q (%s); give this one another -prefix", prefix, path)
+	}
+	return nil // f stays open, and locked, until exit
+}
+
 // setupNetwork makes the namespaces for n nodes, or falls back to
 // loopback addresses when it cannot (no root, no ip command, no iptables).
 func setupNetwork(prefix string, n int, allowFallback bool) (*network, error) {
+	if err := lockPrefix(prefix); err != nil {
+		return nil, err
+	}
 	nw := &network{prefix: prefix, namespaces: true, clientIP: subnet + ".2"}
 	for i := range n {
 		nw.ips = append(nw.ips, fmt.Sprintf("%s.%d", subnet, 11+i))
@@ -204,10 +224,13 @@ func (nw *network) loss(i int, p float64) error {
 	if !nw.namespaces {
 		return errNoNetFaults
 	}
-	prob := fmt.Sprintf("%.2f", p)
-	for _, dir := range []string{"-s", "-d"} {
-		if err := inNS(nw.nodeNS(i), "iptables", "-A", "DCHAOS", dir, subnet+".0/24", "!", dir, nw.clientIP,
-			"-m", "statistic", "--mode", "random", "--probability", prob, "-j", "DROP"); err != nil {
+	ns := nw.nodeNS(i)
+	for _, rule := range [][]string{
+		{"-s", nw.clientIP, "-j", "RETURN"}, // clients' traffic is not the fault
+		{"-d", nw.clientIP, "-j", "RETURN"},
+		{"-m", "statistic", "--mode", "random", "--probability", fmt.Sprintf("%.2f", p), "-j", "DROP"},
+	} {
+		if err := inNS(ns, append([]string{"iptables", "-A", "DCHAOS"}, rule...)...); err != nil {
 			return err
 		}
 	}

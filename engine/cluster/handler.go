@@ -65,7 +65,12 @@ func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Msg
 		if err != nil {
 			return 0, nil, toRemote(err)
 		}
-		res, err := n.coordinate(topo, key, &req, targets, spares)
+		var res engine.PutResult
+		if conditional(&req) {
+			res, err = n.coordinateConditional(topo, key, &req, targets, spares)
+		} else {
+			res, err = n.coordinate(topo, key, &req, targets, spares)
+		}
 		if err != nil {
 			return 0, nil, toRemote(err)
 		}
@@ -88,6 +93,12 @@ func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Msg
 			return 0, nil, err
 		}
 		return t, n.appendSegment(dst, lo, hi), nil
+	case msgReapable:
+		out, err := n.reapable(p)
+		return t, append(dst, out...), err
+	case msgReap:
+		out, err := n.reap(p)
+		return t, append(dst, out...), err
 	case msgFlushAll:
 		d := wire.NewDecoder(p)
 		ms := d.Uint64()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,14 @@ type testCluster struct {
 	t     *testing.T
 	nodes []*testNode
 	topo  atomic.Pointer[Topology]
+	clock *testClock // every engine's wall clock
 }
+
+// testClock is an adjustable wall clock shared by a cluster's engines.
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 type testNode struct {
 	id     string
@@ -50,7 +58,7 @@ func (s topoFor) Topology() *Topology {
 
 func newTestCluster(t *testing.T, n int, opts Options) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t}
+	c := &testCluster{t: t, clock: &testClock{}}
 	var members []ring.Member
 	listeners := make([]net.Listener, n)
 	addrs := map[string]string{}
@@ -86,10 +94,14 @@ func newTestCluster(t *testing.T, n int, opts Options) *testCluster {
 	if opts.AntiEntropyInterval == 0 {
 		opts.AntiEntropyInterval = -1 // and AntiEntropy
 	}
+	if opts.ReapInterval == 0 {
+		opts.ReapInterval = -1 // and Reap
+	}
 	for i := range n {
 		id := members[i].ID
 		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewMem()}
-		tn.eng, err = engine.Open(engine.Options{Dir: "db", FS: tn.fs, Durability: engine.Buffered, ReapInterval: time.Hour})
+		tn.eng, err = engine.Open(engine.Options{Dir: "db", FS: tn.fs, Durability: engine.Buffered,
+			Replicated: true, TombstoneTTL: time.Minute, Now: c.clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,6 +145,14 @@ func (c *testCluster) cut(a, b []int) {
 			c.nodes[j].net.Set(c.nodes[i].addr, wiretest.Fault{BlackHole: true})
 		}
 	}
+}
+
+// setAlive changes what gossip says of node i.
+func (c *testCluster) setAlive(i int, alive bool) {
+	t := *c.topo.Load()
+	t.Alive = maps.Clone(t.Alive)
+	t.Alive[c.nodes[i].id] = alive
+	c.topo.Store(&t)
 }
 
 func (c *testCluster) heal() {

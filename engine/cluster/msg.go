@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 )
@@ -20,9 +18,11 @@ const (
 	msgTree     wire.MsgType = 5 // partition → merkle leaves of the responder's records
 	msgSegment  wire.MsgType = 6 // hash range → (key, record) pairs, truncated flag
 	msgDigest   wire.MsgType = 7 // key → found, xxHash64 of the record (as msgFetch's answer)
+	msgReapable wire.MsgType = 8 // (key, digest) pairs → per pair, whether the responder lets it be reaped
+	msgReap     wire.MsgType = 9 // (key, digest) pairs → how many the responder reaped
 )
 
-var serverTypes = wire.NewTypeSet(msgFetch, msgMerge, msgPut, msgFlushAll, msgTree, msgSegment, msgDigest)
+var serverTypes = wire.NewTypeSet(msgFetch, msgMerge, msgPut, msgFlushAll, msgTree, msgSegment, msgDigest, msgReapable, msgReap)
 
 // Error codes carried in wire.RemoteError, so a coordinator's answer keeps
 // the engine's sentinel across a forward. ONLY APPEND.
@@ -36,6 +36,7 @@ const (
 	codeClosed
 	codeUnavailable
 	codeBadQuorum
+	codeNotNumber
 )
 
 var codeErrors = map[uint16]error{
@@ -47,6 +48,7 @@ var codeErrors = map[uint16]error{
 	codeClosed:      engine.ErrClosed,
 	codeUnavailable: engine.ErrUnavailable,
 	codeBadQuorum:   engine.ErrBadQuorum,
+	codeNotNumber:   engine.ErrNotNumber,
 }
 
 // toRemote turns an engine error into a wire error with its code.
@@ -109,20 +111,31 @@ func decodeFetchResp(p []byte) (found bool, rec []byte, err error) {
 // here, xxHash 0.25 µs. Two differing replicas sharing a digest by chance
 // (2^-64) only miss one read repair; anti-entropy compares BLAKE3 trees.
 func digestOf(rec []byte) []byte {
-	return binary.LittleEndian.AppendUint64(nil, xxhash.Sum64(rec))
+	return binary.LittleEndian.AppendUint64(nil, engine.Digest(rec))
 }
 
+// mergeReq is one record sent to a replica, with the owners that are
+// owed it: the one a fallback stands in for, and every owner the write
+// could not reach. Each replica that takes the record keeps a hint for
+// each of them, so that whichever of them survives delivers it.
 type mergeReq struct {
 	key, rec   []byte
 	durability engine.Durability
-	hintFor    string // intended owner when the receiver is a fallback
+	owed       []string
 }
+
+// maxOwed bounds the owners a merge may name (a key has N of them).
+const maxOwed = 255
 
 func appendMerge(dst []byte, m *mergeReq) []byte {
 	dst = wire.AppendBytes(dst, m.key)
 	dst = wire.AppendBytes(dst, m.rec)
 	dst = wire.AppendUint8(dst, uint8(m.durability))
-	return wire.AppendString(dst, m.hintFor)
+	dst = wire.AppendUvarint(dst, uint64(len(m.owed)))
+	for _, o := range m.owed {
+		dst = wire.AppendString(dst, o)
+	}
+	return dst
 }
 
 func decodeMerge(p []byte, m *mergeReq) error {
@@ -130,7 +143,14 @@ func decodeMerge(p []byte, m *mergeReq) error {
 	m.key = d.Bytes()
 	m.rec = d.Bytes()
 	m.durability = engine.Durability(d.Uint8())
-	m.hintFor = d.Text()
+	n := d.Uvarint()
+	if n > maxOwed {
+		return fmt.Errorf("cluster: merge names %d owed owners", n)
+	}
+	m.owed = m.owed[:0]
+	for range n {
+		m.owed = append(m.owed, d.Text())
+	}
 	if err := d.Finish(); err != nil {
 		return err
 	}
@@ -140,9 +160,41 @@ func decodeMerge(p []byte, m *mergeReq) error {
 	return nil
 }
 
+// keyDigest is one (key, record digest) pair of a reap round.
+type keyDigest struct {
+	key    []byte
+	digest uint64
+}
+
+func appendKeyDigests(dst []byte, kds []keyDigest) []byte {
+	dst = wire.AppendUvarint(dst, uint64(len(kds)))
+	for _, kd := range kds {
+		dst = wire.AppendUint64(wire.AppendBytes(dst, kd.key), kd.digest)
+	}
+	return dst
+}
+
+func decodeKeyDigests(p []byte) ([]keyDigest, error) {
+	d := wire.NewDecoder(p)
+	n := d.Uvarint()
+	if n > uint64(len(p)) {
+		return nil, errors.New("cluster: malformed key digests")
+	}
+	out := make([]keyDigest, 0, n)
+	for range n {
+		out = append(out, keyDigest{key: d.Bytes(), digest: d.Uint64()})
+	}
+	return out, d.Finish()
+}
+
 const (
 	putDelete = 1 << iota
 	putSupersedeAll
+	putTouch
+	putArith
+	putDecr
+	putSetExpires
+	putBits = putSetExpires<<1 - 1
 )
 
 func appendPut(dst, key []byte, r *engine.PutRequest) []byte {
@@ -157,7 +209,22 @@ func appendPut(dst, key []byte, r *engine.PutRequest) []byte {
 	if r.SupersedeAll {
 		bits |= putSupersedeAll
 	}
+	if r.Touch {
+		bits |= putTouch
+	}
+	var delta uint64
+	if a := r.Arith; a != nil {
+		bits |= putArith
+		delta = a.Delta
+		if a.Decr {
+			bits |= putDecr
+		}
+		if a.SetExpires {
+			bits |= putSetExpires
+		}
+	}
 	dst = wire.AppendUint8(dst, bits)
+	dst = wire.AppendUvarint(dst, delta)
 	dst = wire.AppendBytes(dst, r.Context)
 	dst = wire.AppendUint8(dst, uint8(r.Cond))
 	dst = wire.AppendUint64(dst, r.CAS)
@@ -174,6 +241,11 @@ func decodePut(p []byte, r *engine.PutRequest) (key []byte, err error) {
 	bits := d.Uint8()
 	r.Delete = bits&putDelete != 0
 	r.SupersedeAll = bits&putSupersedeAll != 0
+	r.Touch = bits&putTouch != 0
+	delta := d.Uvarint()
+	if bits&putArith != 0 {
+		r.Arith = &engine.Arith{Delta: delta, Decr: bits&putDecr != 0, SetExpires: bits&putSetExpires != 0}
+	}
 	r.Context = d.Bytes()
 	r.Cond = engine.Condition(d.Uint8())
 	r.CAS = d.Uint64()
@@ -182,19 +254,29 @@ func decodePut(p []byte, r *engine.PutRequest) (key []byte, err error) {
 	if err := d.Finish(); err != nil {
 		return nil, err
 	}
-	if bits > putDelete|putSupersedeAll || r.Cond > engine.CondCAS || r.Durability > engine.Sync || r.W > 255 {
+	if bits > putBits || r.Cond > engine.CondCAS || r.Durability > engine.Sync || r.W > 255 {
 		return nil, errors.New("cluster: malformed put")
 	}
 	return key, nil
 }
 
 func appendPutResp(dst []byte, res *engine.PutResult) []byte {
-	return wire.AppendBytes(wire.AppendUint64(dst, res.CAS), res.Context)
+	dst = wire.AppendBytes(wire.AppendUint64(dst, res.CAS), res.Context)
+	live := uint8(0)
+	if res.Live {
+		live = 1
+	}
+	dst = wire.AppendUint8(dst, live)
+	dst = wire.AppendUint64(dst, res.Number)
+	return wire.AppendUint64(dst, uint64(res.PrevExpires))
 }
 
 func decodePutResp(p []byte) (engine.PutResult, error) {
 	d := wire.NewDecoder(p)
 	res := engine.PutResult{CAS: d.Uint64()}
 	res.Context = append([]byte(nil), d.Bytes()...)
+	res.Live = d.Uint8() == 1
+	res.Number = d.Uint64()
+	res.PrevExpires = int64(d.Uint64())
 	return res, d.Finish()
 }

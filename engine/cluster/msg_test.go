@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/dynamo-kv/dynamo/engine"
@@ -18,10 +19,22 @@ func TestPutRoundTrip(t *testing.T) {
 		got.CAS != 99 || got.Durability != engine.Sync || got.W != 2 {
 		t.Fatalf("round trip: %+v %v", got, err)
 	}
-	m := mergeReq{key: []byte("k"), rec: []byte("r"), durability: engine.WAL, hintFor: "n3"}
+	m := mergeReq{key: []byte("k"), rec: []byte("r"), durability: engine.WAL, owed: []string{"n3", "n4"}}
 	var m2 mergeReq
-	if err := decodeMerge(appendMerge(nil, &m), &m2); err != nil || string(m2.key) != "k" || m2.hintFor != "n3" || m2.durability != engine.WAL {
+	if err := decodeMerge(appendMerge(nil, &m), &m2); err != nil || string(m2.key) != "k" || !slices.Equal(m2.owed, m.owed) || m2.durability != engine.WAL {
 		t.Fatalf("merge round trip: %+v %v", m2, err)
+	}
+	arith := engine.PutRequest{Arith: &engine.Arith{Delta: 5, Decr: true, SetExpires: true}, Touch: true, Expires: 9}
+	if _, err := decodePut(appendPut(nil, []byte("k"), &arith), &got); err != nil || got.Arith == nil || *got.Arith != *arith.Arith || !got.Touch {
+		t.Fatalf("arith round trip: %+v %v", got, err)
+	}
+	res := engine.PutResult{CAS: 3, Context: []byte{1}, Live: true, Number: 77, PrevExpires: -5}
+	if r2, err := decodePutResp(appendPutResp(nil, &res)); err != nil || r2.CAS != 3 || !r2.Live || r2.Number != 77 || r2.PrevExpires != -5 {
+		t.Fatalf("put result round trip: %+v %v", r2, err)
+	}
+	kds := []keyDigest{{[]byte("a"), 1}, {[]byte("bb"), 1 << 63}}
+	if got, err := decodeKeyDigests(appendKeyDigests(nil, kds)); err != nil || len(got) != 2 || string(got[1].key) != "bb" || got[1].digest != 1<<63 {
+		t.Fatalf("key digests round trip: %+v %v", got, err)
 	}
 }
 
@@ -29,7 +42,8 @@ func TestPutRoundTrip(t *testing.T) {
 // decoder, and what a decoder accepts re-encodes to something it accepts.
 func FuzzDecodeMessages(f *testing.F) {
 	f.Add(appendPut(nil, []byte("k"), &engine.PutRequest{Value: []byte("v"), SupersedeAll: true}))
-	f.Add(appendMerge(nil, &mergeReq{key: []byte("k"), rec: []byte("r"), hintFor: "n"}))
+	f.Add(appendMerge(nil, &mergeReq{key: []byte("k"), rec: []byte("r"), owed: []string{"n"}}))
+	f.Add(appendKeyDigests(nil, []keyDigest{{[]byte("k"), 7}}))
 	f.Add(appendFetchResp(nil, true, []byte("rec")))
 	f.Add([]byte{0, 1, 'k', 1, 'r'})
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -51,6 +65,7 @@ func FuzzDecodeMessages(f *testing.F) {
 		decodeFetch(p)
 		decodeSegment(p)
 		decodePutResp(p)
+		decodeKeyDigests(p)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,9 +28,18 @@ type Node struct {
 	fwd  Transport // forwarded writes (see Options.Forward)
 
 	stats counters
+	cond  condLocks // conditional writes decided here, one at a time per key
 
-	aaeNext     atomic.Uint64 // next partition anti-entropy looks at
-	handoffNext atomic.Uint64 // partition the next handoff round starts at
+	aaeNext   atomic.Uint64 // next partition anti-entropy looks at
+	aaeCredit float64       // exchanges owed by the pacing (owned by the loop)
+	urgent    struct {      // partitions to compare first, with whom ("": any)
+		sync.Mutex
+		m map[int]string
+	}
+	handoffNext atomic.Uint64            // partition the next handoff round starts at
+	reapNext    atomic.Uint64            // partition the next reap round starts at
+	hintKick    chan struct{}            // a hint round now (a member came back)
+	watched     atomic.Pointer[Topology] // the last topology the watcher saw
 
 	stop     chan struct{}
 	closed   atomic.Bool
@@ -46,13 +56,16 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, fwd: opts.Forward, stop: make(chan struct{})}
+	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, fwd: opts.Forward, stop: make(chan struct{}), hintKick: make(chan struct{}, 1)}
+	n.urgent.m = map[int]string{}
 	if n.fwd == nil {
 		n.fwd = tr
 	}
-	n.every(opts.HintInterval, func() { n.DeliverHints() })
+	n.everyOrKick(opts.HintInterval, n.hintKick, func() { n.DeliverHints() })
 	n.every(opts.HandoffInterval, func() { n.HandOff() })
-	n.every(opts.AntiEntropyInterval, func() { n.AntiEntropy() })
+	n.every(opts.AntiEntropyInterval, n.aaeTick)
+	n.every(opts.ReapInterval, func() { n.Reap() })
+	n.watch()
 	return n, nil
 }
 
@@ -185,7 +198,7 @@ func (n *Node) GetQuorum(key []byte, o *engine.Object, r int) error {
 		if i := indexOf(targets, t.Self); i >= 0 {
 			rec, found, err := n.eng.Record(key, nil)
 			if err == nil {
-				if err := n.eng.FillObject(rec, o); err != nil {
+				if err := n.eng.FillObject(key, rec, o); err != nil {
 					return err
 				}
 				others := append(append([]target(nil), targets[:i]...), targets[i+1:]...)
@@ -235,7 +248,7 @@ func (n *Node) GetQuorum(key []byte, o *engine.Object, r int) error {
 		go n.drain(cancel, replies, tr.InFlight())
 		return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", engine.ErrUnavailable, tr.Acked(), r, lastErr(got))
 	}
-	if err := n.eng.FillObject(merged, o); err != nil {
+	if err := n.eng.FillObject(key, merged, o); err != nil {
 		cancel()
 		return err
 	}
@@ -319,7 +332,7 @@ wait:
 			continue
 		}
 		n.stats.readRepairs.Add(1)
-		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, hintFor: r.t.hintFor}
+		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, owed: owedBy(r.t)}
 		if err := n.sendMerge(context.Background(), t, r.t.id, &m); err != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
@@ -412,7 +425,7 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 			return
 		}
 		n.stats.readRepairs.Add(1)
-		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, hintFor: tg.hintFor}
+		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, owed: owedBy(tg)}
 		if err := n.sendMerge(context.Background(), t, tg.id, &m); err != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
@@ -446,9 +459,23 @@ func (n *Node) sendMerge(ctx context.Context, t *Topology, id string, m *mergeRe
 	return err
 }
 
-// applyMerge is a replica taking a record (and its hint, as a fallback).
+// owedBy is the hint a fallback target keeps: the owner it stands in for.
+func owedBy(tg target) []string {
+	if tg.hintFor == "" {
+		return nil
+	}
+	return []string{tg.hintFor}
+}
+
+// applyMerge is a replica taking a record, and a hint for each owner it
+// is owed to (itself excepted).
 func (n *Node) applyMerge(m *mergeReq) error {
-	_, err := n.eng.MergeRecordHinted(m.key, m.rec, m.durability, m.hintFor)
+	self := n.topo.Topology().Self
+	owed := m.owed
+	if slices.Contains(owed, self) {
+		owed = slices.DeleteFunc(slices.Clone(owed), func(o string) bool { return o == self })
+	}
+	_, err := n.eng.MergeRecordHinted(m.key, m.rec, m.durability, owed...)
 	return err
 }
 
@@ -466,6 +493,9 @@ func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error)
 	if err != nil {
 		return engine.PutResult{}, err
 	}
+	if conditional(req) {
+		return n.putConditional(t, key, req, targets, spares)
+	}
 	if contains(top, t.Self) {
 		return n.coordinate(t, key, req, targets, spares)
 	}
@@ -477,28 +507,38 @@ func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error)
 		if tg.hintFor != "" {
 			break // no healthy owner left to forward to
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		_, resp, err := n.fwd.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req), nil)
-		cancel()
-		switch {
-		case err == nil:
-			n.stats.forwarded.Add(1)
-			return decodePutResp(resp)
-		case isRemote(err):
-			return engine.PutResult{}, fromRemote(err)
-		case !undelivered(err) && req.Cond != engine.CondNone:
-			// The owner may have applied it: another coordinator could
-			// apply it again, reporting an add or cas as failed although
-			// stored, or counting an incr twice. An unconditional write
-			// is retried: at worst it leaves a duplicate sibling of the
-			// same value.
-			n.stats.unavailable.Add(1)
-			return engine.PutResult{}, fmt.Errorf("%w: write forwarded to %s, outcome unknown: %v", engine.ErrUnavailable, tg.id, err)
+		if res, err, next := n.forward(t, tg, key, req, wait); !next {
+			return res, err
 		}
 		// The request never reached that owner: try the next one.
 	}
 	// No owner reachable: this node takes the write as a fallback.
 	return n.coordinate(t, key, req, targets, spares)
+}
+
+// forward sends a write to owner tg to coordinate, waiting up to wait.
+// next reports that the caller should try the next owner: the request
+// never reached this one, or it may have and the write is unconditional
+// (at worst a duplicate sibling of the same value). A conditional write
+// whose outcome is unknown is not retried: the owner may have applied
+// it, and applying it again elsewhere could report a stored add as
+// failed or count an incr twice.
+func (n *Node) forward(t *Topology, tg target, key []byte, req *engine.PutRequest, wait time.Duration) (res engine.PutResult, err error, next bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	_, resp, err := n.fwd.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req), nil)
+	cancel()
+	switch {
+	case err == nil:
+		n.stats.forwarded.Add(1)
+		res, err = decodePutResp(resp)
+		return res, err, false
+	case isRemote(err):
+		return engine.PutResult{}, fromRemote(err), false
+	case !undelivered(err) && conditional(req):
+		n.stats.unavailable.Add(1)
+		return engine.PutResult{}, fmt.Errorf("%w: write forwarded to %s, outcome unknown: %v", engine.ErrUnavailable, tg.id, err), false
+	}
+	return engine.PutResult{}, err, true
 }
 
 // coordinate applies a write locally (minting its dot), replicates the
@@ -546,15 +586,14 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 	if err != nil {
 		return engine.PutResult{}, err
 	}
-	if self.hintFor != "" {
-		if err := n.eng.AddHint(self.hintFor, key, local.Durability); err != nil {
-			return engine.PutResult{}, err
-		}
-	}
-	// Owners that are down with no fallback left to stand in for them get a
-	// hint here, on the coordinator, which holds the record: delivered when
-	// they return, as a fallback's would be.
-	for _, id := range n.orphans(t, key, targets) {
+	// Every owner the write cannot reach directly is owed it: the ones
+	// fallbacks stand in for and the ones no healthy node is left to stand
+	// in for. Every replica that takes the write, this one first, keeps a
+	// hint for each, so the write reaches them even if the node that would
+	// otherwise have been the only one to know (a fallback, or this
+	// coordinator with a buffered copy) crashes right after acknowledging.
+	owed := n.owed(t, key, self, targets)
+	for _, id := range owed {
 		if err := n.eng.AddHint(id, key, local.Durability); err != nil {
 			return engine.PutResult{}, err
 		}
@@ -565,7 +604,7 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 	}
 	acks := make(chan reply, len(others)+len(spares))
 	send := func(i int, tg target) {
-		m := &mergeReq{key: key, rec: rec, durability: durability(i), hintFor: tg.hintFor}
+		m := &mergeReq{key: key, rec: rec, durability: durability(i), owed: withOwner(owed, tg.hintFor)}
 		go func() { acks <- reply{t: tg, err: n.sendMerge(context.Background(), t, tg.id, m)} }()
 	}
 	for i, tg := range others {
@@ -621,7 +660,9 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 			if owner == "" {
 				owner = r.t.id
 			}
-			if n.eng.AddHint(owner, key, engine.DurabilityDefault) != nil || reported {
+			// Only this node knows this owner missed the write, and it may
+			// already have been acknowledged: keep the hint on disk.
+			if n.eng.AddHint(owner, key, engine.Sync) != nil || reported {
 				n.stats.asyncFailures.Add(1)
 			}
 			report()
@@ -674,9 +715,11 @@ func (n *Node) FlushAll(delay time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// orphans are the key's top-N owners that no target covers: down, with no
-// healthy node left in the extended list to stand in for them.
-func (n *Node) orphans(t *Topology, key []byte, targets []target) []string {
+// owed lists the key's top-N owners that the write's targets do not
+// include: down, with a fallback standing in for them or none left to.
+// self is the coordinator's own target (a coordinator outside the
+// targets stands in for the owner it names).
+func (n *Node) owed(t *Topology, key []byte, self target, targets []target) []string {
 	p := t.Ring.Partition(ring.HashKey(key))
 	top, err := t.Ring.PreferenceList(p, min(n.opts.N, t.Ring.Len()), nil)
 	if err != nil {
@@ -684,23 +727,40 @@ func (n *Node) orphans(t *Topology, key []byte, targets []target) []string {
 	}
 	var out []string
 	for _, id := range top {
-		covered := false
+		reached := id == t.Self
 		for _, tg := range targets {
-			if tg.id == id || tg.hintFor == id {
-				covered = true
+			if tg.id == id && tg.hintFor == "" {
+				reached = true
 				break
 			}
 		}
-		if !covered && id != t.Self {
+		if !reached {
 			out = append(out, id)
 		}
 	}
+	if self.hintFor != "" && !slices.Contains(out, self.hintFor) {
+		out = append(out, self.hintFor)
+	}
 	return out
+}
+
+// withOwner is owed plus owner (a fallback's own charge), without
+// repeating it.
+func withOwner(owed []string, owner string) []string {
+	if owner == "" || slices.Contains(owed, owner) {
+		return owed
+	}
+	return append(slices.Clone(owed), owner)
 }
 
 // every runs round each interval on a background goroutine until Close;
 // a negative interval never runs it. Rounds bound their own work.
 func (n *Node) every(interval time.Duration, round func()) {
+	n.everyOrKick(interval, nil, round)
+}
+
+// everyOrKick is every, also running round whenever kick receives.
+func (n *Node) everyOrKick(interval time.Duration, kick chan struct{}, round func()) {
 	if interval <= 0 {
 		return
 	}
@@ -714,6 +774,8 @@ func (n *Node) every(interval time.Duration, round func()) {
 			case <-n.stop:
 				return
 			case <-tick.C:
+				round()
+			case <-kick:
 				round()
 			}
 		}

@@ -41,10 +41,22 @@ type Options struct {
 	// forwarding to each other fill each other's slots and stall until
 	// timeouts. Default: the replication transport.
 	Forward Transport
-	// AntiEntropyInterval is how often this node compares one of its
-	// partitions with another replica's (merkle trees) and repairs what
-	// differs. Default 1 s; negative turns anti-entropy off.
+	// AntiEntropyInterval is the tick of anti-entropy: each tick compares
+	// (merkle trees) enough of this node's partitions with another
+	// replica's, and repairs what differs, to finish a pass over all of
+	// them every AntiEntropyCycle, after the urgent ones (shared with a
+	// member that came back). Defaults 100 ms and 2 min; a negative
+	// interval turns anti-entropy off.
 	AntiEntropyInterval time.Duration
+	AntiEntropyCycle    time.Duration
+	// ReapInterval is how often this node looks, in the partitions it is
+	// first owner of, for dead records (expired, flushed, or tombstones
+	// past the engine's TombstoneTTL) that every member agrees may go;
+	// ReapBatch bounds the records examined per round. Defaults 1 s and
+	// 1,000; negative turns reaping off. The engine must be opened with
+	// Replicated, so that it never reaps alone.
+	ReapInterval time.Duration
+	ReapBatch    int
 }
 
 // ErrOptions reports an invalid setting.
@@ -79,14 +91,24 @@ func (o Options) withDefaults() (Options, error) {
 		o.HandoffBatch = 1000
 	}
 	if o.AntiEntropyInterval == 0 {
-		o.AntiEntropyInterval = time.Second
+		o.AntiEntropyInterval = 100 * time.Millisecond
+	}
+	if o.AntiEntropyCycle == 0 {
+		o.AntiEntropyCycle = 2 * time.Minute
+	}
+	if o.ReapInterval == 0 {
+		o.ReapInterval = time.Second
+	}
+	if o.ReapBatch == 0 {
+		o.ReapBatch = 1000
 	}
 	switch {
 	case o.N < 1 || o.R < 1 || o.W < 1 || o.R > o.N || o.W > o.N:
 		return o, fmt.Errorf("%w: need 1 ≤ R, W ≤ N (N=%d R=%d W=%d)", ErrOptions, o.N, o.R, o.W)
 	case o.DurableReplicas < 0 || o.DurableReplicas > o.N:
 		return o, fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
-	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0 || o.HandoffInterval < 0 || o.HandoffBatch < 0:
+	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0 || o.HandoffInterval < 0 || o.HandoffBatch < 0 ||
+		o.AntiEntropyCycle < 0 || o.ReapBatch < 0:
 		return o, fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
 	}
 	return o, nil

@@ -16,6 +16,9 @@ type counters struct {
 	handedOff                             atomic.Uint64
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
 	handlerPanics                         atomic.Uint64
+	conditional                           atomic.Uint64 // conditional writes decided here
+	reapRounds, reaped, reapDeferred      atomic.Uint64
+	peersBack                             atomic.Uint64 // members seen coming back up
 }
 
 // Stats implements engine.KV: the local engine's counters, then the
@@ -60,5 +63,10 @@ func (n *Node) Stats() []engine.Stat {
 		engine.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},
 		engine.Stat{Name: "cluster_aae_keys_repaired", Value: u(n.stats.aaeRepaired.Load())},
 		engine.Stat{Name: "cluster_handler_panics", Value: u(n.stats.handlerPanics.Load())},
+		engine.Stat{Name: "cluster_conditional_writes_decided", Value: u(n.stats.conditional.Load())},
+		engine.Stat{Name: "cluster_reap_rounds", Value: u(n.stats.reapRounds.Load())},
+		engine.Stat{Name: "cluster_reaped", Value: u(n.stats.reaped.Load())},
+		engine.Stat{Name: "cluster_reap_deferred", Value: u(n.stats.reapDeferred.Load())},
+		engine.Stat{Name: "cluster_peers_back", Value: u(n.stats.peersBack.Load())},
 	)
 }

@@ -1,6 +1,8 @@
 package dvv
 
 import (
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -116,10 +118,10 @@ func TestSameContextSameNodeMakesSiblings(t *testing.T) {
 	var clock Clock
 	var dots []Dot
 	write := func(ctx Clock) Dot {
-		d := NextDot(clock, ctx, node)
+		d := NextDot(clock, Context{Clock: ctx}, node)
 		kept := dots[:0:0]
 		for _, x := range dots {
-			if Survives(ctx, x) {
+			if Survives(Context{Clock: ctx}, x) {
 				kept = append(kept, x)
 			}
 		}
@@ -181,10 +183,10 @@ func TestRandomHistoriesMatchCausality(t *testing.T) {
 						readSeen[d] = true
 					}
 				}
-				d := NextDot(w.clock, ctx, w.actor)
+				d := NextDot(w.clock, Context{Clock: ctx}, w.actor)
 				kept := w.dots[:0:0]
 				for _, x := range w.dots {
-					if Survives(ctx, x) {
+					if Survives(Context{Clock: ctx}, x) {
 						kept = append(kept, x)
 					}
 				}
@@ -237,6 +239,256 @@ func TestRandomHistoriesMatchCausality(t *testing.T) {
 	}
 }
 
+// epochReplica is a replica that picks its actor per key as the engine
+// does: an actor of its own incarnation already in the key's clock (its
+// whole history for the key is here), else a fresh epoch never used. It
+// tracks which write each sibling carries (vals), so that two writes
+// given the same dot are told apart.
+type epochReplica struct {
+	incarnation uint64
+	epoch       uint64
+	clock       Clock
+	dots        []Dot
+	vals        map[Dot]int // dot → the write it carries
+	seen        map[int]bool
+}
+
+func (r *epochReplica) actorFor() Actor {
+	best := Actor(0)
+	for _, e := range r.clock {
+		if uint64(e.Actor)>>16 == r.incarnation && e.Actor > best {
+			best = e.Actor
+		}
+	}
+	if best != 0 {
+		return best
+	}
+	r.epoch++
+	return Actor(r.incarnation<<16 | r.epoch)
+}
+
+// merge takes b's state into a, keeping a's payload for a dot both hold.
+func (a *epochReplica) merge(b *epochReplica) {
+	keepA := make([]bool, len(a.dots))
+	keepB := make([]bool, len(b.dots))
+	clock := Merge(nil, a.clock, a.dots, b.clock, b.dots, keepA, keepB)
+	var dots []Dot
+	vals := map[Dot]int{}
+	for i, d := range a.dots {
+		if keepA[i] {
+			dots = append(dots, d)
+			vals[d] = a.vals[d]
+		}
+	}
+	for j, d := range b.dots {
+		if keepB[j] {
+			dots = append(dots, d)
+			vals[d] = b.vals[d]
+		}
+	}
+	a.clock, a.dots, a.vals = clock, dots, vals
+	for w := range b.seen {
+		a.seen[w] = true
+	}
+}
+
+// TestRandomHistoriesWithForgettingAndChains is the causality model with
+// what a cluster adds: a replica forgets a key after handing its state to
+// every other replica (ownership handoff, a reap), and clients chain a
+// second write on the context the first one returned (the writer's
+// context plus its own dot). Writes after forgetting must be neither
+// mistaken for old ones nor take concurrent siblings with them, and a
+// chain must supersede only what its writer saw.
+func TestRandomHistoriesWithForgettingAndChains(t *testing.T) {
+	for seed := uint64(1); seed <= 500; seed++ {
+		if err := forgettingHistory(seed, (*epochReplica).actorFor, true); err != "" {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestForgettingModelBites checks that the model above catches the two
+// bugs it is there for: one actor per node (a re-created key's new writes
+// reuse old dots) and a chained context with the dot folded into its
+// clock (it covers siblings the writer never saw).
+func TestForgettingModelBites(t *testing.T) {
+	fixed := func(r *epochReplica) Actor { return Actor(r.incarnation << 16) }
+	for _, c := range []struct {
+		name       string
+		actor      func(*epochReplica) Actor
+		exceptDots bool
+	}{{"one actor per node", fixed, true}, {"folded chain context", (*epochReplica).actorFor, false}} {
+		caught := false
+		for seed := uint64(1); seed <= 500 && !caught; seed++ {
+			caught = forgettingHistory(seed, c.actor, c.exceptDots) != ""
+		}
+		if !caught {
+			t.Errorf("%s: 500 histories passed", c.name)
+		}
+	}
+}
+
+// forgettingHistory runs one random history and returns what went wrong.
+// Without exceptDots a chained write's context folds its dot into the
+// clock, as the engine once did.
+func forgettingHistory(seed uint64, actorFor func(*epochReplica) Actor, exceptDots bool) string {
+	rng := rand.New(rand.NewPCG(seed, seed*77))
+	nrep := 2 + rng.IntN(3)
+	reps := make([]*epochReplica, nrep)
+	for i := range reps {
+		reps[i] = &epochReplica{incarnation: uint64(100 + i), vals: map[Dot]int{}, seen: map[int]bool{}}
+	}
+	past := map[int]map[int]bool{} // write → the writes its context covered
+	nextID := 0
+	write := func(w *epochReplica, ctx Context, readSeen map[int]bool) Dot {
+		d := NextDot(w.clock, ctx, actorFor(w))
+		kept := w.dots[:0:0]
+		for _, x := range w.dots {
+			if Survives(ctx, x) {
+				kept = append(kept, x)
+			} else {
+				delete(w.vals, x)
+			}
+		}
+		nextID++
+		w.dots = append(kept, d)
+		w.vals[d] = nextID
+		w.clock = Advance(nil, w.clock, ctx.Clock, d)
+		past[nextID] = readSeen
+		for x := range readSeen {
+			w.seen[x] = true
+		}
+		w.seen[nextID] = true
+		return d
+	}
+	covered := func(r *epochReplica, ctx Context) map[int]bool {
+		out := map[int]bool{}
+		for _, d := range r.dots {
+			if ctx.Covers(d) {
+				out[r.vals[d]] = true
+			}
+		}
+		// What the reader's clock covers beyond its siblings was superseded
+		// by writes it saw; those are in the past of what it holds.
+		for _, d := range r.dots {
+			for x := range past[r.vals[d]] {
+				out[x] = true
+			}
+		}
+		return out
+	}
+	for step := 0; step < 80; step++ {
+		switch rng.IntN(6) {
+		case 0, 1, 2: // read at r, write through w, maybe chain a second write
+			r, w := reps[rng.IntN(nrep)], reps[rng.IntN(nrep)]
+			ctx := Context{Clock: slices.Clone(r.clock)}
+			readSeen := covered(r, ctx)
+			if rng.IntN(5) == 0 {
+				ctx, readSeen = Context{}, map[int]bool{}
+			}
+			d := write(w, ctx, readSeen)
+			if rng.IntN(3) == 0 {
+				next := ctx.With(Context{}, d)
+				if !exceptDots {
+					next = Context{Clock: Advance(nil, ctx.Clock, nil, d)}
+				}
+				seen2 := maps.Clone(readSeen)
+				seen2[w.vals[d]] = true
+				write(w, next, seen2)
+			}
+		case 3, 4:
+			a, b := reps[rng.IntN(nrep)], reps[rng.IntN(nrep)]
+			if a != b {
+				a.merge(b)
+			}
+		case 5: // w hands its state to everyone, then forgets the key
+			w := reps[rng.IntN(nrep)]
+			for _, o := range reps {
+				if o != w {
+					o.merge(w)
+				}
+			}
+			w.clock, w.dots, w.vals, w.seen = nil, nil, map[Dot]int{}, map[int]bool{}
+		}
+	}
+	for range 2 {
+		for _, a := range reps {
+			for _, b := range reps {
+				if a != b {
+					a.merge(b)
+				}
+			}
+		}
+	}
+	var want []int
+	for id := range past {
+		superseded := false
+		for x := range past {
+			if past[x][id] {
+				superseded = true
+				break
+			}
+		}
+		if !superseded {
+			want = append(want, id)
+		}
+	}
+	slices.Sort(want)
+	for _, r := range reps {
+		var got []int
+		for _, d := range r.dots {
+			got = append(got, r.vals[d])
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			return fmt.Sprintf("seed %d replica %d: surviving writes %v, want %v", seed, r.incarnation, got, want)
+		}
+	}
+	return ""
+}
+
+func TestContextEncoding(t *testing.T) {
+	cases := []Context{
+		{},
+		{Clock: clk(1, 2)},
+		{Clock: clk(1, 2, 5, 9), Dots: []Dot{{1, 4}, {3, 1}, {5, 11}}},
+		{Dots: []Dot{{7, 1}}},
+	}
+	for _, c := range cases {
+		b := AppendContext(nil, c)
+		got, err := DecodeContext(Context{}, b)
+		if err != nil || !got.Clock.Equal(c.Clock) || !slices.Equal(got.Dots, c.Dots) {
+			t.Errorf("%v: encoded %x, decoded %v (%v)", c, b, got, err)
+		}
+	}
+	bad := [][]byte{
+		{3},
+		AppendContext(nil, Context{Clock: clk(1, 2), Dots: []Dot{{1, 2}}}), // covered by the clock
+		AppendContext(nil, Context{Dots: []Dot{{5, 1}, {1, 1}}}),           // unsorted
+		append(AppendContext(nil, Context{Dots: []Dot{{7, 1}}}), 0),        // trailing
+	}
+	for _, b := range bad {
+		if _, err := DecodeContext(Context{}, b); err == nil {
+			t.Errorf("%x accepted", b)
+		}
+	}
+	// A read's context (format 1) decodes as a clock without dots.
+	if got, err := DecodeContext(Context{}, AppendClock(nil, clk(4, 4))); err != nil || !got.Clock.Equal(clk(4, 4)) || got.Dots != nil && len(got.Dots) > 0 {
+		t.Errorf("format 1: %v %v", got, err)
+	}
+}
+
+func TestContextWith(t *testing.T) {
+	c := Context{Clock: clk(1, 3), Dots: []Dot{{2, 5}}}
+	got := c.With(Context{}, Dot{1, 9})
+	if !slices.Equal(got.Dots, []Dot{{1, 9}, {2, 5}}) {
+		t.Errorf("With(1:9) dots %v", got.Dots)
+	}
+	if got := c.With(Context{}, Dot{1, 2}); len(got.Dots) != 1 {
+		t.Errorf("a covered dot was added: %v", got.Dots)
+	}
+}
+
 func cmpDot(a, b Dot) int {
 	if a.Less(b) {
 		return -1
@@ -274,7 +526,7 @@ func BenchmarkAdvance(b *testing.B) {
 	var dst Clock
 	b.ReportAllocs()
 	for b.Loop() {
-		d := NextDot(clock, ctx, 2)
+		d := NextDot(clock, Context{Clock: ctx}, 2)
 		dst = Advance(dst, clock, ctx, d)
 	}
 }

@@ -3,17 +3,29 @@ package dvv
 // NextDot is the dot a write coordinated by actor a gets, given the key's
 // clock on that node and the write's context. Taking the context into
 // account keeps dots unique even when the context has seen more of a's
-// writes than this replica holds (after a restore, say).
-func NextDot(clock, ctx Clock, a Actor) Dot {
-	return Dot{Actor: a, Counter: max(clock.Get(a), ctx.Get(a)) + 1}
+// writes than this replica holds (after a restore, say). The engine picks
+// a: an actor whose every earlier write to the key this node still holds
+// (see engine's actor epochs), or one never used for the key.
+func NextDot(clock Clock, ctx Context, a Actor) Dot {
+	n := max(clock.Get(a), ctx.Clock.Get(a))
+	for _, d := range ctx.Dots {
+		if d.Actor == a {
+			n = max(n, d.Counter)
+		}
+	}
+	return Dot{Actor: a, Counter: n + 1}
 }
 
 // Survives reports whether an existing sibling with dot d stays beside a
 // write whose context is ctx: only versions the writer did not see remain.
-func Survives(ctx Clock, d Dot) bool { return !ctx.Covers(d) }
+func Survives(ctx Context, d Dot) bool { return !ctx.Covers(d) }
 
-// Advance returns the key's clock after a write with context ctx got dot d:
-// join(clock, ctx) raised to d. dst must not alias clock or ctx.
+// Advance returns the key's clock after a write with context clock ctx
+// got dot d: join(clock, ctx) raised to d. dst must not alias clock or
+// ctx. The context's separate dots are not folded in: the write
+// supersedes them (if this node holds them) but the record's clock
+// claims only what it knows, so at worst a superseded version this node
+// never held survives elsewhere as a sibling.
 func Advance(dst, clock, ctx Clock, d Dot) Clock {
 	dst = Join(dst, clock, ctx)
 	i, ok := dst.find(d.Actor)

@@ -4,9 +4,17 @@
 // these timestamps, so a node with a slow clock still orders its writes
 // after the ones it has read.
 //
-// A timestamp is 64 bits: milliseconds since the Unix epoch in the high 48
-// bits, a logical counter in the low 16. The package reads no clock itself;
-// the caller supplies the physical time source.
+// A timestamp is 64 bits: microseconds since the Unix epoch in the high 52
+// bits (until the year 2112), a logical counter in the low 12. The package
+// reads no clock itself; the caller supplies the physical time source.
+//
+// Microseconds, not milliseconds: a client that writes a key through one
+// node and, once acknowledged, overwrites it through another expects the
+// second write to win. Nodes that share a clock (or keep it well
+// synchronized) order the two by physical time only if the two
+// timestamps differ by less than a request's round trip; with
+// milliseconds, two such writes in the same millisecond were ordered by
+// each node's logical counter, which knows nothing of the other's.
 package hlc
 
 import (
@@ -14,7 +22,7 @@ import (
 	"time"
 )
 
-const logicalBits = 16
+const logicalBits = 12
 
 // Clock issues timestamps. The zero value is not usable; call New.
 type Clock struct {
@@ -53,12 +61,12 @@ func (c *Clock) Observe(ts uint64) {
 	}
 }
 
-// FromTime is the first timestamp of t's millisecond.
-func FromTime(t time.Time) uint64 { return uint64(t.UnixMilli()) << logicalBits }
+// FromTime is the first timestamp of t's microsecond.
+func FromTime(t time.Time) uint64 { return uint64(t.UnixMicro()) << logicalBits }
 
-// Ceil is the last timestamp of t's millisecond: every write made at or
+// Ceil is the last timestamp of t's microsecond: every write made at or
 // before t (by a clock not ahead of t) has a timestamp ≤ Ceil(t).
 func Ceil(t time.Time) uint64 { return FromTime(t) | (1<<logicalBits - 1) }
 
-// Time returns the wall time a timestamp was taken at, to the millisecond.
-func Time(ts uint64) time.Time { return time.UnixMilli(int64(ts >> logicalBits)) }
+// Time returns the wall time a timestamp was taken at, to the microsecond.
+func Time(ts uint64) time.Time { return time.UnixMicro(int64(ts >> logicalBits)) }

@@ -267,3 +267,44 @@ func TestRestartElsewhere(t *testing.T) {
 		t.Fatalf("a sees c at %s, want %s", m.GossipAddr, cc.GossipAddr())
 	}
 }
+
+// TestLongPartitionHeals: a node cut off for longer than memberlist keeps
+// gossiping to the dead is seen again after the cut heals. Without the
+// reconnect loop both sides had declared the other dead for good and
+// stayed apart (issue 8, item 3).
+func TestLongPartitionHeals(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b, cc := c.node("b", a), c.node("c", a)
+	waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+	c.net.partition([]string{a.GossipAddr(), b.GossipAddr()}, []string{cc.GossipAddr()}, true)
+	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, b, cc}) }, func() bool {
+		return !a.View().Alive("c") && !b.View().Alive("c") && !cc.View().Alive("a") && !cc.View().Alive("b")
+	})
+	// Past GossipToTheDead (500 ms in TestTiming), memberlist no longer
+	// sends anything to the other side.
+	time.Sleep(4 * c.timing.GossipToTheDead)
+	c.net.partition([]string{a.GossipAddr(), b.GossipAddr()}, []string{cc.GossipAddr()}, false)
+	waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+}
+
+// TestRestartWithoutSeedsRejoins: the first node of a cluster crashes and
+// restarts as it was first started, without seeds, from its saved ring
+// and peers. It must find the cluster again (issue 8, item 3).
+func TestRestartWithoutSeedsRejoins(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b, cc := c.node("b", a), c.node("c", a)
+	r := waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+	peers := a.Peers()
+	saved := r.Encode()
+	c.crash(a)
+	waitFor(t, detectWithin, func() string { return describe([]*Membership{b, cc}) }, func() bool {
+		return !b.View().Alive("a") && !cc.View().Alive("a")
+	})
+	time.Sleep(4 * c.timing.GossipToTheDead)
+	cfg := c.config("a", "") // a new address: b and c cannot find it; it must find them
+	cfg.SavedRing, cfg.Peers = saved, peers
+	a = c.start(cfg)
+	waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+}

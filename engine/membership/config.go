@@ -47,6 +47,13 @@ type Config struct {
 	// starts a new cluster whose ring holds this node alone. Start retries
 	// them for Timing.JoinTimeout.
 	Seeds []string
+	// Peers are the gossip addresses of the members this node knew when it
+	// last ran, by node ID (see Membership.Peers; the caller saves them
+	// beside the ring). Unlike Seeds they are not required to answer:
+	// Start tries them once, and the node keeps trying every member it
+	// believes down, so that a node restarted without Seeds (the first
+	// node of a cluster, say) finds its cluster again.
+	Peers map[string]string
 	// Ring is the partition count and replication factor of a ring this
 	// node creates: only when it starts without Seeds and SavedRing, or when
 	// no seed has a ring yet. A joining node takes the cluster's.
@@ -107,6 +114,16 @@ type Timing struct {
 	// JoinTimeout is how long Start keeps retrying the seeds (with
 	// backoff) before it gives up with ErrNoSeed. LAN 30 s.
 	JoinTimeout time.Duration
+	// Reconnect is how often the node tries to join every ring member
+	// that gossip has as down, at its last known address. memberlist
+	// stops talking to a member it declared dead after GossipToTheDead,
+	// and without this a member partitioned away (or restarted without
+	// seeds) for longer never came back, and two such islands stayed apart
+	// for good. LAN 2 s.
+	Reconnect time.Duration
+	// GossipToTheDead is how long memberlist keeps gossiping to a node it
+	// declared dead. LAN 30 s.
+	GossipToTheDead time.Duration
 	// BroadcastTimeout bounds the wait for a metadata update or a leave
 	// message to go out. LAN 5 s.
 	BroadcastTimeout time.Duration
@@ -126,6 +143,8 @@ func LANTiming() Timing {
 		Reconcile:        time.Second,
 		JoinTimeout:      30 * time.Second,
 		BroadcastTimeout: 5 * time.Second,
+		Reconnect:        2 * time.Second,
+		GossipToTheDead:  30 * time.Second,
 	}
 }
 
@@ -145,6 +164,8 @@ func TestTiming() Timing {
 		Reconcile:        50 * time.Millisecond,
 		JoinTimeout:      5 * time.Second,
 		BroadcastTimeout: time.Second,
+		Reconnect:        100 * time.Millisecond,
+		GossipToTheDead:  500 * time.Millisecond,
 	}
 }
 
@@ -164,6 +185,8 @@ func (t Timing) withDefaults() Timing {
 	fill(&t.Reconcile, lan.Reconcile)
 	fill(&t.JoinTimeout, lan.JoinTimeout)
 	fill(&t.BroadcastTimeout, lan.BroadcastTimeout)
+	fill(&t.Reconnect, lan.Reconnect)
+	fill(&t.GossipToTheDead, lan.GossipToTheDead)
 	if t.SuspicionMult == 0 {
 		t.SuspicionMult = lan.SuspicionMult
 	}
@@ -172,7 +195,8 @@ func (t Timing) withDefaults() Timing {
 
 func (t Timing) validate() error {
 	for _, d := range []time.Duration{t.ProbeInterval, t.ProbeTimeout, t.GossipInterval,
-		t.PushPullInterval, t.TCPTimeout, t.DeadNodeReclaim, t.Reconcile, t.JoinTimeout, t.BroadcastTimeout} {
+		t.PushPullInterval, t.TCPTimeout, t.DeadNodeReclaim, t.Reconcile, t.JoinTimeout, t.BroadcastTimeout,
+		t.Reconnect, t.GossipToTheDead} {
 		if d < 0 {
 			return fmt.Errorf("%w: negative timing %v", ErrConfig, d)
 		}
@@ -267,6 +291,7 @@ func (c Config) memberlistConfig(d *delegate) *memberlist.Config {
 	mc.PushPullInterval = t.PushPullInterval
 	mc.TCPTimeout = t.TCPTimeout
 	mc.DeadNodeReclaimTime = t.DeadNodeReclaim
+	mc.GossipToTheDeadTime = t.GossipToTheDead
 	mc.Delegate, mc.Events, mc.Conflict, mc.Merge = d, d, d, d
 	mc.SecretKey = c.SecretKey
 	mc.Label = c.Label

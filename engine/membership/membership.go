@@ -105,9 +105,10 @@ func Start(cfg Config) (*Membership, error) {
 		_ = m.ml.Shutdown()
 		return nil, err
 	}
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.run()
 	go m.advertise()
+	go m.reconnect()
 	return m, nil
 }
 
@@ -132,7 +133,10 @@ func newMembership(cfg Config) *Membership {
 }
 
 // settle joins the seeds and takes the first ring: what the seeds sent
-// during the join (it arrives before Join returns), else solo.
+// during the join (it arrives before Join returns), else solo. Saved
+// peers are tried once, without waiting for them to answer: they may all
+// be down, and this node must start anyway (the reconnect loop keeps
+// trying them).
 func (m *Membership) settle(solo *ring.Ring) error {
 	if len(m.cfg.Seeds) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Timing.JoinTimeout)
@@ -140,6 +144,14 @@ func (m *Membership) settle(solo *ring.Ring) error {
 		cancel()
 		if err != nil {
 			return err
+		}
+	} else if peers := m.savedPeerAddrs(); len(peers) > 0 {
+		m.duplicate.Store(nil)
+		if n, _ := m.ml.Join(peers); n > 0 {
+			m.log.Printf("rejoined %d of %d saved peers", n, len(peers))
+		}
+		if dup := m.duplicate.Load(); dup != nil {
+			return *dup
 		}
 	}
 	otherConfig := m.stats.otherConfig.Load()
@@ -154,6 +166,19 @@ func (m *Membership) settle(solo *ring.Ring) error {
 		m.step(time.Now())
 	}
 	return nil
+}
+
+// savedPeerAddrs lists Config.Peers' addresses other than this node's.
+func (m *Membership) savedPeerAddrs() []string {
+	self := m.GossipAddr()
+	var out []string
+	for id, addr := range m.cfg.Peers {
+		if id != m.self && addr != self {
+			out = append(out, addr)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // join contacts the seeds until one answers or ctx ends, with backoff.
@@ -185,6 +210,93 @@ func (m *Membership) join(ctx context.Context, seeds []string) error {
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// reconnect tries, every Timing.Reconnect, to join each ring member that
+// gossip has as down (or has never heard from in this run), at the last
+// address known for it: its gossip address when this node saw it, else
+// the one Config.Peers saved. One attempt per address at a time; a join
+// into a partition waits out TCPTimeout on its own goroutine. A join that
+// reaches the member merges the two memberlist states (push/pull), after
+// which each side sees the other alive again.
+func (m *Membership) reconnect() {
+	defer m.wg.Done()
+	tick := time.NewTicker(m.cfg.Timing.Reconnect)
+	defer tick.Stop()
+	var mu sync.Mutex
+	trying := map[string]bool{}
+	for {
+		select {
+		case <-m.stopped:
+			return
+		case <-tick.C:
+		}
+		for _, addr := range m.downAddrs() {
+			mu.Lock()
+			busy := trying[addr]
+			trying[addr] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			go func() {
+				defer func() { mu.Lock(); delete(trying, addr); mu.Unlock() }()
+				if n, err := m.ml.Join([]string{addr}); err == nil && n > 0 {
+					m.stats.reconnects.Add(1)
+					m.log.Printf("reconnected to %s", addr)
+				}
+			}()
+		}
+	}
+}
+
+// downAddrs lists the last known gossip addresses of ring members that
+// are not alive here.
+func (m *Membership) downAddrs() []string {
+	v := m.View()
+	if v == nil || v.Ring == nil || m.closed() {
+		return nil
+	}
+	self := m.GossipAddr()
+	var out []string
+	for _, rm := range v.Ring.Members() {
+		if rm.ID == m.self {
+			continue
+		}
+		mem, ok := v.Members[rm.ID]
+		if ok && mem.Alive {
+			continue
+		}
+		addr := mem.GossipAddr
+		if addr == "" {
+			addr = m.cfg.Peers[rm.ID]
+		}
+		if addr != "" && addr != self {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// Peers returns the gossip address of every member this node knows one
+// for, by ID (itself included): what a caller saves and passes back as
+// Config.Peers on restart.
+func (m *Membership) Peers() map[string]string {
+	out := map[string]string{}
+	for id, addr := range m.cfg.Peers {
+		out[id] = addr
+	}
+	if v := m.View(); v != nil {
+		for id, mem := range v.Members {
+			if mem.GossipAddr != "" {
+				out[id] = mem.GossipAddr
+			}
+		}
+	}
+	if addr := m.GossipAddr(); addr != "" {
+		out[m.self] = addr
+	}
+	return out
 }
 
 // noteDuplicate records that node id is alive at here and claimed by

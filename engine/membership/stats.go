@@ -24,11 +24,15 @@ type Stats struct {
 	Sends, SendFailures uint64
 	// Conflicts counts node-ID conflicts memberlist reported.
 	Conflicts uint64
+	// Reconnects counts joins of members gossip had as down that reached
+	// them (see Timing.Reconnect).
+	Reconnects uint64
 }
 
 type counters struct {
 	derived, adopted, ignored, otherConfig, rejected atomic.Uint64
 	pulls, sends, sendFailures, conflicts            atomic.Uint64
+	reconnects                                       atomic.Uint64
 }
 
 // Stats returns the node's counters.
@@ -44,5 +48,6 @@ func (m *Membership) Stats() Stats {
 		Sends:            c.sends.Load(),
 		SendFailures:     c.sendFailures.Load(),
 		Conflicts:        c.conflicts.Load(),
+		Reconnects:       c.reconnects.Load(),
 	}
 }

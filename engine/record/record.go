@@ -1,10 +1,11 @@
 // Package record encodes one key's stored state: its causal clock and its
-// siblings (dot, timestamp, memcached flags, expiry, tombstone mark, value).
-// It is pure and allocation-free on decode: decoded values alias the input.
+// siblings (dot, timestamp, memcached flags, expiry, kind, cas origin,
+// value or counter). It is pure and allocation-free on decode for plain
+// values: decoded values alias the input.
 //
-// Format 1, little endian where fixed width:
+// Format 2, little endian where fixed width:
 //
-//	byte     format (1)
+//	byte     format (2)
 //	clock    dvv clock encoding
 //	uvarint  number of siblings, then per sibling, sorted by dot:
 //	  8 bytes  dot actor
@@ -12,8 +13,18 @@
 //	  uvarint  HLC timestamp
 //	  uvarint  flags (uint32)
 //	  varint   expiry, absolute unix seconds, 0 = never
-//	  byte     kind: 0 value, 1 tombstone
-//	  uvarint  value length, then the value
+//	  byte     kind: 0 value, 1 tombstone, 2 counter
+//	  uvarint  origin counter; when not 0, then 8 bytes origin actor
+//	           (0: the origin is the sibling's own dot)
+//	  kind 2 only, the counter:
+//	    uvarint  base, the number it started from
+//	    8 bytes  base dot actor, uvarint base dot counter
+//	    uvarint  width: the rendered value is space-padded to it
+//	    uvarint  entries, then per entry sorted by actor:
+//	             8 bytes actor, uvarint increments, uvarint decrements
+//	  uvarint  value length, then the value (empty for a counter)
+//
+// Format 1 (no origin, no counters) is still read.
 package record
 
 import (
@@ -24,7 +35,10 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/dvv"
 )
 
-const format = 1
+const (
+	format1 = 1
+	format  = 2
+)
 
 // ErrCorrupt marks bytes that are not a record this package wrote.
 var ErrCorrupt = errors.New("record: corrupt")
@@ -37,6 +51,41 @@ type Sibling struct {
 	Expires   int64
 	Deleted   bool
 	Value     []byte
+	// Origin names the write whose value this is, for memcached's cas
+	// unique: a touch writes a new version of the same value, which keeps
+	// the origin (and so the cas) of the one it replaced. Zero means Dot.
+	Origin dvv.Dot
+	// Counter, when set, makes this version a counter (incr and decr):
+	// its value is derived from the counter state, merged with the other
+	// counter versions of the same lineage (see Counter).
+	Counter *Counter
+}
+
+// CASOrigin is the write the sibling's value comes from.
+func (s *Sibling) CASOrigin() dvv.Dot {
+	if s.Origin == (dvv.Dot{}) {
+		return s.Dot
+	}
+	return s.Origin
+}
+
+// Counter is the state of a counter version: a PN-counter over a base.
+// Every actor that incremented or decremented the counter since Base was
+// set has an entry with its running totals; two versions made apart (on
+// both sides of a partition) merge by taking each actor's larger totals,
+// so no increment is lost. Versions of one lineage share BaseDot, the dot
+// of the plain value the counting started from.
+type Counter struct {
+	Base    uint64
+	BaseDot dvv.Dot
+	Width   uint32
+	Entries []CounterEntry
+}
+
+// CounterEntry is one actor's running totals.
+type CounterEntry struct {
+	Actor    dvv.Actor
+	Inc, Dec uint64
 }
 
 // Record is a key's state. Siblings are sorted by dot and every sibling's
@@ -65,6 +114,12 @@ func (r *Record) Sort() {
 	})
 }
 
+const (
+	kindValue   = 0
+	kindDeleted = 1
+	kindCounter = 2
+)
+
 // Append appends r's encoding to dst.
 func Append(dst []byte, r *Record) []byte {
 	dst = append(dst, format)
@@ -77,27 +132,57 @@ func Append(dst []byte, r *Record) []byte {
 		dst = binary.AppendUvarint(dst, s.Timestamp)
 		dst = binary.AppendUvarint(dst, uint64(s.Flags))
 		dst = binary.AppendVarint(dst, s.Expires)
-		kind := byte(0)
-		if s.Deleted {
-			kind = 1
+		kind := byte(kindValue)
+		switch {
+		case s.Deleted:
+			kind = kindDeleted
+		case s.Counter != nil:
+			kind = kindCounter
 		}
 		dst = append(dst, kind)
-		dst = binary.AppendUvarint(dst, uint64(len(s.Value)))
-		dst = append(dst, s.Value...)
+		if s.Origin == (dvv.Dot{}) || s.Origin == s.Dot {
+			dst = binary.AppendUvarint(dst, 0)
+		} else {
+			dst = binary.AppendUvarint(dst, s.Origin.Counter)
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(s.Origin.Actor))
+		}
+		if kind == kindCounter {
+			c := s.Counter
+			dst = binary.AppendUvarint(dst, c.Base)
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(c.BaseDot.Actor))
+			dst = binary.AppendUvarint(dst, c.BaseDot.Counter)
+			dst = binary.AppendUvarint(dst, uint64(c.Width))
+			dst = binary.AppendUvarint(dst, uint64(len(c.Entries)))
+			for _, e := range c.Entries {
+				dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Actor))
+				dst = binary.AppendUvarint(dst, e.Inc)
+				dst = binary.AppendUvarint(dst, e.Dec)
+			}
+		}
+		val := s.Value
+		if kind != kindValue {
+			val = nil
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(val)))
+		dst = append(dst, val...)
 	}
 	return dst
 }
 
 // maxSiblings bounds decoding work on corrupt input; the engine's own bound
-// is far lower.
-const maxSiblings = 1 << 16
+// is far lower. maxEntries likewise bounds a counter's actors.
+const (
+	maxSiblings = 1 << 16
+	maxEntries  = 1 << 12
+)
 
 // Decode fills r (after Reset) from b. Sibling values alias b.
 func Decode(r *Record, b []byte) error {
 	r.Reset()
-	if len(b) == 0 || b[0] != format {
+	if len(b) == 0 || (b[0] != format && b[0] != format1) {
 		return ErrCorrupt
 	}
+	v2 := b[0] == format
 	clock, n, err := dvv.DecodeClock(r.Clock, b[1:])
 	if err != nil {
 		return ErrCorrupt
@@ -117,9 +202,41 @@ func Decode(r *Record, b []byte) error {
 		s.Flags = uint32(flags)
 		s.Expires = d.varint()
 		kind := d.byte()
-		s.Deleted = kind == 1
+		s.Deleted = kind == kindDeleted
+		if v2 {
+			if oc := d.uvarint(); oc != 0 {
+				s.Origin = dvv.Dot{Counter: oc, Actor: dvv.Actor(d.fixed64())}
+				if s.Origin == s.Dot || s.Origin.Actor == 0 {
+					return ErrCorrupt // not canonical
+				}
+			}
+			if kind == kindCounter {
+				c := &Counter{Base: d.uvarint()}
+				c.BaseDot.Actor = dvv.Actor(d.fixed64())
+				c.BaseDot.Counter = d.uvarint()
+				width := d.uvarint()
+				ne := d.uvarint()
+				if width > 1<<20 || ne > maxEntries {
+					return ErrCorrupt
+				}
+				c.Width = uint32(width)
+				for j := uint64(0); j < ne && d.ok; j++ {
+					e := CounterEntry{Actor: dvv.Actor(d.fixed64()), Inc: d.uvarint(), Dec: d.uvarint()}
+					if len(c.Entries) > 0 && c.Entries[len(c.Entries)-1].Actor >= e.Actor {
+						return ErrCorrupt
+					}
+					c.Entries = append(c.Entries, e)
+				}
+				s.Counter = c
+			}
+		}
 		s.Value = d.bytes(d.uvarint())
-		if flags > 1<<32-1 || kind > 1 || !r.Clock.Covers(s.Dot) || s.Dot.Counter == 0 {
+		maxKind := byte(kindDeleted)
+		if v2 {
+			maxKind = kindCounter
+		}
+		if flags > 1<<32-1 || kind > maxKind || !r.Clock.Covers(s.Dot) || s.Dot.Counter == 0 ||
+			(kind != kindValue && len(s.Value) != 0) {
 			return ErrCorrupt
 		}
 		if len(r.Siblings) > 0 && !r.Siblings[len(r.Siblings)-1].Dot.Less(s.Dot) {

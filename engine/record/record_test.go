@@ -17,8 +17,37 @@ func sample() *Record {
 	}
 }
 
+// sampleV2 has what only format 2 holds: a cas origin and a counter.
+func sampleV2() *Record {
+	r := sample()
+	r.Clock = dvv.Clock{{Actor: 1, Counter: 3}, {Actor: 5, Counter: 700}, {Actor: 9, Counter: 1}}
+	r.Siblings[0].Origin = dvv.Dot{Actor: 5, Counter: 2}
+	r.Siblings = append(r.Siblings[:1], Sibling{
+		Dot: dvv.Dot{Actor: 5, Counter: 700}, Timestamp: 80, Flags: 7,
+		Counter: &Counter{Base: 41, BaseDot: dvv.Dot{Actor: 1, Counter: 2}, Width: 3,
+			Entries: []CounterEntry{{Actor: 1, Inc: 10, Dec: 2}, {Actor: 5, Inc: 1}}},
+	}, r.Siblings[1])
+	return r
+}
+
+// TestReadsFormat1 decodes a record in the first format, which had no
+// origin and no counters.
+func TestReadsFormat1(t *testing.T) {
+	// format 1, clock {1:3}, one sibling: dot (1,3), ts 77, flags 5, no
+	// expiry, a value "hi".
+	b := []byte{1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 77, 5, 0, 0, 2, 'h', 'i'}
+	var r Record
+	if err := Decode(&r, b); err != nil {
+		t.Fatal(err)
+	}
+	s := r.Siblings[0]
+	if len(r.Siblings) != 1 || string(s.Value) != "hi" || s.Flags != 5 || s.Timestamp != 77 || s.CASOrigin() != s.Dot {
+		t.Fatalf("decoded %+v", r)
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
-	for _, r := range []*Record{{}, sample()} {
+	for _, r := range []*Record{{}, sample(), sampleV2()} {
 		b := Append(nil, r)
 		var got Record
 		if err := Decode(&got, b); err != nil {
@@ -38,7 +67,7 @@ func TestDecodeRejects(t *testing.T) {
 	unsorted.Siblings[0], unsorted.Siblings[1] = unsorted.Siblings[1], unsorted.Siblings[0]
 	cases := map[string][]byte{
 		"empty":           nil,
-		"bad format":      append([]byte{2}, good[1:]...),
+		"bad format":      append([]byte{3}, good[1:]...),
 		"truncated":       good[:len(good)-1],
 		"trailing":        append(bytes.Clone(good), 0),
 		"uncovered dot":   Append(nil, uncovered),
@@ -55,6 +84,7 @@ func TestDecodeRejects(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	f.Add(Append(nil, sample()))
+	f.Add(Append(nil, sampleV2()))
 	f.Add(Append(nil, &Record{}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Record

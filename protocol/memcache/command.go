@@ -30,6 +30,7 @@ const (
 	OpVersion
 	OpVerbosity
 	OpStats
+	OpSlabs // slabs automove/reassign: answered with the fixed line in Err
 
 	OpMetaGet
 	OpMetaSet
@@ -50,7 +51,7 @@ var opNames = [...]string{
 	OpSet: "set", OpAdd: "add", OpReplace: "replace", OpAppend: "append",
 	OpPrepend: "prepend", OpCas: "cas", OpDelete: "delete", OpIncr: "incr",
 	OpDecr: "decr", OpTouch: "touch", OpFlushAll: "flush_all",
-	OpVersion: "version", OpVerbosity: "verbosity", OpStats: "stats",
+	OpVersion: "version", OpVerbosity: "verbosity", OpStats: "stats", OpSlabs: "slabs",
 	OpMetaGet: "mg", OpMetaSet: "ms", OpMetaDelete: "md",
 	OpMetaArithmetic: "ma", OpMetaNoop: "mn", OpMetaDebug: "me",
 	OpGetv: "getv", OpPutv: "putv", OpDelv: "delv", OpAdmin: "admin",
@@ -67,7 +68,7 @@ func (op Op) String() string {
 // the engine (and so must not run on an event loop).
 func (op Op) NeedsStorage() bool {
 	switch op {
-	case OpNone, OpError, OpClose, OpQuit, OpVersion, OpVerbosity, OpMetaNoop:
+	case OpNone, OpError, OpClose, OpQuit, OpVersion, OpVerbosity, OpSlabs, OpMetaNoop:
 		return false
 	}
 	return true

@@ -61,12 +61,13 @@ type Executor struct {
 	started time.Time
 	stats   counters
 	leases  *leaseTable
+	access  *accessTable
 }
 
 // NewExecutor returns an executor over kv.
 func NewExecutor(kv engine.KV, opts Options) *Executor {
 	opts.ensureDefaults()
-	return &Executor{kv: kv, opts: opts, started: opts.Now(), leases: newLeaseTable(opts.LeaseLimit)}
+	return &Executor{kv: kv, opts: opts, started: opts.Now(), leases: newLeaseTable(opts.LeaseLimit), access: newAccessTable(opts.LeaseLimit)}
 }
 
 // Session is the reusable scratch space of one goroutine executing commands:
@@ -79,8 +80,9 @@ type Session struct {
 	// streams instead of being held whole (as memcached streams it).
 	Sink ReplySink
 
-	obj engine.Object
-	put engine.PutRequest
+	obj   engine.Object
+	put   engine.PutRequest
+	arith engine.Arith // what put.Arith points to for incr and decr
 
 	// Per-command quorum overrides (meta flags r and w); 0 = the default.
 	readQuorum, writeQuorum int
@@ -127,6 +129,8 @@ func (e *Executor) Execute(s *Session, cmd *Command, out []byte) []byte {
 		return append(out, "\r\n"...)
 	case OpVerbosity:
 		return e.line(out, cmd, "OK")
+	case OpSlabs:
+		return e.line(out, cmd, cmd.Err)
 	case OpMetaNoop:
 		return append(out, "MN\r\n"...)
 	case OpGet, OpGets, OpGat, OpGats:

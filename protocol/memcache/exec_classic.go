@@ -23,6 +23,7 @@ func (e *Executor) get(s *Session, cmd *Command, now time.Time, out []byte) []by
 		if !ok {
 			continue
 		}
+		e.access.fetched(key, cas, now)
 		out = appendValue(out, key, sib, withCAS, cas)
 		var spilled bool
 		if out, spilled = s.spill(out); spilled {
@@ -54,11 +55,12 @@ func (e *Executor) getOne(s *Session, key []byte, touch bool, exptime int32, now
 	return nil, false, 0, errContention
 }
 
-// retouch rewrites the value read into s.obj with a new expiry, carrying
-// the item's recache state across the CAS change. Afterwards s.obj
-// describes the key as written: the one version, its CAS and context.
+// retouch rewrites the value read into s.obj with a new expiry (the
+// engine keeps its value, flags and cas), provided nothing was written
+// since the read. Afterwards s.obj describes the key as written: the one
+// version, its CAS and context.
 func (e *Executor) retouch(s *Session, key []byte, sib *engine.Sibling, expires int64) (*engine.Sibling, error) {
-	s.put = engine.PutRequest{Value: sib.Value, Flags: sib.Flags, Expires: expires}
+	s.put = engine.PutRequest{Touch: true, Expires: expires}
 	res, err := e.rewrite(s, key)
 	if err != nil {
 		return sib, err
@@ -218,15 +220,18 @@ func (e *Executor) concatValue(s *Session, key, data []byte, prepend, checkCAS b
 	return engine.PutResult{}, errContention
 }
 
-// delete serves delete.
+// delete serves delete. The tombstone is written whether or not the
+// coordinating node saw a live value: in a cluster its copy may be the
+// stale one, and a delete that wrote nothing there would leave the value
+// alive everywhere else. The reply says what it saw.
 func (e *Executor) delete(s *Session, cmd *Command, out []byte) []byte {
-	s.put = engine.PutRequest{Delete: true, SupersedeAll: true, Cond: engine.CondPresent}
-	_, err := e.putReq(s, cmd.Key)
+	s.put = engine.PutRequest{Delete: true, SupersedeAll: true}
+	res, err := e.putReq(s, cmd.Key)
 	switch {
-	case err == nil:
+	case err == nil && res.Live:
 		e.stats.deleteHits.Add(1)
 		return e.line(out, cmd, "DELETED")
-	case errors.Is(err, engine.ErrNotStored):
+	case err == nil:
 		e.stats.deleteMisses.Add(1)
 		return e.line(out, cmd, "NOT_FOUND")
 	}
@@ -258,11 +263,8 @@ func (e *Executor) countDeltaMiss(incr bool) {
 	}
 }
 
-// errNonNumeric reports a value incr/decr cannot parse.
-var errNonNumeric = errors.New("memcache: non-numeric value")
-
 func deltaError(err error) string {
-	if errors.Is(err, errNonNumeric) {
+	if errors.Is(err, engine.ErrNotNumber) {
 		return errNonNumericMsg
 	}
 	return storageError(err)
@@ -271,7 +273,7 @@ func deltaError(err error) string {
 // deltaResult is the outcome of applyDelta. The new value's digits are
 // s.val[:digits].
 type deltaResult struct {
-	err        error // nil, engine.ErrNotFound (miss), engine.ErrExists (C mismatch), errNonNumeric, or an engine error
+	err        error // nil, engine.ErrNotFound (miss), engine.ErrExists (C mismatch), engine.ErrNotNumber, or an engine error
 	value      uint64
 	digits     int
 	res        engine.PutResult
@@ -282,52 +284,36 @@ type deltaResult struct {
 // applyDelta adds or subtracts delta from key's decimal value the way
 // memcached's do_add_delta does: 64-bit wrap on incr, floor at 0 on decr,
 // and a result no longer than the old value is padded with spaces to the
-// old length. m, for ma, supplies the CAS to compare and the expiry flags.
+// old length. The engine does it atomically, as a counter whose changes
+// made on different nodes merge without loss. m, for ma, supplies the CAS
+// to compare and the expiry flags.
 func (e *Executor) applyDelta(s *Session, key []byte, incr bool, delta uint64, m *MetaFlags, now time.Time) deltaResult {
-	for range e.opts.Retries {
-		sib, ok, err := e.read(s, key)
-		if err != nil {
-			return deltaResult{err: err}
+	s.arith = engine.Arith{Delta: delta, Decr: !incr}
+	s.put = engine.PutRequest{Arith: &s.arith}
+	if m != nil {
+		if m.HasCAS && m.CAS != 0 {
+			s.put.Cond, s.put.CAS = engine.CondCAS, m.CAS
 		}
-		if !ok {
-			return deltaResult{err: engine.ErrNotFound}
+		if m.hasFlag('T') { // a new expiry for the existing item
+			s.arith.SetExpires = true
+			s.put.Expires = metaExpiry(m, 0, false, now)
 		}
-		if m != nil && m.HasCAS && m.CAS != 0 && m.CAS != s.obj.CAS {
-			return deltaResult{err: engine.ErrExists}
-		}
-		cur, ok := parseUint64(sib.Value)
-		if !ok || len(sib.Value) == 0 {
-			return deltaResult{err: errNonNumeric}
-		}
-		next := cur + delta
-		if !incr {
-			next = cur - min(cur, delta)
-		}
-		s.val = appendUint(s.val[:0], next)
-		digits := len(s.val)
-		for len(s.val) < len(sib.Value) {
-			s.val = append(s.val, ' ')
-		}
-		r := deltaResult{value: next, digits: digits, oldExpires: sib.Expires, expires: sib.Expires}
-		if m != nil {
-			r.expires = metaExpiry(m, sib.Expires, false, now)
-		}
-		s.put = engine.PutRequest{Value: s.val, Flags: sib.Flags, Expires: r.expires}
-		r.res, err = e.rewrite(s, key)
-		switch {
-		case errors.Is(err, engine.ErrExists) && (m == nil || !m.HasCAS):
-			continue
-		case err != nil:
-			return deltaResult{err: err}
-		}
-		if incr {
-			e.stats.incrHits.Add(1)
-		} else {
-			e.stats.decrHits.Add(1)
-		}
-		return r
 	}
-	return deltaResult{err: errContention}
+	res, err := e.putReq(s, key)
+	if err != nil {
+		return deltaResult{err: err}
+	}
+	s.val = appendUint(s.val[:0], res.Number)
+	r := deltaResult{value: res.Number, digits: len(s.val), res: res, oldExpires: res.PrevExpires, expires: res.PrevExpires}
+	if s.arith.SetExpires {
+		r.expires = s.put.Expires
+	}
+	if incr {
+		e.stats.incrHits.Add(1)
+	} else {
+		e.stats.decrHits.Add(1)
+	}
+	return r
 }
 
 // touch serves touch.
@@ -357,6 +343,7 @@ func (e *Executor) flushAll(cmd *Command, now time.Time, out []byte) []byte {
 		return e.line(out, cmd, storageError(err))
 	}
 	e.leases.clear()
+	e.access.clear()
 	return e.line(out, cmd, "OK")
 }
 

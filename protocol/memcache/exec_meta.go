@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/hlc"
 )
 
 // metaKey is the key a meta command names: decoded when flag b is set (the
@@ -81,6 +82,16 @@ func (e *Executor) metaGet(s *Session, cmd *Command, now time.Time, out []byte) 
 		// The creator wins the token (W), it does not see it as taken (Z).
 		st = lease{}
 	}
+	var fetched bool
+	var lastAccess int64
+	if metaWantsAccess(m) {
+		fetched, lastAccess = e.access.seen(key, s.obj.CAS, now, !metaNoUpdate(m))
+		if lastAccess == 0 {
+			lastAccess = hlc.Time(sib.Timestamp).Unix() // never fetched: written then
+		}
+	} else if !metaNoUpdate(m) {
+		e.access.fetched(key, s.obj.CAS, now)
+	}
 	won := false
 	if m.Value {
 		out = append(out, "VA "...)
@@ -108,6 +119,16 @@ func (e *Executor) metaGet(s *Session, cmd *Command, now time.Time, out []byte) 
 		case 'f':
 			out = append(out, " f"...)
 			out = appendUint(out, uint64(sib.Flags))
+		case 'h':
+			out = append(out, " h"...)
+			if fetched {
+				out = append(out, '1')
+			} else {
+				out = append(out, '0')
+			}
+		case 'l':
+			out = append(out, " l"...)
+			out = appendInt(out, max(now.Unix()-lastAccess, 0))
 		case 'O':
 			out = append(out, ' ')
 			out = append(out, t...)
@@ -140,6 +161,22 @@ func (e *Executor) metaGet(s *Session, cmd *Command, now time.Time, out []byte) 
 	}
 	return out
 }
+
+// hasFlag reports whether the meta command carries flag c.
+func (m *MetaFlags) hasFlag(c byte) bool {
+	for _, t := range m.Tokens {
+		if t[0] == c {
+			return true
+		}
+	}
+	return false
+}
+
+// metaWantsAccess reports whether mg asks for h or l.
+func metaWantsAccess(m *MetaFlags) bool { return m.hasFlag('h') || m.hasFlag('l') }
+
+// metaNoUpdate reports mg's u: do not count this read as an access.
+func metaNoUpdate(m *MetaFlags) bool { return m.hasFlag('u') }
 
 // metaFetch reads key for mg, creating an empty item on a miss when N asks
 // for it and applying T on a hit. s.obj holds the item afterwards.

@@ -122,28 +122,33 @@ func (e *Executor) supersede(s *Session, m *MetaFlags) error {
 }
 
 // staleStore is ms with C and I whose CAS did not match. memcached then
-// accepts a CAS older than the item's and stores the value marked stale,
-// keeping the item's expiry. Our CAS values are digests with no order, so
-// "older" is taken to mean the CAS the item had when "md I" invalidated it.
+// accepts a CAS older than the item's: it stores the value marked stale,
+// keeping the item's expiry and whether its win token was sent. Our CAS
+// values are digests with no order, so any CAS other than the item's
+// counts as older (memcached answers EXISTS to one from the future, which
+// no client of it can hold).
 func (e *Executor) staleStore(s *Session, key []byte, cmd *Command) (engine.PutResult, bool, error) {
-	sib, ok, err := e.read(s, key)
-	if err != nil || !ok {
-		if err == nil {
-			err = engine.ErrNotFound
+	for range e.opts.Retries {
+		sib, ok, err := e.read(s, key)
+		if err != nil || !ok {
+			if err == nil {
+				err = engine.ErrNotFound
+			}
+			return engine.PutResult{}, true, err
 		}
-		return engine.PutResult{}, true, err
+		st := e.leases.get(key, s.obj.CAS)
+		prev := s.obj.CAS
+		s.put = engine.PutRequest{Value: cmd.Data, Flags: cmd.Meta.Flags, Expires: sib.Expires, Durability: cmd.Meta.Durability}
+		res, err := e.rewrite(s, key)
+		if errors.Is(err, engine.ErrExists) {
+			continue // written meanwhile: look again
+		}
+		if err == nil {
+			e.leases.set(key, lease{cas: res.CAS, prevCAS: prev, stale: true, tokenSent: st.tokenSent})
+		}
+		return res, true, err
 	}
-	st := e.leases.get(key, s.obj.CAS)
-	if !st.stale || st.prevCAS != cmd.Meta.CAS {
-		return engine.PutResult{}, true, engine.ErrExists
-	}
-	s.put = engine.PutRequest{Value: cmd.Data, Flags: cmd.Meta.Flags, Expires: sib.Expires, Durability: cmd.Meta.Durability}
-	res, err := e.rewrite(s, key)
-	if err == nil {
-		st.cas = res.CAS
-		e.leases.set(key, st)
-	}
-	return res, true, err
+	return engine.PutResult{}, true, errContention
 }
 
 // metaDelete serves md: delete, or with I mark stale, or with x empty the
@@ -176,17 +181,18 @@ func (e *Executor) metaDelete(s *Session, cmd *Command, now time.Time, out []byt
 	return append(out, "\r\n"...)
 }
 
-// metaRemove writes the tombstone of md.
+// metaRemove writes the tombstone of md: whether or not this node saw a
+// live value, unless a cas is to be compared (see delete).
 func (e *Executor) metaRemove(s *Session, key []byte, m *MetaFlags) error {
-	s.put = engine.PutRequest{Delete: true, Cond: engine.CondPresent, Durability: m.Durability}
+	s.put = engine.PutRequest{Delete: true, Durability: m.Durability}
 	if m.HasCAS {
 		s.put.Cond, s.put.CAS = engine.CondCAS, m.CAS
 	}
 	if err := e.supersede(s, m); err != nil {
 		return err
 	}
-	_, err := e.putReq(s, key)
-	if errors.Is(err, engine.ErrNotStored) {
+	res, err := e.putReq(s, key)
+	if err == nil && !res.Live {
 		return engine.ErrNotFound
 	}
 	return err

@@ -225,7 +225,7 @@ func (p *Parser) metaFlags(op Op, start, ntok int, cmd *Command) string {
 			} else {
 				bad(errBadToken)
 			}
-		case 'O', 'P', 'L', 'k', 's', 't', 'c', 'f', 'u':
+		case 'O', 'P', 'L', 'k', 's', 't', 'c', 'f', 'u', 'h', 'l':
 		case 'v':
 			m.Value = true
 		case 'q':
@@ -299,10 +299,8 @@ func (p *Parser) metaFlags(op Op, start, ntok int, cmd *Command) string {
 				bad(errBadToken)
 			}
 		default:
-			// h and l (hit before, last access) need per-item access
-			// tracking the engine does not keep; E (explicit CAS) cannot
-			// be honoured because the CAS is a digest of the causal
-			// context. They are refused like any unknown flag.
+			// E (explicit CAS) cannot be honoured: the CAS is a digest of
+			// the key's versions. It is refused like any unknown flag.
 			return errInvalidFlag
 		}
 	}

@@ -3,6 +3,8 @@ package memcache
 // Parsing of the classic commands and the versioned extensions, each
 // following the checks of its memcached process_*_command in order.
 
+import "strconv"
+
 func (p *Parser) parseGet(line []byte, cmd *Command) {
 	switch string(p.tokens[0]) {
 	case "get":
@@ -288,6 +290,50 @@ func (p *Parser) parseVerbosity(ntok int, cmd *Command) {
 		return
 	}
 	cmd.Op = OpVerbosity
+}
+
+// parseSlabs answers memcached's slab commands as memcached does when it
+// has no slab class to act on (there is no slab allocator here): automove
+// takes its level (0, 1 or 2) and does nothing, reassign finds no class.
+// Arguments are checked as memcached checks them.
+func (p *Parser) parseSlabs(ntok int, cmd *Command) {
+	reply := func(s string) { cmd.Op, cmd.Err = OpSlabs, s }
+	switch {
+	case ntok >= 5 && string(p.tokens[1]) == "reassign":
+		cmd.NoReply = p.noreply(ntok)
+		_, ok1 := parseInt32(p.tokens[2])
+		_, ok2 := parseInt32(p.tokens[3])
+		if !ok1 || !ok2 {
+			reply(errBadFormat)
+			return
+		}
+		reply("BADCLASS invalid src or dst class id")
+	case ntok >= 4 && string(p.tokens[1]) == "automove":
+		cmd.NoReply = p.noreply(ntok)
+		if string(p.tokens[2]) == "ratio" {
+			if ntok < 5 {
+				reply(errGeneric)
+				return
+			}
+			if _, err := strconv.ParseFloat(string(p.tokens[3]), 64); err != nil {
+				reply(errGeneric)
+				return
+			}
+			reply("OK")
+			return
+		}
+		level, ok := parseUint32(p.tokens[2])
+		switch {
+		case !ok:
+			reply(errBadFormat)
+		case level > 2:
+			reply(errGeneric)
+		default:
+			reply("OK")
+		}
+	default:
+		fail(cmd, errGeneric)
+	}
 }
 
 func (p *Parser) parseStats(ntok int, cmd *Command) {

@@ -259,6 +259,8 @@ func (p *Parser) parseLine(buf, line []byte, consumed int, cmd *Command) (int, e
 		p.parseVerbosity(ntok, cmd)
 	case "stats":
 		p.parseStats(ntok, cmd)
+	case "slabs":
+		p.parseSlabs(ntok, cmd)
 	case "admin":
 		if ntok < 3 {
 			fail(cmd, errGeneric)

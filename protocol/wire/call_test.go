@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -278,7 +279,8 @@ func TestDialFailureFailsFast(t *testing.T) {
 	if s := pool.Stats(); s.Dials != 1 || s.DialFailures != 1 || s.FastFails != 100 {
 		t.Fatalf("stats %+v", s)
 	}
-	if !pool.Healthy(freeAddr(t)) {
+	if !pool.Healthy("192.0.2.1:9") { // TEST-NET: never dialled
+
 		t.Fatal("an address never called is not healthy")
 	}
 }
@@ -460,4 +462,36 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		}
 	}()
 	eventually(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestRecoverProbesAtOnce: a suspect peer whose backoff is an hour is
+// healthy again as soon as Recover is called once it answers.
+func TestRecoverProbesAtOnce(t *testing.T) {
+	_, addr := startServer(t, newTestHandler(), ServerOptions{})
+	var down atomic.Bool
+	down.Store(true)
+	opts := Options{RetryMin: time.Hour, RetryMax: time.Hour}
+	opts.Dial = func(ctx context.Context, a string) (net.Conn, error) {
+		if down.Load() {
+			return nil, syscall.ECONNREFUSED
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", a)
+	}
+	pool := newTestPool(t, opts)
+	if _, _, err := pool.Call(ctxTimeout(t, 5*time.Second), addr, typeEcho, nil, nil); err == nil {
+		t.Fatal("call through a refusing dialer succeeded")
+	}
+	if pool.Healthy(addr) {
+		t.Fatal("peer healthy after a refused dial")
+	}
+	down.Store(false)
+	pool.Recover(addr)
+	deadline := time.Now().Add(10 * time.Second)
+	for !pool.Healthy(addr) {
+		if time.Now().After(deadline) {
+			t.Fatal("peer still suspect 10 s after Recover")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

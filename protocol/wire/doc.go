@@ -88,7 +88,8 @@
 // fail at once with ErrPeerSuspect instead of each waiting out a timeout,
 // and a background probe (a dial plus a TypePing round trip) retries with
 // exponential backoff from RetryMin to RetryMax until the peer answers,
-// when the peer is healthy again. Context cancellation never marks a peer
+// when the peer is healthy again; Pool.Recover probes at once when
+// another signal (gossip) says the peer is back. Context cancellation never marks a peer
 // suspect, because coordinators cancel calls they no longer need.
 //
 // # Server

@@ -44,7 +44,8 @@ type Options struct {
 	// RetryMin and RetryMax bound the wait between probes of a suspect peer:
 	// the first probe comes RetryMin after the peer was marked suspect, and
 	// each failed probe doubles the wait up to RetryMax (±20 % jitter).
-	// Defaults: 100 ms and 5 s.
+	// Defaults: 100 ms and 1 s: with 5 s, a restarted peer went unused
+	// for up to 5 s after it was back (Pool.Recover cuts even that short).
 	RetryMin, RetryMax time.Duration
 	// ProbeTimeout bounds one probe: a dial if needed, then a ping round
 	// trip. The default is DialTimeout.
@@ -80,7 +81,7 @@ func (o *Options) EnsureDefaults() {
 		o.RetryMin = 100 * time.Millisecond
 	}
 	if o.RetryMax == 0 {
-		o.RetryMax = 5 * time.Second
+		o.RetryMax = time.Second
 	}
 	if o.ProbeTimeout == 0 {
 		o.ProbeTimeout = o.DialTimeout

@@ -72,6 +72,22 @@ func (p *Pool) Healthy(addr string) bool {
 	return c == nil || c.Healthy()
 }
 
+// Recover probes addr at once if it is suspected down, instead of at the
+// end of its backoff: call it when another signal (gossip) says the peer
+// is back, so that a restarted node is used again within a round trip
+// rather than seconds later.
+func (p *Pool) Recover(addr string) {
+	p.mu.RLock()
+	c := p.mu.clients[addr]
+	p.mu.RUnlock()
+	if c != nil && !c.Healthy() {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // Remove closes the client for addr, failing its calls in flight with
 // ErrClosed and stopping its probes. A later call to addr starts afresh.
 func (p *Pool) Remove(addr string) {
@@ -107,6 +123,7 @@ type Client struct {
 	slots   []atomic.Pointer[clientConn]
 	suspect atomic.Pointer[suspicion] // nil while healthy
 	done    chan struct{}             // closed by close: stops the prober
+	wake    chan struct{}             // Recover: probe now
 	mu      struct {
 		sync.Mutex
 		dialing []*dialAttempt // per slot, while a dial runs
@@ -124,7 +141,7 @@ type dialAttempt struct {
 }
 
 func newClient(p *Pool, addr string) *Client {
-	c := &Client{pool: p, addr: addr, done: make(chan struct{})}
+	c := &Client{pool: p, addr: addr, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	c.slots = make([]atomic.Pointer[clientConn], p.opts.ConnsPerPeer)
 	c.mu.dialing = make([]*dialAttempt, p.opts.ConnsPerPeer)
 	return c
@@ -280,6 +297,9 @@ func (c *Client) probe() {
 		t := time.NewTimer(jitter(wait))
 		select {
 		case <-t.C:
+		case <-c.wake:
+			t.Stop()
+			wait = o.RetryMin / 2 // doubled back to RetryMin if this probe fails
 		case <-c.done:
 			t.Stop()
 			return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/counter"
 )
 
 // Faults are injected failures. The zero value injects nothing.
@@ -43,6 +44,7 @@ type KV struct {
 
 type version struct {
 	dot     uint64
+	origin  uint64 // the write whose value this is (a touch keeps it)
 	sib     engine.Sibling
 	written int64 // unix nanos
 }
@@ -105,12 +107,24 @@ func decodeContext(ctx []byte) (uint64, error) {
 	return dot, nil
 }
 
-// casOf digests a context dot into a non-zero 64-bit CAS (splitmix64).
-func casOf(dot uint64) uint64 {
-	if dot == 0 {
+// casOf is the CAS of key's versions: a digest of the key and of the
+// origin of the newest version, never 0 (splitmix64), as the engine's
+// differs between keys and survives a touch.
+func casOf(key []byte, vs []version) uint64 {
+	var best version
+	for _, v := range vs {
+		if v.dot > best.dot {
+			best = v
+		}
+	}
+	if best.dot == 0 {
 		return 0
 	}
-	z := dot + 0x9e3779b97f4a7c15
+	h := uint64(14695981039346656037)
+	for _, b := range key {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	z := best.origin + 0x9e3779b97f4a7c15 + h
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
 	z = (z ^ z>>27) * 0x94d049bb133111eb
 	z ^= z >> 31
@@ -190,7 +204,7 @@ func (kv *KV) Get(key []byte, o *engine.Object) error {
 	}
 	dot := maxDot(vs)
 	o.Context = encodeContext(o.Context, dot)
-	o.CAS = casOf(dot)
+	o.CAS = casOf(key, vs)
 	return nil
 }
 
@@ -221,7 +235,8 @@ func (kv *KV) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) 
 		return engine.PutResult{}, engine.ErrKeyTooLong
 	}
 	covered := uint64(0)
-	if !req.SupersedeAll {
+	all := req.SupersedeAll || req.Touch || req.Arith != nil
+	if !all {
 		if covered, err = decodeContext(req.Context); err != nil {
 			return engine.PutResult{}, err
 		}
@@ -230,30 +245,56 @@ func (kv *KV) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) 
 	defer kv.mu.Unlock()
 	now := kv.now()
 	vs := kv.live(string(key), now)
-	if err := checkCondition(vs, req); err != nil {
+	if err := checkCondition(key, vs, req); err != nil {
 		return engine.PutResult{}, err
+	}
+	win, live := winner(vs)
+	if (req.Touch || req.Arith != nil) && !live {
+		return engine.PutResult{}, engine.ErrNotFound
 	}
 	kept := vs[:0]
 	for _, v := range vs {
-		if !req.SupersedeAll && v.dot > covered {
+		if !all && v.dot > covered {
 			kept = append(kept, v)
 		}
 	}
 	kv.mu.lastDot++
 	kv.mu.lastTS = max(kv.mu.lastTS+1, uint64(now.UnixNano()))
-	nv := version{dot: kv.mu.lastDot, written: now.UnixNano(), sib: engine.Sibling{
+	nv := version{dot: kv.mu.lastDot, origin: kv.mu.lastDot, written: now.UnixNano(), sib: engine.Sibling{
 		Flags: req.Flags, Expires: req.Expires, Timestamp: kv.mu.lastTS, Deleted: req.Delete,
 	}}
-	if !req.Delete {
+	res := engine.PutResult{Live: live}
+	switch {
+	case req.Touch:
+		nv.origin, nv.sib.Flags = win.origin, win.sib.Flags
+		nv.sib.Value = append([]byte{}, win.sib.Value...)
+		res.PrevExpires = win.sib.Expires
+	case req.Arith != nil:
+		cur, ok := counter.ParseUint64(win.sib.Value)
+		if !ok || len(win.sib.Value) == 0 {
+			kv.mu.lastDot--
+			return engine.PutResult{}, engine.ErrNotNumber
+		}
+		next := cur + req.Arith.Delta
+		if req.Arith.Decr {
+			next = cur - min(cur, req.Arith.Delta)
+		}
+		nv.sib.Value = counter.Render(nil, next, counter.Width(len(win.sib.Value), next))
+		nv.sib.Flags, res.Number, res.PrevExpires = win.sib.Flags, next, win.sib.Expires
+		if !req.Arith.SetExpires {
+			nv.sib.Expires = win.sib.Expires
+		}
+	case !req.Delete:
 		nv.sib.Value = append([]byte{}, req.Value...)
 	}
 	kept = append(kept, nv)
 	kv.mu.items[string(key)] = kept
 	kv.mu.puts++
-	return engine.PutResult{CAS: casOf(nv.dot), Context: encodeContext(nil, nv.dot)}, nil
+	res.CAS, res.Context = casOf(key, kept), encodeContext(nil, nv.dot)
+	return res, nil
 }
 
-func checkCondition(vs []version, req *engine.PutRequest) error {
+func checkCondition(key []byte, vs []version, req *engine.PutRequest) error {
 	_, present := winner(vs)
 	switch req.Cond {
 	case engine.CondAbsent:
@@ -268,7 +309,7 @@ func checkCondition(vs []version, req *engine.PutRequest) error {
 		if !present {
 			return engine.ErrNotFound
 		}
-		if casOf(maxDot(vs)) != req.CAS {
+		if casOf(key, vs) != req.CAS {
 			return engine.ErrExists
 		}
 	}

@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// exchange merges each replica's record of key into the other.
+func exchange(t *testing.T, key string, fs ...*fixture) {
+	t.Helper()
+	for _, from := range fs {
+		rec, found, err := from.e.Record([]byte(key), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !found {
+			continue
+		}
+		for _, to := range fs {
+			if to != from {
+				if _, err := to.e.MergeRecord([]byte(key), rec, Buffered); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// forget drops this replica's record of key, as a reap or a handoff does.
+func forget(t *testing.T, f *fixture, key string) {
+	t.Helper()
+	rec, found, err := f.e.Record([]byte(key), nil)
+	if err != nil || !found {
+		t.Fatalf("forget %q: found %v, %v", key, found, err)
+	}
+	if ok, err := f.e.DropRecordIf([]byte(key), rec); !ok || err != nil {
+		t.Fatalf("forget %q: %v %v", key, ok, err)
+	}
+}
+
+// A key deleted everywhere, forgotten by one replica (its tombstone
+// reaped), then written again through that replica: the other replica
+// still holds the old tombstone and must take the new write as new. With
+// one actor per node and per-key counters the new write got dot (a, 1),
+// which the old clock covered, and was dropped (issue 8, item 1).
+func TestWriteAfterForgettingIsNotOld(t *testing.T) {
+	a, b := newFixture(t), newFixture(t)
+	for i := range 5 {
+		a.mustPut("k", set("v"+string(rune('0'+i))))
+	}
+	a.mustPut("k", PutRequest{Delete: true, SupersedeAll: true})
+	exchange(t, "k", a, b)
+	forget(t, a, "k")
+	a.mustPut("k", set("new"))
+	exchange(t, "k", a, b)
+	for name, f := range map[string]*fixture{"a": a, "b": b} {
+		if got := winner(f.get("k")); got != "new" {
+			t.Fatalf("replica %s reads %q after the re-created key was exchanged, want \"new\"", name, got)
+		}
+	}
+}
+
+// A replica that forgot a key and writes it again must not claim the
+// versions it forgot: a blind putv there leaves a concurrent value held
+// elsewhere as a sibling.
+func TestWriteAfterForgettingKeepsConcurrentSiblings(t *testing.T) {
+	a, b := newFixture(t), newFixture(t)
+	a.mustPut("k", set("old"))
+	exchange(t, "k", a, b)
+	forget(t, a, "k")
+	a.mustPut("k", PutRequest{Value: []byte("blind")}) // context "-": supersedes nothing
+	exchange(t, "k", a, b)
+	for name, f := range map[string]*fixture{"a": a, "b": b} {
+		if got := values(f.get("k")); !got["old"] || !got["blind"] {
+			t.Fatalf("replica %s: siblings %v, want old and blind", name, got)
+		}
+	}
+}
+
+// The context putv returns names what its writer saw plus its own write,
+// nothing more (issue 8, item 5): Y reads A; X writes B with that context;
+// Y writes C with it and then C2 with the context C's write returned. B
+// was never seen by Y and must survive.
+func TestPutContextCoversOnlyWhatTheWriterSaw(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("k", PutRequest{Value: []byte("A")})
+	c0 := f.get("k").Context
+	f.mustPut("k", PutRequest{Value: []byte("B"), Context: c0})
+	r := f.mustPut("k", PutRequest{Value: []byte("C"), Context: c0})
+	f.mustPut("k", PutRequest{Value: []byte("C2"), Context: r.Context})
+	if got := values(f.get("k")); len(got) != 2 || !got["B"] || !got["C2"] {
+		t.Fatalf("siblings %v, want B and C2", got)
+	}
+	// A read's context still supersedes everything read.
+	f.mustPut("k", PutRequest{Value: []byte("D"), Context: f.get("k").Context})
+	if got := values(f.get("k")); len(got) != 1 || !got["D"] {
+		t.Fatalf("siblings %v, want D", got)
+	}
+}
+
+// memcached keeps the cas unique across touch and gat, and two items never
+// share one (its t/cas.t checks both; issue 8, item 6).
+func TestTouchKeepsCASAndKeysDiffer(t *testing.T) {
+	f := newFixture(t)
+	r := f.mustPut("k", set("v"))
+	other := f.mustPut("j", set("v"))
+	if r.CAS == other.CAS {
+		t.Fatal("two keys written alike share a cas")
+	}
+	touched, err := f.put("k", PutRequest{Touch: true, Expires: f.clock.Now().Unix() + 100, Cond: CondCAS, CAS: r.CAS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := f.get("k")
+	if touched.CAS != r.CAS || o.CAS != r.CAS || winner(o) != "v" || o.Siblings[0].Expires != f.clock.Now().Unix()+100 {
+		t.Fatalf("after touch: cas %d/%d (was %d), value %q, expires %d", touched.CAS, o.CAS, r.CAS, winner(o), o.Siblings[0].Expires)
+	}
+	if _, err := f.put("k", PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: CondCAS, CAS: r.CAS}); err != nil {
+		t.Fatalf("cas after touch: %v", err)
+	}
+	if _, err := f.put("gone", PutRequest{Touch: true}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("touch of a missing key: %v", err)
+	}
+}
+
+func incr(f *fixture, key string, d uint64) (uint64, error) {
+	r, err := f.put(key, PutRequest{Arith: &Arith{Delta: d}})
+	return r.Number, err
+}
+
+func decr(f *fixture, key string, d uint64) (uint64, error) {
+	r, err := f.put(key, PutRequest{Arith: &Arith{Delta: d, Decr: true}})
+	return r.Number, err
+}
+
+// incr and decr behave as memcached's do on one node.
+func TestArithmetic(t *testing.T) {
+	f := newFixture(t)
+	if _, err := incr(f, "n", 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("incr of a missing key: %v", err)
+	}
+	f.mustPut("s", set("abc"))
+	if _, err := incr(f, "s", 1); !errors.Is(err, ErrNotNumber) {
+		t.Fatalf("incr of a non-number: %v", err)
+	}
+	f.mustPut("n", PutRequest{Value: []byte("100"), Flags: 5, Expires: f.clock.Now().Unix() + 50, SupersedeAll: true})
+	steps := []struct {
+		decr bool
+		d    uint64
+		want uint64
+		get  string
+	}{
+		{false, 1, 101, "101"},
+		{true, 96, 5, "5  "}, // shorter results are padded to the old length
+		{true, 10, 0, "0  "}, // decr stops at 0
+		{false, 1234, 1234, "1234"},
+	}
+	for _, st := range steps {
+		var got uint64
+		var err error
+		if st.decr {
+			got, err = decr(f, "n", st.d)
+		} else {
+			got, err = incr(f, "n", st.d)
+		}
+		o := f.get("n")
+		if err != nil || got != st.want || winner(o) != st.get || o.Siblings[0].Flags != 5 || o.Siblings[0].Expires != f.clock.Now().Unix()+50 {
+			t.Fatalf("decr=%v %d: got %d (%v), reads %q flags %d expires %d; want %d, %q",
+				st.decr, st.d, got, err, winner(o), o.Siblings[0].Flags, o.Siblings[0].Expires, st.want, st.get)
+		}
+	}
+	f.mustPut("w", set("18446744073709551615"))
+	if got, err := incr(f, "w", 2); err != nil || got != 1 || winner(f.get("w")) != "1                   " {
+		t.Fatalf("incr wraps at 2^64: got %d (%v), reads %q", got, err, winner(f.get("w")))
+	}
+	before := f.get("n").CAS
+	incr(f, "n", 1)
+	if f.get("n").CAS == before {
+		t.Fatal("incr did not change the cas")
+	}
+}
+
+// Increments made apart on two replicas (a partition, or two coordinators
+// at once) merge without loss (issue 8, item 4).
+func TestConcurrentIncrementsMerge(t *testing.T) {
+	a, b := newFixture(t), newFixture(t)
+	a.mustPut("c", set("10"))
+	exchange(t, "c", a, b)
+	for range 3 {
+		if _, err := incr(a, "c", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		if _, err := incr(b, "c", 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := decr(b, "c", 1); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, "c", a, b)
+	for name, f := range map[string]*fixture{"a": a, "b": b} {
+		if got := winner(f.get("c")); got != "35" {
+			t.Fatalf("replica %s reads %q after the merge, want 35 (10 + 6 + 20 - 1)", name, got)
+		}
+	}
+	if got, _ := incr(a, "c", 1); got != 36 {
+		t.Fatalf("incr after the merge: %d, want 36", got)
+	}
+	exchange(t, "c", a, b)
+	if got := values(b.get("c")); len(got) != 1 || !got["36"] {
+		t.Fatalf("after an incr that saw both: %v", got)
+	}
+	// A touch of a counter carries the merged totals too.
+	incr(b, "c", 100)
+	exchange(t, "c", a, b) // concurrent: a's 36 and b's 136
+	incr(a, "c", 1000)     // a saw both
+	a.mustPut("c", PutRequest{Touch: true, Expires: a.clock.Now().Unix() + 10})
+	exchange(t, "c", a, b)
+	if got := winner(b.get("c")); got != "1136" {
+		t.Fatalf("after touch: %q, want 1136", got)
+	}
+}
+
+// Two copies of one dot with different payloads (which unique dots rule
+// out, but a bug or a restored disk might not) converge on one of them.
+func TestSameDotDifferentPayloadConverges(t *testing.T) {
+	a, b := newFixture(t), newFixture(t)
+	a.mustPut("k", set("x"))
+	rec, _, _ := a.e.Record([]byte("k"), nil)
+	// The same record with another value under the same dot.
+	twin := append([]byte(nil), rec...)
+	twin[len(twin)-1] = 'y'
+	if _, err := b.e.MergeRecord([]byte("k"), twin, Buffered); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, "k", a, b)
+	exchange(t, "k", a, b)
+	if wa, wb := winner(a.get("k")), winner(b.get("k")); wa != wb {
+		t.Fatalf("replicas read %q and %q", wa, wb)
+	}
+}
+
+// A clean restart keeps the incarnation and resumes its epochs; an
+// unclean one starts a new incarnation (kv679).
+func TestIncarnations(t *testing.T) {
+	f := newFixture(t)
+	first := f.e.Actor()
+	f.mustPut("k", set("v"))
+	if err := f.e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.open()
+	if f.e.Actor() != first {
+		t.Fatal("a clean restart changed the incarnation")
+	}
+	f.mustPut("new-key", set("v")) // a fresh epoch, after the one before the restart
+	rec, _, _ := f.e.Record([]byte("new-key"), nil)
+	recK, _, _ := f.e.Record([]byte("k"), nil)
+	if string(rec) == string(recK) {
+		t.Fatal("records of two keys are equal")
+	}
+	st := f.st
+	f2 := &fixture{t: t, st: st, clock: f.clock}
+	f2.open() // the first engine was not closed: an unclean stop
+	if f2.e.Actor() == first {
+		t.Fatal("an unclean restart kept the incarnation")
+	}
+	_ = time.Second
+}

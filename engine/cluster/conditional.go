@@ -1,0 +1,118 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// Conditional writes (add, replace, cas, and the read-modify-writes behind
+// incr, decr, append, prepend, touch and their meta forms) are decided by
+// one node per key, the key's first healthy owner, and checked there
+// against a read quorum: it reads R replicas, merges what they hold into
+// its own copy, and only then applies the write, with every other
+// conditional write to the key waiting its turn. Through any node, two
+// adds of a new key store once, a stale cas answers EXISTS, and two incrs
+// never hand out the same number, whenever the nodes agree on who that
+// first owner is (every healthy cluster). During a partition each side
+// may pick its own first owner; incr and decr then still lose nothing (a
+// counter's changes merge, engine/counter), while add, replace and cas
+// are checked against one side only: Dynamo's trade, documented in
+// docs/architecture.md.
+
+// conditional reports whether a write depends on the key's current state.
+func conditional(req *engine.PutRequest) bool {
+	return req.Cond != engine.CondNone || req.Touch || req.Arith != nil
+}
+
+// condLocks serialize conditional writes per key on their deciding node.
+type condLocks [1024]sync.Mutex
+
+func (l *condLocks) of(key []byte) *sync.Mutex {
+	return &l[ring.HashKey(key)%uint64(len(l))]
+}
+
+// putConditional sends a conditional write to the key's first healthy
+// owner, or decides it here when that is this node.
+func (n *Node) putConditional(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
+	wait := time.Duration(3+n.opts.N) * n.opts.Timeout
+	for _, tg := range targets {
+		if tg.hintFor != "" {
+			break // only owners decide
+		}
+		if tg.id == t.Self {
+			return n.coordinateConditional(t, key, req, targets, spares)
+		}
+		if res, err, next := n.forward(t, tg, key, req, wait); !next {
+			return res, err
+		}
+		// Never reached that owner: the next one decides.
+	}
+	n.stats.unavailable.Add(1)
+	return engine.PutResult{}, fmt.Errorf("%w: a conditional write needs a reachable owner of the key, none is", engine.ErrUnavailable)
+}
+
+// coordinateConditional decides a conditional write on this node: with
+// the key's other conditional writes held off, it brings its own copy up
+// to date with R replicas (itself included), then coordinates the write
+// as any other, answering after W acknowledgements.
+func (n *Node) coordinateConditional(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
+	mu := n.cond.of(key)
+	mu.Lock()
+	defer mu.Unlock()
+	n.stats.conditional.Add(1)
+	if err := n.catchUp(t, key, targets, spares); err != nil {
+		return engine.PutResult{}, err
+	}
+	return n.coordinate(t, key, req, targets, spares)
+}
+
+// catchUp merges the records of the key's replicas into the local copy
+// until R replicas (this one counted) have been merged, or fails when
+// that many cannot answer.
+func (n *Node) catchUp(t *Topology, key []byte, targets, spares []target) error {
+	need := n.opts.R - 1
+	if need <= 0 {
+		return nil
+	}
+	var others []target
+	for _, tg := range append(append([]target(nil), targets...), spares...) {
+		if tg.id != t.Self {
+			others = append(others, tg)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
+	replies := make(chan reply, len(others))
+	for _, tg := range others {
+		n.fetch(ctx, t, tg, key, replies)
+	}
+	asked := len(others)
+	got, failed := 0, 0
+	var lastErr error
+	defer func() { go n.drain(cancel, replies, asked-got-failed) }()
+	for got < need && got+failed < asked {
+		r := <-replies
+		if r.err != nil {
+			failed++
+			lastErr = r.err
+			continue
+		}
+		got++
+		if r.ok {
+			if _, err := n.eng.MergeRecord(key, r.rec, engine.DurabilityDefault); err != nil {
+				return err
+			}
+		}
+	}
+	if got < need {
+		n.stats.unavailable.Add(1)
+		return fmt.Errorf("%w: a conditional write is checked against %d replicas, %d answered (last error: %v)",
+			engine.ErrUnavailable, n.opts.R, got+1, lastErr)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// Reaping. A dead record (nothing readable left: expired, flushed, or
+// tombstones older than the TTL) may be forgotten only when no node can
+// bring back what it superseded. So a key is reaped by its first owner,
+// and only when every member of the ring is up and reachable and every
+// member (ring or not) answers that it holds the very same record or, not
+// being an owner, none, and no hint for the key: then no older version,
+// and no undelivered one, exists anywhere. The owner then asks every
+// member to reap the key if its record is still that one (a write that
+// arrived meanwhile changes the record and keeps it), and reaps its own.
+// A member whose reap did not happen keeps the dead record, anti-entropy
+// spreads it back to the owners that reaped, and a later round reaps it
+// everywhere. While any member is down nothing is reaped: dead records
+// wait, they do not come back.
+
+// Reap runs one round: up to ReapBatch records of the partitions this
+// node is first owner of are examined, and the dead ones every member
+// agrees on are reaped. It returns how many keys it reaped here.
+func (n *Node) Reap() int {
+	t := n.topo.Topology()
+	r := t.Ring
+	if r == nil || r.Len() == 0 {
+		return 0
+	}
+	n.stats.reapRounds.Add(1)
+	members, ok := n.reapMembers(t)
+	if !ok {
+		n.stats.reapDeferred.Add(1)
+		return 0
+	}
+	nrep := min(n.opts.N, r.Len())
+	budget := n.opts.ReapBatch
+	reaped := 0
+	start := int(n.reapNext.Load())
+	for i := 0; i < r.Partitions() && budget > 0 && !n.closed.Load(); i++ {
+		p := (start + i) % r.Partitions()
+		n.reapNext.Store(uint64(p + 1))
+		owners, err := r.PreferenceList(p, nrep, nil)
+		if err != nil || owners[0] != t.Self {
+			continue
+		}
+		lo, hi := r.PartitionRange(p)
+		var cands []keyDigest
+		scanned := 0
+		_ = n.eng.ScanHashRange(lo, hi, func(key, rec []byte) bool {
+			scanned++
+			if n.eng.Dead(rec) {
+				cands = append(cands, keyDigest{key: bytes.Clone(key), digest: engine.Digest(rec)})
+			}
+			return scanned < budget
+		})
+		budget -= scanned
+		if len(cands) == 0 {
+			continue
+		}
+		if cands = n.agreed(t, members, cands); len(cands) == 0 {
+			continue
+		}
+		req := appendKeyDigests(nil, cands)
+		for _, id := range members {
+			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+			_, _, _ = n.tr.Call(ctx, t.Addrs[id], msgReap, req, nil)
+			cancel()
+		}
+		for _, kd := range cands {
+			if ok, _ := n.eng.ReapIf(kd.key, kd.digest); ok {
+				reaped++
+			}
+		}
+	}
+	n.stats.reaped.Add(uint64(reaped))
+	return reaped
+}
+
+// reapMembers lists every other member that must agree to a reap, and
+// reports whether a reap may happen at all: every ring member up and
+// reachable, and every member's internode address known.
+func (n *Node) reapMembers(t *Topology) ([]string, bool) {
+	for _, m := range t.Ring.Members() {
+		if !n.healthy(t, m.ID) {
+			return nil, false
+		}
+	}
+	var out []string
+	for id, alive := range t.Alive {
+		if id == t.Self || !alive {
+			continue
+		}
+		if _, ok := t.Addrs[id]; !ok || !n.healthy(t, id) {
+			return nil, false
+		}
+		out = append(out, id)
+	}
+	return out, true
+}
+
+// agreed keeps the candidates every member lets be reaped.
+func (n *Node) agreed(t *Topology, members []string, cands []keyDigest) []keyDigest {
+	req := appendKeyDigests(nil, cands)
+	keep := make([]bool, len(cands))
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, id := range members {
+		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+		_, resp, err := n.tr.Call(ctx, t.Addrs[id], msgReapable, req, nil)
+		cancel()
+		if err != nil || len(resp) != len(cands) {
+			return nil
+		}
+		for i, b := range resp {
+			keep[i] = keep[i] && b == 1
+		}
+	}
+	out := cands[:0]
+	for i, kd := range cands {
+		if keep[i] {
+			out = append(out, kd)
+		}
+	}
+	return out
+}
+
+// reapable answers a reap check: per pair, 1 if this node lets the key be
+// reaped (no hint for it, and the same record, or none and not an owner).
+func (n *Node) reapable(p []byte) ([]byte, error) {
+	kds, err := decodeKeyDigests(p)
+	if err != nil {
+		return nil, err
+	}
+	t := n.topo.Topology()
+	out := make([]byte, len(kds))
+	for i, kd := range kds {
+		hinted, err := n.eng.HasHints(kd.key)
+		if err != nil || hinted {
+			continue
+		}
+		rec, found, err := n.eng.Record(kd.key, nil)
+		switch {
+		case err != nil:
+		case found && engine.Digest(rec) == kd.digest:
+			out[i] = 1
+		case !found && !n.owns(t, kd.key):
+			out[i] = 1
+		}
+	}
+	return out, nil
+}
+
+// reap reaps the listed keys whose records are still the ones named.
+func (n *Node) reap(p []byte) ([]byte, error) {
+	kds, err := decodeKeyDigests(p)
+	if err != nil {
+		return nil, err
+	}
+	count := 0
+	for _, kd := range kds {
+		if ok, _ := n.eng.ReapIf(kd.key, kd.digest); ok {
+			count++
+		}
+	}
+	n.stats.reaped.Add(uint64(count))
+	return wire.AppendUvarint(nil, uint64(count)), nil
+}
+
+// owns reports whether this node is one of key's top-N owners.
+func (n *Node) owns(t *Topology, key []byte) bool {
+	if t.Ring == nil || t.Ring.Len() == 0 {
+		return false
+	}
+	p := t.Ring.Partition(ring.HashKey(key))
+	top, err := t.Ring.PreferenceList(p, min(n.opts.N, t.Ring.Len()), nil)
+	return err == nil && contains(top, t.Self)
+}
