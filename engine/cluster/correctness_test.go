@@ -221,3 +221,28 @@ func TestMemberBackIsComparedFirst(t *testing.T) {
 	eventually(t, "the member that came back to be repaired", func() bool { return back.local(t, "k")["v"] })
 
 }
+
+// A member that missed a reap (its request failed) is asked again by the
+// next round, so the dead record does not linger there until
+// anti-entropy brings it back to the others.
+func TestMissedReapIsAskedAgain(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 3})
+	top, _ := c.owners("k", 3)
+	first, missed := c.nodes[top[0]], c.nodes[top[2]]
+	if _, err := first.put(t, "k", engine.PutRequest{Delete: true, SupersedeAll: true}); err != nil {
+		t.Fatal(err)
+	}
+	c.clock.Advance(2 * time.Minute)
+	rec, _, _ := first.eng.Record([]byte("k"), nil)
+	kd := keyDigest{key: []byte("k"), digest: engine.Digest(rec)}
+	for _, i := range top[:2] {
+		if ok, err := c.nodes[i].eng.ReapIf(kd.key, kd.digest); !ok || err != nil {
+			t.Fatalf("reap on %s: %v %v", c.nodes[i].id, ok, err)
+		}
+	}
+	first.node.rememberReaps(missed.id, []keyDigest{kd})
+	first.node.Reap()
+	if _, found, _ := missed.eng.Record([]byte("k"), nil); found {
+		t.Fatal("the member that missed the reap still holds the dead record")
+	}
+}

@@ -36,10 +36,15 @@ type Node struct {
 		sync.Mutex
 		m map[int]string
 	}
-	handoffNext atomic.Uint64            // partition the next handoff round starts at
-	reapNext    atomic.Uint64            // partition the next reap round starts at
-	hintKick    chan struct{}            // a hint round now (a member came back)
-	watched     atomic.Pointer[Topology] // the last topology the watcher saw
+	handoffNext  atomic.Uint64 // partition the next handoff round starts at
+	reapNext     atomic.Uint64 // partition the next reap round starts at
+	pendingReaps struct {      // reaps members missed, by member, asked again each round
+		sync.Mutex
+		m     map[string][]keyDigest
+		count int
+	}
+	hintKick chan struct{}            // a hint round now (a member came back)
+	watched  atomic.Pointer[Topology] // the last topology the watcher saw
 
 	stop     chan struct{}
 	closed   atomic.Bool

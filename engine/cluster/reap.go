@@ -18,10 +18,16 @@ import (
 // and no undelivered one, exists anywhere. The owner then asks every
 // member to reap the key if its record is still that one (a write that
 // arrived meanwhile changes the record and keeps it), and reaps its own.
-// A member whose reap did not happen keeps the dead record, anti-entropy
-// spreads it back to the owners that reaped, and a later round reaps it
-// everywhere. While any member is down nothing is reaped: dead records
-// wait, they do not come back.
+// A member whose reap request failed is asked again every round (it still
+// holds the same dead record, so its reap still applies); should that be
+// lost too (this node restarted), anti-entropy spreads the dead record
+// back to the owners that reaped and a later round reaps it everywhere.
+// While any member is down nothing is reaped: dead records wait, they do
+// not come back.
+
+// maxPendingReaps bounds the reaps remembered for members that missed
+// them; beyond it anti-entropy and a later round take over.
+const maxPendingReaps = 10_000
 
 // Reap runs one round: up to ReapBatch records of the partitions this
 // node is first owner of are examined, and the dead ones every member
@@ -38,6 +44,7 @@ func (n *Node) Reap() int {
 		n.stats.reapDeferred.Add(1)
 		return 0
 	}
+	n.retryReaps(t)
 	nrep := min(n.opts.N, r.Len())
 	budget := n.opts.ReapBatch
 	reaped := 0
@@ -69,8 +76,11 @@ func (n *Node) Reap() int {
 		req := appendKeyDigests(nil, cands)
 		for _, id := range members {
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-			_, _, _ = n.tr.Call(ctx, t.Addrs[id], msgReap, req, nil)
+			_, _, err := n.tr.Call(ctx, t.Addrs[id], msgReap, req, nil)
 			cancel()
+			if err != nil {
+				n.rememberReaps(id, cands)
+			}
 		}
 		for _, kd := range cands {
 			if ok, _ := n.eng.ReapIf(kd.key, kd.digest); ok {
@@ -80,6 +90,42 @@ func (n *Node) Reap() int {
 	}
 	n.stats.reaped.Add(uint64(reaped))
 	return reaped
+}
+
+// rememberReaps notes that member id missed the reap of cands.
+func (n *Node) rememberReaps(id string, cands []keyDigest) {
+	n.pendingReaps.Lock()
+	defer n.pendingReaps.Unlock()
+	if n.pendingReaps.m == nil {
+		n.pendingReaps.m = map[string][]keyDigest{}
+	}
+	for _, kd := range cands {
+		if n.pendingReaps.count >= maxPendingReaps {
+			return
+		}
+		n.pendingReaps.m[id] = append(n.pendingReaps.m[id], kd)
+		n.pendingReaps.count++
+	}
+}
+
+// retryReaps asks again the members that missed a reap.
+func (n *Node) retryReaps(t *Topology) {
+	n.pendingReaps.Lock()
+	pending := n.pendingReaps.m
+	n.pendingReaps.m, n.pendingReaps.count = nil, 0
+	n.pendingReaps.Unlock()
+	for id, kds := range pending {
+		addr, ok := t.Addrs[id]
+		if !ok {
+			continue // gone from the cluster: nothing to ask
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+		_, _, err := n.tr.Call(ctx, addr, msgReap, appendKeyDigests(nil, kds), nil)
+		cancel()
+		if err != nil {
+			n.rememberReaps(id, kds)
+		}
+	}
 }
 
 // reapMembers lists every other member that must agree to a reap, and

@@ -530,3 +530,21 @@ func BenchmarkAdvance(b *testing.B) {
 		dst = Advance(dst, clock, ctx, d)
 	}
 }
+
+// FuzzDecodeContext: no input panics the decoder, and every accepted
+// context is canonical: its re-encoding decodes to the same context.
+func FuzzDecodeContext(f *testing.F) {
+	f.Add(AppendContext(nil, Context{Clock: clk(1, 2), Dots: []Dot{{3, 4}}}))
+	f.Add(AppendClock(nil, clk(1, 1)))
+	f.Add([]byte{contextFormat, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := DecodeContext(Context{}, b)
+		if err != nil {
+			return
+		}
+		again, err := DecodeContext(Context{}, AppendContext(nil, c))
+		if err != nil || !again.Clock.Equal(c.Clock) || !slices.Equal(again.Dots, c.Dots) {
+			t.Fatalf("%x decoded as %v, re-encoded to %v (%v)", b, c, again, err)
+		}
+	})
+}

@@ -105,7 +105,14 @@ func (cc *clientConn) abandon(ctxErr error, sentAt int64) error {
 	if errors.Is(ctxErr, context.DeadlineExceeded) {
 		c.pool.stats.timeouts.Add(1)
 		if cc.lastRecv.Load() < sentAt {
-			cc.fail(c.markSuspect(fmt.Errorf("connection silent past a call's deadline: %w", ctxErr)))
+			// The calls still pending on this connection were sent: they
+			// fail as a closed connection (outcome unknown), never with
+			// the suspicion's error, which says a call was not sent and
+			// so lets a caller retry it elsewhere. A forwarded incr
+			// retried that way was counted twice once the paused peer
+			// woke up and applied it too.
+			c.markSuspect(fmt.Errorf("connection silent past a call's deadline: %w", ctxErr))
+			cc.fail(fmt.Errorf("connection silent past a call's deadline: %w", ctxErr))
 		}
 	}
 	return fmt.Errorf("wire: call to %s: %w", c.addr, ctxErr)

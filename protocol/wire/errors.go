@@ -30,7 +30,10 @@ var (
 	ErrConnClosed = errors.New("wire: connection closed")
 	// ErrPeerSuspect: the peer is suspected down after a failed dial or a
 	// call that timed out on a silent connection; calls fail at once
-	// instead of waiting, until a background probe reaches the peer again.
+	// instead of waiting, until a background probe reaches the peer. A
+	// call that fails with it was never sent (callers may retry it
+	// elsewhere); a call that was sent fails with ErrConnClosed or its
+	// context's error instead. It is cleared when a probe succeeds.
 	ErrPeerSuspect = errors.New("wire: peer suspected down")
 	// ErrClosed: the Pool or Client was closed (or the Client removed).
 	ErrClosed = errors.New("wire: closed")
