@@ -2,6 +2,9 @@ package engine
 
 import (
 	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -269,4 +272,92 @@ func TestIncarnations(t *testing.T) {
 		t.Fatal("an unclean restart kept the incarnation")
 	}
 	_ = time.Second
+}
+
+// A late copy of a value deleted and reaped here must not come back even
+// after the key was written again: merged beside the new value it read as
+// the winner once the new one expired.
+func TestFenceHoldsAfterRecreation(t *testing.T) {
+	var off atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(off.Load())) }
+	e, err := Open(Options{Dir: t.TempDir(), Replicated: true, TombstoneTTL: time.Second, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	k := []byte("k")
+	e.Put(k, &PutRequest{Value: []byte("old"), SupersedeAll: true})
+	late, _, _ := e.Record(k, nil) // a copy of "old" still in flight somewhere
+	e.Put(k, &PutRequest{Delete: true, SupersedeAll: true})
+	off.Add(int64(2 * time.Second))
+	dead, _, _ := e.Record(k, nil)
+	if ok, err := e.ReapIf(k, Digest(dead)); !ok || err != nil {
+		t.Fatal("reap", ok, err)
+	}
+	e.Put(k, &PutRequest{Value: []byte("new"), Expires: now().Unix() + 2, SupersedeAll: true})
+	e.MergeRecord(k, late, Buffered) // within the fence's minute
+	off.Add(int64(3 * time.Second))
+	var o Object
+	e.Get(k, &o)
+	if w, ok := o.Winner(); ok {
+		t.Fatalf("deleted value resurrected: %q", w.Value)
+	}
+}
+
+// A key this node forgot can come back by a merge of an older copy that
+// carries this node's own actor (a fallback's late hint). Its next write
+// must not continue that actor's counter: the counters after the old
+// copy's were used already, by writes other replicas still hold, which
+// would drop the new write as one they have seen.
+func TestForgottenKeyBackInAnOlderState(t *testing.T) {
+	a, b := newFixture(t), newFixture(t)
+	a.mustPut("k", set("v1"))
+	stale, _, _ := a.e.Record([]byte("k"), nil)
+	a.mustPut("k", set("v2"))
+	a.mustPut("k", set("v3"))
+	exchange(t, "k", a, b)
+	forget(t, a, "k")
+	if _, err := a.e.MergeRecord([]byte("k"), stale, Buffered); err != nil {
+		t.Fatal(err)
+	}
+	a.mustPut("k", set("new"))
+	exchange(t, "k", a, b)
+	for name, f := range map[string]*fixture{"a": a, "b": b} {
+		if got := winner(f.get("k")); got != "new" {
+			t.Fatalf("replica %s reads %q, want \"new\"", name, got)
+		}
+	}
+}
+
+// Epochs are spent per forgetting, not per key: a node writing many new
+// keys keeps one epoch and one incarnation (a new incarnation every
+// 65,535 new keys would make two nodes' random incarnations likelier to
+// collide).
+func TestNewKeysShareAnEpoch(t *testing.T) {
+	f := newFixture(t)
+	for i := range 70_000 {
+		f.mustPut("k"+strconv.Itoa(i), set("v"))
+	}
+	if e, n := f.e.stats.epochs.Load(), f.e.stats.incarnations.Load(); e != 1 || n != 1 {
+		t.Fatalf("70,000 new keys used %d epochs and %d incarnations, want 1 and 1", e, n)
+	}
+	forget(t, f, "k1")
+	f.mustPut("k1", set("again"))
+	if e := f.e.stats.epochs.Load(); e != 2 {
+		t.Fatalf("a write after forgetting used epoch count %d, want 2", e)
+	}
+}
+
+// A counter whose old value was wider than a megabyte (memcached pads a
+// shorter result to the old length) still decodes: the width once
+// written was one the decoder refused, and every later read failed.
+func TestWideCounterDecodes(t *testing.T) {
+	f := newFixture(t)
+	f.mustPut("k", set("5"+strings.Repeat(" ", 1<<20+10)))
+	if got, err := incr(f, "k", 1); err != nil || got != 6 {
+		t.Fatalf("incr: %d %v", got, err)
+	}
+	if w := winner(f.get("k")); len(w) != 1<<20+11 || w[0] != '6' {
+		t.Fatalf("reads %d bytes starting %q", len(w), w[:1])
+	}
 }

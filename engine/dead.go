@@ -44,11 +44,11 @@ func (e *Engine) ReapIf(key []byte, digest uint64) (bool, error) {
 }
 
 // fence remembers, for a while, the clock of each record reaped here, and
-// refuses to take back a record of that key that is no newer: a replica
-// answered the reap check and then processed a message sent before it
-// (a replication or hint delivery stuck in a paused process's socket
-// buffer). Bounded in entries and in time; a fence lost to either bound
-// or to a restart leaves only the (already unlikely) in-flight case open.
+// refuses to take back versions that clock covers: a replica answered the
+// reap check and then processed a message sent before it (a replication
+// or hint delivery stuck in a paused process's socket buffer). Bounded in
+// entries and in time; a fence lost to either bound or to a restart
+// leaves only the (already unlikely) in-flight case open.
 type fence struct {
 	mu      sync.Mutex
 	entries map[string]fenced
@@ -83,16 +83,26 @@ func (f *fence) add(key []byte, clock dvv.Clock, digest uint64, now time.Time) {
 	f.entries[k] = fenced{clock: append(dvv.Clock(nil), clock...), digest: digest, until: now.Add(fenceTTL)}
 }
 
-// blocks reports whether an incoming record (decoded in peer, encoded in
-// rec) of a key absent here is an old copy of one reaped here: its clock
-// covered by the reaped one's and its bytes not the reaped record itself
-// (which every replica had, dead, and may merge back harmlessly).
-func (f *fence) blocks(key []byte, peer *record.Record, rec []byte, now time.Time) bool {
+// strip removes from an incoming record (decoded in peer, encoded in rec)
+// of a key reaped here moments ago the versions the reaped record's clock
+// covers: old copies, whether or not the key has been written again since
+// (a late copy of a deleted value merged beside a re-created one came back
+// when the new one expired). The reaped record itself, which every
+// replica had, dead, is let through. It reports whether it removed any.
+func (f *fence) strip(key []byte, peer *record.Record, rec []byte, now time.Time) bool {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	e, ok := f.entries[string(key)]
-	if !ok || now.After(e.until) {
+	f.mu.Unlock()
+	if !ok || now.After(e.until) || Digest(rec) == e.digest {
 		return false
 	}
-	return e.clock.Descends(peer.Clock) && Digest(rec) != e.digest
+	kept := peer.Siblings[:0]
+	for _, s := range peer.Siblings {
+		if !e.clock.Covers(s.Dot) {
+			kept = append(kept, s)
+		}
+	}
+	stripped := len(kept) < len(peer.Siblings)
+	peer.Siblings = kept
+	return stripped
 }

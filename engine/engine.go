@@ -278,17 +278,20 @@ func (e *Engine) live(rec *record.Record, now time.Time) bool {
 
 // Put implements KV.
 func (e *Engine) Put(key []byte, req *PutRequest) (PutResult, error) {
-	res, _, err := e.put(key, req, nil, false)
+	res, _, err := e.put(key, req, nil, false, nil)
 	return res, err
 }
 
 // PutRecord is Put for a coordinator: it also appends the key's new
-// record to recDst, for replication to the other replicas.
-func (e *Engine) PutRecord(key []byte, req *PutRequest, recDst []byte) (PutResult, []byte, error) {
-	return e.put(key, req, recDst, true)
+// record to recDst, for replication to the other replicas, and records a
+// hint for each of owed (owners the write will not reach) under the same
+// lock, before the write, so that no reader of the record finds it
+// without its hints.
+func (e *Engine) PutRecord(key []byte, req *PutRequest, recDst []byte, owed ...string) (PutResult, []byte, error) {
+	return e.put(key, req, recDst, true, owed)
 }
 
-func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool) (PutResult, []byte, error) {
+func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool, owed []string) (PutResult, []byte, error) {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return PutResult{}, recDst, ErrKeyTooLong
 	}
@@ -332,7 +335,7 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 			return PutResult{}, recDst, ErrBadContext
 		}
 	}
-	actor, err := e.actorFor(s.rec.Clock)
+	actor, err := e.actorFor(key, s.rec.Clock)
 	if err != nil {
 		return PutResult{}, recDst, err
 	}
@@ -387,6 +390,11 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 	d := req.Durability
 	if d == DurabilityDefault {
 		d = e.opts.Durability
+	}
+	for _, owner := range owed {
+		if err := e.addHintLocked(owner, key, d); err != nil {
+			return PutResult{}, recDst, err
+		}
 	}
 	if err := e.writeRecord(s.key, s.enc, d); err != nil {
 		return PutResult{}, recDst, err

@@ -148,6 +148,7 @@ func (e *Engine) dropIf(key []byte, keep func(cur []byte, r *record.Record) bool
 	}
 	e.cache.Delete(key)
 	e.stats.replaced(len(dk), true, hasValue(&r), len(cur), false, false, 0)
+	e.forgot()
 	dropped(&r)
 	return true, nil
 }

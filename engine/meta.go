@@ -60,24 +60,36 @@ func (e *Engine) loadMeta() error {
 // uses the actor of this incarnation already in the key's clock, if any:
 // this node coordinated every write of that actor to the key and still
 // holds them all, so its next counter is right. A key whose clock has
-// none (a new key, or one this node forgot: reaped, handed off) gets a
-// fresh epoch, an actor never used before: with one actor per node and
-// per-key counters, a re-created key started again at 1, its new writes
-// were taken for old ones by replicas that still held the old clock, and
-// its new clock claimed old writes it had never seen.
+// none (a new key, or one this node forgot: reaped, handed off) gets the
+// current epoch, and the current epoch moves on whenever this node
+// forgets a record: so an epoch is never used for a key after the key was
+// forgotten, and epochs are spent per forgetting, not per key. With one
+// actor per node and per-key counters, a re-created key started again at
+// 1, its new writes were taken for old ones by replicas that still held
+// the old clock, and its new clock claimed old writes it had never seen.
+//
+// A forgotten key can come back by a merge that carries this
+// incarnation's actor at an older counter (a fallback's late hint, say):
+// that record is not this node's whole history of the key, so its next
+// write takes the current epoch too (suspect). The suspect set is bounded
+// and not persisted; a key dropped from it keeps the old risk.
 type actors struct {
 	incarnation atomic.Uint64 // 48 bits, never 0
 	mu          sync.Mutex
 	epoch       uint64 // the last epoch handed out in this incarnation
+	current     uint64 // the epoch new and forgotten keys get; 0: none yet
+	forgot      bool   // a record was forgotten since current was handed out
+	suspect     map[string]struct{}
 }
 
 const (
-	epochBits = 16
-	maxEpoch  = 1<<epochBits - 1
+	epochBits   = 16
+	maxEpoch    = 1<<epochBits - 1
+	maxSuspects = 1 << 16
 )
 
-// actorFor picks the actor of a write to a key with this clock.
-func (e *Engine) actorFor(clock dvv.Clock) (dvv.Actor, error) {
+// actorFor picks the actor of a write to key, whose clock is clock.
+func (e *Engine) actorFor(key []byte, clock dvv.Clock) (dvv.Actor, error) {
 	inc := e.actors.incarnation.Load()
 	best := dvv.Actor(0)
 	for _, en := range clock {
@@ -85,20 +97,60 @@ func (e *Engine) actorFor(clock dvv.Clock) (dvv.Actor, error) {
 			best = en.Actor
 		}
 	}
-	if best != 0 {
-		return best, nil
-	}
 	a := &e.actors
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.epoch >= maxEpoch {
-		if err := e.newIncarnation(); err != nil {
-			return 0, err
+	if _, sus := a.suspect[string(key)]; sus {
+		delete(a.suspect, string(key))
+		best = 0
+	}
+	if best != 0 {
+		return best, nil
+	}
+	if a.current == 0 || a.forgot {
+		if a.epoch >= maxEpoch {
+			if err := e.newIncarnation(); err != nil {
+				return 0, err
+			}
+		}
+		a.epoch++
+		a.current, a.forgot = a.epoch, false
+		e.stats.epochs.Add(1)
+	}
+	return dvv.Actor(a.incarnation.Load()<<epochBits | a.current), nil
+}
+
+// forgot notes that this node let go of a record: the next key without
+// an actor of its own gets a new epoch.
+func (e *Engine) forgot() {
+	e.actors.mu.Lock()
+	e.actors.forgot = true
+	e.actors.mu.Unlock()
+}
+
+// mergedAbsent notes a record that arrived by merge for a key this node
+// did not hold: if it carries one of this incarnation's actors, the key
+// was written here, forgotten, and is back in some older state.
+func (e *Engine) mergedAbsent(key []byte, clock dvv.Clock) {
+	inc := e.actors.incarnation.Load()
+	for _, en := range clock {
+		if uint64(en.Actor)>>epochBits == inc {
+			a := &e.actors
+			a.mu.Lock()
+			if a.suspect == nil {
+				a.suspect = map[string]struct{}{}
+			}
+			if len(a.suspect) >= maxSuspects {
+				for k := range a.suspect {
+					delete(a.suspect, k)
+					break
+				}
+			}
+			a.suspect[string(key)] = struct{}{}
+			a.mu.Unlock()
+			return
 		}
 	}
-	a.epoch++
-	e.stats.epochs.Add(1)
-	return dvv.Actor(a.incarnation.Load()<<epochBits | a.epoch), nil
 }
 
 // newIncarnation draws and stores a new incarnation, epochs from 0.
@@ -115,7 +167,7 @@ func (e *Engine) newIncarnation() error {
 		return err
 	}
 	e.actors.incarnation.Store(inc)
-	e.actors.epoch = 0
+	e.actors.epoch, e.actors.current = 0, 0
 	e.stats.incarnations.Add(1)
 	return nil
 }
@@ -165,11 +217,16 @@ func (f *flushState) set(now, deadline time.Time, issued uint64) []byte {
 	var b []byte
 	b = binary.LittleEndian.AppendUint64(b, f.applied)
 	b = binary.LittleEndian.AppendUint64(b, f.pending)
-	return binary.LittleEndian.AppendUint64(b, uint64(f.pendingAt))
+	b = binary.LittleEndian.AppendUint64(b, uint64(f.pendingAt))
+	return append(b, flushFormat)
 }
 
+// flushFormat marks a flush state whose timestamps are microseconds; one
+// without it (24 bytes) was written with milliseconds and is converted.
+const flushFormat = 2
+
 func (f *flushState) decode(b []byte) error {
-	if len(b) != 24 {
+	if len(b) != 24 && (len(b) != 25 || b[24] != flushFormat) {
 		return fmt.Errorf("engine: corrupt flush_all state (%d bytes)", len(b))
 	}
 	f.mu.Lock()
@@ -177,6 +234,9 @@ func (f *flushState) decode(b []byte) error {
 	f.applied = binary.LittleEndian.Uint64(b)
 	f.pending = binary.LittleEndian.Uint64(b[8:])
 	f.pendingAt = int64(binary.LittleEndian.Uint64(b[16:]))
+	if len(b) == 24 {
+		f.applied, f.pending = hlc.FromMillis16(f.applied), hlc.FromMillis16(f.pending)
+	}
 	return nil
 }
 

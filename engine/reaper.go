@@ -115,6 +115,7 @@ func (e *Engine) reapOne(dataKey []byte, now time.Time) {
 	}
 	e.cache.Delete(userKey(dataKey))
 	e.stats.replaced(len(dataKey), true, hasValue(&rec), len(raw), false, false, 0)
+	e.forgot()
 	e.stats.reaped.Add(1)
 }
 

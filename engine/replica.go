@@ -68,9 +68,15 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, owed ...string
 		if err := record.Decode(&s.rec, raw); err != nil {
 			return false, fmt.Errorf("engine: key %q: %w", key, err)
 		}
-	} else if e.fence.blocks(key, &s.peer, rec, e.now()) {
+	}
+	if e.fence.strip(key, &s.peer, rec, e.now()) {
 		e.stats.fenced.Add(1)
-		return false, nil
+		if !found && len(s.peer.Siblings) == 0 {
+			return false, nil
+		}
+	}
+	if !found {
+		e.mergedAbsent(key, s.peer.Clock)
 	}
 	merged := &s.next
 	mergeInto(merged, &s.rec, &s.peer)
@@ -159,7 +165,7 @@ func mergeInto(out, a, b *record.Record) {
 		// they ever differ, every replica keeps the same one, so that they
 		// still converge rather than each keeping its own for good.
 		for j := range b.Siblings {
-			if b.Siblings[j].Dot == sib.Dot && preferred(&b.Siblings[j], &sib) {
+			if b.Siblings[j].Dot == sib.Dot && record.Compare(&b.Siblings[j], &sib) > 0 {
 				sib = b.Siblings[j]
 			}
 		}
@@ -171,18 +177,6 @@ func mergeInto(out, a, b *record.Record) {
 		}
 	}
 	out.Sort()
-}
-
-// preferred is a total order on two copies of one dot: the later
-// timestamp, then the later expiry, then the larger value.
-func preferred(x, y *record.Sibling) bool {
-	if x.Timestamp != y.Timestamp {
-		return x.Timestamp > y.Timestamp
-	}
-	if x.Expires != y.Expires {
-		return x.Expires > y.Expires
-	}
-	return string(x.Value) > string(y.Value)
 }
 
 // ScanHashRange calls fn with the key and record of every key whose ring

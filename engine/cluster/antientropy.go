@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/merkle"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
@@ -61,14 +62,27 @@ func (n *Node) urgentWith(t *Topology, id string) {
 		return
 	}
 	nrep := min(n.opts.N, r.Len())
+	until := time.Now().Add(urgentPatience)
 	n.urgent.Lock()
 	defer n.urgent.Unlock()
 	for p := range r.Partitions() {
 		owners, err := r.PreferenceList(p, nrep, nil)
 		if err == nil && contains(owners, t.Self) && contains(owners, id) {
-			n.urgent.m[p] = id
+			n.urgent.m[p] = urgentMark{peer: id, until: until}
 		}
 	}
+}
+
+// urgentPatience is how long an urgent exchange waits for the member it
+// names to be reachable (gossip can report a node back before its
+// listener answers); after that any replica will do.
+const urgentPatience = 30 * time.Second
+
+// urgentMark is an urgent partition: the member to compare it with ("":
+// any healthy replica) and until when to wait for that one.
+type urgentMark struct {
+	peer  string
+	until time.Time
 }
 
 // urgentAll marks every partition this node replicates as urgent, with
@@ -80,7 +94,7 @@ func (n *Node) urgentAll(t *Topology) {
 	n.urgent.Lock()
 	defer n.urgent.Unlock()
 	for _, p := range t.Ring.Replicated(t.Self) {
-		n.urgent.m[p] = ""
+		n.urgent.m[p] = urgentMark{}
 	}
 }
 
@@ -95,12 +109,17 @@ func (n *Node) urgentPending() int {
 func (n *Node) nextUrgent(t *Topology) (int, string, bool) {
 	n.urgent.Lock()
 	defer n.urgent.Unlock()
-	for p, peer := range n.urgent.m {
-		delete(n.urgent.m, p)
-		if peer != "" && n.healthy(t, peer) {
-			return p, peer, true
+	now := time.Now()
+	for p, mark := range n.urgent.m {
+		switch {
+		case mark.peer != "" && n.healthy(t, mark.peer):
+			delete(n.urgent.m, p)
+			return p, mark.peer, true
+		case mark.peer != "" && now.Before(mark.until):
+			continue // not reachable yet: keep it for that member
 		}
-		if peer = n.aaePeer(t, p); peer != "" {
+		delete(n.urgent.m, p)
+		if peer := n.aaePeer(t, p); peer != "" {
 			return p, peer, true
 		}
 	}

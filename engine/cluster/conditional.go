@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -61,6 +62,7 @@ func (n *Node) putConditional(t *Topology, key []byte, req *engine.PutRequest, t
 // to date with R replicas (itself included), then coordinates the write
 // as any other, answering after W acknowledgements.
 func (n *Node) coordinateConditional(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
+	key = bytes.Clone(key) // the catch-up's fetches outlive the caller's buffer
 	mu := n.cond.of(key)
 	mu.Lock()
 	defer mu.Unlock()
@@ -73,33 +75,47 @@ func (n *Node) coordinateConditional(t *Topology, key []byte, req *engine.PutReq
 
 // catchUp merges the records of the key's replicas into the local copy
 // until R replicas (this one counted) have been merged, or fails when
-// that many cannot answer.
+// that many cannot answer. It asks the write's other targets (the owners,
+// and fallbacks standing in for owners down), as a read does, and a spare
+// only in place of a target that failed: a spare holds no copy, and its
+// quick "not found" counted instead of an owner's record let a cas pass
+// against a copy that missed an acknowledged set.
 func (n *Node) catchUp(t *Topology, key []byte, targets, spares []target) error {
 	need := n.opts.R - 1
 	if need <= 0 {
 		return nil
 	}
 	var others []target
-	for _, tg := range append(append([]target(nil), targets...), spares...) {
+	for _, tg := range targets {
 		if tg.id != t.Self {
 			others = append(others, tg)
 		}
 	}
+	var extra []target
+	for _, sp := range spares {
+		if sp.id != t.Self {
+			extra = append(extra, sp)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-	defer cancel()
-	replies := make(chan reply, len(others))
+	replies := make(chan reply, len(others)+len(extra))
 	for _, tg := range others {
 		n.fetch(ctx, t, tg, key, replies)
 	}
-	asked := len(others)
-	got, failed := 0, 0
+	inFlight := len(others)
+	defer func() { go n.drain(cancel, replies, inFlight) }()
+	got := 0
 	var lastErr error
-	defer func() { go n.drain(cancel, replies, asked-got-failed) }()
-	for got < need && got+failed < asked {
+	for got < need && inFlight > 0 {
 		r := <-replies
+		inFlight--
 		if r.err != nil {
-			failed++
 			lastErr = r.err
+			if len(extra) > 0 {
+				n.fetch(ctx, t, extra[0], key, replies)
+				extra = extra[1:]
+				inFlight++
+			}
 			continue
 		}
 		got++

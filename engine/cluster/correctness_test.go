@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 )
 
 // Through any node, conditional writes give what they give through one
@@ -244,5 +245,56 @@ func TestMissedReapIsAskedAgain(t *testing.T) {
 	first.node.Reap()
 	if _, found, _ := missed.eng.Record([]byte("k"), nil); found {
 		t.Fatal("the member that missed the reap still holds the dead record")
+	}
+}
+
+// A conditional write is checked against R replicas of the key, never
+// against spares, which hold no copy: with six nodes a spare's quick "not
+// found" used to count toward R, and a cas with a token from before an
+// acknowledged set (which the first owner missed) was stored.
+func TestConditionalCatchUpReadsReplicasNotSpares(t *testing.T) {
+	c := newTestCluster(t, 6, Options{N: 3, R: 2, W: 2})
+	top, _ := c.owners("k", 3)
+	first := c.nodes[top[0]]
+	if _, err := first.put(t, "k", set("v0")); err != nil {
+		t.Fatal(err)
+	}
+	o, err := first.get(t, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cas0 := o.CAS
+	c.setAlive(top[0], false) // the first owner misses the next set
+	if _, err := c.nodes[top[1]].put(t, "k", set("v1")); err != nil {
+		t.Fatal(err)
+	}
+	c.setAlive(top[0], true)
+	for _, i := range top[1:] { // slow links to the other owners, well within Timeout
+		first.net.Set(c.nodes[i].addr, wiretest.Fault{Delay: 100 * time.Millisecond})
+	}
+	_, err = first.put(t, "k", engine.PutRequest{Value: []byte("v2"), SupersedeAll: true, Cond: engine.CondCAS, CAS: cas0})
+	if !errors.Is(err, engine.ErrExists) {
+		t.Fatalf("cas with the token read before an acknowledged set: %v, want ErrExists", err)
+	}
+}
+
+// A hint for a node that has left the ring goes to the key's current
+// owners and is then removed: kept, it was never delivered and held the
+// key back from reaping for good.
+func TestHintForDepartedNodeGoesToTheOwners(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 3})
+	top, _ := c.owners("k", 3)
+	holder := c.nodes[top[0]]
+	if _, err := holder.put(t, "k", set("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.eng.AddHint("departed", []byte("k"), engine.Buffered); err != nil {
+		t.Fatal(err)
+	}
+	if n := holder.node.DeliverHints(); n != 1 {
+		t.Fatalf("delivered %d hints, want 1", n)
+	}
+	if hinted, _ := holder.eng.HasHints([]byte("k")); hinted {
+		t.Fatal("the hint for the departed node is still held")
 	}
 }

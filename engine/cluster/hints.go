@@ -10,7 +10,10 @@ import (
 // (so it answers reads) and a durable hint naming the intended owner. This
 // loop offers hinted records to their owners once they are reachable again,
 // removes each hint the owner acknowledged, and lets go of the record when
-// no hint is left and this node is not one of the key's own replicas.
+// no hint is left and this node is not one of the key's own replicas. A
+// hint for a node that has left the ring goes to the key's current owners
+// instead: kept, it would never be delivered, and would keep the record
+// from being handed off or reaped for good.
 
 type hint struct {
 	owner string
@@ -23,7 +26,7 @@ func (n *Node) DeliverHints() int {
 	t := n.topo.Topology()
 	var batch []hint
 	err := n.eng.ScanHints(func(owner string, key []byte) bool {
-		if n.healthy(t, owner) && owner != t.Self {
+		if owner != t.Self && (n.healthy(t, owner) || n.departed(t, owner)) {
 			batch = append(batch, hint{owner, append([]byte(nil), key...)})
 		}
 		return len(batch) < n.opts.HintBatch
@@ -40,7 +43,16 @@ func (n *Node) DeliverHints() int {
 		if err != nil {
 			continue
 		}
-		if found {
+		switch {
+		case found && n.departed(t, h.owner):
+			// The owner left the ring: the key's owners now are the
+			// others, who get the record instead (all of them).
+			owners, err := n.keyOwners(t, h.key)
+			if err != nil || !n.allHealthy(t, owners) || !n.pushToAll(t, owners, heldRecord{h.key, rec}) {
+				n.stats.hintFailures.Add(1)
+				continue
+			}
+		case found:
 			m := mergeReq{key: h.key, rec: rec}
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 			_, _, err = n.tr.Call(ctx, t.Addrs[h.owner], msgMerge, appendMerge(nil, &m), nil)
@@ -64,6 +76,31 @@ func (n *Node) DeliverHints() int {
 		}
 	}
 	return delivered
+}
+
+// departed reports whether id is not a member of the ring (it left):
+// hints for it can never be delivered to it.
+func (n *Node) departed(t *Topology, id string) bool {
+	if t.Ring == nil || t.Ring.Len() == 0 {
+		return false
+	}
+	_, in := t.Ring.Member(id)
+	return !in
+}
+
+// keyOwners is key's top-N owners in the current ring.
+func (n *Node) keyOwners(t *Topology, key []byte) ([]string, error) {
+	p := t.Ring.Partition(ring.HashKey(key))
+	return t.Ring.PreferenceList(p, min(n.opts.N, t.Ring.Len()), nil)
+}
+
+func (n *Node) allHealthy(t *Topology, ids []string) bool {
+	for _, id := range ids {
+		if !n.healthy(t, id) {
+			return false
+		}
+	}
+	return true
 }
 
 // releaseIfFallback drops a delivered record this node holds only as a

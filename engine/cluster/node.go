@@ -32,9 +32,9 @@ type Node struct {
 
 	aaeNext   atomic.Uint64 // next partition anti-entropy looks at
 	aaeCredit float64       // exchanges owed by the pacing (owned by the loop)
-	urgent    struct {      // partitions to compare first, with whom ("": any)
+	urgent    struct {      // partitions to compare first, and with whom
 		sync.Mutex
-		m map[int]string
+		m map[int]urgentMark
 	}
 	handoffNext  atomic.Uint64 // partition the next handoff round starts at
 	reapNext     atomic.Uint64 // partition the next reap round starts at
@@ -62,7 +62,7 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 		return nil, err
 	}
 	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, fwd: opts.Forward, stop: make(chan struct{}), hintKick: make(chan struct{}, 1)}
-	n.urgent.m = map[int]string{}
+	n.urgent.m = map[int]urgentMark{}
 	if n.fwd == nil {
 		n.fwd = tr
 	}
@@ -587,21 +587,17 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 	}
 	local := *req
 	local.Durability = durability(0)
-	res, rec, err := n.eng.PutRecord(key, &local, nil)
-	if err != nil {
-		return engine.PutResult{}, err
-	}
 	// Every owner the write cannot reach directly is owed it: the ones
 	// fallbacks stand in for and the ones no healthy node is left to stand
-	// in for. Every replica that takes the write, this one first, keeps a
-	// hint for each, so the write reaches them even if the node that would
-	// otherwise have been the only one to know (a fallback, or this
-	// coordinator with a buffered copy) crashes right after acknowledging.
+	// in for. Every replica that takes the write, this one first (in the
+	// same locked step as its write), keeps a hint for each, so the write
+	// reaches them even if the node that would otherwise have been the
+	// only one to know (a fallback, or this coordinator with a buffered
+	// copy) crashes right after acknowledging.
 	owed := n.owed(t, key, self, targets)
-	for _, id := range owed {
-		if err := n.eng.AddHint(id, key, local.Durability); err != nil {
-			return engine.PutResult{}, err
-		}
+	res, rec, err := n.eng.PutRecord(key, &local, nil, owed...)
+	if err != nil {
+		return engine.PutResult{}, err
 	}
 	need := n.opts.W
 	if req.W != 0 {
@@ -654,6 +650,11 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 				tg.hintFor = r.t.hintFor
 				if tg.hintFor == "" {
 					tg.hintFor = r.t.id
+				}
+				// The spare keeps a hint for that owner; so does this node,
+				// which holds the record too.
+				if n.eng.AddHint(tg.hintFor, key, engine.DurabilityDefault) != nil {
+					n.stats.asyncFailures.Add(1)
 				}
 				send(sent, tg)
 				sent++

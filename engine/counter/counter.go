@@ -12,7 +12,9 @@
 // at 2^64 as memcached's incr does. A decrement records only what it
 // could take (decr stops at 0), so one side of a partition never drives
 // the merged value below what it saw; two sides decrementing at once can,
-// and the value then reads 0.
+// and the value then reads 0. (The floor is on the unwrapped sum: a
+// counter that wrapped past 2^64 and is then decremented on both sides of
+// a partition reads a huge number rather than 0.)
 package counter
 
 import (

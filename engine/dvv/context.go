@@ -23,6 +23,9 @@ func (c Context) Covers(d Dot) bool {
 }
 
 // With returns c plus dot d, into dst (whose slices must not alias c's).
+// A dot that follows on from the clock (counter clock[a]+1) is folded into
+// it, and so is any dot that then follows on: the same set of writes, in
+// constant space for a chain of writes coordinated by one node.
 func (c Context) With(dst Context, d Dot) Context {
 	dst.Clock = append(dst.Clock[:0], c.Clock...)
 	dst.Dots = dst.Dots[:0]
@@ -41,7 +44,27 @@ func (c Context) With(dst Context, d Dot) Context {
 	if !added {
 		dst.Dots = append(dst.Dots, d)
 	}
-	return dst
+	return dst.fold()
+}
+
+// fold moves into the clock every dot that follows on from it.
+func (c Context) fold() Context {
+	for {
+		moved := false
+		kept := c.Dots[:0]
+		for _, d := range c.Dots {
+			if d.Counter == c.Clock.Get(d.Actor)+1 {
+				c.Clock = c.Clock.With(c.Clock[:0:0], d.Actor, d.Counter)
+				moved = true
+				continue
+			}
+			kept = append(kept, d)
+		}
+		c.Dots = kept
+		if !moved {
+			return c
+		}
+	}
 }
 
 // Context encoding: format 1 is a bare clock (AppendClock); format 2
@@ -82,8 +105,8 @@ func uvarintLen(v uint64) int {
 
 // DecodeContext decodes a context of either format into dst (reusing its
 // slices). It rejects what DecodeClock rejects, and dots that are zero,
-// unsorted, repeated or covered by the clock, so every decoded context is
-// canonical.
+// unsorted, repeated, covered by the clock or following on from it (With
+// folds those), so every decoded context is canonical.
 func DecodeContext(dst Context, b []byte) (Context, error) {
 	dst.Dots = dst.Dots[:0]
 	if len(b) == 0 || b[0] == clockFormat {
@@ -122,7 +145,7 @@ func DecodeContext(dst Context, b []byte) (Context, error) {
 		}
 		rest = rest[k:]
 		d.Counter = ctr
-		if clock.Covers(d) || (len(dst.Dots) > 0 && !dst.Dots[len(dst.Dots)-1].Less(d)) {
+		if d.Counter <= clock.Get(d.Actor)+1 || (len(dst.Dots) > 0 && !dst.Dots[len(dst.Dots)-1].Less(d)) {
 			return dst, ErrMalformed
 		}
 		dst.Dots = append(dst.Dots, d)

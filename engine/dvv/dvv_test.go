@@ -451,8 +451,8 @@ func TestContextEncoding(t *testing.T) {
 	cases := []Context{
 		{},
 		{Clock: clk(1, 2)},
-		{Clock: clk(1, 2, 5, 9), Dots: []Dot{{1, 4}, {3, 1}, {5, 11}}},
-		{Dots: []Dot{{7, 1}}},
+		{Clock: clk(1, 2, 5, 9), Dots: []Dot{{1, 4}, {3, 2}, {5, 11}}},
+		{Dots: []Dot{{7, 2}}},
 	}
 	for _, c := range cases {
 		b := AppendContext(nil, c)
@@ -464,8 +464,9 @@ func TestContextEncoding(t *testing.T) {
 	bad := [][]byte{
 		{3},
 		AppendContext(nil, Context{Clock: clk(1, 2), Dots: []Dot{{1, 2}}}), // covered by the clock
-		AppendContext(nil, Context{Dots: []Dot{{5, 1}, {1, 1}}}),           // unsorted
-		append(AppendContext(nil, Context{Dots: []Dot{{7, 1}}}), 0),        // trailing
+		AppendContext(nil, Context{Clock: clk(1, 2), Dots: []Dot{{1, 3}}}), // follows on: not folded
+		AppendContext(nil, Context{Dots: []Dot{{5, 2}, {1, 2}}}),           // unsorted
+		append(AppendContext(nil, Context{Dots: []Dot{{7, 2}}}), 0),        // trailing
 	}
 	for _, b := range bad {
 		if _, err := DecodeContext(Context{}, b); err == nil {
@@ -486,6 +487,19 @@ func TestContextWith(t *testing.T) {
 	}
 	if got := c.With(Context{}, Dot{1, 2}); len(got.Dots) != 1 {
 		t.Errorf("a covered dot was added: %v", got.Dots)
+	}
+	// A dot that follows on from the clock folds in, and so does the one
+	// that then follows on: a chain through one node stays small.
+	c = Context{Clock: clk(1, 3), Dots: []Dot{{1, 5}}}
+	if got := c.With(Context{}, Dot{1, 4}); !got.Clock.Equal(clk(1, 5)) || len(got.Dots) != 0 {
+		t.Errorf("With(1:4) = %v, want clock 1:5 and no dots", got)
+	}
+	ctx := Context{}
+	for n := uint64(1); n <= 5000; n++ {
+		ctx = ctx.With(Context{}, Dot{9, n})
+	}
+	if len(ctx.Dots) != 0 || ctx.Clock.Get(9) != 5000 {
+		t.Errorf("a 5,000-write chain: %d dots, clock %v", len(ctx.Dots), ctx.Clock)
 	}
 }
 

@@ -70,3 +70,13 @@ func Ceil(t time.Time) uint64 { return FromTime(t) | (1<<logicalBits - 1) }
 
 // Time returns the wall time a timestamp was taken at, to the microsecond.
 func Time(ts uint64) time.Time { return time.UnixMicro(int64(ts >> logicalBits)) }
+
+// FromMillis16 converts a timestamp of this package's first layout
+// (milliseconds << 16 | counter), still found in records and flush points
+// written before microseconds, to the current one, the counter clamped to
+// its 12 bits: data written before reads as older than data written
+// after, as it is.
+func FromMillis16(ts uint64) uint64 {
+	ms, logical := ts>>16, ts&(1<<16-1)
+	return ms*1000<<logicalBits | min(logical, 1<<logicalBits-1)
+}

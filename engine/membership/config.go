@@ -49,10 +49,11 @@ type Config struct {
 	Seeds []string
 	// Peers are the gossip addresses of the members this node knew when it
 	// last ran, by node ID (see Membership.Peers; the caller saves them
-	// beside the ring). Unlike Seeds they are not required to answer:
-	// Start tries them once, and the node keeps trying every member it
-	// believes down, so that a node restarted without Seeds (the first
-	// node of a cluster, say) finds its cluster again.
+	// beside the ring). Unlike Seeds they are not required to answer, and
+	// Start does not wait for them: the reconnect loop tries them at once
+	// and keeps trying every member it believes down, so that a node
+	// restarted without Seeds (the first node of a cluster, say) finds its
+	// cluster again.
 	Peers map[string]string
 	// Ring is the partition count and replication factor of a ring this
 	// node creates: only when it starts without Seeds and SavedRing, or when

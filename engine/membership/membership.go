@@ -134,9 +134,9 @@ func newMembership(cfg Config) *Membership {
 
 // settle joins the seeds and takes the first ring: what the seeds sent
 // during the join (it arrives before Join returns), else solo. Saved
-// peers are tried once, without waiting for them to answer: they may all
-// be down, and this node must start anyway (the reconnect loop keeps
-// trying them).
+// peers are not waited for: they may all be down, and this node must
+// start anyway; the reconnect loop tries them at once and then keeps
+// trying.
 func (m *Membership) settle(solo *ring.Ring) error {
 	if len(m.cfg.Seeds) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Timing.JoinTimeout)
@@ -144,14 +144,6 @@ func (m *Membership) settle(solo *ring.Ring) error {
 		cancel()
 		if err != nil {
 			return err
-		}
-	} else if peers := m.savedPeerAddrs(); len(peers) > 0 {
-		m.duplicate.Store(nil)
-		if n, _ := m.ml.Join(peers); n > 0 {
-			m.log.Printf("rejoined %d of %d saved peers", n, len(peers))
-		}
-		if dup := m.duplicate.Load(); dup != nil {
-			return *dup
 		}
 	}
 	otherConfig := m.stats.otherConfig.Load()
@@ -166,19 +158,6 @@ func (m *Membership) settle(solo *ring.Ring) error {
 		m.step(time.Now())
 	}
 	return nil
-}
-
-// savedPeerAddrs lists Config.Peers' addresses other than this node's.
-func (m *Membership) savedPeerAddrs() []string {
-	self := m.GossipAddr()
-	var out []string
-	for id, addr := range m.cfg.Peers {
-		if id != m.self && addr != self {
-			out = append(out, addr)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // join contacts the seeds until one answers or ctx ends, with backoff.
@@ -225,11 +204,13 @@ func (m *Membership) reconnect() {
 	defer tick.Stop()
 	var mu sync.Mutex
 	trying := map[string]bool{}
-	for {
-		select {
-		case <-m.stopped:
-			return
-		case <-tick.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-m.stopped:
+				return
+			case <-tick.C:
+			}
 		}
 		for _, addr := range m.downAddrs() {
 			mu.Lock()
@@ -239,8 +220,13 @@ func (m *Membership) reconnect() {
 			if busy {
 				continue
 			}
+			// Not waited for by Shutdown: a join into a partition can take
+			// TCPTimeout, and one that ends after Shutdown only fails.
 			go func() {
 				defer func() { mu.Lock(); delete(trying, addr); mu.Unlock() }()
+				if m.closed() {
+					return
+				}
 				if n, err := m.ml.Join([]string{addr}); err == nil && n > 0 {
 					m.stats.reconnects.Add(1)
 					m.log.Printf("reconnected to %s", addr)

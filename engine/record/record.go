@@ -24,15 +24,20 @@
 //	             8 bytes actor, uvarint increments, uvarint decrements
 //	  uvarint  value length, then the value (empty for a counter)
 //
-// Format 1 (no origin, no counters) is still read.
+// Format 1 (no origin, no counters, HLC timestamps in milliseconds and a
+// 16-bit counter) is still read: its timestamps are converted to format
+// 2's microseconds and 12-bit counter, so that data written before reads
+// as older than data written after, as it is.
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"slices"
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
+	"github.com/dynamo-kv/dynamo/engine/hlc"
 )
 
 const (
@@ -86,6 +91,80 @@ type Counter struct {
 type CounterEntry struct {
 	Actor    dvv.Actor
 	Inc, Dec uint64
+}
+
+// Compare orders two versions by everything they carry: timestamp,
+// expiry, flags, kind, origin, value, counter state. Two copies of one dot
+// should be equal; should they ever differ, replicas keep the greater one
+// and so still converge.
+func Compare(a, b *Sibling) int {
+	switch {
+	case a.Timestamp != b.Timestamp:
+		return cmpU(a.Timestamp, b.Timestamp)
+	case a.Expires != b.Expires:
+		return cmpU(uint64(a.Expires), uint64(b.Expires))
+	case a.Flags != b.Flags:
+		return cmpU(uint64(a.Flags), uint64(b.Flags))
+	case a.Deleted != b.Deleted:
+		return cmpBool(a.Deleted, b.Deleted)
+	case a.Origin != b.Origin:
+		if a.Origin.Less(b.Origin) {
+			return -1
+		}
+		return 1
+	}
+	if c := bytes.Compare(a.Value, b.Value); c != 0 {
+		return c
+	}
+	switch {
+	case a.Counter == nil && b.Counter == nil:
+		return 0
+	case a.Counter == nil:
+		return -1
+	case b.Counter == nil:
+		return 1
+	}
+	ca, cb := a.Counter, b.Counter
+	switch {
+	case ca.Base != cb.Base:
+		return cmpU(ca.Base, cb.Base)
+	case ca.BaseDot != cb.BaseDot:
+		if ca.BaseDot.Less(cb.BaseDot) {
+			return -1
+		}
+		return 1
+	case ca.Width != cb.Width:
+		return cmpU(uint64(ca.Width), uint64(cb.Width))
+	}
+	return slices.CompareFunc(ca.Entries, cb.Entries, func(x, y CounterEntry) int {
+		switch {
+		case x.Actor != y.Actor:
+			return cmpU(uint64(x.Actor), uint64(y.Actor))
+		case x.Inc != y.Inc:
+			return cmpU(x.Inc, y.Inc)
+		}
+		return cmpU(x.Dec, y.Dec)
+	})
+}
+
+func cmpU(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
+
+func cmpBool(a, b bool) int {
+	if a == b {
+		return 0
+	}
+	if b {
+		return -1
+	}
+	return 1
 }
 
 // Record is a key's state. Siblings are sorted by dot and every sibling's
@@ -198,6 +277,9 @@ func Decode(r *Record, b []byte) error {
 		s.Dot.Actor = dvv.Actor(d.fixed64())
 		s.Dot.Counter = d.uvarint()
 		s.Timestamp = d.uvarint()
+		if !v2 {
+			s.Timestamp = hlc.FromMillis16(s.Timestamp)
+		}
 		flags := d.uvarint()
 		s.Flags = uint32(flags)
 		s.Expires = d.varint()
@@ -216,7 +298,7 @@ func Decode(r *Record, b []byte) error {
 				c.BaseDot.Counter = d.uvarint()
 				width := d.uvarint()
 				ne := d.uvarint()
-				if width > 1<<20 || ne > maxEntries {
+				if width > 1<<30 || ne > maxEntries {
 					return ErrCorrupt
 				}
 				c.Width = uint32(width)

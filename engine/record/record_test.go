@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
@@ -35,14 +36,22 @@ func sampleV2() *Record {
 func TestReadsFormat1(t *testing.T) {
 	// format 1, clock {1:3}, one sibling: dot (1,3), ts 77, flags 5, no
 	// expiry, a value "hi".
-	b := []byte{1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 77, 5, 0, 0, 2, 'h', 'i'}
+	// The timestamp is 1,700,000,000,000 ms << 16 | 77, as format 1 wrote.
+	ts := binary.AppendUvarint(nil, 1_700_000_000_000<<16|77)
+	b := append([]byte{1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3}, ts...)
+	b = append(b, 5, 0, 0, 2, 'h', 'i')
 	var r Record
 	if err := Decode(&r, b); err != nil {
 		t.Fatal(err)
 	}
 	s := r.Siblings[0]
-	if len(r.Siblings) != 1 || string(s.Value) != "hi" || s.Flags != 5 || s.Timestamp != 77 || s.CASOrigin() != s.Dot {
+	if len(r.Siblings) != 1 || string(s.Value) != "hi" || s.Flags != 5 || s.CASOrigin() != s.Dot {
 		t.Fatalf("decoded %+v", r)
+	}
+	// In format 2's microseconds and 12-bit counter, so old data orders
+	// before new.
+	if want := uint64(1_700_000_000_000_000)<<12 | 77; s.Timestamp != want {
+		t.Fatalf("timestamp %d, want %d", s.Timestamp, want)
 	}
 }
 

@@ -14,11 +14,15 @@ const (
 	// Magic is the first byte of every frame. It makes a stray client (a
 	// memcached text client on the wrong port, say) fail on its first byte.
 	Magic byte = 0xD7
-	// Version is the protocol version this package speaks.
-	Version uint8 = 1
+	// Version is the protocol version this package speaks. 2: the
+	// cluster's payloads changed (a merge names the owners owed it, a put
+	// carries touch and arithmetic, its result what the write saw), so
+	// nodes before it are refused rather than misread; a cluster moves to
+	// it by restarting every node.
+	Version uint8 = 2
 	// MinVersion is the oldest version this package still accepts. A
 	// responder answers in the version of the request.
-	MinVersion uint8 = 1
+	MinVersion uint8 = 2
 	// DefaultMaxPayload is the default limit on a frame's payload: 8 MiB.
 	DefaultMaxPayload = 8 << 20
 	// MaxPayloadLimit is the largest MaxPayload an Options may set (1 GiB).
