@@ -42,16 +42,25 @@ func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err e
 // the reaped one is dropped (see fence): a late message must not bring
 // back what every replica agreed was dead.
 func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, owed ...string) (changed bool, err error) {
+	changed, _, err = e.Merge(key, rec, d, owed...)
+	return changed, err
+}
+
+// Merge is MergeRecordHinted that also returns the Digest of the record
+// it leaves (0 when it leaves none): a coordinator compares it with its
+// own, and a replica that turns out to hold more than the coordinator sent
+// is repaired at once rather than at the next anti-entropy pass.
+func (e *Engine) Merge(key, rec []byte, d Durability, owed ...string) (changed bool, digest uint64, err error) {
 	if len(key) == 0 || len(key) > MaxKeyLen {
-		return false, ErrKeyTooLong
+		return false, 0, ErrKeyTooLong
 	}
 	if e.closed.Load() {
-		return false, ErrClosed
+		return false, 0, ErrClosed
 	}
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
 	if err := record.Decode(&s.peer, rec); err != nil {
-		return false, fmt.Errorf("engine: merging key %q: %w", key, err)
+		return false, 0, fmt.Errorf("engine: merging key %q: %w", key, err)
 	}
 	hash := hashKey(key)
 	s.key = appendDataKey(s.key[:0], hash, key)
@@ -61,18 +70,18 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, owed ...string
 	raw, found, err := e.readRecord(s.key, s.raw[:0])
 	s.raw = raw
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	s.rec.Reset()
 	if found {
 		if err := record.Decode(&s.rec, raw); err != nil {
-			return false, fmt.Errorf("engine: key %q: %w", key, err)
+			return false, 0, fmt.Errorf("engine: key %q: %w", key, err)
 		}
 	}
 	if e.fence.strip(key, &s.peer, rec, e.now()) {
 		e.stats.fenced.Add(1)
 		if !found && len(s.peer.Siblings) == 0 {
-			return false, nil
+			return false, 0, nil
 		}
 	}
 	if !found {
@@ -92,18 +101,18 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, owed ...string
 			continue
 		}
 		if err := e.addHintLocked(owner, key, d); err != nil {
-			return false, err
+			return false, 0, err
 		}
 	}
 	if found && string(s.enc) == string(raw) {
-		return false, nil
+		return false, Digest(raw), nil
 	}
 	if err := e.writeRecord(s.key, s.enc, d); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(merged), len(s.enc))
 	e.stats.merges.Add(1)
-	return true, nil
+	return true, Digest(s.enc), nil
 }
 
 // MergeRecords appends to dst the merge of two encoded records of one key

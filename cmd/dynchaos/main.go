@@ -46,6 +46,7 @@ type options struct {
 	nodeArgs []string
 	probes   bool
 	fallback bool
+	keepData bool
 	workload workloadConfig
 }
 
@@ -62,6 +63,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.prefix, "prefix", "dch", "prefix of the network namespaces this run creates (and deletes)")
 	nodeArgs := fs.String("node-args", "-tombstone-ttl 3s", "extra dynamod flags for every node")
 	fs.BoolVar(&o.probes, "probes", true, "run the healthy-cluster probes (conditional commands, contexts, cas) before the faults")
+	fs.BoolVar(&o.keepData, "keep-data", false, "keep each schedule's node data directories (over a gigabyte each: Pebble preallocates its logs); logs, history and verdict are always kept")
 	fs.BoolVar(&o.fallback, "loopback-ok", true, "without network namespaces, run on 127.0.0.x with process faults only (reported) instead of failing")
 	fs.IntVar(&o.workload.RegisterClients, "register-clients", o.workload.RegisterClients, "clients writing registers (each owns its keys)")
 	fs.IntVar(&o.workload.CounterClients, "counter-clients", o.workload.CounterClients, "clients incrementing shared counters")
@@ -216,7 +218,14 @@ func runSchedule(o options, nw *network, seed uint64) (v verdict) {
 	_ = os.WriteFile(filepath.Join(dir, "schedule.txt"), []byte(scheduleString(schedule)), 0o644)
 
 	c := newCluster(nw, o.dynamod, dir, o.nodes, o.nodeArgs)
-	defer c.stop(10 * time.Second)
+	defer func() {
+		c.stop(10 * time.Second)
+		if !o.keepData {
+			for _, n := range c.nodes {
+				_ = os.RemoveAll(n.dir)
+			}
+		}
+	}()
 	ctx := context.Background()
 	if err := c.start(0); err != nil {
 		v.SetupErr = err.Error()

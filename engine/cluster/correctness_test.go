@@ -298,3 +298,37 @@ func TestHintForDepartedNodeGoesToTheOwners(t *testing.T) {
 		t.Fatal("the hint for the departed node is still held")
 	}
 }
+
+// A write whose coordinator lacks history a replica holds leaves that
+// replica with more than the coordinator sent; the coordinator learns it
+// from the replica's answer and repairs the key at once, instead of the
+// replicas disagreeing until anti-entropy's next pass (the harness saw one
+// such key unconverged at its 60 s deadline).
+func TestWriteRepairsReplicasThatHoldMore(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 3})
+	top, _ := c.owners("k", 3)
+	a, b, cc := c.nodes[top[0]], c.nodes[top[1]], c.nodes[top[2]]
+	if _, err := a.put(t, "k", set("v")); err != nil {
+		t.Fatal(err)
+	}
+	// b and c take a write a never saw.
+	_, rec, err := b.eng.PutRecord([]byte("k"), &engine.PutRequest{Value: []byte("x")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.eng.MergeRecord([]byte("k"), rec, engine.Buffered); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.put(t, "k", engine.PutRequest{Value: []byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the replicas to agree after the write", func() bool {
+		ra, _, _ := a.eng.Record([]byte("k"), nil)
+		rb, _, _ := b.eng.Record([]byte("k"), nil)
+		rc, _, _ := cc.eng.Record([]byte("k"), nil)
+		return string(ra) == string(rb) && string(rb) == string(rc)
+	})
+	if got := a.local(t, "k"); !got["x"] || !got["y"] {
+		t.Fatalf("the coordinator holds %v, want x and y", got)
+	}
+}

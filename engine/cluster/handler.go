@@ -49,7 +49,11 @@ func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Msg
 			return 0, nil, err
 		}
 		n.stats.mergesServed.Add(1)
-		return t, dst, toRemote(n.applyMerge(&m))
+		digest, err := n.applyMerge(&m)
+		if err != nil {
+			return 0, nil, toRemote(err)
+		}
+		return t, wire.AppendUint64(dst, digest), nil
 	case msgPut:
 		var req engine.PutRequest
 		key, err := decodePut(p, &req)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -164,10 +165,11 @@ func contains(ids []string, id string) bool {
 
 // reply is one replica's answer.
 type reply struct {
-	t   target
-	rec []byte
-	ok  bool // found (reads)
-	err error
+	t        target
+	rec      []byte
+	ok       bool // found (reads)
+	diverged bool // the replica holds more than the write sent it (writes)
+	err      error
 }
 
 // Get implements engine.KV: read from the N healthy replicas, answer after
@@ -455,13 +457,60 @@ func inSync(got []reply) bool {
 
 // sendMerge delivers a record to one replica (itself included).
 func (n *Node) sendMerge(ctx context.Context, t *Topology, id string, m *mergeReq) error {
+	_, err := n.sendMergeDigest(ctx, t, id, m)
+	return err
+}
+
+// sendMergeDigest is sendMerge returning the digest of the record the
+// replica holds afterwards (0 from a replica that did not say).
+func (n *Node) sendMergeDigest(ctx context.Context, t *Topology, id string, m *mergeReq) (uint64, error) {
 	if id == t.Self {
 		return n.applyMerge(m)
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
 	defer cancel()
-	_, _, err := n.tr.Call(ctx, t.Addrs[id], msgMerge, appendMerge(nil, m), nil)
-	return err
+	_, resp, err := n.tr.Call(ctx, t.Addrs[id], msgMerge, appendMerge(nil, m), nil)
+	if err != nil || len(resp) != 8 {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(resp), nil
+}
+
+// repairKey reads key from every target (this node included), merges
+// what they hold and sends the merge to each that holds less: read
+// repair, for a key a write found replicas disagreeing on.
+func (n *Node) repairKey(t *Topology, key []byte, targets []target) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
+	replies := make(chan reply, len(targets))
+	for _, tg := range targets {
+		n.fetch(ctx, t, tg, key, replies)
+	}
+	got := make([]reply, 0, len(targets))
+	for range targets {
+		got = append(got, <-replies)
+	}
+	var merged []byte
+	var err error
+	for _, r := range got {
+		if r.err == nil && r.ok {
+			if merged, err = engine.MergeRecords(nil, merged, r.rec); err != nil {
+				return
+			}
+		}
+	}
+	if merged == nil {
+		return
+	}
+	for _, r := range got {
+		if r.err != nil || string(r.rec) == string(merged) {
+			continue
+		}
+		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, owed: owedBy(r.t)}
+		if n.sendMerge(ctx, t, r.t.id, &m) != nil {
+			n.stats.readRepairFailures.Add(1)
+		}
+	}
 }
 
 // owedBy is the hint a fallback target keeps: the owner it stands in for.
@@ -473,15 +522,16 @@ func owedBy(tg target) []string {
 }
 
 // applyMerge is a replica taking a record, and a hint for each owner it
-// is owed to (itself excepted).
-func (n *Node) applyMerge(m *mergeReq) error {
+// is owed to (itself excepted). It returns the digest of the record it
+// holds afterwards.
+func (n *Node) applyMerge(m *mergeReq) (uint64, error) {
 	self := n.topo.Topology().Self
 	owed := m.owed
 	if slices.Contains(owed, self) {
 		owed = slices.DeleteFunc(slices.Clone(owed), func(o string) bool { return o == self })
 	}
-	_, err := n.eng.MergeRecordHinted(m.key, m.rec, m.durability, owed...)
-	return err
+	_, digest, err := n.eng.Merge(m.key, m.rec, m.durability, owed...)
+	return digest, err
 }
 
 // Put implements engine.KV. A node in the key's top N coordinates; any
@@ -604,9 +654,16 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 		need = req.W
 	}
 	acks := make(chan reply, len(others)+len(spares))
+	sentDigest := engine.Digest(rec)
 	send := func(i int, tg target) {
 		m := &mergeReq{key: key, rec: rec, durability: durability(i), owed: withOwner(owed, tg.hintFor)}
-		go func() { acks <- reply{t: tg, err: n.sendMerge(context.Background(), t, tg.id, m)} }()
+		go func() {
+			d, err := n.sendMergeDigest(context.Background(), t, tg.id, m)
+			// A replica left with more than this node sent (history this
+			// coordinator lacked) is worth a repair now: nobody may read
+			// the key again before anti-entropy's next pass.
+			acks <- reply{t: tg, err: err, diverged: err == nil && d != 0 && d != sentDigest}
+		}()
 	}
 	for i, tg := range others {
 		send(i+1, tg)
@@ -637,9 +694,17 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 		}
 		report()
 		sent := 1 + len(others)
+		diverged := false
+		defer func() {
+			if diverged {
+				n.stats.writeRepairs.Add(1)
+				n.repairKey(t, key, targets)
+			}
+		}()
 		for pending := len(others); pending > 0; pending-- {
 			r := <-acks
 			if r.err == nil {
+				diverged = diverged || r.diverged
 				outcome = tr.Ack()
 				report()
 				continue

@@ -116,7 +116,7 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fb.applyMerge(&mergeReq{key: key, rec: rec1, owed: []string{owner}}); err != nil {
+	if _, err := fb.applyMerge(&mergeReq{key: key, rec: rec1, owed: []string{owner}}); err != nil {
 		t.Fatal(err)
 	}
 	// While v1 is being delivered, a newer write v2 reaches the fallback,
@@ -130,7 +130,7 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if err := fb.applyMerge(&mergeReq{key: key, rec: rec2, owed: []string{owner}}); err != nil {
+			if _, err := fb.applyMerge(&mergeReq{key: key, rec: rec2, owed: []string{owner}}); err != nil {
 				t.Error(err)
 			}
 		})

@@ -19,6 +19,7 @@ type counters struct {
 	conditional                           atomic.Uint64 // conditional writes decided here
 	reapRounds, reaped, reapDeferred      atomic.Uint64
 	peersBack                             atomic.Uint64 // members seen coming back up
+	writeRepairs                          atomic.Uint64 // writes that found replicas holding more than the coordinator
 }
 
 // Stats implements engine.KV: the local engine's counters, then the
@@ -68,5 +69,6 @@ func (n *Node) Stats() []engine.Stat {
 		engine.Stat{Name: "cluster_reaped", Value: u(n.stats.reaped.Load())},
 		engine.Stat{Name: "cluster_reap_deferred", Value: u(n.stats.reapDeferred.Load())},
 		engine.Stat{Name: "cluster_peers_back", Value: u(n.stats.peersBack.Load())},
+		engine.Stat{Name: "cluster_write_repairs", Value: u(n.stats.writeRepairs.Load())},
 	)
 }
