@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // exchange merges each replica's record of key into the other.
@@ -22,7 +24,7 @@ func exchange(t *testing.T, key string, fs ...*fixture) {
 		}
 		for _, to := range fs {
 			if to != from {
-				if _, err := to.e.MergeRecord([]byte(key), rec, Buffered); err != nil {
+				if _, err := to.e.MergeRecord([]byte(key), rec, kv.Buffered); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -52,7 +54,7 @@ func TestWriteAfterForgettingIsNotOld(t *testing.T) {
 	for i := range 5 {
 		a.mustPut("k", set("v"+string(rune('0'+i))))
 	}
-	a.mustPut("k", PutRequest{Delete: true, SupersedeAll: true})
+	a.mustPut("k", kv.PutRequest{Delete: true, SupersedeAll: true})
 	exchange(t, "k", a, b)
 	forget(t, a, "k")
 	a.mustPut("k", set("new"))
@@ -72,7 +74,7 @@ func TestWriteAfterForgettingKeepsConcurrentSiblings(t *testing.T) {
 	a.mustPut("k", set("old"))
 	exchange(t, "k", a, b)
 	forget(t, a, "k")
-	a.mustPut("k", PutRequest{Value: []byte("blind")}) // context "-": supersedes nothing
+	a.mustPut("k", kv.PutRequest{Value: []byte("blind")}) // context "-": supersedes nothing
 	exchange(t, "k", a, b)
 	for name, f := range map[string]*fixture{"a": a, "b": b} {
 		if got := values(f.get("k")); !got["old"] || !got["blind"] {
@@ -87,16 +89,16 @@ func TestWriteAfterForgettingKeepsConcurrentSiblings(t *testing.T) {
 // was never seen by Y and must survive.
 func TestPutContextCoversOnlyWhatTheWriterSaw(t *testing.T) {
 	f := newFixture(t)
-	f.mustPut("k", PutRequest{Value: []byte("A")})
+	f.mustPut("k", kv.PutRequest{Value: []byte("A")})
 	c0 := f.get("k").Context
-	f.mustPut("k", PutRequest{Value: []byte("B"), Context: c0})
-	r := f.mustPut("k", PutRequest{Value: []byte("C"), Context: c0})
-	f.mustPut("k", PutRequest{Value: []byte("C2"), Context: r.Context})
+	f.mustPut("k", kv.PutRequest{Value: []byte("B"), Context: c0})
+	r := f.mustPut("k", kv.PutRequest{Value: []byte("C"), Context: c0})
+	f.mustPut("k", kv.PutRequest{Value: []byte("C2"), Context: r.Context})
 	if got := values(f.get("k")); len(got) != 2 || !got["B"] || !got["C2"] {
 		t.Fatalf("siblings %v, want B and C2", got)
 	}
 	// A read's context still supersedes everything read.
-	f.mustPut("k", PutRequest{Value: []byte("D"), Context: f.get("k").Context})
+	f.mustPut("k", kv.PutRequest{Value: []byte("D"), Context: f.get("k").Context})
 	if got := values(f.get("k")); len(got) != 1 || !got["D"] {
 		t.Fatalf("siblings %v, want D", got)
 	}
@@ -111,7 +113,7 @@ func TestTouchKeepsCASAndKeysDiffer(t *testing.T) {
 	if r.CAS == other.CAS {
 		t.Fatal("two keys written alike share a cas")
 	}
-	touched, err := f.put("k", PutRequest{Touch: true, Expires: f.clock.Now().Unix() + 100, Cond: CondCAS, CAS: r.CAS})
+	touched, err := f.put("k", kv.PutRequest{Touch: true, Expires: f.clock.Now().Unix() + 100, Cond: kv.CondCAS, CAS: r.CAS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,35 +121,35 @@ func TestTouchKeepsCASAndKeysDiffer(t *testing.T) {
 	if touched.CAS != r.CAS || o.CAS != r.CAS || winner(o) != "v" || o.Siblings[0].Expires != f.clock.Now().Unix()+100 {
 		t.Fatalf("after touch: cas %d/%d (was %d), value %q, expires %d", touched.CAS, o.CAS, r.CAS, winner(o), o.Siblings[0].Expires)
 	}
-	if _, err := f.put("k", PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: CondCAS, CAS: r.CAS}); err != nil {
+	if _, err := f.put("k", kv.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: kv.CondCAS, CAS: r.CAS}); err != nil {
 		t.Fatalf("cas after touch: %v", err)
 	}
-	if _, err := f.put("gone", PutRequest{Touch: true}); !errors.Is(err, ErrNotFound) {
+	if _, err := f.put("gone", kv.PutRequest{Touch: true}); !errors.Is(err, kv.ErrNotFound) {
 		t.Fatalf("touch of a missing key: %v", err)
 	}
 }
 
 func incr(f *fixture, key string, d uint64) (uint64, error) {
-	r, err := f.put(key, PutRequest{Arith: &Arith{Delta: d}})
+	r, err := f.put(key, kv.PutRequest{Arith: &kv.Arith{Delta: d}})
 	return r.Number, err
 }
 
 func decr(f *fixture, key string, d uint64) (uint64, error) {
-	r, err := f.put(key, PutRequest{Arith: &Arith{Delta: d, Decr: true}})
+	r, err := f.put(key, kv.PutRequest{Arith: &kv.Arith{Delta: d, Decr: true}})
 	return r.Number, err
 }
 
 // incr and decr behave as memcached's do on one node.
 func TestArithmetic(t *testing.T) {
 	f := newFixture(t)
-	if _, err := incr(f, "n", 1); !errors.Is(err, ErrNotFound) {
+	if _, err := incr(f, "n", 1); !errors.Is(err, kv.ErrNotFound) {
 		t.Fatalf("incr of a missing key: %v", err)
 	}
 	f.mustPut("s", set("abc"))
-	if _, err := incr(f, "s", 1); !errors.Is(err, ErrNotNumber) {
+	if _, err := incr(f, "s", 1); !errors.Is(err, kv.ErrNotNumber) {
 		t.Fatalf("incr of a non-number: %v", err)
 	}
-	f.mustPut("n", PutRequest{Value: []byte("100"), Flags: 5, Expires: f.clock.Now().Unix() + 50, SupersedeAll: true})
+	f.mustPut("n", kv.PutRequest{Value: []byte("100"), Flags: 5, Expires: f.clock.Now().Unix() + 50, SupersedeAll: true})
 	steps := []struct {
 		decr bool
 		d    uint64
@@ -220,7 +222,7 @@ func TestConcurrentIncrementsMerge(t *testing.T) {
 	incr(b, "c", 100)
 	exchange(t, "c", a, b) // concurrent: a's 36 and b's 136
 	incr(a, "c", 1000)     // a saw both
-	a.mustPut("c", PutRequest{Touch: true, Expires: a.clock.Now().Unix() + 10})
+	a.mustPut("c", kv.PutRequest{Touch: true, Expires: a.clock.Now().Unix() + 10})
 	exchange(t, "c", a, b)
 	if got := winner(b.get("c")); got != "1136" {
 		t.Fatalf("after touch: %q, want 1136", got)
@@ -236,7 +238,7 @@ func TestSameDotDifferentPayloadConverges(t *testing.T) {
 	// The same record with another value under the same dot.
 	twin := append([]byte(nil), rec...)
 	twin[len(twin)-1] = 'y'
-	if _, err := b.e.MergeRecord([]byte("k"), twin, Buffered); err != nil {
+	if _, err := b.e.MergeRecord([]byte("k"), twin, kv.Buffered); err != nil {
 		t.Fatal(err)
 	}
 	exchange(t, "k", a, b)
@@ -286,19 +288,19 @@ func TestFenceHoldsAfterRecreation(t *testing.T) {
 	}
 	defer e.Close()
 	k := []byte("k")
-	e.Put(k, &PutRequest{Value: []byte("old"), SupersedeAll: true})
+	e.Put(k, &kv.PutRequest{Value: []byte("old"), SupersedeAll: true})
 	late, _, _ := e.Record(k, nil) // a copy of "old" still in flight somewhere
-	e.Put(k, &PutRequest{Delete: true, SupersedeAll: true})
+	e.Put(k, &kv.PutRequest{Delete: true, SupersedeAll: true})
 	off.Add(int64(2 * time.Second))
 	dead, _, _ := e.Record(k, nil)
 	if ok, err := e.ReapIf(k, Digest(dead)); !ok || err != nil {
 		t.Fatal("reap", ok, err)
 	}
-	e.Put(k, &PutRequest{Value: []byte("new"), Expires: now().Unix() + 2, SupersedeAll: true})
-	e.MergeRecord(k, late, Buffered) // within the fence's minute
+	e.Put(k, &kv.PutRequest{Value: []byte("new"), Expires: now().Unix() + 2, SupersedeAll: true})
+	e.MergeRecord(k, late, kv.Buffered) // within the fence's minute
 	off.Add(int64(3 * time.Second))
-	var o Object
-	e.Get(k, &o)
+	var o kv.Object
+	e.Get(k, &o, kv.ReadOptions{})
 	if w, ok := o.Winner(); ok {
 		t.Fatalf("deleted value resurrected: %q", w.Value)
 	}
@@ -317,7 +319,7 @@ func TestForgottenKeyBackInAnOlderState(t *testing.T) {
 	a.mustPut("k", set("v3"))
 	exchange(t, "k", a, b)
 	forget(t, a, "k")
-	if _, err := a.e.MergeRecord([]byte("k"), stale, Buffered); err != nil {
+	if _, err := a.e.MergeRecord([]byte("k"), stale, kv.Buffered); err != nil {
 		t.Fatal(err)
 	}
 	a.mustPut("k", set("new"))

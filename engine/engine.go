@@ -11,6 +11,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/counter"
 	"github.com/dynamo-kv/dynamo/engine/dvv"
 	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/pace"
 	"github.com/dynamo-kv/dynamo/engine/record"
 )
@@ -41,7 +42,7 @@ type Engine struct {
 	reapPacer pace.Pacer
 }
 
-var _ KV = (*Engine)(nil)
+var _ kv.KV = (*Engine)(nil)
 
 // scratch holds per-call buffers so the hot path does not allocate.
 type scratch struct {
@@ -110,7 +111,7 @@ func (e *Engine) Close() error {
 		close(e.stop)
 		e.reaperWG.Wait()
 		if err = e.saveEpoch(); err == nil {
-			err = e.st.Set(metaClean, []byte{1}, Sync)
+			err = e.st.Set(metaClean, []byte{1}, kv.Sync)
 		}
 		err = errors.Join(err, e.st.Close())
 	})
@@ -121,14 +122,15 @@ func (e *Engine) lockFor(hash uint64) *sync.Mutex { return &e.locks[hash%uint64(
 
 func (e *Engine) now() time.Time { return e.opts.Now() }
 
-// Get implements KV.
-func (e *Engine) Get(key []byte, o *Object) error {
+// Get implements kv.KV. A node holds one replica, so a read quorum has
+// nothing to change.
+func (e *Engine) Get(key []byte, o *kv.Object, _ kv.ReadOptions) error {
 	o.Reset()
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return ErrKeyTooLong
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return kv.ErrKeyTooLong
 	}
 	if e.closed.Load() {
-		return ErrClosed
+		return kv.ErrClosed
 	}
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
@@ -147,7 +149,7 @@ func (e *Engine) Get(key []byte, o *Object) error {
 
 // fillObject copies the visible part of rec into o, which owns the copies.
 // A counter version reads as its lineage's merged value.
-func (e *Engine) fillObject(o *Object, key []byte, rec *record.Record) {
+func (e *Engine) fillObject(o *kv.Object, key []byte, rec *record.Record) {
 	now := e.now()
 	size := 0
 	counters := false
@@ -160,28 +162,25 @@ func (e *Engine) fillObject(o *Object, key []byte, rec *record.Record) {
 	if counters {
 		size += 24 * len(rec.Siblings)
 	}
-	if cap(o.buf) < size {
-		o.buf = make([]byte, 0, size)
-	}
+	o.Grow(size)
 	for i := range rec.Siblings {
 		rs := &rec.Siblings[i]
 		if !e.visible(rs, now) {
 			continue
 		}
-		start := len(o.buf)
-		if rs.Counter != nil {
-			_, v, width := e.lineage(rec, rs, now)
-			o.buf = counter.Render(o.buf, v, width)
-		} else {
-			o.buf = append(o.buf, rs.Value...)
-		}
-		o.Siblings = append(o.Siblings, Sibling{
-			Value:     o.buf[start:len(o.buf):len(o.buf)],
+		s := kv.Sibling{
+			Value:     rs.Value,
 			Flags:     rs.Flags,
 			Expires:   rs.Expires,
 			Timestamp: rs.Timestamp,
 			Deleted:   rs.Deleted,
-		})
+		}
+		if rs.Counter != nil {
+			var num [24]byte // 2^64 has 20 digits; a wider padding spills to the heap
+			_, v, width := e.lineage(rec, rs, now)
+			s.Value = counter.Render(num[:0], v, width)
+		}
+		o.AppendSibling(s)
 	}
 	o.Context = dvv.AppendClock(o.Context[:0], rec.Clock)
 	o.CAS = e.casOf(key, rec, now)
@@ -277,7 +276,7 @@ func (e *Engine) live(rec *record.Record, now time.Time) bool {
 }
 
 // Put implements KV.
-func (e *Engine) Put(key []byte, req *PutRequest) (PutResult, error) {
+func (e *Engine) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 	res, _, err := e.put(key, req, nil, false, nil)
 	return res, err
 }
@@ -287,16 +286,16 @@ func (e *Engine) Put(key []byte, req *PutRequest) (PutResult, error) {
 // hint for each of owed (owners the write will not reach) under the same
 // lock, before the write, so that no reader of the record finds it
 // without its hints.
-func (e *Engine) PutRecord(key []byte, req *PutRequest, recDst []byte, owed ...string) (PutResult, []byte, error) {
+func (e *Engine) PutRecord(key []byte, req *kv.PutRequest, recDst []byte, owed ...string) (kv.PutResult, []byte, error) {
 	return e.put(key, req, recDst, true, owed)
 }
 
-func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool, owed []string) (PutResult, []byte, error) {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return PutResult{}, recDst, ErrKeyTooLong
+func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord bool, owed []string) (kv.PutResult, []byte, error) {
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return kv.PutResult{}, recDst, kv.ErrKeyTooLong
 	}
 	if e.closed.Load() {
-		return PutResult{}, recDst, ErrClosed
+		return kv.PutResult{}, recDst, kv.ErrClosed
 	}
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
@@ -310,34 +309,34 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 	raw, found, err := e.readRecord(s.key, s.raw[:0])
 	s.raw = raw
 	if err != nil {
-		return PutResult{}, recDst, err
+		return kv.PutResult{}, recDst, err
 	}
 	s.rec.Reset()
 	if found {
 		if err := record.Decode(&s.rec, raw); err != nil {
-			return PutResult{}, recDst, fmt.Errorf("engine: key %q: %w", key, err)
+			return kv.PutResult{}, recDst, fmt.Errorf("engine: key %q: %w", key, err)
 		}
 	}
 	now := e.now()
 	if err := e.check(key, req, &s.rec, now); err != nil {
-		return PutResult{}, recDst, err
+		return kv.PutResult{}, recDst, err
 	}
 	win, live := e.winner(&s.rec, now)
 	supersedeAll := req.SupersedeAll || req.Touch || req.Arith != nil
 	if (req.Touch || req.Arith != nil) && !live {
-		return PutResult{}, recDst, ErrNotFound
+		return kv.PutResult{}, recDst, kv.ErrNotFound
 	}
 
 	ctx := &s.ctx
 	ctx.Clock, ctx.Dots = append(ctx.Clock[:0], s.rec.Clock...), ctx.Dots[:0]
 	if !supersedeAll {
 		if *ctx, err = dvv.DecodeContext(*ctx, req.Context); err != nil {
-			return PutResult{}, recDst, ErrBadContext
+			return kv.PutResult{}, recDst, kv.ErrBadContext
 		}
 	}
 	actor, err := e.actorFor(key, s.rec.Clock)
 	if err != nil {
-		return PutResult{}, recDst, err
+		return kv.PutResult{}, recDst, err
 	}
 	dot := dvv.NextDot(s.rec.Clock, *ctx, actor)
 	next := &s.next
@@ -360,7 +359,7 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 		Expires:   req.Expires,
 		Deleted:   req.Delete,
 	}
-	res := PutResult{Live: live}
+	res := kv.PutResult{Live: live}
 	switch {
 	case req.Touch:
 		ns.Flags, ns.Value, ns.Origin = win.Flags, win.Value, win.CASOrigin()
@@ -374,7 +373,7 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 		}
 	case req.Arith != nil:
 		if ns.Counter, res.Number, err = e.arith(&s.rec, win, actor, req.Arith, now); err != nil {
-			return PutResult{}, recDst, err
+			return kv.PutResult{}, recDst, err
 		}
 		ns.Flags, res.PrevExpires = win.Flags, win.Expires
 		if !req.Arith.SetExpires {
@@ -388,16 +387,16 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 
 	s.enc = record.Append(s.enc[:0], next)
 	d := req.Durability
-	if d == DurabilityDefault {
+	if d == kv.DurabilityDefault {
 		d = e.opts.Durability
 	}
 	for _, owner := range owed {
 		if err := e.addHintLocked(owner, key, d); err != nil {
-			return PutResult{}, recDst, err
+			return kv.PutResult{}, recDst, err
 		}
 	}
 	if err := e.writeRecord(s.key, s.enc, d); err != nil {
-		return PutResult{}, recDst, err
+		return kv.PutResult{}, recDst, err
 	}
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(next), len(s.enc))
 	e.stats.puts.Add(1)
@@ -419,7 +418,7 @@ func (e *Engine) put(key []byte, req *PutRequest, recDst []byte, wantRecord bool
 // rec and returns the new counter version and its value. A plain value
 // starts a lineage with itself as the base; a counter continues its
 // lineage with every visible version of it merged.
-func (e *Engine) arith(rec *record.Record, win *record.Sibling, actor dvv.Actor, a *Arith, now time.Time) (*record.Counter, uint64, error) {
+func (e *Engine) arith(rec *record.Record, win *record.Sibling, actor dvv.Actor, a *kv.Arith, now time.Time) (*record.Counter, uint64, error) {
 	c := &record.Counter{}
 	var entries []record.CounterEntry
 	var cur uint64
@@ -430,7 +429,7 @@ func (e *Engine) arith(rec *record.Record, win *record.Sibling, actor dvv.Actor,
 	} else {
 		v, ok := counter.ParseUint64(win.Value)
 		if !ok || len(win.Value) == 0 {
-			return nil, 0, ErrNotNumber
+			return nil, 0, kv.ErrNotNumber
 		}
 		c.Base, c.BaseDot, cur, width = v, win.Dot, v, len(win.Value)
 	}
@@ -443,24 +442,24 @@ func (e *Engine) arith(rec *record.Record, win *record.Sibling, actor dvv.Actor,
 }
 
 // check applies a write's condition to the key's current record.
-func (e *Engine) check(key []byte, req *PutRequest, rec *record.Record, now time.Time) error {
+func (e *Engine) check(key []byte, req *kv.PutRequest, rec *record.Record, now time.Time) error {
 	switch req.Cond {
-	case CondNone:
+	case kv.CondNone:
 		return nil
-	case CondAbsent:
+	case kv.CondAbsent:
 		if e.live(rec, now) {
-			return ErrNotStored
+			return kv.ErrNotStored
 		}
-	case CondPresent:
+	case kv.CondPresent:
 		if !e.live(rec, now) {
-			return ErrNotStored
+			return kv.ErrNotStored
 		}
-	case CondCAS:
+	case kv.CondCAS:
 		if !e.live(rec, now) {
-			return ErrNotFound
+			return kv.ErrNotFound
 		}
 		if e.casOf(key, rec, now) != req.CAS {
-			return ErrExists
+			return kv.ErrExists
 		}
 	default:
 		return fmt.Errorf("engine: unknown condition %d", req.Cond)
@@ -518,7 +517,7 @@ func (e *Engine) readRecord(dataKey, dst []byte) ([]byte, bool, error) {
 
 // writeRecord stores a record and then updates the cache, under the key's
 // lock, so the cache never holds a record older than the store's.
-func (e *Engine) writeRecord(dataKey, rec []byte, d Durability) error {
+func (e *Engine) writeRecord(dataKey, rec []byte, d kv.Durability) error {
 	if err := e.st.Set(dataKey, rec, d); err != nil {
 		e.cache.Delete(userKey(dataKey)) // what the store holds is now uncertain
 		return err
@@ -532,7 +531,7 @@ func (e *Engine) writeRecord(dataKey, rec []byte, d Durability) error {
 // allowed, such as a network event loop. The answer can be stale by the
 // time Get runs; then Get reads the store, which rarely waits on disk.
 func (e *Engine) Cached(key []byte) bool {
-	if len(key) == 0 || len(key) > MaxKeyLen {
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
 		return true // answered without touching storage
 	}
 	return e.cache.Contains(key)

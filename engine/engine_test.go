@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/pace"
 	"github.com/dynamo-kv/dynamo/engine/record"
 )
@@ -54,12 +55,12 @@ func (f *fixture) open(mod ...func(*Options)) {
 	f.t.Cleanup(func() { e.Close() })
 }
 
-func (f *fixture) put(key string, req PutRequest) (PutResult, error) {
+func (f *fixture) put(key string, req kv.PutRequest) (kv.PutResult, error) {
 	f.t.Helper()
 	return f.e.Put([]byte(key), &req)
 }
 
-func (f *fixture) mustPut(key string, req PutRequest) PutResult {
+func (f *fixture) mustPut(key string, req kv.PutRequest) kv.PutResult {
 	f.t.Helper()
 	r, err := f.put(key, req)
 	if err != nil {
@@ -68,18 +69,18 @@ func (f *fixture) mustPut(key string, req PutRequest) PutResult {
 	return r
 }
 
-func (f *fixture) get(key string) *Object {
+func (f *fixture) get(key string) *kv.Object {
 	f.t.Helper()
-	var o Object
-	if err := f.e.Get([]byte(key), &o); err != nil {
+	var o kv.Object
+	if err := f.e.Get([]byte(key), &o, kv.ReadOptions{}); err != nil {
 		f.t.Fatalf("Get(%q): %v", key, err)
 	}
 	return &o
 }
 
-func set(v string) PutRequest { return PutRequest{Value: []byte(v), SupersedeAll: true} }
+func set(v string) kv.PutRequest { return kv.PutRequest{Value: []byte(v), SupersedeAll: true} }
 
-func values(o *Object) map[string]bool {
+func values(o *kv.Object) map[string]bool {
 	m := map[string]bool{}
 	for _, s := range o.Siblings {
 		if s.Deleted {
@@ -91,7 +92,7 @@ func values(o *Object) map[string]bool {
 	return m
 }
 
-func winner(o *Object) string {
+func winner(o *kv.Object) string {
 	w, ok := o.Winner()
 	if !ok {
 		return "<miss>"
@@ -104,7 +105,7 @@ func TestSetGetAndCAS(t *testing.T) {
 	if o := f.get("k"); len(o.Siblings) != 0 || o.CAS != 0 {
 		t.Fatalf("unwritten key: %+v", o)
 	}
-	r1 := f.mustPut("k", PutRequest{Value: []byte("v1"), Flags: 42, SupersedeAll: true})
+	r1 := f.mustPut("k", kv.PutRequest{Value: []byte("v1"), Flags: 42, SupersedeAll: true})
 	o := f.get("k")
 	if winner(o) != "v1" || o.Siblings[0].Flags != 42 || o.CAS != r1.CAS || o.CAS == 0 {
 		t.Fatalf("after set: winner %q flags %d cas %d (put said %d)", winner(o), o.Siblings[0].Flags, o.CAS, r1.CAS)
@@ -122,19 +123,19 @@ func TestConcurrentWritesBecomeSiblings(t *testing.T) {
 	f := newFixture(t)
 	f.mustPut("cart", set("base"))
 	ctx := f.get("cart").Context
-	f.mustPut("cart", PutRequest{Value: []byte("a"), Context: ctx})
-	f.mustPut("cart", PutRequest{Value: []byte("b"), Context: ctx})
+	f.mustPut("cart", kv.PutRequest{Value: []byte("a"), Context: ctx})
+	f.mustPut("cart", kv.PutRequest{Value: []byte("b"), Context: ctx})
 	o := f.get("cart")
 	if got := values(o); len(got) != 2 || !got["a"] || !got["b"] {
 		t.Fatalf("siblings = %v, want a and b", got)
 	}
 	// A blind write (no context) adds a sibling without superseding anything.
-	f.mustPut("cart", PutRequest{Value: []byte("c")})
+	f.mustPut("cart", kv.PutRequest{Value: []byte("c")})
 	if got := values(f.get("cart")); len(got) != 3 {
 		t.Fatalf("blind write: siblings = %v", got)
 	}
 	// A write with the latest context resolves them all.
-	f.mustPut("cart", PutRequest{Value: []byte("merged"), Context: f.get("cart").Context})
+	f.mustPut("cart", kv.PutRequest{Value: []byte("merged"), Context: f.get("cart").Context})
 	if got := values(f.get("cart")); len(got) != 1 || !got["merged"] {
 		t.Fatalf("after resolving: %v", got)
 	}
@@ -144,42 +145,52 @@ func TestConditions(t *testing.T) {
 	tests := []struct {
 		name    string
 		prepare func(f *fixture)
-		req     func(f *fixture) PutRequest
+		req     func(f *fixture) kv.PutRequest
 		want    error
 	}{
-		{"add to missing", nil, func(*fixture) PutRequest { return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondAbsent} }, nil},
+		{"add to missing", nil, func(*fixture) kv.PutRequest {
+			return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondAbsent}
+		}, nil},
 		{"add to present", func(f *fixture) { f.mustPut("k", set("v")) },
-			func(*fixture) PutRequest { return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondAbsent} }, ErrNotStored},
+			func(*fixture) kv.PutRequest {
+				return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondAbsent}
+			}, kv.ErrNotStored},
 		{"add after delete", func(f *fixture) {
 			f.mustPut("k", set("v"))
-			f.mustPut("k", PutRequest{Delete: true, SupersedeAll: true})
+			f.mustPut("k", kv.PutRequest{Delete: true, SupersedeAll: true})
 		},
-			func(*fixture) PutRequest { return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondAbsent} }, nil},
+			func(*fixture) kv.PutRequest {
+				return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondAbsent}
+			}, nil},
 		{"add after expiry", func(f *fixture) {
-			f.mustPut("k", PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: f.clock.Now().Unix() + 1})
+			f.mustPut("k", kv.PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: f.clock.Now().Unix() + 1})
 			f.clock.Add(2 * time.Second)
 		},
-			func(*fixture) PutRequest { return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondAbsent} }, nil},
-		{"replace missing", nil, func(*fixture) PutRequest {
-			return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondPresent}
-		}, ErrNotStored},
-		{"replace present", func(f *fixture) { f.mustPut("k", set("v")) },
-			func(*fixture) PutRequest {
-				return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondPresent}
+			func(*fixture) kv.PutRequest {
+				return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondAbsent}
 			}, nil},
-		{"delete missing", nil, func(*fixture) PutRequest { return PutRequest{Delete: true, SupersedeAll: true, Cond: CondPresent} }, ErrNotStored},
-		{"cas missing", nil, func(*fixture) PutRequest {
-			return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondCAS, CAS: 1}
-		}, ErrNotFound},
+		{"replace missing", nil, func(*fixture) kv.PutRequest {
+			return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondPresent}
+		}, kv.ErrNotStored},
+		{"replace present", func(f *fixture) { f.mustPut("k", set("v")) },
+			func(*fixture) kv.PutRequest {
+				return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondPresent}
+			}, nil},
+		{"delete missing", nil, func(*fixture) kv.PutRequest {
+			return kv.PutRequest{Delete: true, SupersedeAll: true, Cond: kv.CondPresent}
+		}, kv.ErrNotStored},
+		{"cas missing", nil, func(*fixture) kv.PutRequest {
+			return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondCAS, CAS: 1}
+		}, kv.ErrNotFound},
 		{"cas stale", func(f *fixture) { f.mustPut("k", set("v")) },
-			func(f *fixture) PutRequest {
+			func(f *fixture) kv.PutRequest {
 				c := f.get("k").CAS
 				f.mustPut("k", set("w"))
-				return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondCAS, CAS: c}
-			}, ErrExists},
+				return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondCAS, CAS: c}
+			}, kv.ErrExists},
 		{"cas current", func(f *fixture) { f.mustPut("k", set("v")) },
-			func(f *fixture) PutRequest {
-				return PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: CondCAS, CAS: f.get("k").CAS}
+			func(f *fixture) kv.PutRequest {
+				return kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondCAS, CAS: f.get("k").CAS}
 			}, nil},
 	}
 	for _, tc := range tests {
@@ -207,7 +218,7 @@ func TestConditions(t *testing.T) {
 func TestDeleteLeavesTombstone(t *testing.T) {
 	f := newFixture(t)
 	f.mustPut("k", set("v"))
-	f.mustPut("k", PutRequest{Delete: true, SupersedeAll: true})
+	f.mustPut("k", kv.PutRequest{Delete: true, SupersedeAll: true})
 	o := f.get("k")
 	if winner(o) != "<miss>" || len(o.Siblings) != 1 || !o.Siblings[0].Deleted || o.CAS == 0 {
 		t.Fatalf("after delete: %+v", o)
@@ -216,8 +227,8 @@ func TestDeleteLeavesTombstone(t *testing.T) {
 	f2 := newFixture(t)
 	f2.mustPut("k", set("v"))
 	ctx := f2.get("k").Context
-	f2.mustPut("k", PutRequest{Delete: true, Context: ctx})
-	f2.mustPut("k", PutRequest{Value: []byte("w"), Context: ctx})
+	f2.mustPut("k", kv.PutRequest{Delete: true, Context: ctx})
+	f2.mustPut("k", kv.PutRequest{Value: []byte("w"), Context: ctx})
 	if got := values(f2.get("k")); !got["w"] || !got["<deleted>"] {
 		t.Fatalf("concurrent delete and write: %v", got)
 	}
@@ -226,8 +237,8 @@ func TestDeleteLeavesTombstone(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	f := newFixture(t)
 	now := f.clock.Now().Unix()
-	f.mustPut("soon", PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: now + 10})
-	f.mustPut("past", PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
+	f.mustPut("soon", kv.PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: now + 10})
+	f.mustPut("past", kv.PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
 	f.mustPut("never", set("v"))
 	if winner(f.get("soon")) != "v" || winner(f.get("past")) != "<miss>" {
 		t.Fatal("expiry misapplied before the deadline")
@@ -276,7 +287,7 @@ func TestFlushAll(t *testing.T) {
 func TestSiblingBound(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.MaxSiblings = 3 })
 	for i := range 5 {
-		f.mustPut("k", PutRequest{Value: []byte(strconv.Itoa(i))}) // blind writes: all concurrent
+		f.mustPut("k", kv.PutRequest{Value: []byte(strconv.Itoa(i))}) // blind writes: all concurrent
 	}
 	got := values(f.get("k"))
 	if len(got) != 3 || !got["2"] || !got["3"] || !got["4"] {
@@ -290,14 +301,14 @@ func TestSiblingBound(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.put("k", PutRequest{Value: []byte("v"), Context: []byte{9, 9}}); !errors.Is(err, ErrBadContext) {
+	if _, err := f.put("k", kv.PutRequest{Value: []byte("v"), Context: []byte{9, 9}}); !errors.Is(err, kv.ErrBadContext) {
 		t.Fatalf("bad context: %v", err)
 	}
-	long := string(make([]byte, MaxKeyLen+1))
-	if _, err := f.put(long, set("v")); !errors.Is(err, ErrKeyTooLong) {
+	long := string(make([]byte, kv.MaxKeyLen+1))
+	if _, err := f.put(long, set("v")); !errors.Is(err, kv.ErrKeyTooLong) {
 		t.Fatalf("long key: %v", err)
 	}
-	if _, err := f.put("", set("v")); !errors.Is(err, ErrKeyTooLong) {
+	if _, err := f.put("", set("v")); !errors.Is(err, kv.ErrKeyTooLong) {
 		t.Fatalf("empty key: %v", err)
 	}
 }
@@ -359,11 +370,11 @@ func TestStorageFailureKeepsOldValue(t *testing.T) {
 }
 
 func TestDurabilityPassedToStorage(t *testing.T) {
-	f := newFixture(t, func(o *Options) { o.Durability = WAL })
+	f := newFixture(t, func(o *Options) { o.Durability = kv.WAL })
 	f.st.sets = nil
 	f.mustPut("a", set("v"))
-	f.mustPut("b", PutRequest{Value: []byte("v"), SupersedeAll: true, Durability: Sync})
-	if len(f.st.sets) != 2 || f.st.sets[0] != WAL || f.st.sets[1] != Sync {
+	f.mustPut("b", kv.PutRequest{Value: []byte("v"), SupersedeAll: true, Durability: kv.Sync})
+	if len(f.st.sets) != 2 || f.st.sets[0] != kv.WAL || f.st.sets[1] != kv.Sync {
 		t.Fatalf("durabilities = %v", f.st.sets)
 	}
 }
@@ -375,20 +386,20 @@ func TestConcurrentCASIncrementsLoseNothing(t *testing.T) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			var o Object
+			var o kv.Object
 			for range each {
 				for {
-					if err := f.e.Get([]byte("n"), &o); err != nil {
+					if err := f.e.Get([]byte("n"), &o, kv.ReadOptions{}); err != nil {
 						t.Error(err)
 						return
 					}
 					w, _ := o.Winner()
 					n, _ := strconv.Atoi(string(w.Value))
-					_, err := f.e.Put([]byte("n"), &PutRequest{Value: []byte(strconv.Itoa(n + 1)), SupersedeAll: true, Cond: CondCAS, CAS: o.CAS})
+					_, err := f.e.Put([]byte("n"), &kv.PutRequest{Value: []byte(strconv.Itoa(n + 1)), SupersedeAll: true, Cond: kv.CondCAS, CAS: o.CAS})
 					if err == nil {
 						break
 					}
-					if !errors.Is(err, ErrExists) {
+					if !errors.Is(err, kv.ErrExists) {
 						t.Error(err)
 						return
 					}
@@ -406,9 +417,9 @@ func TestReaperAndItemStats(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.TombstoneTTL = time.Minute })
 	now := f.clock.Now().Unix()
 	f.mustPut("live", set("v"))
-	f.mustPut("expiring", PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: now + 5})
+	f.mustPut("expiring", kv.PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: now + 5})
 	f.mustPut("deleted", set("v"))
-	f.mustPut("deleted", PutRequest{Delete: true, SupersedeAll: true})
+	f.mustPut("deleted", kv.PutRequest{Delete: true, SupersedeAll: true})
 	st := statMap(f.e)
 	if st["curr_items"] != "2" {
 		t.Fatalf("curr_items = %s, want 2 (live, expiring)", st["curr_items"])
@@ -444,7 +455,7 @@ func TestReaperAndItemStats(t *testing.T) {
 func TestReaperResumesInBatches(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.ReapBatch = 3 })
 	for i := range 10 {
-		f.mustPut("k"+strconv.Itoa(i), PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
+		f.mustPut("k"+strconv.Itoa(i), kv.PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
 	}
 	var cursor []byte
 	rounds := 0
@@ -491,14 +502,14 @@ func BenchmarkPutGet(b *testing.B) {
 	}
 	defer e.Close()
 	key := []byte("benchmark:key:000001")
-	req := &PutRequest{Value: make([]byte, 100), SupersedeAll: true}
-	var o Object
+	req := &kv.PutRequest{Value: make([]byte, 100), SupersedeAll: true}
+	var o kv.Object
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := e.Put(key, req); err != nil {
 			b.Fatal(err)
 		}
-		if err := e.Get(key, &o); err != nil {
+		if err := e.Get(key, &o, kv.ReadOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -548,7 +559,7 @@ func TestReaperRestsBetweenChunks(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.ReapBatch = 1000 })
 	const n = 2*reapChunk + 88
 	for i := range n {
-		f.mustPut("k"+strconv.Itoa(i), PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
+		f.mustPut("k"+strconv.Itoa(i), kv.PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
 	}
 	var rests []time.Duration
 	f.e.reapPacer = pace.Pacer{Share: 0.1, Sleep: func(d time.Duration, _ <-chan struct{}) bool {
@@ -567,7 +578,7 @@ func TestReaperRestsBetweenChunks(t *testing.T) {
 	// A stop during a rest ends the round where it was.
 	f2 := newFixture(t, func(o *Options) { o.ReapBatch = 1000 })
 	for i := range n {
-		f2.mustPut("k"+strconv.Itoa(i), PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
+		f2.mustPut("k"+strconv.Itoa(i), kv.PutRequest{Value: []byte("v"), SupersedeAll: true, Expires: -1})
 	}
 	f2.e.reapPacer = pace.Pacer{Share: 0.1, Sleep: func(time.Duration, <-chan struct{}) bool { return false }}
 	if cursor := f2.e.reapRound(nil); cursor == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/record"
 )
 
@@ -35,9 +36,9 @@ func appendHintPrefix(dst, key []byte) []byte {
 
 // AddHint records durably (as d says) that key's record here is owed to
 // owner.
-func (e *Engine) AddHint(owner string, key []byte, d Durability) error {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return ErrKeyTooLong
+func (e *Engine) AddHint(owner string, key []byte, d kv.Durability) error {
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return kv.ErrKeyTooLong
 	}
 	mu := e.lockFor(hashKey(key))
 	mu.Lock()
@@ -45,8 +46,8 @@ func (e *Engine) AddHint(owner string, key []byte, d Durability) error {
 	return e.addHintLocked(owner, key, d)
 }
 
-func (e *Engine) addHintLocked(owner string, key []byte, d Durability) error {
-	if d == DurabilityDefault {
+func (e *Engine) addHintLocked(owner string, key []byte, d kv.Durability) error {
+	if d == kv.DurabilityDefault {
 		d = e.opts.Durability
 	}
 	e.stats.hintsAdded.Add(1)
@@ -58,8 +59,8 @@ func (e *Engine) addHintLocked(owner string, key []byte, d Durability) error {
 // changed the record meanwhile, the hint stays for the next delivery, so
 // that write is not left undelivered.
 func (e *Engine) DeleteHintIf(owner string, key, delivered []byte) (bool, error) {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return false, ErrKeyTooLong
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return false, kv.ErrKeyTooLong
 	}
 	hash := hashKey(key)
 	mu := e.lockFor(hash)
@@ -77,7 +78,7 @@ func (e *Engine) DeleteHintIf(owner string, key, delivered []byte) (bool, error)
 
 // DeleteHint removes one hint.
 func (e *Engine) DeleteHint(owner string, key []byte) error {
-	return e.st.Delete(append(appendHintPrefix(nil, key), owner...), Buffered)
+	return e.st.Delete(append(appendHintPrefix(nil, key), owner...), kv.Buffered)
 }
 
 // ScanHints calls fn for every hint, in key order, until fn returns false.
@@ -121,11 +122,11 @@ func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
 // (the encoded and the decoded record) and no hint names the key; then,
 // still under the lock, it calls dropped.
 func (e *Engine) dropIf(key []byte, keep func(cur []byte, r *record.Record) bool, dropped func(r *record.Record)) (bool, error) {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return false, ErrKeyTooLong
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return false, kv.ErrKeyTooLong
 	}
 	if e.closed.Load() {
-		return false, ErrClosed
+		return false, kv.ErrClosed
 	}
 	hash := hashKey(key)
 	dk := appendDataKey(nil, hash, key)
@@ -143,7 +144,7 @@ func (e *Engine) dropIf(key []byte, keep func(cur []byte, r *record.Record) bool
 	if hinted, err := e.HasHints(key); err != nil || hinted {
 		return false, err
 	}
-	if err := e.st.Delete(dk, Buffered); err != nil {
+	if err := e.st.Delete(dk, kv.Buffered); err != nil {
 		return false, err
 	}
 	e.cache.Delete(key)

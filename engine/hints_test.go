@@ -2,12 +2,14 @@ package engine
 
 import (
 	"testing"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 func TestHints(t *testing.T) {
 	f := newFixture(t)
 	for _, h := range []struct{ owner, key string }{{"b", "k1"}, {"c", "k1"}, {"b", "k2"}} {
-		if err := f.e.AddHint(h.owner, []byte(h.key), Buffered); err != nil {
+		if err := f.e.AddHint(h.owner, []byte(h.key), kv.Buffered); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"sync"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // memStorage is an in-memory Storage with fault injection, so engine logic
@@ -13,7 +15,7 @@ type memStorage struct {
 	mu      sync.Mutex
 	m       map[string][]byte
 	failSet error // returned by Set/Delete while non-nil
-	sets    []Durability
+	sets    []kv.Durability
 	closed  bool
 }
 
@@ -29,7 +31,7 @@ func (s *memStorage) Get(key, dst []byte) ([]byte, bool, error) {
 	return append(dst, v...), true, nil
 }
 
-func (s *memStorage) Set(key, value []byte, d Durability) error {
+func (s *memStorage) Set(key, value []byte, d kv.Durability) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failSet != nil {
@@ -40,7 +42,7 @@ func (s *memStorage) Set(key, value []byte, d Durability) error {
 	return nil
 }
 
-func (s *memStorage) Delete(key []byte, d Durability) error {
+func (s *memStorage) Delete(key []byte, d kv.Durability) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failSet != nil {
@@ -72,7 +74,7 @@ func (s *memStorage) Scan(lo, hi []byte, fn func(k, v []byte) bool) error {
 	return nil
 }
 
-func (s *memStorage) Stats() []Stat { return []Stat{{"fake_store", "1"}} }
+func (s *memStorage) Stats() []kv.Stat { return []kv.Stat{{Name: "fake_store", Value: "1"}} }
 
 func (s *memStorage) Close() error {
 	s.mu.Lock()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
 	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // loadMeta establishes this incarnation and restores flush_all.
@@ -45,7 +46,7 @@ func (e *Engine) loadMeta() error {
 		}
 	}
 	// From here until Close the shutdown is unclean.
-	if err := e.st.Delete(metaClean, Sync); err != nil {
+	if err := e.st.Delete(metaClean, kv.Sync); err != nil {
 		return err
 	}
 	f, found, err := e.st.Get(metaFlush, nil)
@@ -163,7 +164,7 @@ func (e *Engine) newIncarnation() error {
 		}
 		inc = binary.LittleEndian.Uint64(b[:]) >> epochBits
 	}
-	if err := e.st.Set(metaActor, binary.LittleEndian.AppendUint64(nil, inc), Sync); err != nil {
+	if err := e.st.Set(metaActor, binary.LittleEndian.AppendUint64(nil, inc), kv.Sync); err != nil {
 		return err
 	}
 	e.actors.incarnation.Store(inc)
@@ -176,7 +177,7 @@ func (e *Engine) newIncarnation() error {
 func (e *Engine) saveEpoch() error {
 	e.actors.mu.Lock()
 	defer e.actors.mu.Unlock()
-	return e.st.Set(metaEpoch, binary.LittleEndian.AppendUint64(nil, e.actors.epoch), Sync)
+	return e.st.Set(metaEpoch, binary.LittleEndian.AppendUint64(nil, e.actors.epoch), kv.Sync)
 }
 
 // flushState remembers flush_all: every write with a timestamp at or before
@@ -244,7 +245,7 @@ func (f *flushState) decode(b []byte) error {
 // reclaims the flushed records in the background.
 func (e *Engine) FlushAll(delay time.Duration) error {
 	if e.closed.Load() {
-		return ErrClosed
+		return kv.ErrClosed
 	}
 	now := e.now()
 	// An immediate flush covers every timestamp issued so far, including
@@ -257,5 +258,5 @@ func (e *Engine) FlushAll(delay time.Duration) error {
 		e.clock.Observe(max(hlc.Ceil(now), issued))
 	}
 	e.stats.flushes.Add(1)
-	return e.st.Set(metaFlush, b, Sync)
+	return e.st.Set(metaFlush, b, kv.Sync)
 }

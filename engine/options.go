@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // Options configures an Engine. Zero fields take the documented defaults
@@ -17,7 +19,7 @@ type Options struct {
 	FS vfs.FS
 	// Durability is the node's mode for writes that do not name one.
 	// Default Buffered.
-	Durability Durability
+	Durability kv.Durability
 	// BufferBytes is the write buffer's capacity; writers wait when it is
 	// full. Default 64 MiB.
 	BufferBytes int64
@@ -68,10 +70,10 @@ type Options struct {
 var ErrOptions = errors.New("engine: invalid options")
 
 func (o Options) withDefaults() (Options, error) {
-	if o.Durability == DurabilityDefault {
-		o.Durability = Buffered
+	if o.Durability == kv.DurabilityDefault {
+		o.Durability = kv.Buffered
 	}
-	if o.Durability > Sync {
+	if o.Durability > kv.Sync {
 		return o, errors.Join(ErrOptions, errors.New("unknown durability mode"))
 	}
 	if o.BufferBytes == 0 {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // These tests run the engine on the real store (Pebble on an in-memory FS).
@@ -13,7 +15,7 @@ import (
 func TestPebbleRoundTripAndRestart(t *testing.T) {
 	fs := vfs.NewMem()
 	open := func() *Engine {
-		e, err := Open(Options{Dir: "db", FS: fs, Durability: WAL, ReapInterval: time.Hour})
+		e, err := Open(Options{Dir: "db", FS: fs, Durability: kv.WAL, ReapInterval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -21,9 +23,9 @@ func TestPebbleRoundTripAndRestart(t *testing.T) {
 	}
 	e := open()
 	actor := e.Actor()
-	ctx := mustPutE(t, e, "cart", &PutRequest{Value: []byte("base"), SupersedeAll: true}).Context
-	mustPutE(t, e, "cart", &PutRequest{Value: []byte("a"), Context: ctx})
-	mustPutE(t, e, "cart", &PutRequest{Value: []byte("b"), Context: ctx, Durability: Sync})
+	ctx := mustPutE(t, e, "cart", &kv.PutRequest{Value: []byte("base"), SupersedeAll: true}).Context
+	mustPutE(t, e, "cart", &kv.PutRequest{Value: []byte("a"), Context: ctx})
+	mustPutE(t, e, "cart", &kv.PutRequest{Value: []byte("b"), Context: ctx, Durability: kv.Sync})
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +34,8 @@ func TestPebbleRoundTripAndRestart(t *testing.T) {
 	if e.Actor() != actor {
 		t.Fatal("clean restart changed the actor")
 	}
-	var o Object
-	if err := e.Get([]byte("cart"), &o); err != nil {
+	var o kv.Object
+	if err := e.Get([]byte("cart"), &o, kv.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := values(&o); len(got) != 2 || !got["a"] || !got["b"] {
@@ -48,18 +50,18 @@ func TestPebbleRoundTripAndRestart(t *testing.T) {
 // every key readable; the restarted node is a new actor.
 func TestPebbleCrashKeepsSyncWrites(t *testing.T) {
 	fs := vfs.NewCrashableMem()
-	e, err := Open(Options{Dir: "db", FS: fs, Durability: Buffered, ReapInterval: time.Hour})
+	e, err := Open(Options{Dir: "db", FS: fs, Durability: kv.Buffered, ReapInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	actor := e.Actor()
 	const n = 200
 	for i := range n {
-		d := Buffered
+		d := kv.Buffered
 		if i%2 == 0 {
-			d = Sync
+			d = kv.Sync
 		}
-		mustPutE(t, e, fmt.Sprint("k", i), &PutRequest{Value: []byte(fmt.Sprint("v", i)), SupersedeAll: true, Durability: d})
+		mustPutE(t, e, fmt.Sprint("k", i), &kv.PutRequest{Value: []byte(fmt.Sprint("v", i)), SupersedeAll: true, Durability: d})
 	}
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
 	e.Close() // the original instance; the clone is what the disk held at the cut
@@ -72,9 +74,9 @@ func TestPebbleCrashKeepsSyncWrites(t *testing.T) {
 	if e2.Actor() == actor {
 		t.Fatal("node restarted after a crash with its old actor")
 	}
-	var o Object
+	var o kv.Object
 	for i := range n {
-		if err := e2.Get([]byte(fmt.Sprint("k", i)), &o); err != nil {
+		if err := e2.Get([]byte(fmt.Sprint("k", i)), &o, kv.ReadOptions{}); err != nil {
 			t.Fatalf("k%d unreadable after crash: %v", i, err)
 		}
 		w, ok := o.Winner()
@@ -87,7 +89,7 @@ func TestPebbleCrashKeepsSyncWrites(t *testing.T) {
 	}
 }
 
-func mustPutE(t *testing.T, e *Engine, key string, req *PutRequest) PutResult {
+func mustPutE(t *testing.T, e *Engine, key string, req *kv.PutRequest) kv.PutResult {
 	t.Helper()
 	r, err := e.Put([]byte(key), req)
 	if err != nil {

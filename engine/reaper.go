@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/record"
 )
 
@@ -110,7 +111,7 @@ func (e *Engine) reapOne(dataKey []byte, now time.Time) {
 	if record.Decode(&rec, raw) != nil || !e.reapable(&rec, now) {
 		return
 	}
-	if e.st.Delete(dataKey, Buffered) != nil {
+	if e.st.Delete(dataKey, kv.Buffered) != nil {
 		return
 	}
 	e.cache.Delete(userKey(dataKey))

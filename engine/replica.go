@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/dynamo-kv/dynamo/engine/dvv"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/record"
 )
 
@@ -15,20 +16,20 @@ import (
 // Record appends key's stored record to dst; found is false when the key
 // has none.
 func (e *Engine) Record(key, dst []byte) (rec []byte, found bool, err error) {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return dst, false, ErrKeyTooLong
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return dst, false, kv.ErrKeyTooLong
 	}
 	if e.closed.Load() {
-		return dst, false, ErrClosed
+		return dst, false, kv.ErrClosed
 	}
-	var kb [dataHeader + MaxKeyLen]byte
+	var kb [dataHeader + kv.MaxKeyLen]byte
 	return e.readRecord(appendDataKey(kb[:0], hashKey(key), key), dst)
 }
 
 // MergeRecord merges a replica's record of key into the local one, under
 // the key's lock, and stores the result if it differs. It reports whether
 // the local record changed.
-func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err error) {
+func (e *Engine) MergeRecord(key, rec []byte, d kv.Durability) (changed bool, err error) {
 	return e.MergeRecordHinted(key, rec, d)
 }
 
@@ -41,7 +42,7 @@ func (e *Engine) MergeRecord(key, rec []byte, d Durability) (changed bool, err e
 // A merge of a key reaped here moments ago whose record is no newer than
 // the reaped one is dropped (see fence): a late message must not bring
 // back what every replica agreed was dead.
-func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, owed ...string) (changed bool, err error) {
+func (e *Engine) MergeRecordHinted(key, rec []byte, d kv.Durability, owed ...string) (changed bool, err error) {
 	changed, _, err = e.Merge(key, rec, d, owed...)
 	return changed, err
 }
@@ -50,12 +51,12 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d Durability, owed ...string
 // it leaves (0 when it leaves none): a coordinator compares it with its
 // own, and a replica that turns out to hold more than the coordinator sent
 // is repaired at once rather than at the next anti-entropy pass.
-func (e *Engine) Merge(key, rec []byte, d Durability, owed ...string) (changed bool, digest uint64, err error) {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return false, 0, ErrKeyTooLong
+func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (changed bool, digest uint64, err error) {
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return false, 0, kv.ErrKeyTooLong
 	}
 	if e.closed.Load() {
-		return false, 0, ErrClosed
+		return false, 0, kv.ErrClosed
 	}
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
@@ -93,7 +94,7 @@ func (e *Engine) Merge(key, rec []byte, d Durability, owed ...string) (changed b
 		e.clock.Observe(merged.Siblings[i].Timestamp)
 	}
 	s.enc = record.Append(s.enc[:0], merged)
-	if d == DurabilityDefault {
+	if d == kv.DurabilityDefault {
 		d = e.opts.Durability
 	}
 	for _, owner := range owed {
@@ -136,7 +137,7 @@ func MergeRecords(dst, a, b []byte) ([]byte, error) {
 
 // FillObject fills o from an encoded record of key as Get would:
 // invisible (expired, flushed) siblings left out, context and cas set.
-func (e *Engine) FillObject(key, rec []byte, o *Object) error {
+func (e *Engine) FillObject(key, rec []byte, o *kv.Object) error {
 	o.Reset()
 	if len(rec) == 0 {
 		return nil
@@ -194,7 +195,7 @@ func mergeInto(out, a, b *record.Record) {
 // one contiguous range of the store. The slices are valid only during fn.
 func (e *Engine) ScanHashRange(lo, hi uint64, fn func(key, rec []byte) bool) error {
 	if e.closed.Load() {
-		return ErrClosed
+		return kv.ErrClosed
 	}
 	start := binary.BigEndian.AppendUint64([]byte{prefixData}, lo)
 	end := dataHi

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"testing"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // Two replicas take concurrent writes to one key, exchange records, and end
@@ -24,10 +26,10 @@ func TestMergeRecordConvergesReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.e.MergeRecord([]byte("k"), rb, Buffered); err != nil {
+		if _, err := a.e.MergeRecord([]byte("k"), rb, kv.Buffered); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.e.MergeRecord([]byte("k"), ra, Buffered); err != nil {
+		if _, err := b.e.MergeRecord([]byte("k"), ra, kv.Buffered); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -42,10 +44,10 @@ func TestMergeRecordConvergesReplicas(t *testing.T) {
 	}
 	// Merging what is already there changes nothing.
 	ra, _, _ := a.e.Record([]byte("k"), nil)
-	if changed, err := b.e.MergeRecord([]byte("k"), ra, Buffered); err != nil || changed {
+	if changed, err := b.e.MergeRecord([]byte("k"), ra, kv.Buffered); err != nil || changed {
 		t.Fatalf("idempotent merge: changed=%v err=%v", changed, err)
 	}
-	a.mustPut("k", PutRequest{Value: []byte("resolved"), Context: a.get("k").Context})
+	a.mustPut("k", kv.PutRequest{Value: []byte("resolved"), Context: a.get("k").Context})
 	exchange()
 	for name, f := range map[string]*fixture{"a": a, "b": b} {
 		if got := values(f.get("k")); len(got) != 1 || !got["resolved"] {
@@ -74,7 +76,7 @@ func TestMergeRecordsPure(t *testing.T) {
 	if one, _ := MergeRecords(nil, nil, ra); string(one) != string(ra) {
 		t.Fatal("merge with nothing changed the record")
 	}
-	var o Object
+	var o kv.Object
 	if err := a.e.FillObject([]byte("k"), ab, &o); err != nil || len(o.Siblings) != 2 {
 		t.Fatalf("FillObject: %v, %d siblings", err, len(o.Siblings))
 	}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/record"
 )
 
@@ -45,33 +46,33 @@ func (c *counters) replaced(keyLen int, oldFound, oldItem bool, oldLen int, newF
 }
 
 // Stats implements KV.
-func (e *Engine) Stats() []Stat {
+func (e *Engine) Stats() []kv.Stat {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
-	out := []Stat{
-		{"curr_items", i(e.stats.items.Load())},
-		{"bytes", i(e.stats.bytes.Load())},
-		{"engine_incarnation", strconv.FormatUint(e.actors.incarnation.Load(), 16)},
-		{"engine_actor_epochs", u(e.stats.epochs.Load())},
-		{"engine_incarnations", u(e.stats.incarnations.Load())},
-		{"engine_durability", e.opts.Durability.String()},
-		{"engine_puts", u(e.stats.puts.Load())},
-		{"engine_sibling_cap_hits", u(e.stats.siblingCapHits.Load())},
-		{"engine_siblings_pruned", u(e.stats.siblingsPruned.Load())},
-		{"engine_reaped", u(e.stats.reaped.Load())},
-		{"engine_flushes", u(e.stats.flushes.Load())},
-		{"engine_merges", u(e.stats.merges.Load())},
-		{"engine_hints_added", u(e.stats.hintsAdded.Load())},
-		{"engine_handed_off", u(e.stats.handedOff.Load())},
-		{"engine_fenced", u(e.stats.fenced.Load())},
+	out := []kv.Stat{
+		{Name: "curr_items", Value: i(e.stats.items.Load())},
+		{Name: "bytes", Value: i(e.stats.bytes.Load())},
+		{Name: "engine_incarnation", Value: strconv.FormatUint(e.actors.incarnation.Load(), 16)},
+		{Name: "engine_actor_epochs", Value: u(e.stats.epochs.Load())},
+		{Name: "engine_incarnations", Value: u(e.stats.incarnations.Load())},
+		{Name: "engine_durability", Value: e.opts.Durability.String()},
+		{Name: "engine_puts", Value: u(e.stats.puts.Load())},
+		{Name: "engine_sibling_cap_hits", Value: u(e.stats.siblingCapHits.Load())},
+		{Name: "engine_siblings_pruned", Value: u(e.stats.siblingsPruned.Load())},
+		{Name: "engine_reaped", Value: u(e.stats.reaped.Load())},
+		{Name: "engine_flushes", Value: u(e.stats.flushes.Load())},
+		{Name: "engine_merges", Value: u(e.stats.merges.Load())},
+		{Name: "engine_hints_added", Value: u(e.stats.hintsAdded.Load())},
+		{Name: "engine_handed_off", Value: u(e.stats.handedOff.Load())},
+		{Name: "engine_fenced", Value: u(e.stats.fenced.Load())},
 	}
 	cs := e.cache.Stats()
 	out = append(out,
-		Stat{"engine_record_cache_bytes", i(cs.Bytes)},
-		Stat{"engine_record_cache_entries", i(cs.Entries)},
-		Stat{"engine_record_cache_hits", u(cs.Hits)},
-		Stat{"engine_record_cache_misses", u(cs.Misses)},
-		Stat{"engine_record_cache_evictions", u(cs.Evictions)},
+		kv.Stat{Name: "engine_record_cache_bytes", Value: i(cs.Bytes)},
+		kv.Stat{Name: "engine_record_cache_entries", Value: i(cs.Entries)},
+		kv.Stat{Name: "engine_record_cache_hits", Value: u(cs.Hits)},
+		kv.Stat{Name: "engine_record_cache_misses", Value: u(cs.Misses)},
+		kv.Stat{Name: "engine_record_cache_evictions", Value: u(cs.Evictions)},
 	)
 	return append(out, e.st.Stats()...)
 }

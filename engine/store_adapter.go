@@ -3,6 +3,7 @@ package engine
 import (
 	"strconv"
 
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/store"
 )
 
@@ -26,7 +27,7 @@ func openStore(opts Options) (Storage, error) {
 }
 
 // Stats reports the store's counters under a store_ prefix.
-func (p pebbleStorage) Stats() []Stat {
+func (p pebbleStorage) Stats() []kv.Stat {
 	m := p.Metrics()
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
@@ -34,31 +35,31 @@ func (p pebbleStorage) Stats() []Stat {
 	if m.Failure != nil {
 		failure = strconv.Quote(m.Failure.Error())
 	}
-	return []Stat{
-		{"store_buffer_bytes", i(m.BufferBytes)},
-		{"store_buffer_limit", i(m.BufferLimit)},
-		{"store_buffer_entries", i(m.BufferEntries)},
-		{"store_rounds", u(m.Rounds)},
-		{"store_round_entries", u(m.RoundEntries)},
-		{"store_max_round_entries", u(m.MaxRoundEntries)},
-		{"store_syncs", u(m.Syncs)},
-		{"store_sync_writes", u(m.SyncWrites)},
-		{"store_stalls", u(m.Stalls)},
-		{"store_stall_usec", i(m.StallTime.Microseconds())},
-		{"store_failure", failure},
-		{"pebble_l0_files", i(m.Pebble.L0Files)},
-		{"pebble_tables", i(m.Pebble.Tables)},
-		{"pebble_read_amp", strconv.Itoa(m.Pebble.ReadAmp)},
-		{"pebble_disk_bytes", u(m.Pebble.DiskBytes)},
-		{"pebble_memtable_bytes", u(m.Pebble.MemTableBytes)},
-		{"pebble_cache_bytes", i(m.Pebble.CacheBytes)},
-		{"pebble_cache_hits", i(m.Pebble.CacheHits)},
-		{"pebble_cache_misses", i(m.Pebble.CacheMisses)},
-		{"pebble_wal_bytes_written", u(m.Pebble.WALBytesWritten)},
-		{"pebble_flushes", i(m.Pebble.Flushes)},
-		{"pebble_compactions", i(m.Pebble.Compactions)},
-		{"pebble_compaction_debt", u(m.Pebble.CompactionDebt)},
-		{"pebble_write_stalls", u(m.Pebble.WriteStalls)},
-		{"pebble_write_stall_usec", i(m.Pebble.WriteStallTime.Microseconds())},
+	return []kv.Stat{
+		{Name: "store_buffer_bytes", Value: i(m.BufferBytes)},
+		{Name: "store_buffer_limit", Value: i(m.BufferLimit)},
+		{Name: "store_buffer_entries", Value: i(m.BufferEntries)},
+		{Name: "store_rounds", Value: u(m.Rounds)},
+		{Name: "store_round_entries", Value: u(m.RoundEntries)},
+		{Name: "store_max_round_entries", Value: u(m.MaxRoundEntries)},
+		{Name: "store_syncs", Value: u(m.Syncs)},
+		{Name: "store_sync_writes", Value: u(m.SyncWrites)},
+		{Name: "store_stalls", Value: u(m.Stalls)},
+		{Name: "store_stall_usec", Value: i(m.StallTime.Microseconds())},
+		{Name: "store_failure", Value: failure},
+		{Name: "pebble_l0_files", Value: i(m.Pebble.L0Files)},
+		{Name: "pebble_tables", Value: i(m.Pebble.Tables)},
+		{Name: "pebble_read_amp", Value: strconv.Itoa(m.Pebble.ReadAmp)},
+		{Name: "pebble_disk_bytes", Value: u(m.Pebble.DiskBytes)},
+		{Name: "pebble_memtable_bytes", Value: u(m.Pebble.MemTableBytes)},
+		{Name: "pebble_cache_bytes", Value: i(m.Pebble.CacheBytes)},
+		{Name: "pebble_cache_hits", Value: i(m.Pebble.CacheHits)},
+		{Name: "pebble_cache_misses", Value: i(m.Pebble.CacheMisses)},
+		{Name: "pebble_wal_bytes_written", Value: u(m.Pebble.WALBytesWritten)},
+		{Name: "pebble_flushes", Value: i(m.Pebble.Flushes)},
+		{Name: "pebble_compactions", Value: i(m.Pebble.Compactions)},
+		{Name: "pebble_compaction_debt", Value: u(m.Pebble.CompactionDebt)},
+		{Name: "pebble_write_stalls", Value: u(m.Pebble.WriteStalls)},
+		{Name: "pebble_write_stall_usec", Value: i(m.Pebble.WriteStallTime.Microseconds())},
 	}
 }

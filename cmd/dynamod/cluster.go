@@ -22,6 +22,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster"
 	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/membership"
 	"github.com/dynamo-kv/dynamo/engine/record"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
@@ -168,8 +169,8 @@ func (c *clusterNode) stop() {
 	c.fwdPool.Close()
 }
 
-// Admin implements engine.Admin for dynctl.
-func (c *clusterNode) Admin(args []string) ([]engine.Stat, error) {
+// Admin implements kv.Admin for dynctl.
+func (c *clusterNode) Admin(args []string) ([]kv.Stat, error) {
 	v := c.members.View()
 	switch args[0] {
 	case "status":
@@ -181,9 +182,9 @@ func (c *clusterNode) Admin(args []string) ([]engine.Stat, error) {
 		if err := c.eng.ScanHints(func(owner string, _ []byte) bool { counts[owner]++; return true }); err != nil {
 			return nil, err
 		}
-		var out []engine.Stat
+		var out []kv.Stat
 		for owner, n := range counts {
-			out = append(out, engine.Stat{Name: "hints:" + owner, Value: strconv.Itoa(n)})
+			out = append(out, kv.Stat{Name: "hints:" + owner, Value: strconv.Itoa(n)})
 		}
 		return out, nil
 	case "digest":
@@ -203,35 +204,35 @@ func (c *clusterNode) Admin(args []string) ([]engine.Stat, error) {
 				c.logger.Printf("left the ring; handing data off to the new owners")
 			}()
 		})
-		return []engine.Stat{{Name: "leaving", Value: v.Self}}, nil
+		return []kv.Stat{{Name: "leaving", Value: v.Self}}, nil
 	}
-	return nil, fmt.Errorf("%w: %q (status, ring, hints, digest, record, leave)", engine.ErrAdminUsage, args[0])
+	return nil, fmt.Errorf("%w: %q (status, ring, hints, digest, record, leave)", kv.ErrAdminUsage, args[0])
 }
 
 // record answers "admin record KEY" with this node's own record of the
 // key, decoded: its clock and every version, visible or not. For
 // operators and tests looking at why replicas differ.
-func (c *clusterNode) record(args []string) ([]engine.Stat, error) {
+func (c *clusterNode) record(args []string) ([]kv.Stat, error) {
 	if len(args) != 1 {
-		return nil, fmt.Errorf("%w: record needs one key", engine.ErrAdminUsage)
+		return nil, fmt.Errorf("%w: record needs one key", kv.ErrAdminUsage)
 	}
 	raw, found, err := c.eng.Record([]byte(args[0]), nil)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
-		return []engine.Stat{{Name: "record", Value: "none"}}, nil
+		return []kv.Stat{{Name: "record", Value: "none"}}, nil
 	}
 	var r record.Record
 	if err := record.Decode(&r, raw); err != nil {
 		return nil, err
 	}
-	out := []engine.Stat{{Name: "digest", Value: strconv.FormatUint(xxhash.Sum64(raw), 16)}}
+	out := []kv.Stat{{Name: "digest", Value: strconv.FormatUint(xxhash.Sum64(raw), 16)}}
 	var clock []string
 	for _, e := range r.Clock {
 		clock = append(clock, fmt.Sprintf("%x:%d", e.Actor, e.Counter))
 	}
-	out = append(out, engine.Stat{Name: "clock", Value: strings.Join(clock, ",")})
+	out = append(out, kv.Stat{Name: "clock", Value: strings.Join(clock, ",")})
 	for i, s := range r.Siblings {
 		kind := "value"
 		switch {
@@ -240,7 +241,7 @@ func (c *clusterNode) record(args []string) ([]engine.Stat, error) {
 		case s.Counter != nil:
 			kind = "counter"
 		}
-		out = append(out, engine.Stat{Name: fmt.Sprintf("sibling:%d", i), Value: fmt.Sprintf(
+		out = append(out, kv.Stat{Name: fmt.Sprintf("sibling:%d", i), Value: fmt.Sprintf(
 			"dot=%x:%d,kind=%s,time=%s,expires=%d,bytes=%d", s.Dot.Actor, s.Dot.Counter, kind,
 			hlc.Time(s.Timestamp).UTC().Format("15:04:05.000000"), s.Expires, len(s.Value))})
 	}
@@ -252,11 +253,11 @@ func (c *clusterNode) record(args []string) ([]engine.Stat, error) {
 // locally, with no quorum and no read repair: how a test or an operator
 // sees whether the replicas of a key have converged without disturbing
 // them.
-func (c *clusterNode) digests(keys []string) ([]engine.Stat, error) {
+func (c *clusterNode) digests(keys []string) ([]kv.Stat, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: digest needs at least one key", engine.ErrAdminUsage)
+		return nil, fmt.Errorf("%w: digest needs at least one key", kv.ErrAdminUsage)
 	}
-	out := make([]engine.Stat, 0, len(keys))
+	out := make([]kv.Stat, 0, len(keys))
 	for _, k := range keys {
 		rec, found, err := c.eng.Record([]byte(k), nil)
 		if err != nil {
@@ -266,19 +267,19 @@ func (c *clusterNode) digests(keys []string) ([]engine.Stat, error) {
 		if found {
 			v = strconv.FormatUint(xxhash.Sum64(rec), 16)
 		}
-		out = append(out, engine.Stat{Name: "digest:" + k, Value: v})
+		out = append(out, kv.Stat{Name: "digest:" + k, Value: v})
 	}
 	return out, nil
 }
 
-func (c *clusterNode) status(v *membership.View) []engine.Stat {
-	out := []engine.Stat{{Name: "node", Value: v.Self}, {Name: "claimant", Value: v.Claimant()}}
+func (c *clusterNode) status(v *membership.View) []kv.Stat {
+	out := []kv.Stat{{Name: "node", Value: v.Self}, {Name: "claimant", Value: v.Claimant()}}
 	owned := map[string]int{}
 	replicas := map[string]int{}
 	if v.Ring != nil {
 		out = append(out,
-			engine.Stat{Name: "ring_version", Value: strconv.FormatUint(v.Ring.Version(), 10)},
-			engine.Stat{Name: "partitions", Value: strconv.Itoa(v.Ring.Partitions())})
+			kv.Stat{Name: "ring_version", Value: strconv.FormatUint(v.Ring.Version(), 10)},
+			kv.Stat{Name: "partitions", Value: strconv.Itoa(v.Ring.Partitions())})
 		for _, id := range v.Ring.Owners() {
 			owned[id]++
 		}
@@ -302,7 +303,7 @@ func (c *clusterNode) status(v *membership.View) []engine.Stat {
 		case m.Alive:
 			state = "up"
 		}
-		out = append(out, engine.Stat{Name: "member:" + id, Value: fmt.Sprintf(
+		out = append(out, kv.Stat{Name: "member:" + id, Value: fmt.Sprintf(
 			"state=%s,zone=%s,weight=%g,partitions=%d,replicas=%d,client=%s,internode=%s",
 			state, m.Zone, m.Weight, owned[id], replicas[id], m.ClientAddr, m.InternodeAddr)})
 	}
@@ -311,17 +312,17 @@ func (c *clusterNode) status(v *membership.View) []engine.Stat {
 
 // ringStats is what a ring-aware client needs: the encoded ring and every
 // member's client address.
-func (c *clusterNode) ringStats(v *membership.View) []engine.Stat {
+func (c *clusterNode) ringStats(v *membership.View) []kv.Stat {
 	if v.Ring == nil {
 		return nil
 	}
-	out := []engine.Stat{
+	out := []kv.Stat{
 		{Name: "version", Value: strconv.FormatUint(v.Ring.Version(), 10)},
 		{Name: "ring", Value: encodeBase64(v.Ring.Encode())},
 	}
 	for _, m := range v.Ring.Members() {
 		if mm, ok := v.Members[m.ID]; ok && mm.ClientAddr != "" {
-			out = append(out, engine.Stat{Name: "client:" + m.ID, Value: mm.ClientAddr})
+			out = append(out, kv.Stat{Name: "client:" + m.ID, Value: mm.ClientAddr})
 		}
 	}
 	return out

@@ -13,7 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // config is every setting of a node. Each one is a command-line flag and,
@@ -22,7 +22,7 @@ import (
 type config struct {
 	Listen       string
 	Data         string
-	Durability   engine.Durability
+	Durability   kv.Durability
 	BufferBytes  size
 	FlushEvery   time.Duration
 	SyncEvery    time.Duration
@@ -90,7 +90,7 @@ func parseSize(v string) (int64, error) {
 	return n * mult, nil
 }
 
-type durabilityFlag struct{ d *engine.Durability }
+type durabilityFlag struct{ d *kv.Durability }
 
 func (f durabilityFlag) String() string {
 	if f.d == nil {
@@ -100,7 +100,7 @@ func (f durabilityFlag) String() string {
 }
 
 func (f durabilityFlag) Set(v string) error {
-	d, err := engine.ParseDurability(v)
+	d, err := kv.ParseDurability(v)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	*c = config{
 		Listen:       "127.0.0.1:11211",
 		Data:         "./data",
-		Durability:   engine.Buffered,
+		Durability:   kv.Buffered,
 		BufferBytes:  64 << 20,
 		FlushEvery:   10 * time.Millisecond,
 		SyncEvery:    100 * time.Millisecond,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 func TestParseSize(t *testing.T) {
@@ -33,7 +33,7 @@ func TestConfigFileAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Durability != engine.Sync || c.BufferBytes != 8<<20 || c.FlushEvery != 5*time.Millisecond || c.MaxConns != 77 {
+	if c.Durability != kv.Sync || c.BufferBytes != 8<<20 || c.FlushEvery != 5*time.Millisecond || c.MaxConns != 77 {
 		t.Fatalf("file settings not applied: %+v", c)
 	}
 	if c.Listen != "127.0.0.1:2" {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/server"
 )
 
@@ -71,7 +72,7 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("opening store in %s: %v", cfg.Data, err)
 		return 1
 	}
-	var kv engine.KV = eng
+	var kv kv.KV = eng
 	var cn *clusterNode
 	if cfg.NodeID != "" {
 		if cn, err = startCluster(cfg, eng, logger); err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 )
 
@@ -52,11 +52,11 @@ func TestNonOwnerForwardsWrites(t *testing.T) {
 		eventually(t, "owner "+tn.id+" has the write", func() bool { return tn.local(t, key)["v"] })
 	}
 	// Conditions travel with the forward: a stale cas fails at the owner.
-	_, err = via.put(t, key, engine.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: engine.CondCAS, CAS: res.CAS + 1})
-	if err != engine.ErrExists {
+	_, err = via.put(t, key, kv.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: kv.CondCAS, CAS: res.CAS + 1})
+	if err != kv.ErrExists {
 		t.Fatalf("stale cas through a forward: %v", err)
 	}
-	if _, err := via.put(t, key, engine.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: engine.CondCAS, CAS: res.CAS}); err != nil {
+	if _, err := via.put(t, key, kv.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: kv.CondCAS, CAS: res.CAS}); err != nil {
 		t.Fatalf("current cas through a forward: %v", err)
 	}
 }
@@ -135,10 +135,10 @@ func TestPartitionMakesSiblings(t *testing.T) {
 	}
 	ctx := o.Context
 	c.cut([]int{0, 1, 2}, []int{3, 4})
-	if _, err := c.nodes[0].put(t, key, engine.PutRequest{Value: []byte("left"), Context: ctx}); err != nil {
+	if _, err := c.nodes[0].put(t, key, kv.PutRequest{Value: []byte("left"), Context: ctx}); err != nil {
 		t.Fatalf("left side: %v", err)
 	}
-	if _, err := c.nodes[3].put(t, key, engine.PutRequest{Value: []byte("right"), Context: ctx}); err != nil {
+	if _, err := c.nodes[3].put(t, key, kv.PutRequest{Value: []byte("right"), Context: ctx}); err != nil {
 		t.Fatalf("right side: %v", err)
 	}
 	c.heal()
@@ -152,7 +152,7 @@ func TestPartitionMakesSiblings(t *testing.T) {
 	})
 	// A write that read both resolves them.
 	o, _ = c.nodes[2].get(t, key)
-	if _, err := c.nodes[2].put(t, key, engine.PutRequest{Value: []byte("merged"), Context: o.Context}); err != nil {
+	if _, err := c.nodes[2].put(t, key, kv.PutRequest{Value: []byte("merged"), Context: o.Context}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "resolution", func() bool {
@@ -171,11 +171,11 @@ func TestReadRepair(t *testing.T) {
 	}
 	// Make one replica stale behind the cluster's back.
 	stale := c.nodes[2]
-	if _, _, err := c.nodes[0].eng.PutRecord([]byte(key), &engine.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil); err != nil {
+	if _, _, err := c.nodes[0].eng.PutRecord([]byte(key), &kv.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rec2, _, _ := c.nodes[0].eng.Record([]byte(key), nil)
-	c.nodes[1].eng.MergeRecord([]byte(key), rec2, engine.Buffered)
+	c.nodes[1].eng.MergeRecord([]byte(key), rec2, kv.Buffered)
 	if !stale.local(t, key)["v1"] {
 		t.Fatal("setup: stale replica should hold v1")
 	}
@@ -246,27 +246,27 @@ func TestHintOnCoordinatorWithoutSpares(t *testing.T) {
 // request, above N is refused.
 func TestPerRequestQuorums(t *testing.T) {
 	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 2})
-	if _, err := c.nodes[0].put(t, "k", engine.PutRequest{Value: []byte("v"), SupersedeAll: true, W: 4}); err != engine.ErrBadQuorum {
+	if _, err := c.nodes[0].put(t, "k", kv.PutRequest{Value: []byte("v"), SupersedeAll: true, W: 4}); err != kv.ErrBadQuorum {
 		t.Fatalf("W=4 with N=3: %v", err)
 	}
-	var o engine.Object
-	if err := c.nodes[0].node.GetQuorum([]byte("k"), &o, 4); err != engine.ErrBadQuorum {
+	var o kv.Object
+	if err := c.nodes[0].node.Get([]byte("k"), &o, kv.ReadOptions{R: 4}); err != kv.ErrBadQuorum {
 		t.Fatalf("R=4 with N=3: %v", err)
 	}
 	c.cut([]int{2}, []int{0, 1})
 	c.nodes[0].put(t, "warm", set("x")) // let the pool notice n3 is gone
-	if _, err := c.nodes[0].put(t, "k", engine.PutRequest{Value: []byte("v"), SupersedeAll: true, W: 3}); !isUnavailable(err) {
+	if _, err := c.nodes[0].put(t, "k", kv.PutRequest{Value: []byte("v"), SupersedeAll: true, W: 3}); !isUnavailable(err) {
 		t.Fatalf("W=3 with a replica down: %v", err)
 	}
-	if _, err := c.nodes[0].put(t, "k", engine.PutRequest{Value: []byte("v2"), SupersedeAll: true}); err != nil {
+	if _, err := c.nodes[0].put(t, "k", kv.PutRequest{Value: []byte("v2"), SupersedeAll: true}); err != nil {
 		t.Fatalf("default W=2 with a replica down: %v", err)
 	}
 	c.cut([]int{1}, []int{0, 2})
 	c.nodes[0].put(t, "warm2", set("x"))
-	if err := c.nodes[0].node.GetQuorum([]byte("k"), &o, 1); err != nil || !values(&o)["v2"] {
+	if err := c.nodes[0].node.Get([]byte("k"), &o, kv.ReadOptions{R: 1}); err != nil || !values(&o)["v2"] {
 		t.Fatalf("R=1 with two replicas down: %v %v", values(&o), err)
 	}
-	if err := c.nodes[0].node.GetQuorum([]byte("k"), &o, 0); !isUnavailable(err) {
+	if err := c.nodes[0].node.Get([]byte("k"), &o, kv.ReadOptions{R: 0}); !isUnavailable(err) {
 		t.Fatalf("default R=2 with two replicas down: %v", err)
 	}
 }
@@ -301,7 +301,7 @@ func TestSlowAndLossyReplicas(t *testing.T) {
 				for _, x := range c.nodes {
 					x.node.DeliverHints()
 				}
-				tn.node.Get([]byte(key), &engine.Object{}) // read repair
+				tn.node.Get([]byte(key), &kv.Object{}, kv.ReadOptions{}) // read repair
 				return tn.local(t, key)[fmt.Sprint("v", i)]
 			})
 		}
@@ -327,7 +327,7 @@ func TestAntiEntropyRepairsWithoutReads(t *testing.T) {
 		}
 	}
 	for i := 1; i < keys; i += 5 { // a alone takes newer writes
-		if _, _, err := a.eng.PutRecord([]byte(fmt.Sprint("k", i)), &engine.PutRequest{Value: []byte("newer"), SupersedeAll: true}, nil); err != nil {
+		if _, _, err := a.eng.PutRecord([]byte(fmt.Sprint("k", i)), &kv.PutRequest{Value: []byte("newer"), SupersedeAll: true}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -396,12 +396,12 @@ func TestReadRepairByDigest(t *testing.T) {
 		if _, err := c.nodes[0].put(t, key, set("v1")); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := c.nodes[newer[0]].eng.PutRecord([]byte(key), &engine.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil); err != nil {
+		if _, _, err := c.nodes[newer[0]].eng.PutRecord([]byte(key), &kv.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil); err != nil {
 			t.Fatal(err)
 		}
 		rec, _, _ := c.nodes[newer[0]].eng.Record([]byte(key), nil)
 		for _, i := range newer[1:] {
-			c.nodes[i].eng.MergeRecord([]byte(key), rec, engine.Buffered)
+			c.nodes[i].eng.MergeRecord([]byte(key), rec, kv.Buffered)
 		}
 	}
 	repairs := func(i int) uint64 { return c.nodes[i].node.stats.readRepairs.Load() }
@@ -435,7 +435,7 @@ func TestReadRepairByDigest(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec, _, _ := c.nodes[0].eng.Record([]byte("missing"), nil)
-		c.nodes[1].eng.MergeRecord([]byte("missing"), rec, engine.Buffered)
+		c.nodes[1].eng.MergeRecord([]byte("missing"), rec, kv.Buffered)
 		if _, err := c.nodes[1].get(t, "missing"); err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -26,8 +26,8 @@ import (
 // docs/architecture.md.
 
 // conditional reports whether a write depends on the key's current state.
-func conditional(req *engine.PutRequest) bool {
-	return req.Cond != engine.CondNone || req.Touch || req.Arith != nil
+func conditional(req *kv.PutRequest) bool {
+	return req.Cond != kv.CondNone || req.Touch || req.Arith != nil
 }
 
 // condLocks serialize conditional writes per key on their deciding node.
@@ -39,7 +39,7 @@ func (l *condLocks) of(key []byte) *sync.Mutex {
 
 // putConditional sends a conditional write to the key's first healthy
 // owner, or decides it here when that is this node.
-func (n *Node) putConditional(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
+func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, targets, spares []target) (kv.PutResult, error) {
 	wait := time.Duration(3+n.opts.N) * n.opts.Timeout
 	for _, tg := range targets {
 		if tg.hintFor != "" {
@@ -54,21 +54,21 @@ func (n *Node) putConditional(t *Topology, key []byte, req *engine.PutRequest, t
 		// Never reached that owner: the next one decides.
 	}
 	n.stats.unavailable.Add(1)
-	return engine.PutResult{}, fmt.Errorf("%w: a conditional write needs a reachable owner of the key, none is", engine.ErrUnavailable)
+	return kv.PutResult{}, fmt.Errorf("%w: a conditional write needs a reachable owner of the key, none is", kv.ErrUnavailable)
 }
 
 // coordinateConditional decides a conditional write on this node: with
 // the key's other conditional writes held off, it brings its own copy up
 // to date with R replicas (itself included), then coordinates the write
 // as any other, answering after W acknowledgements.
-func (n *Node) coordinateConditional(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
+func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest, targets, spares []target) (kv.PutResult, error) {
 	key = bytes.Clone(key) // the catch-up's fetches outlive the caller's buffer
 	mu := n.cond.of(key)
 	mu.Lock()
 	defer mu.Unlock()
 	n.stats.conditional.Add(1)
 	if err := n.catchUp(t, key, targets, spares); err != nil {
-		return engine.PutResult{}, err
+		return kv.PutResult{}, err
 	}
 	return n.coordinate(t, key, req, targets, spares)
 }
@@ -120,7 +120,7 @@ func (n *Node) catchUp(t *Topology, key []byte, targets, spares []target) error 
 		}
 		got++
 		if r.ok {
-			if _, err := n.eng.MergeRecord(key, r.rec, engine.DurabilityDefault); err != nil {
+			if _, err := n.eng.MergeRecord(key, r.rec, kv.DurabilityDefault); err != nil {
 				return err
 			}
 		}
@@ -128,7 +128,7 @@ func (n *Node) catchUp(t *Topology, key []byte, targets, spares []target) error 
 	if got < need {
 		n.stats.unavailable.Add(1)
 		return fmt.Errorf("%w: a conditional write is checked against %d replicas, %d answered (last error: %v)",
-			engine.ErrUnavailable, n.opts.R, got+1, lastErr)
+			kv.ErrUnavailable, n.opts.R, got+1, lastErr)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 )
 
@@ -31,7 +32,7 @@ func TestConditionalWritesSerializeAcrossNodes(t *testing.T) {
 	for _, tn := range []*testNode{a, b} {
 		wg.Go(func() {
 			for range 50 {
-				res, err := tn.put(t, "ctr", engine.PutRequest{Arith: &engine.Arith{Delta: 1}})
+				res, err := tn.put(t, "ctr", kv.PutRequest{Arith: &kv.Arith{Delta: 1}})
 				if err != nil {
 					t.Error(err)
 					return
@@ -60,9 +61,9 @@ func TestConditionalWritesSerializeAcrossNodes(t *testing.T) {
 		var wg sync.WaitGroup
 		for i, tn := range []*testNode{a, b} {
 			wg.Go(func() {
-				_, err := tn.put(t, key, engine.PutRequest{Value: []byte(strconv.Itoa(i)), SupersedeAll: true, Cond: engine.CondAbsent})
+				_, err := tn.put(t, key, kv.PutRequest{Value: []byte(strconv.Itoa(i)), SupersedeAll: true, Cond: kv.CondAbsent})
 				stored[i] = err == nil
-				if err != nil && !errors.Is(err, engine.ErrNotStored) {
+				if err != nil && !errors.Is(err, kv.ErrNotStored) {
 					t.Error(err)
 				}
 			})
@@ -85,8 +86,8 @@ func TestConditionalWritesSerializeAcrossNodes(t *testing.T) {
 		if _, err := c.nodes[top[0]].put(t, key, set("v1")); err != nil {
 			t.Fatal(err)
 		}
-		_, err = b.put(t, key, engine.PutRequest{Value: []byte("v2"), SupersedeAll: true, Cond: engine.CondCAS, CAS: o.CAS})
-		if !errors.Is(err, engine.ErrExists) {
+		_, err = b.put(t, key, kv.PutRequest{Value: []byte("v2"), SupersedeAll: true, Cond: kv.CondCAS, CAS: o.CAS})
+		if !errors.Is(err, kv.ErrExists) {
 			t.Fatalf("round %d: stale cas answered %v, want EXISTS", round, err)
 		}
 	}
@@ -137,7 +138,7 @@ func TestReapOnlyWhenEveryMemberAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.put(t, "k", engine.PutRequest{Delete: true, SupersedeAll: true}); err != nil {
+	if _, err := first.put(t, "k", kv.PutRequest{Delete: true, SupersedeAll: true}); err != nil {
 		t.Fatal(err)
 	}
 	c.clock.Advance(2 * time.Minute) // past the tombstone TTL
@@ -162,21 +163,21 @@ func TestReapOnlyWhenEveryMemberAgrees(t *testing.T) {
 	if ok, err := straggler.eng.DropRecordIf([]byte("k"), tomb); !ok || err != nil {
 		t.Fatalf("drop: %v %v", ok, err)
 	}
-	if _, err := straggler.eng.MergeRecord([]byte("k"), old, engine.Buffered); err != nil {
+	if _, err := straggler.eng.MergeRecord([]byte("k"), old, kv.Buffered); err != nil {
 		t.Fatal(err)
 	}
 	if n := first.node.Reap(); n != 0 || held() != 3 {
 		t.Fatalf("with a stale member: reaped %d, %d copies left", n, held())
 	}
 	// Once it has the tombstone too, the key goes everywhere.
-	if _, err := straggler.eng.MergeRecord([]byte("k"), tomb, engine.Buffered); err != nil {
+	if _, err := straggler.eng.MergeRecord([]byte("k"), tomb, kv.Buffered); err != nil {
 		t.Fatal(err)
 	}
 	if n := first.node.Reap(); n != 1 || held() != 0 {
 		t.Fatalf("all agreeing: reaped %d here, %d copies left", n, held())
 	}
 	// A late copy of the old value is refused.
-	if changed, err := straggler.eng.MergeRecord([]byte("k"), old, engine.Buffered); err != nil || changed {
+	if changed, err := straggler.eng.MergeRecord([]byte("k"), old, kv.Buffered); err != nil || changed {
 		t.Fatalf("old copy after the reap: changed=%v err=%v", changed, err)
 	}
 	// A new write through another node is new everywhere.
@@ -230,7 +231,7 @@ func TestMissedReapIsAskedAgain(t *testing.T) {
 	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 3})
 	top, _ := c.owners("k", 3)
 	first, missed := c.nodes[top[0]], c.nodes[top[2]]
-	if _, err := first.put(t, "k", engine.PutRequest{Delete: true, SupersedeAll: true}); err != nil {
+	if _, err := first.put(t, "k", kv.PutRequest{Delete: true, SupersedeAll: true}); err != nil {
 		t.Fatal(err)
 	}
 	c.clock.Advance(2 * time.Minute)
@@ -272,8 +273,8 @@ func TestConditionalCatchUpReadsReplicasNotSpares(t *testing.T) {
 	for _, i := range top[1:] { // slow links to the other owners, well within Timeout
 		first.net.Set(c.nodes[i].addr, wiretest.Fault{Delay: 100 * time.Millisecond})
 	}
-	_, err = first.put(t, "k", engine.PutRequest{Value: []byte("v2"), SupersedeAll: true, Cond: engine.CondCAS, CAS: cas0})
-	if !errors.Is(err, engine.ErrExists) {
+	_, err = first.put(t, "k", kv.PutRequest{Value: []byte("v2"), SupersedeAll: true, Cond: kv.CondCAS, CAS: cas0})
+	if !errors.Is(err, kv.ErrExists) {
 		t.Fatalf("cas with the token read before an acknowledged set: %v, want ErrExists", err)
 	}
 }
@@ -288,7 +289,7 @@ func TestHintForDepartedNodeGoesToTheOwners(t *testing.T) {
 	if _, err := holder.put(t, "k", set("v")); err != nil {
 		t.Fatal(err)
 	}
-	if err := holder.eng.AddHint("departed", []byte("k"), engine.Buffered); err != nil {
+	if err := holder.eng.AddHint("departed", []byte("k"), kv.Buffered); err != nil {
 		t.Fatal(err)
 	}
 	if n := holder.node.DeliverHints(); n != 1 {
@@ -312,14 +313,14 @@ func TestWriteRepairsReplicasThatHoldMore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// b and c take a write a never saw.
-	_, rec, err := b.eng.PutRecord([]byte("k"), &engine.PutRequest{Value: []byte("x")}, nil)
+	_, rec, err := b.eng.PutRecord([]byte("k"), &kv.PutRequest{Value: []byte("x")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cc.eng.MergeRecord([]byte("k"), rec, engine.Buffered); err != nil {
+	if _, err := cc.eng.MergeRecord([]byte("k"), rec, kv.Buffered); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.put(t, "k", engine.PutRequest{Value: []byte("y")}); err != nil {
+	if _, err := a.put(t, "k", kv.PutRequest{Value: []byte("y")}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the replicas to agree after the write", func() bool {

@@ -2,7 +2,7 @@
 // takes any request, each key lives on the N nodes of its preference list,
 // and writes stay possible while any W nodes of the extended list answer.
 //
-// Node implements engine.KV, so the memcached front end serves a cluster
+// Node implements kv.KV, so the memcached front end serves a cluster
 // exactly as it serves one engine. For a write, a node in the key's top N
 // coordinates it (others forward it there): it applies the write to its
 // own engine, which checks conditions and mints the write's dot, then

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 )
 
@@ -55,13 +55,13 @@ func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Msg
 		}
 		return t, wire.AppendUint64(dst, digest), nil
 	case msgPut:
-		var req engine.PutRequest
+		var req kv.PutRequest
 		key, err := decodePut(p, &req)
 		if err != nil {
 			return 0, nil, err
 		}
 		if req.W > n.opts.N {
-			return 0, nil, toRemote(engine.ErrBadQuorum)
+			return 0, nil, toRemote(kv.ErrBadQuorum)
 		}
 		// A forwarded write is coordinated here, never forwarded again.
 		topo := n.topo.Topology()
@@ -69,7 +69,7 @@ func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Msg
 		if err != nil {
 			return 0, nil, toRemote(err)
 		}
-		var res engine.PutResult
+		var res kv.PutResult
 		if conditional(&req) {
 			res, err = n.coordinateConditional(topo, key, &req, targets, spares)
 		} else {

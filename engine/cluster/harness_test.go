@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 	"github.com/dynamo-kv/dynamo/ring"
@@ -100,7 +101,7 @@ func newTestCluster(t *testing.T, n int, opts Options) *testCluster {
 	for i := range n {
 		id := members[i].ID
 		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewMem()}
-		tn.eng, err = engine.Open(engine.Options{Dir: "db", FS: tn.fs, Durability: engine.Buffered,
+		tn.eng, err = engine.Open(engine.Options{Dir: "db", FS: tn.fs, Durability: kv.Buffered,
 			Replicated: true, TombstoneTTL: time.Minute, Now: c.clock.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -195,29 +196,29 @@ func (c *testCluster) owners(key string, n int) (top, rest []int) {
 	return top, rest
 }
 
-func (tn *testNode) put(t *testing.T, key string, req engine.PutRequest) (engine.PutResult, error) {
+func (tn *testNode) put(t *testing.T, key string, req kv.PutRequest) (kv.PutResult, error) {
 	t.Helper()
 	return tn.node.Put([]byte(key), &req)
 }
 
-func (tn *testNode) get(t *testing.T, key string) (*engine.Object, error) {
+func (tn *testNode) get(t *testing.T, key string) (*kv.Object, error) {
 	t.Helper()
-	var o engine.Object
-	err := tn.node.Get([]byte(key), &o)
+	var o kv.Object
+	err := tn.node.Get([]byte(key), &o, kv.ReadOptions{})
 	return &o, err
 }
 
 // local reads the node's own replica, bypassing coordination.
 func (tn *testNode) local(t *testing.T, key string) map[string]bool {
 	t.Helper()
-	var o engine.Object
-	if err := tn.eng.Get([]byte(key), &o); err != nil {
+	var o kv.Object
+	if err := tn.eng.Get([]byte(key), &o, kv.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return values(&o)
 }
 
-func values(o *engine.Object) map[string]bool {
+func values(o *kv.Object) map[string]bool {
 	m := map[string]bool{}
 	for _, s := range o.Siblings {
 		if s.Deleted {
@@ -229,11 +230,11 @@ func values(o *engine.Object) map[string]bool {
 	return m
 }
 
-func set(v string) engine.PutRequest {
-	return engine.PutRequest{Value: []byte(v), SupersedeAll: true}
+func set(v string) kv.PutRequest {
+	return kv.PutRequest{Value: []byte(v), SupersedeAll: true}
 }
 
-func isUnavailable(err error) bool { return errors.Is(err, engine.ErrUnavailable) }
+func isUnavailable(err error) bool { return errors.Is(err, kv.ErrUnavailable) }
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 )
 
@@ -40,15 +41,15 @@ const (
 )
 
 var codeErrors = map[uint16]error{
-	codeNotStored:   engine.ErrNotStored,
-	codeExists:      engine.ErrExists,
-	codeNotFound:    engine.ErrNotFound,
-	codeBadContext:  engine.ErrBadContext,
-	codeKeyTooLong:  engine.ErrKeyTooLong,
-	codeClosed:      engine.ErrClosed,
-	codeUnavailable: engine.ErrUnavailable,
-	codeBadQuorum:   engine.ErrBadQuorum,
-	codeNotNumber:   engine.ErrNotNumber,
+	codeNotStored:   kv.ErrNotStored,
+	codeExists:      kv.ErrExists,
+	codeNotFound:    kv.ErrNotFound,
+	codeBadContext:  kv.ErrBadContext,
+	codeKeyTooLong:  kv.ErrKeyTooLong,
+	codeClosed:      kv.ErrClosed,
+	codeUnavailable: kv.ErrUnavailable,
+	codeBadQuorum:   kv.ErrBadQuorum,
+	codeNotNumber:   kv.ErrNotNumber,
 }
 
 // toRemote turns an engine error into a wire error with its code.
@@ -120,7 +121,7 @@ func digestOf(rec []byte) []byte {
 // each of them, so that whichever of them survives delivers it.
 type mergeReq struct {
 	key, rec   []byte
-	durability engine.Durability
+	durability kv.Durability
 	owed       []string
 }
 
@@ -142,7 +143,7 @@ func decodeMerge(p []byte, m *mergeReq) error {
 	d := wire.NewDecoder(p)
 	m.key = d.Bytes()
 	m.rec = d.Bytes()
-	m.durability = engine.Durability(d.Uint8())
+	m.durability = kv.Durability(d.Uint8())
 	n := d.Uvarint()
 	if n > maxOwed {
 		return fmt.Errorf("cluster: merge names %d owed owners", n)
@@ -154,7 +155,7 @@ func decodeMerge(p []byte, m *mergeReq) error {
 	if err := d.Finish(); err != nil {
 		return err
 	}
-	if m.durability > engine.Sync {
+	if m.durability > kv.Sync {
 		return fmt.Errorf("cluster: bad durability %d", m.durability)
 	}
 	return nil
@@ -197,7 +198,7 @@ const (
 	putBits = putSetExpires<<1 - 1
 )
 
-func appendPut(dst, key []byte, r *engine.PutRequest) []byte {
+func appendPut(dst, key []byte, r *kv.PutRequest) []byte {
 	dst = wire.AppendBytes(dst, key)
 	dst = wire.AppendBytes(dst, r.Value)
 	dst = wire.AppendUint32(dst, r.Flags)
@@ -232,7 +233,7 @@ func appendPut(dst, key []byte, r *engine.PutRequest) []byte {
 	return wire.AppendUvarint(dst, uint64(r.W))
 }
 
-func decodePut(p []byte, r *engine.PutRequest) (key []byte, err error) {
+func decodePut(p []byte, r *kv.PutRequest) (key []byte, err error) {
 	d := wire.NewDecoder(p)
 	key = d.Bytes()
 	r.Value = d.Bytes()
@@ -244,23 +245,23 @@ func decodePut(p []byte, r *engine.PutRequest) (key []byte, err error) {
 	r.Touch = bits&putTouch != 0
 	delta := d.Uvarint()
 	if bits&putArith != 0 {
-		r.Arith = &engine.Arith{Delta: delta, Decr: bits&putDecr != 0, SetExpires: bits&putSetExpires != 0}
+		r.Arith = &kv.Arith{Delta: delta, Decr: bits&putDecr != 0, SetExpires: bits&putSetExpires != 0}
 	}
 	r.Context = d.Bytes()
-	r.Cond = engine.Condition(d.Uint8())
+	r.Cond = kv.Condition(d.Uint8())
 	r.CAS = d.Uint64()
-	r.Durability = engine.Durability(d.Uint8())
+	r.Durability = kv.Durability(d.Uint8())
 	r.W = int(d.Uvarint())
 	if err := d.Finish(); err != nil {
 		return nil, err
 	}
-	if bits > putBits || r.Cond > engine.CondCAS || r.Durability > engine.Sync || r.W > 255 {
+	if bits > putBits || r.Cond > kv.CondCAS || r.Durability > kv.Sync || r.W > 255 {
 		return nil, errors.New("cluster: malformed put")
 	}
 	return key, nil
 }
 
-func appendPutResp(dst []byte, res *engine.PutResult) []byte {
+func appendPutResp(dst []byte, res *kv.PutResult) []byte {
 	dst = wire.AppendBytes(wire.AppendUint64(dst, res.CAS), res.Context)
 	live := uint8(0)
 	if res.Live {
@@ -271,9 +272,9 @@ func appendPutResp(dst []byte, res *engine.PutResult) []byte {
 	return wire.AppendUint64(dst, uint64(res.PrevExpires))
 }
 
-func decodePutResp(p []byte) (engine.PutResult, error) {
+func decodePutResp(p []byte) (kv.PutResult, error) {
 	d := wire.NewDecoder(p)
-	res := engine.PutResult{CAS: d.Uint64()}
+	res := kv.PutResult{CAS: d.Uint64()}
 	res.Context = append([]byte(nil), d.Bytes()...)
 	res.Live = d.Uint8() == 1
 	res.Number = d.Uint64()

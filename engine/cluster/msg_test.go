@@ -6,29 +6,29 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 func TestPutRoundTrip(t *testing.T) {
-	req := engine.PutRequest{Value: []byte("v"), Flags: 7, Expires: -1, Delete: false, SupersedeAll: true,
-		Context: []byte{1, 2}, Cond: engine.CondCAS, CAS: 99, Durability: engine.Sync, W: 2}
-	var got engine.PutRequest
+	req := kv.PutRequest{Value: []byte("v"), Flags: 7, Expires: -1, Delete: false, SupersedeAll: true,
+		Context: []byte{1, 2}, Cond: kv.CondCAS, CAS: 99, Durability: kv.Sync, W: 2}
+	var got kv.PutRequest
 	key, err := decodePut(appendPut(nil, []byte("k"), &req), &got)
 	if err != nil || string(key) != "k" || string(got.Value) != "v" || got.Flags != 7 || got.Expires != -1 ||
-		!got.SupersedeAll || got.Delete || !bytes.Equal(got.Context, req.Context) || got.Cond != engine.CondCAS ||
-		got.CAS != 99 || got.Durability != engine.Sync || got.W != 2 {
+		!got.SupersedeAll || got.Delete || !bytes.Equal(got.Context, req.Context) || got.Cond != kv.CondCAS ||
+		got.CAS != 99 || got.Durability != kv.Sync || got.W != 2 {
 		t.Fatalf("round trip: %+v %v", got, err)
 	}
-	m := mergeReq{key: []byte("k"), rec: []byte("r"), durability: engine.WAL, owed: []string{"n3", "n4"}}
+	m := mergeReq{key: []byte("k"), rec: []byte("r"), durability: kv.WAL, owed: []string{"n3", "n4"}}
 	var m2 mergeReq
-	if err := decodeMerge(appendMerge(nil, &m), &m2); err != nil || string(m2.key) != "k" || !slices.Equal(m2.owed, m.owed) || m2.durability != engine.WAL {
+	if err := decodeMerge(appendMerge(nil, &m), &m2); err != nil || string(m2.key) != "k" || !slices.Equal(m2.owed, m.owed) || m2.durability != kv.WAL {
 		t.Fatalf("merge round trip: %+v %v", m2, err)
 	}
-	arith := engine.PutRequest{Arith: &engine.Arith{Delta: 5, Decr: true, SetExpires: true}, Touch: true, Expires: 9}
+	arith := kv.PutRequest{Arith: &kv.Arith{Delta: 5, Decr: true, SetExpires: true}, Touch: true, Expires: 9}
 	if _, err := decodePut(appendPut(nil, []byte("k"), &arith), &got); err != nil || got.Arith == nil || *got.Arith != *arith.Arith || !got.Touch {
 		t.Fatalf("arith round trip: %+v %v", got, err)
 	}
-	res := engine.PutResult{CAS: 3, Context: []byte{1}, Live: true, Number: 77, PrevExpires: -5}
+	res := kv.PutResult{CAS: 3, Context: []byte{1}, Live: true, Number: 77, PrevExpires: -5}
 	if r2, err := decodePutResp(appendPutResp(nil, &res)); err != nil || r2.CAS != 3 || !r2.Live || r2.Number != 77 || r2.PrevExpires != -5 {
 		t.Fatalf("put result round trip: %+v %v", r2, err)
 	}
@@ -41,15 +41,15 @@ func TestPutRoundTrip(t *testing.T) {
 // FuzzDecodeMessages: no internode payload, however hostile, panics a
 // decoder, and what a decoder accepts re-encodes to something it accepts.
 func FuzzDecodeMessages(f *testing.F) {
-	f.Add(appendPut(nil, []byte("k"), &engine.PutRequest{Value: []byte("v"), SupersedeAll: true}))
+	f.Add(appendPut(nil, []byte("k"), &kv.PutRequest{Value: []byte("v"), SupersedeAll: true}))
 	f.Add(appendMerge(nil, &mergeReq{key: []byte("k"), rec: []byte("r"), owed: []string{"n"}}))
 	f.Add(appendKeyDigests(nil, []keyDigest{{[]byte("k"), 7}}))
 	f.Add(appendFetchResp(nil, true, []byte("rec")))
 	f.Add([]byte{0, 1, 'k', 1, 'r'})
 	f.Fuzz(func(t *testing.T, p []byte) {
-		var req engine.PutRequest
+		var req kv.PutRequest
 		if key, err := decodePut(p, &req); err == nil {
-			var again engine.PutRequest
+			var again kv.PutRequest
 			if _, err := decodePut(appendPut(nil, key, &req), &again); err != nil {
 				t.Fatalf("re-encoded put rejected: %v", err)
 			}

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/quorum"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Node is one member of the cluster as clients and peers see it. It
-// implements engine.KV (for the memcached front end) and wire.Handler (for
+// implements kv.KV (for the memcached front end) and wire.Handler (for
 // peers, via Handler).
 type Node struct {
 	opts Options
@@ -53,7 +54,7 @@ type Node struct {
 	stopOnce sync.Once
 }
 
-var _ engine.KV = (*Node)(nil)
+var _ kv.KV = (*Node)(nil)
 
 // New returns a node serving eng's data, routing by topo and reaching peers
 // through tr. It starts hint delivery; Close stops it.
@@ -97,7 +98,7 @@ type target struct {
 func (n *Node) plan(t *Topology, key []byte) (top []string, targets, spares []target, err error) {
 	r := t.Ring
 	if r == nil || r.Len() == 0 {
-		return nil, nil, nil, fmt.Errorf("%w: this node has no ring yet", engine.ErrUnavailable)
+		return nil, nil, nil, fmt.Errorf("%w: this node has no ring yet", kv.ErrUnavailable)
 	}
 	p := r.Partition(ring.HashKey(key))
 	// The first 2N members are precomputed and cheap; most requests find
@@ -172,22 +173,20 @@ type reply struct {
 	err      error
 }
 
-// Get implements engine.KV: read from the N healthy replicas, answer after
-// R, merge by causality, repair stale replicas in the background.
-func (n *Node) Get(key []byte, o *engine.Object) error { return n.GetQuorum(key, o, 0) }
-
-// GetQuorum implements engine.QuorumReader: Get with R replaced by r (1 to
-// N; 0 keeps the default).
-func (n *Node) GetQuorum(key []byte, o *engine.Object, r int) error {
+// Get implements kv.KV: read from the N healthy replicas, answer after
+// R (opt.R, 1 to N, when the request names one), merge by causality,
+// repair stale replicas in the background.
+func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 	o.Reset()
+	r := opt.R
 	if r == 0 {
 		r = n.opts.R
 	}
 	if r < 0 || r > n.opts.N {
-		return engine.ErrBadQuorum
+		return kv.ErrBadQuorum
 	}
-	if len(key) == 0 || len(key) > engine.MaxKeyLen {
-		return engine.ErrKeyTooLong
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return kv.ErrKeyTooLong
 	}
 	t := n.topo.Topology()
 	_, targets, spares, err := n.plan(t, key)
@@ -199,7 +198,7 @@ func (n *Node) GetQuorum(key []byte, o *engine.Object, r int) error {
 	key = bytes.Clone(key)
 	if reachable := len(targets) + len(spares); reachable < r {
 		n.stats.unavailable.Add(1)
-		return fmt.Errorf("%w: read needs %d replicas, %d reachable", engine.ErrUnavailable, r, reachable)
+		return fmt.Errorf("%w: read needs %d replicas, %d reachable", kv.ErrUnavailable, r, reachable)
 	}
 	if r == 1 {
 		if i := indexOf(targets, t.Self); i >= 0 {
@@ -253,7 +252,7 @@ func (n *Node) GetQuorum(key []byte, o *engine.Object, r int) error {
 	if outcome == quorum.Lost {
 		n.stats.unavailable.Add(1)
 		go n.drain(cancel, replies, tr.InFlight())
-		return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", engine.ErrUnavailable, tr.Acked(), r, lastErr(got))
+		return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", kv.ErrUnavailable, tr.Acked(), r, lastErr(got))
 	}
 	if err := n.eng.FillObject(key, merged, o); err != nil {
 		cancel()
@@ -339,7 +338,7 @@ wait:
 			continue
 		}
 		n.stats.readRepairs.Add(1)
-		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, owed: owedBy(r.t)}
+		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(r.t)}
 		if err := n.sendMerge(context.Background(), t, r.t.id, &m); err != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
@@ -432,7 +431,7 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 			return
 		}
 		n.stats.readRepairs.Add(1)
-		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, owed: owedBy(tg)}
+		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(tg)}
 		if err := n.sendMerge(context.Background(), t, tg.id, &m); err != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
@@ -506,7 +505,7 @@ func (n *Node) repairKey(t *Topology, key []byte, targets []target) {
 		if r.err != nil || string(r.rec) == string(merged) {
 			continue
 		}
-		m := mergeReq{key: key, rec: merged, durability: engine.DurabilityDefault, owed: owedBy(r.t)}
+		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(r.t)}
 		if n.sendMerge(ctx, t, r.t.id, &m) != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
@@ -534,19 +533,19 @@ func (n *Node) applyMerge(m *mergeReq) (uint64, error) {
 	return digest, err
 }
 
-// Put implements engine.KV. A node in the key's top N coordinates; any
+// Put implements kv.KV. A node in the key's top N coordinates; any
 // other node forwards to the first healthy one that is.
-func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) {
-	if len(key) == 0 || len(key) > engine.MaxKeyLen {
-		return engine.PutResult{}, engine.ErrKeyTooLong
+func (n *Node) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return kv.PutResult{}, kv.ErrKeyTooLong
 	}
 	if req.W < 0 || req.W > n.opts.N {
-		return engine.PutResult{}, engine.ErrBadQuorum
+		return kv.PutResult{}, kv.ErrBadQuorum
 	}
 	t := n.topo.Topology()
 	top, targets, spares, err := n.plan(t, key)
 	if err != nil {
-		return engine.PutResult{}, err
+		return kv.PutResult{}, err
 	}
 	if conditional(req) {
 		return n.putConditional(t, key, req, targets, spares)
@@ -578,7 +577,7 @@ func (n *Node) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error)
 // whose outcome is unknown is not retried: the owner may have applied
 // it, and applying it again elsewhere could report a stored add as
 // failed or count an incr twice.
-func (n *Node) forward(t *Topology, tg target, key []byte, req *engine.PutRequest, wait time.Duration) (res engine.PutResult, err error, next bool) {
+func (n *Node) forward(t *Topology, tg target, key []byte, req *kv.PutRequest, wait time.Duration) (res kv.PutResult, err error, next bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	_, resp, err := n.fwd.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req), nil)
 	cancel()
@@ -588,19 +587,19 @@ func (n *Node) forward(t *Topology, tg target, key []byte, req *engine.PutReques
 		res, err = decodePutResp(resp)
 		return res, err, false
 	case isRemote(err):
-		return engine.PutResult{}, fromRemote(err), false
+		return kv.PutResult{}, fromRemote(err), false
 	case !undelivered(err) && conditional(req):
 		n.stats.unavailable.Add(1)
-		return engine.PutResult{}, fmt.Errorf("%w: write forwarded to %s, outcome unknown: %v", engine.ErrUnavailable, tg.id, err), false
+		return kv.PutResult{}, fmt.Errorf("%w: write forwarded to %s, outcome unknown: %v", kv.ErrUnavailable, tg.id, err), false
 	}
-	return engine.PutResult{}, err, true
+	return kv.PutResult{}, err, true
 }
 
 // coordinate applies a write locally (minting its dot), replicates the
 // record, and answers after W acknowledgements.
-func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targets, spares []target) (engine.PutResult, error) {
+func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, targets, spares []target) (kv.PutResult, error) {
 	if n.closed.Load() {
-		return engine.PutResult{}, engine.ErrClosed
+		return kv.PutResult{}, kv.ErrClosed
 	}
 	n.stats.writes.Add(1)
 	// Replication to the slower replicas outlives the caller's buffer.
@@ -629,11 +628,11 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 	// Background replication runs after the caller has returned and may
 	// reuse req, so it reads only this copy.
 	asked := req.Durability
-	durability := func(i int) engine.Durability {
-		if asked != engine.DurabilityDefault || i >= n.opts.DurableReplicas {
+	durability := func(i int) kv.Durability {
+		if asked != kv.DurabilityDefault || i >= n.opts.DurableReplicas {
 			return asked
 		}
-		return engine.Sync
+		return kv.Sync
 	}
 	local := *req
 	local.Durability = durability(0)
@@ -647,7 +646,7 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 	owed := n.owed(t, key, self, targets)
 	res, rec, err := n.eng.PutRecord(key, &local, nil, owed...)
 	if err != nil {
-		return engine.PutResult{}, err
+		return kv.PutResult{}, err
 	}
 	need := n.opts.W
 	if req.W != 0 {
@@ -690,7 +689,7 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 			}
 			n.stats.unavailable.Add(1)
 			decided <- fmt.Errorf("%w: write acknowledged by %d of %d required replicas (stored there; repair will spread it)",
-				engine.ErrUnavailable, tr.Acked(), need)
+				kv.ErrUnavailable, tr.Acked(), need)
 		}
 		report()
 		sent := 1 + len(others)
@@ -718,7 +717,7 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 				}
 				// The spare keeps a hint for that owner; so does this node,
 				// which holds the record too.
-				if n.eng.AddHint(tg.hintFor, key, engine.DurabilityDefault) != nil {
+				if n.eng.AddHint(tg.hintFor, key, kv.DurabilityDefault) != nil {
 					n.stats.asyncFailures.Add(1)
 				}
 				send(sent, tg)
@@ -733,7 +732,7 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 			}
 			// Only this node knows this owner missed the write, and it may
 			// already have been acknowledged: keep the hint on disk.
-			if n.eng.AddHint(owner, key, engine.Sync) != nil || reported {
+			if n.eng.AddHint(owner, key, kv.Sync) != nil || reported {
 				n.stats.asyncFailures.Add(1)
 			}
 			report()
@@ -744,7 +743,7 @@ func (n *Node) coordinate(t *Topology, key []byte, req *engine.PutRequest, targe
 		}
 	}()
 	if err := <-decided; err != nil {
-		return engine.PutResult{}, err
+		return kv.PutResult{}, err
 	}
 	return res, nil
 }
@@ -768,7 +767,7 @@ func firstOwner(ts []target) string {
 	return ts[0].id
 }
 
-// FlushAll implements engine.KV: every alive member flushes.
+// FlushAll implements kv.KV: every alive member flushes.
 func (n *Node) FlushAll(delay time.Duration) error {
 	t := n.topo.Topology()
 	errs := []error{n.eng.FlushAll(delay)}

@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 	"github.com/dynamo-kv/dynamo/ring"
@@ -26,12 +27,12 @@ func TestPutRequestNotReadAfterReturn(t *testing.T) {
 	// One replica black-holed from the coordinator: its merge times out
 	// after the write was acknowledged, and a spare takes its place.
 	coord.net.Set(c.nodes[top[2]].addr, wireFaultBlackHole())
-	req := engine.PutRequest{Value: []byte("v"), SupersedeAll: true}
+	req := kv.PutRequest{Value: []byte("v"), SupersedeAll: true}
 	if _, err := coord.node.Put([]byte(key), &req); err != nil {
 		t.Fatal(err)
 	}
 	// The executor reuses its request struct for the next command.
-	req = engine.PutRequest{Value: []byte("next"), Durability: engine.Sync}
+	req = kv.PutRequest{Value: []byte("next"), Durability: kv.Sync}
 	time.Sleep(3 * c.nodes[0].node.opts.Timeout)
 }
 
@@ -84,7 +85,7 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 		}
 	}
 	open := func() *engine.Engine {
-		e, err := engine.Open(engine.Options{Dir: "db", FS: vfs.NewMem(), Durability: engine.Buffered, ReapInterval: time.Hour})
+		e, err := engine.Open(engine.Options{Dir: "db", FS: vfs.NewMem(), Durability: kv.Buffered, ReapInterval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,7 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 	tr.handlers[owner] = own.handle
 
 	// The fallback took v1 with a hint for the owner.
-	_, rec1, err := writer.PutRecord(key, &engine.PutRequest{Value: []byte("v1"), SupersedeAll: true}, nil)
+	_, rec1, err := writer.PutRecord(key, &kv.PutRequest{Value: []byte("v1"), SupersedeAll: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 	var once sync.Once
 	tr.onMerge = func(string) {
 		once.Do(func() {
-			_, rec2, err := writer.PutRecord(key, &engine.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil)
+			_, rec2, err := writer.PutRecord(key, &kv.PutRequest{Value: []byte("v2"), SupersedeAll: true}, nil)
 			if err != nil {
 				t.Error(err)
 				return
@@ -138,8 +139,8 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 	fb.DeliverHints()
 	tr.onMerge = nil
 
-	var o engine.Object
-	if err := ownerEng.Get(key, &o); err != nil {
+	var o kv.Object
+	if err := ownerEng.Get(key, &o, kv.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ownerHasV2 := values(&o)["v2"]

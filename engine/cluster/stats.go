@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 type counters struct {
@@ -22,9 +22,9 @@ type counters struct {
 	writeRepairs                          atomic.Uint64 // writes that found replicas holding more than the coordinator
 }
 
-// Stats implements engine.KV: the local engine's counters, then the
+// Stats implements kv.KV: the local engine's counters, then the
 // coordinator's.
-func (n *Node) Stats() []engine.Stat {
+func (n *Node) Stats() []kv.Stat {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	t := n.topo.Topology()
 	members, alive := 0, 0
@@ -40,35 +40,35 @@ func (n *Node) Stats() []engine.Stat {
 	}
 	out := n.eng.Stats()
 	return append(out,
-		engine.Stat{Name: "cluster_node_id", Value: t.Self},
-		engine.Stat{Name: "cluster_ring_version", Value: u(version)},
-		engine.Stat{Name: "cluster_members", Value: strconv.Itoa(members)},
-		engine.Stat{Name: "cluster_members_reachable", Value: strconv.Itoa(alive)},
-		engine.Stat{Name: "cluster_n", Value: strconv.Itoa(n.opts.N)},
-		engine.Stat{Name: "cluster_r", Value: strconv.Itoa(n.opts.R)},
-		engine.Stat{Name: "cluster_w", Value: strconv.Itoa(n.opts.W)},
-		engine.Stat{Name: "cluster_reads", Value: u(n.stats.reads.Load())},
-		engine.Stat{Name: "cluster_writes_coordinated", Value: u(n.stats.writes.Load())},
-		engine.Stat{Name: "cluster_writes_forwarded", Value: u(n.stats.forwarded.Load())},
-		engine.Stat{Name: "cluster_unavailable", Value: u(n.stats.unavailable.Load())},
-		engine.Stat{Name: "cluster_read_repairs", Value: u(n.stats.readRepairs.Load())},
-		engine.Stat{Name: "cluster_read_repair_failures", Value: u(n.stats.readRepairFailures.Load())},
-		engine.Stat{Name: "cluster_read_digests", Value: u(n.stats.readDigests.Load())},
-		engine.Stat{Name: "cluster_read_digest_mismatches", Value: u(n.stats.readDigestMismatches.Load())},
-		engine.Stat{Name: "cluster_async_replication_failures", Value: u(n.stats.asyncFailures.Load())},
-		engine.Stat{Name: "cluster_merges_served", Value: u(n.stats.mergesServed.Load())},
-		engine.Stat{Name: "cluster_hints_delivered", Value: u(n.stats.hintsDelivered.Load())},
-		engine.Stat{Name: "cluster_hint_failures", Value: u(n.stats.hintFailures.Load())},
-		engine.Stat{Name: "cluster_handed_off", Value: u(n.stats.handedOff.Load())},
-		engine.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},
-		engine.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},
-		engine.Stat{Name: "cluster_aae_keys_repaired", Value: u(n.stats.aaeRepaired.Load())},
-		engine.Stat{Name: "cluster_handler_panics", Value: u(n.stats.handlerPanics.Load())},
-		engine.Stat{Name: "cluster_conditional_writes_decided", Value: u(n.stats.conditional.Load())},
-		engine.Stat{Name: "cluster_reap_rounds", Value: u(n.stats.reapRounds.Load())},
-		engine.Stat{Name: "cluster_reaped", Value: u(n.stats.reaped.Load())},
-		engine.Stat{Name: "cluster_reap_deferred", Value: u(n.stats.reapDeferred.Load())},
-		engine.Stat{Name: "cluster_peers_back", Value: u(n.stats.peersBack.Load())},
-		engine.Stat{Name: "cluster_write_repairs", Value: u(n.stats.writeRepairs.Load())},
+		kv.Stat{Name: "cluster_node_id", Value: t.Self},
+		kv.Stat{Name: "cluster_ring_version", Value: u(version)},
+		kv.Stat{Name: "cluster_members", Value: strconv.Itoa(members)},
+		kv.Stat{Name: "cluster_members_reachable", Value: strconv.Itoa(alive)},
+		kv.Stat{Name: "cluster_n", Value: strconv.Itoa(n.opts.N)},
+		kv.Stat{Name: "cluster_r", Value: strconv.Itoa(n.opts.R)},
+		kv.Stat{Name: "cluster_w", Value: strconv.Itoa(n.opts.W)},
+		kv.Stat{Name: "cluster_reads", Value: u(n.stats.reads.Load())},
+		kv.Stat{Name: "cluster_writes_coordinated", Value: u(n.stats.writes.Load())},
+		kv.Stat{Name: "cluster_writes_forwarded", Value: u(n.stats.forwarded.Load())},
+		kv.Stat{Name: "cluster_unavailable", Value: u(n.stats.unavailable.Load())},
+		kv.Stat{Name: "cluster_read_repairs", Value: u(n.stats.readRepairs.Load())},
+		kv.Stat{Name: "cluster_read_repair_failures", Value: u(n.stats.readRepairFailures.Load())},
+		kv.Stat{Name: "cluster_read_digests", Value: u(n.stats.readDigests.Load())},
+		kv.Stat{Name: "cluster_read_digest_mismatches", Value: u(n.stats.readDigestMismatches.Load())},
+		kv.Stat{Name: "cluster_async_replication_failures", Value: u(n.stats.asyncFailures.Load())},
+		kv.Stat{Name: "cluster_merges_served", Value: u(n.stats.mergesServed.Load())},
+		kv.Stat{Name: "cluster_hints_delivered", Value: u(n.stats.hintsDelivered.Load())},
+		kv.Stat{Name: "cluster_hint_failures", Value: u(n.stats.hintFailures.Load())},
+		kv.Stat{Name: "cluster_handed_off", Value: u(n.stats.handedOff.Load())},
+		kv.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},
+		kv.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},
+		kv.Stat{Name: "cluster_aae_keys_repaired", Value: u(n.stats.aaeRepaired.Load())},
+		kv.Stat{Name: "cluster_handler_panics", Value: u(n.stats.handlerPanics.Load())},
+		kv.Stat{Name: "cluster_conditional_writes_decided", Value: u(n.stats.conditional.Load())},
+		kv.Stat{Name: "cluster_reap_rounds", Value: u(n.stats.reapRounds.Load())},
+		kv.Stat{Name: "cluster_reaped", Value: u(n.stats.reaped.Load())},
+		kv.Stat{Name: "cluster_reap_deferred", Value: u(n.stats.reapDeferred.Load())},
+		kv.Stat{Name: "cluster_peers_back", Value: u(n.stats.peersBack.Load())},
+		kv.Stat{Name: "cluster_write_repairs", Value: u(n.stats.writeRepairs.Load())},
 	)
 }

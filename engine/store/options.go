@@ -5,37 +5,24 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
-// Durability says when a write is acknowledged. The engine uses this type
-// as engine.Durability.
-type Durability uint8
+// Durability says when a write is acknowledged: the modes of the KV
+// contract (engine/kv), which this package implements.
+type Durability = kv.Durability
 
 const (
 	// DurabilityDefault uses Options.Durability.
-	DurabilityDefault Durability = iota
+	DurabilityDefault = kv.DurabilityDefault
 	// Buffered acknowledges once the write is in the in-memory buffer.
-	Buffered
+	Buffered = kv.Buffered
 	// WAL acknowledges once the write is committed to Pebble without fsync.
-	WAL
+	WAL = kv.WAL
 	// Sync acknowledges once the write is committed and the WAL fsynced.
-	Sync
+	Sync = kv.Sync
 )
-
-// String names the mode as the command line spells it.
-func (d Durability) String() string {
-	switch d {
-	case Buffered:
-		return "buffered"
-	case WAL:
-		return "wal"
-	case Sync:
-		return "sync"
-	case DurabilityDefault:
-		return "default"
-	}
-	return fmt.Sprintf("Durability(%d)", uint8(d))
-}
 
 // Logger receives Pebble's informational and error messages. Fatal messages
 // are turned into errors by the store (see the package documentation).

@@ -4,10 +4,11 @@ import (
 	"testing"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/internal/fakekv"
 )
 
-func newFake(testing.TB) engine.KV { return fakekv.New(nil) }
+func newFake(testing.TB) kv.KV { return fakekv.New(nil) }
 
 func TestDifferential(t *testing.T) {
 	RunDifferential(t, newFake, DiffCases)
@@ -18,7 +19,7 @@ func TestClients(t *testing.T) {
 }
 
 // newEngine opens the real engine in a temporary directory.
-func newEngine(tb testing.TB) engine.KV {
+func newEngine(tb testing.TB) kv.KV {
 	e, err := engine.Open(engine.Options{Dir: tb.TempDir()})
 	if err != nil {
 		tb.Fatalf("engine.Open: %v", err)

@@ -1,6 +1,6 @@
 // Package compat holds the end-to-end compatibility checks of the memcached
 // front end, written as exported helpers so that they can run against any
-// engine.KV: the protocol tests use protocol/internal/fakekv, and the
+// kv.KV: the protocol tests use protocol/internal/fakekv, and the
 // engine's own tests can pass engine.Open.
 //
 //   - Differential: the same byte streams (well-formed and malformed,

@@ -14,17 +14,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/server"
 )
 
 // NewKV makes a fresh, empty engine for one test; it registers its own
 // cleanup with tb.
-type NewKV func(tb testing.TB) engine.KV
+type NewKV func(tb testing.TB) kv.KV
 
 // StartServer runs our server over kv on a free loopback port and returns
 // its address; the server is shut down when the test ends.
-func StartServer(tb testing.TB, kv engine.KV, opts server.Options) string {
+func StartServer(tb testing.TB, kv kv.KV, opts server.Options) string {
 	tb.Helper()
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/internal/fakekv"
 )
 
@@ -17,15 +17,15 @@ type adminKV struct {
 	got [][]string
 }
 
-func (a *adminKV) Admin(args []string) ([]engine.Stat, error) {
+func (a *adminKV) Admin(args []string) ([]kv.Stat, error) {
 	a.got = append(a.got, args)
 	switch args[0] {
 	case "status":
-		return []engine.Stat{{Name: "node", Value: "n1"}, {Name: "member:n1", Value: "state=alive zone=a"}}, nil
+		return []kv.Stat{{Name: "node", Value: "n1"}, {Name: "member:n1", Value: "state=alive zone=a"}}, nil
 	case "boom":
 		return nil, errors.New("line one\nline two")
 	}
-	return nil, fmt.Errorf("%w: unknown %q", engine.ErrAdminUsage, args[0])
+	return nil, fmt.Errorf("%w: unknown %q", kv.ErrAdminUsage, args[0])
 }
 
 func TestAdminCommand(t *testing.T) {
@@ -51,15 +51,15 @@ type quorumKV struct {
 	puts  []int
 }
 
-func (q *quorumKV) GetQuorum(key []byte, o *engine.Object, r int) error {
-	q.reads = append(q.reads, r)
-	return q.KV.Get(key, o)
+func (q *quorumKV) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
+	q.reads = append(q.reads, opt.R)
+	return q.KV.Get(key, o, opt)
 }
 
-func (q *quorumKV) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) {
+func (q *quorumKV) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 	q.puts = append(q.puts, req.W)
 	if req.W > 3 {
-		return engine.PutResult{}, engine.ErrBadQuorum
+		return kv.PutResult{}, kv.ErrBadQuorum
 	}
 	return q.KV.Put(key, req)
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 func benchParse(b *testing.B, in string) {
@@ -71,19 +71,19 @@ func BenchmarkParsePipelined(b *testing.B) {
 // without allocating, so executor benchmarks measure the executor.
 type stubKV struct{ value []byte }
 
-func (s *stubKV) Get(_ []byte, o *engine.Object) error {
+func (s *stubKV) Get(_ []byte, o *kv.Object, _ kv.ReadOptions) error {
 	o.Reset()
-	o.Siblings = append(o.Siblings, engine.Sibling{Value: s.value, Flags: 3, Timestamp: 1})
+	o.Siblings = append(o.Siblings, kv.Sibling{Value: s.value, Flags: 3, Timestamp: 1})
 	o.CAS = 77
 	return nil
 }
 
-func (s *stubKV) Put([]byte, *engine.PutRequest) (engine.PutResult, error) {
-	return engine.PutResult{CAS: 78}, nil
+func (s *stubKV) Put([]byte, *kv.PutRequest) (kv.PutResult, error) {
+	return kv.PutResult{CAS: 78}, nil
 }
 
 func (s *stubKV) FlushAll(time.Duration) error { return nil }
-func (s *stubKV) Stats() []engine.Stat         { return nil }
+func (s *stubKV) Stats() []kv.Stat             { return nil }
 
 func benchExecute(b *testing.B, in, value string) {
 	kv := &stubKV{value: []byte(value)}

@@ -1,6 +1,6 @@
 package memcache
 
-import "github.com/dynamo-kv/dynamo/engine"
+import "github.com/dynamo-kv/dynamo/engine/kv"
 
 // Op names what a parsed command asks for.
 type Op uint8
@@ -42,7 +42,7 @@ const (
 	OpGetv  // extension: all versions and the causal context
 	OpPutv  // extension: write superseding exactly a context
 	OpDelv  // extension: tombstone superseding exactly a context
-	OpAdmin // extension: "admin <word> [args]", served by engine.Admin
+	OpAdmin // extension: "admin <word> [args]", served by kv.Admin
 )
 
 var opNames = [...]string{
@@ -127,11 +127,11 @@ type MetaFlags struct {
 	Initial    uint64 // J<initial> (ma)
 
 	// Extensions (see doc.go).
-	HasContext  bool              // X<context> on ms/md
-	Context     []byte            // base64 context text, "" or "-" for empty
-	Durability  engine.Durability // D<b|w|s> on ms/md
-	ReadQuorum  int               // r<n> on mg: replicas that must answer
-	WriteQuorum int               // w<n> on ms/md/ma: replicas that must acknowledge
+	HasContext  bool          // X<context> on ms/md
+	Context     []byte        // base64 context text, "" or "-" for empty
+	Durability  kv.Durability // D<b|w|s> on ms/md
+	ReadQuorum  int           // r<n> on mg: replicas that must answer
+	WriteQuorum int           // w<n> on ms/md/ma: replicas that must acknowledge
 }
 
 // reset clears c for reuse, keeping the capacity of its slices.

@@ -1,5 +1,5 @@
 // Package memcache implements the memcached 1.6 text protocol over an
-// engine.KV: a streaming parser (Parser), a command executor that maps
+// kv.KV: a streaming parser (Parser), a command executor that maps
 // each command to engine calls and encodes the reply (Executor), and the
 // memcached quirks clients depend on, reproduced byte for byte against
 // memcached 1.6.18 (see protocol/compat for the differential test).
@@ -15,7 +15,7 @@
 // including 32-bit truncation ("set k 4294967297 0 1" stores flags 1).
 //
 // The executor does no I/O of its own beyond the engine. Per-goroutine
-// scratch (a reused engine.Object and buffers) lives in a Session, so the
+// scratch (a reused kv.Object and buffers) lives in a Session, so the
 // get and set paths do not allocate. Read-modify-write commands (append,
 // prepend, incr, decr, touch, gat, mg T, md I/x, ms with M A/P) read the
 // last-writer-wins value and write it back conditioned on the CAS just
@@ -25,7 +25,7 @@
 // # Classic view of versions
 //
 // Classic commands and meta commands see one value per key: the winner of
-// engine.Object (last writer wins). A key whose winner is a tombstone, or
+// kv.Object (last writer wins). A key whose winner is a tombstone, or
 // which has no version, is a miss. "gets" and "mg c" return Object.CAS, a
 // digest of the causal context: it is not monotonic, and touching an item
 // (touch, gat, mg T) writes a new version and so changes it (memcached

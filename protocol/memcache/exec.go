@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // DefaultVersion is what "version" and "stats" report unless Options.Version
@@ -52,11 +52,11 @@ func (o *Options) ensureDefaults() {
 	}
 }
 
-// Executor runs parsed commands against an engine.KV and encodes the
+// Executor runs parsed commands against an kv.KV and encodes the
 // replies. It is safe for concurrent use; per-connection scratch space lives
 // in a Session.
 type Executor struct {
-	kv      engine.KV
+	kv      kv.KV
 	opts    Options
 	started time.Time
 	stats   counters
@@ -65,7 +65,7 @@ type Executor struct {
 }
 
 // NewExecutor returns an executor over kv.
-func NewExecutor(kv engine.KV, opts Options) *Executor {
+func NewExecutor(kv kv.KV, opts Options) *Executor {
 	opts.ensureDefaults()
 	return &Executor{kv: kv, opts: opts, started: opts.Now(), leases: newLeaseTable(opts.LeaseLimit), access: newAccessTable(opts.LeaseLimit)}
 }
@@ -80,9 +80,9 @@ type Session struct {
 	// streams instead of being held whole (as memcached streams it).
 	Sink ReplySink
 
-	obj   engine.Object
-	put   engine.PutRequest
-	arith engine.Arith // what put.Arith points to for incr and decr
+	obj   kv.Object
+	put   kv.PutRequest
+	arith kv.Arith // what put.Arith points to for incr and decr
 
 	// Per-command quorum overrides (meta flags r and w); 0 = the default.
 	readQuorum, writeQuorum int
@@ -184,11 +184,11 @@ func (e *Executor) line(out []byte, cmd *Command, msg string) []byte {
 // this is the only place engine errors become protocol text.
 func storageError(err error) string {
 	switch {
-	case errors.Is(err, engine.ErrKeyTooLong):
+	case errors.Is(err, kv.ErrKeyTooLong):
 		return errBadFormat
-	case errors.Is(err, engine.ErrBadContext):
+	case errors.Is(err, kv.ErrBadContext):
 		return errBadContext
-	case errors.Is(err, engine.ErrBadQuorum):
+	case errors.Is(err, kv.ErrBadQuorum):
 		return "CLIENT_ERROR quorum must be between 1 and N"
 	case errors.Is(err, errContention):
 		return "SERVER_ERROR too much contention, try again"
@@ -224,7 +224,7 @@ func expiresAt(exptime int32, now time.Time) int64 {
 }
 
 // read fills s.obj with key and returns the value a classic client sees.
-func (e *Executor) read(s *Session, key []byte) (*engine.Sibling, bool, error) {
+func (e *Executor) read(s *Session, key []byte) (*kv.Sibling, bool, error) {
 	if err := e.getObj(s, key); err != nil {
 		return nil, false, err
 	}
@@ -234,9 +234,9 @@ func (e *Executor) read(s *Session, key []byte) (*engine.Sibling, bool, error) {
 
 // rewrite replaces the value just read into s.obj with s.put, conditioned on
 // the CAS of that read, superseding every version.
-func (e *Executor) rewrite(s *Session, key []byte) (engine.PutResult, error) {
+func (e *Executor) rewrite(s *Session, key []byte) (kv.PutResult, error) {
 	s.put.SupersedeAll = true
-	s.put.Cond = engine.CondCAS
+	s.put.Cond = kv.CondCAS
 	s.put.CAS = s.obj.CAS
 	return e.putReq(s, key)
 }
@@ -261,7 +261,7 @@ func ttl(expires int64, now time.Time) int64 {
 
 // admin serves "admin WORD [ARGS]": STAT lines and END, as stats does.
 func (e *Executor) admin(cmd *Command, out []byte) []byte {
-	a, ok := e.kv.(engine.Admin)
+	a, ok := e.kv.(kv.Admin)
 	if !ok {
 		return append(out, "SERVER_ERROR admin commands need a cluster node\r\n"...)
 	}
@@ -271,7 +271,7 @@ func (e *Executor) admin(cmd *Command, out []byte) []byte {
 	}
 	stats, err := a.Admin(args)
 	switch {
-	case errors.Is(err, engine.ErrAdminUsage):
+	case errors.Is(err, kv.ErrAdminUsage):
 		return append(append(append(out, "CLIENT_ERROR "...), sanitize(err.Error())...), "\r\n"...)
 	case err != nil:
 		return append(append(append(out, "SERVER_ERROR "...), sanitize(err.Error())...), "\r\n"...)
@@ -287,18 +287,13 @@ func (e *Executor) admin(cmd *Command, out []byte) []byte {
 }
 
 // getObj reads key into s.obj, with the command's read quorum if it set one
-// and the engine takes one (a single node has one replica and ignores it).
+// (a single node has one replica and ignores it).
 func (e *Executor) getObj(s *Session, key []byte) error {
-	if s.readQuorum > 0 {
-		if q, ok := e.kv.(engine.QuorumReader); ok {
-			return q.GetQuorum(key, &s.obj, s.readQuorum)
-		}
-	}
-	return e.kv.Get(key, &s.obj)
+	return e.kv.Get(key, &s.obj, kv.ReadOptions{R: s.readQuorum})
 }
 
 // putReq writes s.put, with the command's write quorum if it set one.
-func (e *Executor) putReq(s *Session, key []byte) (engine.PutResult, error) {
+func (e *Executor) putReq(s *Session, key []byte) (kv.PutResult, error) {
 	s.put.W = s.writeQuorum
 	return e.kv.Put(key, &s.put)
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // get serves get, gets, gat and gats.
@@ -34,7 +34,7 @@ func (e *Executor) get(s *Session, cmd *Command, now time.Time, out []byte) []by
 }
 
 // getOne reads key and, for gat/gats, moves its expiry.
-func (e *Executor) getOne(s *Session, key []byte, touch bool, exptime int32, now time.Time) (*engine.Sibling, bool, uint64, error) {
+func (e *Executor) getOne(s *Session, key []byte, touch bool, exptime int32, now time.Time) (*kv.Sibling, bool, uint64, error) {
 	for range e.opts.Retries {
 		sib, ok, err := e.read(s, key)
 		if err != nil || !ok || !touch {
@@ -44,9 +44,9 @@ func (e *Executor) getOne(s *Session, key []byte, touch bool, exptime int32, now
 		switch {
 		case err == nil:
 			return sib, true, s.obj.CAS, nil
-		case errors.Is(err, engine.ErrExists):
+		case errors.Is(err, kv.ErrExists):
 			continue
-		case errors.Is(err, engine.ErrNotFound):
+		case errors.Is(err, kv.ErrNotFound):
 			return nil, false, 0, nil
 		default:
 			return nil, false, 0, err
@@ -59,8 +59,8 @@ func (e *Executor) getOne(s *Session, key []byte, touch bool, exptime int32, now
 // engine keeps its value, flags and cas), provided nothing was written
 // since the read. Afterwards s.obj describes the key as written: the one
 // version, its CAS and context.
-func (e *Executor) retouch(s *Session, key []byte, sib *engine.Sibling, expires int64) (*engine.Sibling, error) {
-	s.put = engine.PutRequest{Touch: true, Expires: expires}
+func (e *Executor) retouch(s *Session, key []byte, sib *kv.Sibling, expires int64) (*kv.Sibling, error) {
+	s.put = kv.PutRequest{Touch: true, Expires: expires}
 	res, err := e.rewrite(s, key)
 	if err != nil {
 		return sib, err
@@ -93,7 +93,7 @@ func (e *Executor) countGet(touch, hit bool) {
 }
 
 // appendValue appends "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n".
-func appendValue(out, key []byte, sib *engine.Sibling, withCAS bool, cas uint64) []byte {
+func appendValue(out, key []byte, sib *kv.Sibling, withCAS bool, cas uint64) []byte {
 	out = append(out, "VALUE "...)
 	out = append(out, key...)
 	out = append(out, ' ')
@@ -115,16 +115,16 @@ func (e *Executor) store(s *Session, cmd *Command, now time.Time, out []byte) []
 		return e.rejectedStore(s, cmd, out)
 	}
 	e.stats.cmdSet.Add(1)
-	s.put = engine.PutRequest{
+	s.put = kv.PutRequest{
 		Value: cmd.Data, Flags: cmd.Flags, Expires: expiresAt(cmd.Exptime, now), SupersedeAll: true,
 	}
 	switch cmd.Op {
 	case OpAdd:
-		s.put.Cond = engine.CondAbsent
+		s.put.Cond = kv.CondAbsent
 	case OpReplace:
-		s.put.Cond = engine.CondPresent
+		s.put.Cond = kv.CondPresent
 	case OpCas:
-		s.put.Cond, s.put.CAS = engine.CondCAS, cmd.CAS
+		s.put.Cond, s.put.CAS = kv.CondCAS, cmd.CAS
 	}
 	_, err := e.putReq(s, cmd.Key)
 	return e.line(out, cmd, e.storeResult(cmd.Op == OpCas, err))
@@ -140,12 +140,12 @@ func (e *Executor) storeResult(cas bool, err error) string {
 			c.casHits.Add(1)
 		}
 		return "STORED"
-	case errors.Is(err, engine.ErrNotStored):
+	case errors.Is(err, kv.ErrNotStored):
 		return "NOT_STORED"
-	case errors.Is(err, engine.ErrExists):
+	case errors.Is(err, kv.ErrExists):
 		c.casBadval.Add(1)
 		return "EXISTS"
-	case errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, kv.ErrNotFound):
 		c.casMisses.Add(1)
 		return "NOT_FOUND"
 	}
@@ -170,7 +170,7 @@ func (e *Executor) rejectedStore(s *Session, cmd *Command, out []byte) []byte {
 // dropKey deletes key if it has a value, ignoring the outcome: the reply is
 // already decided.
 func (e *Executor) dropKey(s *Session, key []byte) {
-	s.put = engine.PutRequest{Delete: true, SupersedeAll: true, Cond: engine.CondPresent}
+	s.put = kv.PutRequest{Delete: true, SupersedeAll: true, Cond: kv.CondPresent}
 	_, _ = e.putReq(s, key)
 }
 
@@ -187,37 +187,37 @@ func (e *Executor) concat(s *Session, cmd *Command, out []byte) []byte {
 // concatValue appends or prepends data to key's value with a conditional
 // rewrite, retrying when another writer intervenes. With checkCAS the
 // caller's CAS must match the value read (ms MA/MP with C).
-func (e *Executor) concatValue(s *Session, key, data []byte, prepend, checkCAS bool, cas uint64) (engine.PutResult, error) {
+func (e *Executor) concatValue(s *Session, key, data []byte, prepend, checkCAS bool, cas uint64) (kv.PutResult, error) {
 	for range e.opts.Retries {
 		sib, ok, err := e.read(s, key)
 		if err != nil {
-			return engine.PutResult{}, err
+			return kv.PutResult{}, err
 		}
 		if !ok {
-			return engine.PutResult{}, engine.ErrNotStored
+			return kv.PutResult{}, kv.ErrNotStored
 		}
 		if checkCAS && cas != s.obj.CAS {
-			return engine.PutResult{}, engine.ErrExists
+			return kv.PutResult{}, kv.ErrExists
 		}
 		if e.itemTooLarge(key, sib.Flags, len(sib.Value)+len(data)) {
-			return engine.PutResult{}, engine.ErrNotStored
+			return kv.PutResult{}, kv.ErrNotStored
 		}
 		if prepend {
 			s.val = append(append(s.val[:0], data...), sib.Value...)
 		} else {
 			s.val = append(append(s.val[:0], sib.Value...), data...)
 		}
-		s.put = engine.PutRequest{Value: s.val, Flags: sib.Flags, Expires: sib.Expires}
+		s.put = kv.PutRequest{Value: s.val, Flags: sib.Flags, Expires: sib.Expires}
 		res, err := e.rewrite(s, key)
 		switch {
-		case errors.Is(err, engine.ErrExists) && !checkCAS:
+		case errors.Is(err, kv.ErrExists) && !checkCAS:
 			continue
-		case errors.Is(err, engine.ErrNotFound):
-			return res, engine.ErrNotStored
+		case errors.Is(err, kv.ErrNotFound):
+			return res, kv.ErrNotStored
 		}
 		return res, err
 	}
-	return engine.PutResult{}, errContention
+	return kv.PutResult{}, errContention
 }
 
 // delete serves delete. The tombstone is written whether or not the
@@ -225,7 +225,7 @@ func (e *Executor) concatValue(s *Session, key, data []byte, prepend, checkCAS b
 // stale one, and a delete that wrote nothing there would leave the value
 // alive everywhere else. The reply says what it saw.
 func (e *Executor) delete(s *Session, cmd *Command, out []byte) []byte {
-	s.put = engine.PutRequest{Delete: true, SupersedeAll: true}
+	s.put = kv.PutRequest{Delete: true, SupersedeAll: true}
 	res, err := e.putReq(s, cmd.Key)
 	switch {
 	case err == nil && res.Live:
@@ -248,7 +248,7 @@ func (e *Executor) arithmetic(s *Session, cmd *Command, out []byte) []byte {
 		}
 		out = append(out, s.val[:r.digits]...)
 		return append(out, "\r\n"...)
-	case errors.Is(r.err, engine.ErrNotFound):
+	case errors.Is(r.err, kv.ErrNotFound):
 		e.countDeltaMiss(cmd.Op == OpIncr)
 		return e.line(out, cmd, "NOT_FOUND")
 	}
@@ -264,7 +264,7 @@ func (e *Executor) countDeltaMiss(incr bool) {
 }
 
 func deltaError(err error) string {
-	if errors.Is(err, engine.ErrNotNumber) {
+	if errors.Is(err, kv.ErrNotNumber) {
 		return errNonNumericMsg
 	}
 	return storageError(err)
@@ -273,10 +273,10 @@ func deltaError(err error) string {
 // deltaResult is the outcome of applyDelta. The new value's digits are
 // s.val[:digits].
 type deltaResult struct {
-	err        error // nil, engine.ErrNotFound (miss), engine.ErrExists (C mismatch), engine.ErrNotNumber, or an engine error
+	err        error // nil, kv.ErrNotFound (miss), kv.ErrExists (C mismatch), kv.ErrNotNumber, or an engine error
 	value      uint64
 	digits     int
-	res        engine.PutResult
+	res        kv.PutResult
 	oldExpires int64 // expiry before the write
 	expires    int64 // expiry written
 }
@@ -288,11 +288,11 @@ type deltaResult struct {
 // made on different nodes merge without loss. m, for ma, supplies the CAS
 // to compare and the expiry flags.
 func (e *Executor) applyDelta(s *Session, key []byte, incr bool, delta uint64, m *MetaFlags, now time.Time) deltaResult {
-	s.arith = engine.Arith{Delta: delta, Decr: !incr}
-	s.put = engine.PutRequest{Arith: &s.arith}
+	s.arith = kv.Arith{Delta: delta, Decr: !incr}
+	s.put = kv.PutRequest{Arith: &s.arith}
 	if m != nil {
 		if m.HasCAS && m.CAS != 0 {
-			s.put.Cond, s.put.CAS = engine.CondCAS, m.CAS
+			s.put.Cond, s.put.CAS = kv.CondCAS, m.CAS
 		}
 		if m.hasFlag('T') { // a new expiry for the existing item
 			s.arith.SetExpires = true

@@ -3,7 +3,7 @@ package memcache
 import (
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // getv serves the getv extension: every version of each key with the causal
@@ -37,7 +37,7 @@ func (e *Executor) getv(s *Session, cmd *Command, out []byte) []byte {
 
 // appendSibling appends
 // "SIBLING <flags> <bytes> <exptime> <timestamp> <live|deleted>\r\n<data>\r\n".
-func appendSibling(out []byte, sib *engine.Sibling) []byte {
+func appendSibling(out []byte, sib *kv.Sibling) []byte {
 	out = append(out, "SIBLING "...)
 	out = appendUint(out, uint64(sib.Flags))
 	out = append(out, ' ')
@@ -65,14 +65,14 @@ func (e *Executor) putv(s *Session, cmd *Command, now time.Time, out []byte) []b
 	if cmd.Err != "" {
 		return e.line(out, cmd, cmd.Err)
 	}
-	s.put = engine.PutRequest{Value: cmd.Data, Flags: cmd.Flags, Expires: expiresAt(cmd.Exptime, now)}
+	s.put = kv.PutRequest{Value: cmd.Data, Flags: cmd.Flags, Expires: expiresAt(cmd.Exptime, now)}
 	return e.writeVersion(s, cmd, "STORED ", out)
 }
 
 // delv serves the delv extension: a tombstone superseding exactly the
 // versions its context names.
 func (e *Executor) delv(s *Session, cmd *Command, out []byte) []byte {
-	s.put = engine.PutRequest{Delete: true}
+	s.put = kv.PutRequest{Delete: true}
 	return e.writeVersion(s, cmd, "DELETED ", out)
 }
 

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // metaKey is the key a meta command names: decoded when flag b is set (the
@@ -180,7 +180,7 @@ func metaNoUpdate(m *MetaFlags) bool { return m.hasFlag('u') }
 
 // metaFetch reads key for mg, creating an empty item on a miss when N asks
 // for it and applying T on a hit. s.obj holds the item afterwards.
-func (e *Executor) metaFetch(s *Session, key []byte, m *MetaFlags, now time.Time) (*engine.Sibling, bool, bool, error) {
+func (e *Executor) metaFetch(s *Session, key []byte, m *MetaFlags, now time.Time) (*kv.Sibling, bool, bool, error) {
 	for range e.opts.Retries {
 		sib, ok, err := e.read(s, key)
 		if err != nil {
@@ -188,7 +188,7 @@ func (e *Executor) metaFetch(s *Session, key []byte, m *MetaFlags, now time.Time
 		}
 		if !ok && m.Vivify {
 			created, err := e.vivify(s, key, metaExpiry(m, 0, true, now))
-			if errors.Is(err, engine.ErrNotStored) {
+			if errors.Is(err, kv.ErrNotStored) {
 				continue // someone else created it: read theirs
 			}
 			return created, err == nil, err == nil, err
@@ -198,9 +198,9 @@ func (e *Executor) metaFetch(s *Session, key []byte, m *MetaFlags, now time.Time
 		}
 		sib, err = e.retouch(s, key, sib, expiresAt(m.TTL, now))
 		switch {
-		case errors.Is(err, engine.ErrExists):
+		case errors.Is(err, kv.ErrExists):
 			continue
-		case errors.Is(err, engine.ErrNotFound):
+		case errors.Is(err, kv.ErrNotFound):
 			return nil, false, false, nil
 		case err != nil:
 			return nil, false, false, err
@@ -212,14 +212,14 @@ func (e *Executor) metaFetch(s *Session, key []byte, m *MetaFlags, now time.Time
 
 // vivify creates the empty placeholder item of mg N and marks its win token
 // as handed out; s.obj describes the new item afterwards.
-func (e *Executor) vivify(s *Session, key []byte, expires int64) (*engine.Sibling, error) {
-	s.put = engine.PutRequest{Expires: expires, SupersedeAll: true, Cond: engine.CondAbsent}
+func (e *Executor) vivify(s *Session, key []byte, expires int64) (*kv.Sibling, error) {
+	s.put = kv.PutRequest{Expires: expires, SupersedeAll: true, Cond: kv.CondAbsent}
 	res, err := e.putReq(s, key)
 	if err != nil {
 		return nil, err
 	}
 	s.obj.Reset()
-	s.obj.Siblings = append(s.obj.Siblings, engine.Sibling{Expires: expires})
+	s.obj.Siblings = append(s.obj.Siblings, kv.Sibling{Expires: expires})
 	s.obj.Context = append(s.obj.Context, res.Context...)
 	s.obj.CAS = res.CAS
 	e.leases.set(key, lease{cas: res.CAS, tokenSent: true})

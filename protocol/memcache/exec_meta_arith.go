@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // metaArithmetic serves ma.
@@ -16,12 +16,12 @@ func (e *Executor) metaArithmetic(s *Session, cmd *Command, now time.Time, out [
 	created := false
 	for range 2 {
 		r = e.applyDelta(s, key, incr, m.Delta, m, now)
-		if !errors.Is(r.err, engine.ErrNotFound) || !m.Vivify {
+		if !errors.Is(r.err, kv.ErrNotFound) || !m.Vivify {
 			break
 		}
 		r = e.vivifyNumber(s, key, m, now)
 		created = r.err == nil
-		if !errors.Is(r.err, engine.ErrNotStored) {
+		if !errors.Is(r.err, kv.ErrNotStored) {
 			break // created, or failed; NotStored means a racing creator won
 		}
 	}
@@ -31,12 +31,12 @@ func (e *Executor) metaArithmetic(s *Session, cmd *Command, now time.Time, out [
 			return out
 		}
 		return e.appendArithmeticReply(out, s, key, m, r, created, now)
-	case errors.Is(r.err, engine.ErrNotFound):
+	case errors.Is(r.err, kv.ErrNotFound):
 		e.countDeltaMiss(incr)
 		out = append(out, "NF"...)
-	case errors.Is(r.err, engine.ErrExists):
+	case errors.Is(r.err, kv.ErrExists):
 		out = append(out, "EX"...)
-	case errors.Is(r.err, engine.ErrNotStored):
+	case errors.Is(r.err, kv.ErrNotStored):
 		out = append(out, "NS"...)
 	default:
 		return appendLine(out, deltaError(r.err))
@@ -50,7 +50,7 @@ func (e *Executor) vivifyNumber(s *Session, key []byte, m *MetaFlags, now time.T
 	s.val = appendUint(s.val[:0], m.Initial)
 	r := deltaResult{value: m.Initial, digits: len(s.val)}
 	r.expires = metaExpiry(m, 0, true, now)
-	s.put = engine.PutRequest{Value: s.val, Expires: r.expires, SupersedeAll: true, Cond: engine.CondAbsent}
+	s.put = kv.PutRequest{Value: s.val, Expires: r.expires, SupersedeAll: true, Cond: kv.CondAbsent}
 	r.res, r.err = e.putReq(s, key)
 	return r
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // metaSet serves ms.
@@ -51,11 +51,11 @@ func metaCode(err error) string {
 	switch {
 	case err == nil:
 		return "HD"
-	case errors.Is(err, engine.ErrNotStored):
+	case errors.Is(err, kv.ErrNotStored):
 		return "NS"
-	case errors.Is(err, engine.ErrExists):
+	case errors.Is(err, kv.ErrExists):
 		return "EX"
-	case errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, kv.ErrNotFound):
 		return "NF"
 	}
 	return ""
@@ -65,16 +65,16 @@ func (e *Executor) countCAS(err error) {
 	switch {
 	case err == nil:
 		e.stats.casHits.Add(1)
-	case errors.Is(err, engine.ErrExists):
+	case errors.Is(err, kv.ErrExists):
 		e.stats.casBadval.Add(1)
-	case errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, kv.ErrNotFound):
 		e.stats.casMisses.Add(1)
 	}
 }
 
 // metaStore performs the write of ms in its mode (M). casMode reports
 // whether memcached would treat it as a "cas" (set or replace with C).
-func (e *Executor) metaStore(s *Session, key []byte, cmd *Command, now time.Time) (res engine.PutResult, casMode bool, err error) {
+func (e *Executor) metaStore(s *Session, key []byte, cmd *Command, now time.Time) (res kv.PutResult, casMode bool, err error) {
 	m := &cmd.Meta
 	mode := m.Mode
 	if mode == 'A' || mode == 'P' {
@@ -85,21 +85,21 @@ func (e *Executor) metaStore(s *Session, key []byte, cmd *Command, now time.Time
 	if m.HasTTL {
 		expires = expiresAt(m.TTL, now)
 	}
-	s.put = engine.PutRequest{Value: cmd.Data, Flags: m.Flags, Expires: expires, Durability: m.Durability}
+	s.put = kv.PutRequest{Value: cmd.Data, Flags: m.Flags, Expires: expires, Durability: m.Durability}
 	if err := e.supersede(s, m); err != nil {
 		return res, false, err
 	}
 	casMode = m.HasCAS && mode != 'E'
 	switch {
 	case mode == 'E':
-		s.put.Cond = engine.CondAbsent
+		s.put.Cond = kv.CondAbsent
 	case casMode:
-		s.put.Cond, s.put.CAS = engine.CondCAS, m.CAS
+		s.put.Cond, s.put.CAS = kv.CondCAS, m.CAS
 	case mode == 'R':
-		s.put.Cond = engine.CondPresent
+		s.put.Cond = kv.CondPresent
 	}
 	res, err = e.putReq(s, key)
-	if errors.Is(err, engine.ErrExists) && casMode && m.Invalidate {
+	if errors.Is(err, kv.ErrExists) && casMode && m.Invalidate {
 		return e.staleStore(s, key, cmd)
 	}
 	return res, casMode, err
@@ -114,7 +114,7 @@ func (e *Executor) supersede(s *Session, m *MetaFlags) error {
 	}
 	ctx, err := decodeContext(s.ctx, m.Context)
 	if err != nil {
-		return engine.ErrBadContext
+		return kv.ErrBadContext
 	}
 	s.ctx = ctx
 	s.put.Context = ctx
@@ -127,20 +127,20 @@ func (e *Executor) supersede(s *Session, m *MetaFlags) error {
 // values are digests with no order, so any CAS other than the item's
 // counts as older (memcached answers EXISTS to one from the future, which
 // no client of it can hold).
-func (e *Executor) staleStore(s *Session, key []byte, cmd *Command) (engine.PutResult, bool, error) {
+func (e *Executor) staleStore(s *Session, key []byte, cmd *Command) (kv.PutResult, bool, error) {
 	for range e.opts.Retries {
 		sib, ok, err := e.read(s, key)
 		if err != nil || !ok {
 			if err == nil {
-				err = engine.ErrNotFound
+				err = kv.ErrNotFound
 			}
-			return engine.PutResult{}, true, err
+			return kv.PutResult{}, true, err
 		}
 		st := e.leases.get(key, s.obj.CAS)
 		prev := s.obj.CAS
-		s.put = engine.PutRequest{Value: cmd.Data, Flags: cmd.Meta.Flags, Expires: sib.Expires, Durability: cmd.Meta.Durability}
+		s.put = kv.PutRequest{Value: cmd.Data, Flags: cmd.Meta.Flags, Expires: sib.Expires, Durability: cmd.Meta.Durability}
 		res, err := e.rewrite(s, key)
-		if errors.Is(err, engine.ErrExists) {
+		if errors.Is(err, kv.ErrExists) {
 			continue // written meanwhile: look again
 		}
 		if err == nil {
@@ -148,7 +148,7 @@ func (e *Executor) staleStore(s *Session, key []byte, cmd *Command) (engine.PutR
 		}
 		return res, true, err
 	}
-	return engine.PutResult{}, true, errContention
+	return kv.PutResult{}, true, errContention
 }
 
 // metaDelete serves md: delete, or with I mark stale, or with x empty the
@@ -184,16 +184,16 @@ func (e *Executor) metaDelete(s *Session, cmd *Command, now time.Time, out []byt
 // metaRemove writes the tombstone of md: whether or not this node saw a
 // live value, unless a cas is to be compared (see delete).
 func (e *Executor) metaRemove(s *Session, key []byte, m *MetaFlags) error {
-	s.put = engine.PutRequest{Delete: true, Durability: m.Durability}
+	s.put = kv.PutRequest{Delete: true, Durability: m.Durability}
 	if m.HasCAS {
-		s.put.Cond, s.put.CAS = engine.CondCAS, m.CAS
+		s.put.Cond, s.put.CAS = kv.CondCAS, m.CAS
 	}
 	if err := e.supersede(s, m); err != nil {
 		return err
 	}
 	res, err := e.putReq(s, key)
 	if err == nil && !res.Live {
-		return engine.ErrNotFound
+		return kv.ErrNotFound
 	}
 	return err
 }
@@ -207,12 +207,12 @@ func (e *Executor) invalidate(s *Session, key []byte, m *MetaFlags, now time.Tim
 			return err
 		}
 		if !ok {
-			return engine.ErrNotFound
+			return kv.ErrNotFound
 		}
 		if m.HasCAS && m.CAS != s.obj.CAS {
-			return engine.ErrExists
+			return kv.ErrExists
 		}
-		s.put = engine.PutRequest{Value: sib.Value, Flags: sib.Flags, Expires: sib.Expires, Durability: m.Durability}
+		s.put = kv.PutRequest{Value: sib.Value, Flags: sib.Flags, Expires: sib.Expires, Durability: m.Durability}
 		if m.RemoveVal {
 			s.put.Value, s.put.Flags, s.put.Expires = nil, m.Flags, 0
 		}
@@ -221,7 +221,7 @@ func (e *Executor) invalidate(s *Session, key []byte, m *MetaFlags, now time.Tim
 		}
 		prev := s.obj.CAS
 		res, err := e.rewrite(s, key)
-		if errors.Is(err, engine.ErrExists) && !m.HasCAS {
+		if errors.Is(err, kv.ErrExists) && !m.HasCAS {
 			continue
 		}
 		if err == nil && m.Invalidate {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/internal/fakekv"
 )
 
@@ -88,12 +88,12 @@ func TestFlushAllDelay(t *testing.T) {
 func interfere(h *harness, key, value string, n int) *atomic.Int32 {
 	var left atomic.Int32
 	left.Store(int32(n))
-	h.kv.SetFaults(fakekv.Faults{BeforePut: func(k []byte, req *engine.PutRequest) {
-		if string(k) != key || req.Cond != engine.CondCAS || left.Add(-1) < 0 {
+	h.kv.SetFaults(fakekv.Faults{BeforePut: func(k []byte, req *kv.PutRequest) {
+		if string(k) != key || req.Cond != kv.CondCAS || left.Add(-1) < 0 {
 			return
 		}
 		// Runs outside the fake's lock, as a concurrent client would.
-		if _, err := h.kv.Put(k, &engine.PutRequest{Value: []byte(value), SupersedeAll: true}); err != nil {
+		if _, err := h.kv.Put(k, &kv.PutRequest{Value: []byte(value), SupersedeAll: true}); err != nil {
 			h.t.Errorf("interfering put: %v", err)
 		}
 	}})
@@ -109,9 +109,9 @@ func TestReadModifyWriteRetries(t *testing.T) {
 	// incr and decr are one atomic engine write, not a read and a
 	// conditional rewrite: a write just before one is simply counted on.
 	h.expect("set n 0 0 1\r\n5\r\n", "STORED\r\n")
-	h.kv.SetFaults(fakekv.Faults{BeforePut: func(k []byte, req *engine.PutRequest) {
+	h.kv.SetFaults(fakekv.Faults{BeforePut: func(k []byte, req *kv.PutRequest) {
 		if string(k) == "n" && req.Arith != nil {
-			if _, err := h.kv.Put(k, &engine.PutRequest{Value: []byte("41"), SupersedeAll: true}); err != nil {
+			if _, err := h.kv.Put(k, &kv.PutRequest{Value: []byte("41"), SupersedeAll: true}); err != nil {
 				h.t.Errorf("interfering put: %v", err)
 			}
 		}
@@ -181,16 +181,16 @@ func TestVersionedExtensions(t *testing.T) {
 
 func TestMetaExtensions(t *testing.T) {
 	h := newHarness(t)
-	var last engine.PutRequest
-	h.kv.SetFaults(fakekv.Faults{BeforePut: func(_ []byte, req *engine.PutRequest) { last = *req }})
+	var last kv.PutRequest
+	h.kv.SetFaults(fakekv.Faults{BeforePut: func(_ []byte, req *kv.PutRequest) { last = *req }})
 	h.expect("ms a 2 Ds\r\nv1\r\n", "HD\r\n")
-	if last.Durability != engine.Sync || !last.SupersedeAll {
+	if last.Durability != kv.Sync || !last.SupersedeAll {
 		t.Errorf("ms Ds: %+v", last)
 	}
 	// X names the context to supersede: the empty context supersedes
 	// nothing, so the first value stays as a sibling.
 	h.expect("ms a 2 X- Db\r\nv2\r\nmg a Y v\r\n", "HD\r\nVA 2 Y2\r\nv2\r\n")
-	if last.Durability != engine.Buffered || last.SupersedeAll || len(last.Context) != 0 {
+	if last.Durability != kv.Buffered || last.SupersedeAll || len(last.Context) != 0 {
 		t.Errorf("ms X- Db: %+v", last)
 	}
 	ctx := strings.TrimPrefix(strings.Fields(h.do("mg a X\r\n"))[1], "X")
@@ -198,7 +198,7 @@ func TestMetaExtensions(t *testing.T) {
 	// ctx is stale now: the tombstone becomes a sibling of v3, and as the
 	// newest version it is what classic clients see.
 	h.expect("md a Dw X"+ctx+"\r\n", "HD\r\n")
-	if last.Durability != engine.WAL || !last.Delete || last.SupersedeAll {
+	if last.Durability != kv.WAL || !last.Delete || last.SupersedeAll {
 		t.Errorf("md Dw: %+v", last)
 	}
 	if n := contextRE.FindStringSubmatch(h.do("getv a\r\n")); n == nil || n[2] != "2" {

@@ -1,6 +1,6 @@
 package memcache
 
-import "github.com/dynamo-kv/dynamo/engine"
+import "github.com/dynamo-kv/dynamo/engine/kv"
 
 // Error lines of the meta commands, as memcached 1.6.18 words them.
 const (
@@ -323,13 +323,13 @@ func (p *Parser) durabilityFlag(op Op, arg []byte, m *MetaFlags) string {
 	if op == OpMetaSet || op == OpMetaDelete {
 		switch string(arg) {
 		case "b":
-			m.Durability = engine.Buffered
+			m.Durability = kv.Buffered
 			return ""
 		case "w":
-			m.Durability = engine.WAL
+			m.Durability = kv.WAL
 			return ""
 		case "s":
-			m.Durability = engine.Sync
+			m.Durability = kv.Sync
 			return ""
 		}
 	}

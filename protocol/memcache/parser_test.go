@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // describe renders the parts of a command a test cares about.
@@ -186,7 +186,7 @@ func TestMetaFlagValues(t *testing.T) {
 		Base64Key: true, Quiet: true, Value: true, Invalidate: true, Mode: 'A',
 		HasCAS: true, CAS: 9, HasTTL: true, TTL: -1, Vivify: true, VivifyTTL: 30,
 		HasRecache: true, RecacheTTL: 5, Flags: 7, Delta: 1, Initial: 3,
-		HasContext: true, Context: []byte("AQI="), Durability: engine.WAL,
+		HasContext: true, Context: []byte("AQI="), Durability: kv.WAL,
 	}
 	m.Tokens, want.Tokens = nil, nil
 	if fmt.Sprintf("%+v", m) != fmt.Sprintf("%+v", want) {

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // ServerStats are the process and connection figures "stats" reports. The
@@ -159,7 +159,7 @@ func (e *Executor) appendGeneralStats(out []byte, now time.Time) []byte {
 	return append(w, "END\r\n"...)
 }
 
-func statValue(stats []engine.Stat, name string) string {
+func statValue(stats []kv.Stat, name string) string {
 	for _, s := range stats {
 		if s.Name == name {
 			return s.Value

@@ -1,5 +1,5 @@
 // Package server serves the memcached text protocol over TCP with gnet/v2
-// event loops, executing commands against an engine.KV.
+// event loops, executing commands against an kv.KV.
 //
 // Each connection has at most one batch of commands in flight: OnTraffic
 // parses every complete command buffered (protocol/memcache.Parser, on the

@@ -13,11 +13,11 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/memcache"
 )
 
-// Server is a memcached-compatible TCP server over an engine.KV.
+// Server is a memcached-compatible TCP server over an kv.KV.
 type Server struct {
 	opts Options
 	exec *memcache.Executor
@@ -25,7 +25,7 @@ type Server struct {
 	ready   chan struct{} // closed once listening, or once Serve failed
 	stopped chan struct{} // closed when Serve returns
 	workers *workers
-	cached  engine.CachedReader // nil unless the KV can answer some reads without blocking
+	cached  kv.CachedReader // nil unless the KV can answer some reads without blocking
 	addr    atomic.Pointer[net.TCPAddr]
 	eng     gnet.Engine // set in OnBoot, before ready is closed
 
@@ -44,9 +44,9 @@ type Server struct {
 	}
 }
 
-// New returns a server over kv; call Serve to run it.
-func New(kv engine.KV, opts Options) (*Server, error) {
-	if kv == nil {
+// New returns a server over db; call Serve to run it.
+func New(db kv.KV, opts Options) (*Server, error) {
+	if db == nil {
 		return nil, errors.Join(ErrBadOptions, errors.New("nil engine"))
 	}
 	opts.ensureDefaults()
@@ -55,10 +55,10 @@ func New(kv engine.KV, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, ready: make(chan struct{}), stopped: make(chan struct{}), workers: newWorkers(10 * time.Second)}
 	s.maxPendingInput = max(minPendingInput, 4*opts.MaxItemSize)
-	s.exec = memcache.NewExecutor(kv, memcache.Options{
+	s.exec = memcache.NewExecutor(db, memcache.Options{
 		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s,
 	})
-	s.cached, _ = kv.(engine.CachedReader)
+	s.cached, _ = db.(kv.CachedReader)
 	s.sessions.New = func() any { return new(memcache.Session) }
 	s.batches.New = func() any { return &batch{ready: make(chan struct{}, 1)} }
 	s.conns.m = make(map[*conn]gnet.Conn)

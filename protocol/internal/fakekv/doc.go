@@ -1,4 +1,4 @@
-// Package fakekv is an in-memory engine.KV for tests of the protocol layer.
+// Package fakekv is an in-memory kv.KV for tests of the protocol layer.
 //
 // It honours the documented engine semantics on one node: a causal context
 // per read that names every version returned, siblings when a write's

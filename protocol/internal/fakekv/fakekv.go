@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/counter"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // Faults are injected failures. The zero value injects nothing.
@@ -19,7 +19,7 @@ type Faults struct {
 	// BeforePut runs before every Put, outside the lock, so a test can see
 	// the request or slip a concurrent write in between a caller's read
 	// and its write.
-	BeforePut func(key []byte, req *engine.PutRequest)
+	BeforePut func(key []byte, req *kv.PutRequest)
 }
 
 // KV is the fake engine. Its zero value is not usable; call New.
@@ -42,10 +42,12 @@ type KV struct {
 	}
 }
 
+var _ kv.KV = (*KV)(nil)
+
 type version struct {
 	dot     uint64
 	origin  uint64 // the write whose value this is (a touch keeps it)
-	sib     engine.Sibling
+	sib     kv.Sibling
 	written int64 // unix nanos
 }
 
@@ -54,30 +56,30 @@ func New(now func() time.Time) *KV {
 	if now == nil {
 		now = time.Now
 	}
-	kv := &KV{now: now}
-	kv.mu.items = make(map[string][]version)
-	return kv
+	db := &KV{now: now}
+	db.mu.items = make(map[string][]version)
+	return db
 }
 
 // SetFaults replaces the injected faults.
-func (kv *KV) SetFaults(f Faults) {
-	kv.mu.Lock()
-	kv.mu.faults = f
-	kv.mu.Unlock()
+func (db *KV) SetFaults(f Faults) {
+	db.mu.Lock()
+	db.mu.faults = f
+	db.mu.Unlock()
 }
 
-// Close makes every later call fail with engine.ErrClosed.
-func (kv *KV) Close() {
-	kv.mu.Lock()
-	kv.mu.closed = true
-	kv.mu.Unlock()
+// Close makes every later call fail with kv.ErrClosed.
+func (db *KV) Close() {
+	db.mu.Lock()
+	db.mu.closed = true
+	db.mu.Unlock()
 }
 
 // Puts returns how many writes were applied.
-func (kv *KV) Puts() int {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	return kv.mu.puts
+func (db *KV) Puts() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.mu.puts
 }
 
 // Context encoding: a format byte, then the highest dot the context covers.
@@ -98,11 +100,11 @@ func decodeContext(ctx []byte) (uint64, error) {
 		return 0, nil
 	}
 	if ctx[0] != contextFormat {
-		return 0, engine.ErrBadContext
+		return 0, kv.ErrBadContext
 	}
 	dot, n := binary.Uvarint(ctx[1:])
 	if n <= 0 || n != len(ctx)-1 {
-		return 0, engine.ErrBadContext
+		return 0, kv.ErrBadContext
 	}
 	return dot, nil
 }
@@ -134,12 +136,12 @@ func casOf(key []byte, vs []version) uint64 {
 	return z
 }
 
-func (kv *KV) enter() (Faults, error) {
-	kv.mu.Lock()
-	f, closed := kv.mu.faults, kv.mu.closed
-	kv.mu.Unlock()
+func (db *KV) enter() (Faults, error) {
+	db.mu.Lock()
+	f, closed := db.mu.faults, db.mu.closed
+	db.mu.Unlock()
 	if closed {
-		return f, engine.ErrClosed
+		return f, kv.ErrClosed
 	}
 	if f.Delay > 0 {
 		time.Sleep(f.Delay)
@@ -148,15 +150,15 @@ func (kv *KV) enter() (Faults, error) {
 }
 
 // live returns the versions of key still visible at now; the caller holds mu.
-func (kv *KV) live(key string, now time.Time) []version {
-	vs := kv.mu.items[key]
+func (db *KV) live(key string, now time.Time) []version {
+	vs := db.mu.items[key]
 	out := vs[:0:0]
 	unix, nanos := now.Unix(), now.UnixNano()
 	for _, v := range vs {
 		if v.sib.Expires != 0 && v.sib.Expires <= unix {
 			continue
 		}
-		if kv.mu.flushAt != 0 && nanos >= kv.mu.flushAt && (v.written < kv.mu.flushAt || v.dot <= kv.mu.flushDot) {
+		if db.mu.flushAt != 0 && nanos >= db.mu.flushAt && (v.written < db.mu.flushAt || v.dot <= db.mu.flushDot) {
 			continue
 		}
 		out = append(out, v)
@@ -183,22 +185,22 @@ func winner(vs []version) (version, bool) {
 	return best, found && !best.sib.Deleted
 }
 
-// Get implements engine.KV.
-func (kv *KV) Get(key []byte, o *engine.Object) error {
-	f, err := kv.enter()
+// Get implements kv.KV.
+func (db *KV) Get(key []byte, o *kv.Object, _ kv.ReadOptions) error {
+	f, err := db.enter()
 	if err != nil {
 		return err
 	}
 	if f.GetErr != nil {
 		return f.GetErr
 	}
-	if len(key) == 0 || len(key) > engine.MaxKeyLen {
-		return engine.ErrKeyTooLong
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return kv.ErrKeyTooLong
 	}
 	o.Reset()
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	vs := kv.live(string(key), kv.now())
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	vs := db.live(string(key), db.now())
 	for _, v := range vs {
 		o.Siblings = appendSibling(o.Siblings, v.sib)
 	}
@@ -210,7 +212,7 @@ func (kv *KV) Get(key []byte, o *engine.Object) error {
 
 // appendSibling appends a copy of s, reusing the value buffer of a sibling
 // slot that an earlier read left behind.
-func appendSibling(sibs []engine.Sibling, s engine.Sibling) []engine.Sibling {
+func appendSibling(sibs []kv.Sibling, s kv.Sibling) []kv.Sibling {
 	var buf []byte
 	if len(sibs) < cap(sibs) {
 		buf = sibs[:len(sibs)+1][len(sibs)].Value[:0]
@@ -219,38 +221,38 @@ func appendSibling(sibs []engine.Sibling, s engine.Sibling) []engine.Sibling {
 	return append(sibs, s)
 }
 
-// Put implements engine.KV.
-func (kv *KV) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) {
-	f, err := kv.enter()
+// Put implements kv.KV.
+func (db *KV) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
+	f, err := db.enter()
 	if err != nil {
-		return engine.PutResult{}, err
+		return kv.PutResult{}, err
 	}
 	if f.BeforePut != nil {
 		f.BeforePut(key, req)
 	}
 	if f.PutErr != nil {
-		return engine.PutResult{}, f.PutErr
+		return kv.PutResult{}, f.PutErr
 	}
-	if len(key) == 0 || len(key) > engine.MaxKeyLen {
-		return engine.PutResult{}, engine.ErrKeyTooLong
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return kv.PutResult{}, kv.ErrKeyTooLong
 	}
 	covered := uint64(0)
 	all := req.SupersedeAll || req.Touch || req.Arith != nil
 	if !all {
 		if covered, err = decodeContext(req.Context); err != nil {
-			return engine.PutResult{}, err
+			return kv.PutResult{}, err
 		}
 	}
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	now := kv.now()
-	vs := kv.live(string(key), now)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	now := db.now()
+	vs := db.live(string(key), now)
 	if err := checkCondition(key, vs, req); err != nil {
-		return engine.PutResult{}, err
+		return kv.PutResult{}, err
 	}
 	win, live := winner(vs)
 	if (req.Touch || req.Arith != nil) && !live {
-		return engine.PutResult{}, engine.ErrNotFound
+		return kv.PutResult{}, kv.ErrNotFound
 	}
 	kept := vs[:0]
 	for _, v := range vs {
@@ -258,12 +260,12 @@ func (kv *KV) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) 
 			kept = append(kept, v)
 		}
 	}
-	kv.mu.lastDot++
-	kv.mu.lastTS = max(kv.mu.lastTS+1, uint64(now.UnixNano()))
-	nv := version{dot: kv.mu.lastDot, origin: kv.mu.lastDot, written: now.UnixNano(), sib: engine.Sibling{
-		Flags: req.Flags, Expires: req.Expires, Timestamp: kv.mu.lastTS, Deleted: req.Delete,
+	db.mu.lastDot++
+	db.mu.lastTS = max(db.mu.lastTS+1, uint64(now.UnixNano()))
+	nv := version{dot: db.mu.lastDot, origin: db.mu.lastDot, written: now.UnixNano(), sib: kv.Sibling{
+		Flags: req.Flags, Expires: req.Expires, Timestamp: db.mu.lastTS, Deleted: req.Delete,
 	}}
-	res := engine.PutResult{Live: live}
+	res := kv.PutResult{Live: live}
 	switch {
 	case req.Touch:
 		nv.origin, nv.sib.Flags = win.origin, win.sib.Flags
@@ -272,8 +274,8 @@ func (kv *KV) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) 
 	case req.Arith != nil:
 		cur, ok := counter.ParseUint64(win.sib.Value)
 		if !ok || len(win.sib.Value) == 0 {
-			kv.mu.lastDot--
-			return engine.PutResult{}, engine.ErrNotNumber
+			db.mu.lastDot--
+			return kv.PutResult{}, kv.ErrNotNumber
 		}
 		next := cur + req.Arith.Delta
 		if req.Arith.Decr {
@@ -288,54 +290,54 @@ func (kv *KV) Put(key []byte, req *engine.PutRequest) (engine.PutResult, error) 
 		nv.sib.Value = append([]byte{}, req.Value...)
 	}
 	kept = append(kept, nv)
-	kv.mu.items[string(key)] = kept
-	kv.mu.puts++
+	db.mu.items[string(key)] = kept
+	db.mu.puts++
 	res.CAS, res.Context = casOf(key, kept), encodeContext(nil, nv.dot)
 	return res, nil
 }
 
-func checkCondition(key []byte, vs []version, req *engine.PutRequest) error {
+func checkCondition(key []byte, vs []version, req *kv.PutRequest) error {
 	_, present := winner(vs)
 	switch req.Cond {
-	case engine.CondAbsent:
+	case kv.CondAbsent:
 		if present {
-			return engine.ErrNotStored
+			return kv.ErrNotStored
 		}
-	case engine.CondPresent:
+	case kv.CondPresent:
 		if !present {
-			return engine.ErrNotStored
+			return kv.ErrNotStored
 		}
-	case engine.CondCAS:
+	case kv.CondCAS:
 		if !present {
-			return engine.ErrNotFound
+			return kv.ErrNotFound
 		}
 		if casOf(key, vs) != req.CAS {
-			return engine.ErrExists
+			return kv.ErrExists
 		}
 	}
 	return nil
 }
 
-// FlushAll implements engine.KV.
-func (kv *KV) FlushAll(delay time.Duration) error {
-	if _, err := kv.enter(); err != nil {
+// FlushAll implements kv.KV.
+func (db *KV) FlushAll(delay time.Duration) error {
+	if _, err := db.enter(); err != nil {
 		return err
 	}
-	kv.mu.Lock()
-	kv.mu.flushAt = kv.now().Add(delay).UnixNano()
-	kv.mu.flushDot = kv.mu.lastDot
-	kv.mu.Unlock()
+	db.mu.Lock()
+	db.mu.flushAt = db.now().Add(delay).UnixNano()
+	db.mu.flushDot = db.mu.lastDot
+	db.mu.Unlock()
 	return nil
 }
 
-// Stats implements engine.KV.
-func (kv *KV) Stats() []engine.Stat {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	now := kv.now()
+// Stats implements kv.KV.
+func (db *KV) Stats() []kv.Stat {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	now := db.now()
 	var items, bytes, versions int
-	for key := range kv.mu.items {
-		vs := kv.live(key, now)
+	for key := range db.mu.items {
+		vs := db.live(key, now)
 		versions += len(vs)
 		if _, ok := winner(vs); ok {
 			items++
@@ -344,7 +346,7 @@ func (kv *KV) Stats() []engine.Stat {
 			bytes += len(key) + len(v.sib.Value)
 		}
 	}
-	return []engine.Stat{
+	return []kv.Stat{
 		{Name: "curr_items", Value: strconv.Itoa(items)},
 		{Name: "bytes", Value: strconv.Itoa(bytes)},
 		{Name: "fakekv_versions", Value: strconv.Itoa(versions)},

@@ -5,28 +5,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 func TestSiblingsAndContexts(t *testing.T) {
-	kv := New(nil)
+	db := New(nil)
 	key := []byte("k")
-	var o engine.Object
-	if err := kv.Get(key, &o); err != nil || len(o.Siblings) != 0 || o.CAS != 0 {
+	var o kv.Object
+	if err := db.Get(key, &o, kv.ReadOptions{}); err != nil || len(o.Siblings) != 0 || o.CAS != 0 {
 		t.Fatalf("empty get: %v %+v", err, o)
 	}
-	r1, err := kv.Put(key, &engine.PutRequest{Value: []byte("a")})
+	r1, err := db.Put(key, &kv.PutRequest{Value: []byte("a")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Two writers both read r1's context and write concurrently.
-	if _, err := kv.Put(key, &engine.PutRequest{Value: []byte("b"), Context: r1.Context}); err != nil {
+	if _, err := db.Put(key, &kv.PutRequest{Value: []byte("b"), Context: r1.Context}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Put(key, &engine.PutRequest{Value: []byte("c"), Context: r1.Context}); err != nil {
+	if _, err := db.Put(key, &kv.PutRequest{Value: []byte("c"), Context: r1.Context}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kv.Get(key, &o); err != nil {
+	if err := db.Get(key, &o, kv.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(o.Siblings) != 2 {
@@ -37,10 +37,10 @@ func TestSiblingsAndContexts(t *testing.T) {
 		t.Fatalf("winner = %q %v, want c", w.Value, ok)
 	}
 	// A write with the merged context resolves them.
-	if _, err := kv.Put(key, &engine.PutRequest{Delete: true, Context: o.Context}); err != nil {
+	if _, err := db.Put(key, &kv.PutRequest{Delete: true, Context: o.Context}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kv.Get(key, &o); err != nil {
+	if err := db.Get(key, &o, kv.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(o.Siblings) != 1 || !o.Siblings[0].Deleted || o.CAS == 0 {
@@ -49,60 +49,60 @@ func TestSiblingsAndContexts(t *testing.T) {
 	if _, ok := o.Winner(); ok {
 		t.Fatal("tombstone must not win")
 	}
-	if _, err := kv.Put(key, &engine.PutRequest{Context: []byte{9}}); !errors.Is(err, engine.ErrBadContext) {
+	if _, err := db.Put(key, &kv.PutRequest{Context: []byte{9}}); !errors.Is(err, kv.ErrBadContext) {
 		t.Fatalf("bad context: %v", err)
 	}
 }
 
 func TestConditions(t *testing.T) {
-	kv := New(nil)
+	db := New(nil)
 	key := []byte("k")
-	put := func(req engine.PutRequest) error { _, err := kv.Put(key, &req); return err }
-	if err := put(engine.PutRequest{Cond: engine.CondPresent}); !errors.Is(err, engine.ErrNotStored) {
+	put := func(req kv.PutRequest) error { _, err := db.Put(key, &req); return err }
+	if err := put(kv.PutRequest{Cond: kv.CondPresent}); !errors.Is(err, kv.ErrNotStored) {
 		t.Fatalf("present on missing: %v", err)
 	}
-	if err := put(engine.PutRequest{Cond: engine.CondCAS, CAS: 1}); !errors.Is(err, engine.ErrNotFound) {
+	if err := put(kv.PutRequest{Cond: kv.CondCAS, CAS: 1}); !errors.Is(err, kv.ErrNotFound) {
 		t.Fatalf("cas on missing: %v", err)
 	}
-	if err := put(engine.PutRequest{Value: []byte("v"), Cond: engine.CondAbsent}); err != nil {
+	if err := put(kv.PutRequest{Value: []byte("v"), Cond: kv.CondAbsent}); err != nil {
 		t.Fatal(err)
 	}
-	if err := put(engine.PutRequest{Cond: engine.CondAbsent}); !errors.Is(err, engine.ErrNotStored) {
+	if err := put(kv.PutRequest{Cond: kv.CondAbsent}); !errors.Is(err, kv.ErrNotStored) {
 		t.Fatalf("absent on present: %v", err)
 	}
-	var o engine.Object
-	_ = kv.Get(key, &o)
-	if err := put(engine.PutRequest{Cond: engine.CondCAS, CAS: o.CAS + 1}); !errors.Is(err, engine.ErrExists) {
+	var o kv.Object
+	_ = db.Get(key, &o, kv.ReadOptions{})
+	if err := put(kv.PutRequest{Cond: kv.CondCAS, CAS: o.CAS + 1}); !errors.Is(err, kv.ErrExists) {
 		t.Fatalf("cas mismatch: %v", err)
 	}
-	if err := put(engine.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: engine.CondCAS, CAS: o.CAS}); err != nil {
+	if err := put(kv.PutRequest{Value: []byte("w"), SupersedeAll: true, Cond: kv.CondCAS, CAS: o.CAS}); err != nil {
 		t.Fatalf("cas match: %v", err)
 	}
 }
 
 func TestExpiryAndFlush(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	kv := New(func() time.Time { return now })
+	db := New(func() time.Time { return now })
 	key := []byte("k")
-	_, _ = kv.Put(key, &engine.PutRequest{Value: []byte("v"), Expires: now.Unix() + 10, SupersedeAll: true})
-	var o engine.Object
-	_ = kv.Get(key, &o)
+	_, _ = db.Put(key, &kv.PutRequest{Value: []byte("v"), Expires: now.Unix() + 10, SupersedeAll: true})
+	var o kv.Object
+	_ = db.Get(key, &o, kv.ReadOptions{})
 	if len(o.Siblings) != 1 {
 		t.Fatal("value should be live")
 	}
 	now = now.Add(10 * time.Second)
-	_ = kv.Get(key, &o)
+	_ = db.Get(key, &o, kv.ReadOptions{})
 	if len(o.Siblings) != 0 {
 		t.Fatal("value should have expired")
 	}
-	_, _ = kv.Put(key, &engine.PutRequest{Value: []byte("v"), SupersedeAll: true})
-	_ = kv.FlushAll(5 * time.Second)
-	_ = kv.Get(key, &o)
+	_, _ = db.Put(key, &kv.PutRequest{Value: []byte("v"), SupersedeAll: true})
+	_ = db.FlushAll(5 * time.Second)
+	_ = db.Get(key, &o, kv.ReadOptions{})
 	if len(o.Siblings) != 1 {
 		t.Fatal("delayed flush must not hide the value yet")
 	}
 	now = now.Add(5 * time.Second)
-	_ = kv.Get(key, &o)
+	_ = db.Get(key, &o, kv.ReadOptions{})
 	if len(o.Siblings) != 0 {
 		t.Fatal("flush should have taken effect")
 	}

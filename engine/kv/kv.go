@@ -1,28 +1,42 @@
-package engine
+package kv
 
 import (
 	"errors"
+	"fmt"
 	"time"
-
-	"github.com/dynamo-kv/dynamo/engine/store"
 )
 
-// Durability says when a write is acknowledged: the storage layer's modes
-// (see engine/store), named here for the engine's callers.
-type Durability = store.Durability
+// Durability says when a write is acknowledged. The storage layer
+// (engine/store) implements the modes.
+type Durability uint8
 
 const (
 	// DurabilityDefault uses the node's configured mode.
-	DurabilityDefault = store.DurabilityDefault
+	DurabilityDefault Durability = iota
 	// Buffered acknowledges once the write is in the in-memory write buffer;
 	// a background writer flushes it to Pebble within the flush interval.
-	Buffered = store.Buffered
+	Buffered
 	// WAL acknowledges once the write is committed to Pebble's write-ahead
 	// log, without fsync.
-	WAL = store.WAL
+	WAL
 	// Sync acknowledges once the write is fsynced (group commit).
-	Sync = store.Sync
+	Sync
 )
+
+// String names the mode as the command line spells it.
+func (d Durability) String() string {
+	switch d {
+	case Buffered:
+		return "buffered"
+	case WAL:
+		return "wal"
+	case Sync:
+		return "sync"
+	case DurabilityDefault:
+		return "default"
+	}
+	return fmt.Sprintf("Durability(%d)", uint8(d))
+}
 
 // ParseDurability reads "buffered", "wal" or "sync".
 func ParseDurability(s string) (Durability, error) {
@@ -81,6 +95,24 @@ func (o *Object) Reset() {
 	o.Context = o.Context[:0]
 	o.CAS = 0
 	o.buf = o.buf[:0]
+}
+
+// Grow makes room for n more bytes of sibling values, so that the
+// AppendSibling calls that follow do not reallocate.
+func (o *Object) Grow(n int) {
+	if cap(o.buf)-len(o.buf) < n {
+		// Values already appended keep pointing into the old array.
+		o.buf = make([]byte, 0, len(o.buf)+n)
+	}
+}
+
+// AppendSibling adds s to o with its value copied into o's own buffer, so
+// the object owns everything it returns.
+func (o *Object) AppendSibling(s Sibling) {
+	start := len(o.buf)
+	o.buf = append(o.buf, s.Value...)
+	s.Value = o.buf[start:len(o.buf):len(o.buf)]
+	o.Siblings = append(o.Siblings, s)
 }
 
 // Winner is the version a classic memcached client sees: the sibling with
@@ -156,10 +188,12 @@ type Arith struct {
 	SetExpires bool
 }
 
-// QuorumReader is implemented by a KV that can read with a per-request
-// read quorum r (1 to N): how many replicas must answer.
-type QuorumReader interface {
-	GetQuorum(key []byte, o *Object, r int) error
+// ReadOptions tune one read.
+type ReadOptions struct {
+	// R overrides the cluster's read quorum for this request: the replicas
+	// that must answer, 1 to N. 0 is the default. A single node has one
+	// replica and ignores it.
+	R int
 }
 
 // PutResult describes the key after a successful write.
@@ -234,7 +268,7 @@ type Stat struct {
 type KV interface {
 	// Get fills o (after o.Reset) with key's live versions and context.
 	// A key with no live version leaves o.Siblings empty; that is not an error.
-	Get(key []byte, o *Object) error
+	Get(key []byte, o *Object, opt ReadOptions) error
 	// Put applies one write and returns the key's new CAS and context.
 	Put(key []byte, req *PutRequest) (PutResult, error)
 	// FlushAll invalidates every item written before now+delay, as
