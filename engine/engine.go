@@ -58,10 +58,11 @@ type scratch struct {
 
 // Open opens (or creates) the engine's store and starts its reaper.
 func Open(opts Options) (*Engine, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	var err error
 	st := opts.Storage
 	if st == nil {
 		if st, err = openStore(opts); err != nil {

@@ -9,8 +9,8 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
-// Options configures an Engine. Zero fields take the documented defaults
-// (applied by Open in one place, withDefaults).
+// Options configures an Engine. Zero fields take the documented defaults,
+// set in one place, EnsureDefaults; Open applies them and Validate.
 type Options struct {
 	// Dir is the data directory. Required unless FS is an in-memory FS.
 	Dir string
@@ -69,12 +69,10 @@ type Options struct {
 // ErrOptions reports an invalid setting.
 var ErrOptions = errors.New("engine: invalid options")
 
-func (o Options) withDefaults() (Options, error) {
+// EnsureDefaults sets every zero field to its default.
+func (o *Options) EnsureDefaults() {
 	if o.Durability == kv.DurabilityDefault {
 		o.Durability = kv.Buffered
-	}
-	if o.Durability > kv.Sync {
-		return o, errors.Join(ErrOptions, errors.New("unknown durability mode"))
 	}
 	if o.BufferBytes == 0 {
 		o.BufferBytes = 64 << 20
@@ -106,15 +104,21 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+}
+
+// Validate reports the first setting out of range, after EnsureDefaults.
+func (o *Options) Validate() error {
 	switch {
+	case o.Durability > kv.Sync:
+		return errors.Join(ErrOptions, errors.New("unknown durability mode"))
 	case o.BufferBytes < 0, o.FlushInterval < 0, o.CacheBytes < 0, o.TombstoneTTL < 0, o.ReapInterval < 0, o.ReapBatch < 0:
-		return o, errors.Join(ErrOptions, errors.New("sizes and durations must not be negative"))
+		return errors.Join(ErrOptions, errors.New("sizes and durations must not be negative"))
 	case o.ReapShare < 0 || o.ReapShare > 1:
-		return o, errors.Join(ErrOptions, errors.New("ReapShare must be in (0, 1]"))
+		return errors.Join(ErrOptions, errors.New("ReapShare must be in (0, 1]"))
 	case o.MaxSiblings < 1:
-		return o, errors.Join(ErrOptions, errors.New("MaxSiblings must be at least 1"))
+		return errors.Join(ErrOptions, errors.New("MaxSiblings must be at least 1"))
 	case o.Storage == nil && o.Dir == "" && o.FS == nil:
-		return o, errors.Join(ErrOptions, errors.New("a data directory is required"))
+		return errors.Join(ErrOptions, errors.New("a data directory is required"))
 	}
-	return o, nil
+	return nil
 }

@@ -16,7 +16,7 @@ import (
 
 // clusterProc is one dynamod process of a test cluster.
 type clusterProc struct {
-	*node
+	*process
 	id, dir, gossip, internode string
 }
 
@@ -27,7 +27,7 @@ func startClusterNode(t *testing.T, id, dir, client, gossip, internode, join str
 		args = append(args, "-join", join)
 	}
 	n := startProcess(t, client, args...)
-	return &clusterProc{node: n, id: id, dir: dir, gossip: gossip, internode: internode}
+	return &clusterProc{process: n, id: id, dir: dir, gossip: gossip, internode: internode}
 }
 
 // statValue reads one "stats" field from a node.

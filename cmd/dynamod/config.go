@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"sort"
 	"strconv"
@@ -13,7 +15,12 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/cluster"
 	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/engine/membership"
+	"github.com/dynamo-kv/dynamo/engine/node"
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // config is every setting of a node. Each one is a command-line flag and,
@@ -111,21 +118,26 @@ func (f durabilityFlag) Set(v string) error {
 func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("dynamod", flag.ContinueOnError)
 	fs.SetOutput(out)
+	// The store's and the cluster's defaults are the node's (one place,
+	// node.Options.EnsureDefaults); the rest are this command's.
+	d := node.Options{Cluster: &node.ClusterOptions{}}
+	d.EnsureDefaults()
 	*c = config{
 		Listen:       "127.0.0.1:11211",
 		Data:         "./data",
-		Durability:   kv.Buffered,
-		BufferBytes:  64 << 20,
-		FlushEvery:   10 * time.Millisecond,
+		Durability:   d.Engine.Durability,
+		BufferBytes:  size(d.Engine.BufferBytes),
+		FlushEvery:   d.Engine.FlushInterval,
 		SyncEvery:    100 * time.Millisecond,
-		CacheBytes:   256 << 20,
-		RecordCache:  128 << 20,
+		CacheBytes:   size(d.Engine.CacheBytes),
+		RecordCache:  size(d.Engine.RecordCacheBytes),
 		MaxConns:     1024,
 		ItemSizeMax:  1 << 20,
-		MaxSiblings:  64,
-		TombstoneTTL: 24 * time.Hour,
+		MaxSiblings:  d.Engine.MaxSiblings,
+		TombstoneTTL: d.Engine.TombstoneTTL,
 		GCPercent:    400,
 	}
+	repl := d.Cluster.Replication
 	fs.String("config", "", "TOML file with any of these settings under the same names; flags given on the command line win")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "client address (memcached text protocol), HOST:PORT")
 	fs.StringVar(&c.Data, "data", c.Data, "data directory (Pebble store and node identity); created if missing")
@@ -144,14 +156,14 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.Procs, "procs", c.Procs, "Go scheduler threads (GOMAXPROCS); 0 = twice the CPUs, so a worker waiting to run is scheduled by the OS in well under Go's 10 ms time slice (a GOMAXPROCS environment variable wins)")
 	fs.StringVar(&c.NodeID, "node-id", "", "cluster mode: this node's unique, permanent name (empty: a single node without replication)")
 	fs.StringVar(&c.Gossip, "gossip", "127.0.0.1:7946", "cluster mode: gossip address (UDP and TCP), HOST:PORT")
-	fs.StringVar(&c.Internode, "internode", "127.0.0.1:7947", "cluster mode: internode (replication) address, HOST:PORT")
+	fs.StringVar(&c.Internode, "internode", node.DefaultInternodeAddr, "cluster mode: internode (replication) address, HOST:PORT")
 	fs.StringVar(&c.Join, "join", "", "cluster mode: gossip addresses of nodes already in the cluster, HOST:PORT[,HOST:PORT...]; empty starts a new cluster")
 	fs.StringVar(&c.Zone, "zone", "", "cluster mode: failure domain (rack, availability zone); replicas spread over zones")
-	fs.Float64Var(&c.Weight, "weight", 1, "cluster mode: capacity relative to other nodes; a node of weight 2 owns twice the partitions")
-	fs.IntVar(&c.N, "n", 3, "cluster default: replicas of each key")
-	fs.IntVar(&c.R, "r", 2, "cluster default: replicas that must answer a read")
-	fs.IntVar(&c.W, "w", 2, "cluster default: replicas that must acknowledge a write")
-	fs.IntVar(&c.Partitions, "partitions", 1024, "cluster: partitions Q (a power of two), fixed when the cluster is created")
+	fs.Float64Var(&c.Weight, "weight", d.Cluster.Membership.Weight, "cluster mode: capacity relative to other nodes; a node of weight 2 owns twice the partitions")
+	fs.IntVar(&c.N, "n", repl.N, "cluster default: replicas of each key")
+	fs.IntVar(&c.R, "r", repl.R, "cluster default: replicas that must answer a read")
+	fs.IntVar(&c.W, "w", repl.W, "cluster default: replicas that must acknowledge a write")
+	fs.IntVar(&c.Partitions, "partitions", d.Cluster.Membership.Ring.Partitions, "cluster: partitions Q (a power of two), fixed when the cluster is created")
 	fs.IntVar(&c.DurableReplicas, "durable-replicas", 0, "cluster: how many replicas of each write (coordinator first) fsync it; the others use -durability")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
@@ -253,3 +265,72 @@ func (c *config) validate() error {
 	}
 	return nil
 }
+
+// nodeOptions is the node this configuration describes.
+func (c *config) nodeOptions(logger *log.Logger) (node.Options, error) {
+	o := node.Options{
+		Engine: engine.Options{
+			Dir:              c.Data,
+			Durability:       c.Durability,
+			BufferBytes:      int64(c.BufferBytes),
+			FlushInterval:    c.FlushEvery,
+			SyncInterval:     c.SyncEvery,
+			CacheBytes:       int64(c.CacheBytes),
+			RecordCacheBytes: recordCache(c.RecordCache),
+			MaxSiblings:      c.MaxSiblings,
+			TombstoneTTL:     c.TombstoneTTL,
+		},
+		Logger: logger,
+	}
+	if c.NodeID == "" {
+		return o, nil
+	}
+	key, err := gossipKey(c.GossipKeyFile)
+	if err != nil {
+		return o, err
+	}
+	var seeds []string
+	if c.Join != "" {
+		seeds = strings.Split(c.Join, ",")
+	}
+	o.Cluster = &node.ClusterOptions{
+		Membership: membership.Config{
+			NodeID: c.NodeID, Zone: c.Zone, Weight: c.Weight,
+			GossipAddr: c.Gossip, ClientAddr: c.Listen, Seeds: seeds, SecretKey: key,
+			Ring: ring.Config{Partitions: c.Partitions},
+		},
+		Replication:   cluster.Options{N: c.N, R: c.R, W: c.W, DurableReplicas: c.DurableReplicas},
+		InternodeAddr: c.Internode,
+	}
+	return o, nil
+}
+
+// recordCache maps the flag (0 = off) to the engine option (0 = default).
+func recordCache(s size) int64 {
+	if s == 0 {
+		return -1
+	}
+	return int64(s)
+}
+
+// gossipKey reads the gossip encryption key: 16, 24 or 32 raw bytes, or
+// their standard base64, optionally followed by a newline.
+func gossipKey(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gossip key: %w", err)
+	}
+	text := strings.TrimSpace(string(raw))
+	if b, err := base64.StdEncoding.DecodeString(text); err == nil && validKeyLen(len(b)) {
+		return b, nil
+	}
+	if validKeyLen(len(raw)) {
+		return raw, nil
+	}
+	return nil, fmt.Errorf("gossip key %s: want 16, 24 or 32 bytes (raw or base64), got %d bytes", path, len(raw))
+}
+
+func validKeyLen(n int) bool { return n == 16 || n == 24 || n == 32 }

@@ -52,14 +52,14 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// node is a dynamod child process.
-type node struct {
+// process is a dynamod child process.
+type process struct {
 	cmd  *exec.Cmd
 	addr string
 	logs *strings.Builder
 }
 
-func startNode(t *testing.T, dir, durability string) *node {
+func startNode(t *testing.T, dir, durability string) *process {
 	t.Helper()
 	addr := freePort(t)
 	return startProcess(t, addr, "-listen", addr, "-data", dir, "-durability", durability)
@@ -67,9 +67,9 @@ func startNode(t *testing.T, dir, durability string) *node {
 
 // startProcess runs dynamod with args and waits until addr (its client
 // port) accepts connections; the test's cleanup kills it if still running.
-func startProcess(t *testing.T, addr string, args ...string) *node {
+func startProcess(t *testing.T, addr string, args ...string) *process {
 	t.Helper()
-	n := &node{addr: addr, logs: &strings.Builder{}}
+	n := &process{addr: addr, logs: &strings.Builder{}}
 	n.cmd = exec.Command(dynamodBinary(t), args...)
 	n.cmd.Stderr = &syncWriter{w: n.logs}
 	if err := n.cmd.Start(); err != nil {

@@ -17,8 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/engine"
-	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/engine/node"
 	"github.com/dynamo-kv/dynamo/protocol/server"
 )
 
@@ -50,45 +49,17 @@ func run(args []string, stderr io.Writer) int {
 	if cfg.Pprof != "" {
 		go func() { logger.Printf("pprof: %v", http.ListenAndServe(cfg.Pprof, nil)) }()
 	}
-	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
-		logger.Printf("data directory: %v", err)
-		return 1
-	}
-	eng, err := engine.Open(engine.Options{
-		Dir:              cfg.Data,
-		Durability:       cfg.Durability,
-		BufferBytes:      int64(cfg.BufferBytes),
-		FlushInterval:    cfg.FlushEvery,
-		SyncInterval:     cfg.SyncEvery,
-		CacheBytes:       int64(cfg.CacheBytes),
-		RecordCacheBytes: recordCache(cfg.RecordCache),
-		MaxSiblings:      cfg.MaxSiblings,
-		TombstoneTTL:     cfg.TombstoneTTL,
-		// A cluster node's dead records go only when every replica agrees
-		// (engine/cluster's reaping), never on the engine's own.
-		Replicated: cfg.NodeID != "",
-	})
+	opts, err := cfg.nodeOptions(logger)
 	if err != nil {
-		logger.Printf("opening store in %s: %v", cfg.Data, err)
+		fmt.Fprintf(stderr, "dynamod: %v\n", err)
+		return 2
+	}
+	nd, err := node.Open(opts)
+	if err != nil {
+		logger.Printf("%v", err)
 		return 1
 	}
-	var kv kv.KV = eng
-	var cn *clusterNode
-	if cfg.NodeID != "" {
-		if cn, err = startCluster(cfg, eng, logger); err != nil {
-			eng.Close()
-			logger.Printf("starting cluster mode: %v", err)
-			return 1
-		}
-		kv = cn
-	}
-	closeAll := func() error {
-		if cn != nil {
-			cn.stop()
-		}
-		return eng.Close()
-	}
-	srv, err := server.New(kv, server.Options{
+	srv, err := server.New(nd.KV(), server.Options{
 		Listen:      cfg.Listen,
 		MaxConns:    cfg.MaxConns,
 		IdleTimeout: cfg.IdleTimeout,
@@ -96,7 +67,7 @@ func run(args []string, stderr io.Writer) int {
 		EventLoops:  cfg.EventLoops,
 	})
 	if err != nil {
-		closeAll()
+		nd.Close()
 		logger.Printf("%v", err)
 		return 2
 	}
@@ -110,21 +81,21 @@ func run(args []string, stderr io.Writer) int {
 	select {
 	case <-srv.Ready():
 	case err := <-served:
-		closeAll()
+		nd.Close()
 		logger.Printf("listening on %s: %v", cfg.Listen, err)
 		return 1
 	}
 	if srv.Addr() == nil { // Serve failed; its error follows
 		err := <-served
-		closeAll()
+		nd.Close()
 		logger.Printf("listening on %s: %v", cfg.Listen, err)
 		return 1
 	}
 	logger.Printf("serving memcached protocol on %s, data in %s, durability %s, actor %x",
-		srv.Addr(), cfg.Data, cfg.Durability, eng.Actor())
-	if cn != nil {
+		srv.Addr(), cfg.Data, cfg.Durability, nd.Engine().Actor())
+	if cfg.NodeID != "" {
 		logger.Printf("cluster node %s: gossip %s, internode %s, N=%d R=%d W=%d",
-			cfg.NodeID, cn.members.GossipAddr(), cfg.Internode, cfg.N, cfg.R, cfg.W)
+			cfg.NodeID, nd.GossipAddr(), nd.InternodeAddr(), cfg.N, cfg.R, cfg.W)
 	}
 
 	code := 0
@@ -143,18 +114,10 @@ func run(args []string, stderr io.Writer) int {
 			code = 1
 		}
 	}
-	if err := closeAll(); err != nil {
+	if err := nd.Close(); err != nil {
 		logger.Printf("closing store: %v", err)
 		return 1
 	}
 	logger.Printf("stopped cleanly")
 	return code
-}
-
-// recordCache maps the flag (0 = off) to the engine option (0 = default).
-func recordCache(s size) int64 {
-	if s == 0 {
-		return -1
-	}
-	return int64(s)
 }

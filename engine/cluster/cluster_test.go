@@ -209,11 +209,14 @@ func TestFlushAllReachesEveryNode(t *testing.T) {
 }
 
 func TestDurableReplicas(t *testing.T) {
-	if _, err := (Options{N: 3, DurableReplicas: 4}).withDefaults(); err == nil {
-		t.Fatal("more durable replicas than N accepted")
-	}
-	if _, err := (Options{N: 3, R: 4}).withDefaults(); err == nil {
-		t.Fatal("R > N accepted")
+	for name, o := range map[string]Options{
+		"more durable replicas than N": {N: 3, DurableReplicas: 4},
+		"R > N":                        {N: 3, R: 4},
+	} {
+		o.EnsureDefaults()
+		if err := o.Validate(); err == nil {
+			t.Errorf("%s accepted", name)
+		}
 	}
 }
 

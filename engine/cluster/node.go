@@ -59,8 +59,8 @@ var _ kv.KV = (*Node)(nil)
 // New returns a node serving eng's data, routing by topo and reaching peers
 // through tr. It starts hint delivery; Close stops it.
 func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*Node, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, fwd: opts.Forward, stop: make(chan struct{}), hintKick: make(chan struct{}, 1)}

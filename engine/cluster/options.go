@@ -62,7 +62,8 @@ type Options struct {
 // ErrOptions reports an invalid setting.
 var ErrOptions = errors.New("cluster: invalid options")
 
-func (o Options) withDefaults() (Options, error) {
+// EnsureDefaults sets every zero field to its default.
+func (o *Options) EnsureDefaults() {
 	if o.N == 0 {
 		o.N = 3
 	}
@@ -102,14 +103,18 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ReapBatch == 0 {
 		o.ReapBatch = 1000
 	}
+}
+
+// Validate reports the first setting out of range, after EnsureDefaults.
+func (o *Options) Validate() error {
 	switch {
 	case o.N < 1 || o.R < 1 || o.W < 1 || o.R > o.N || o.W > o.N:
-		return o, fmt.Errorf("%w: need 1 ≤ R, W ≤ N (N=%d R=%d W=%d)", ErrOptions, o.N, o.R, o.W)
+		return fmt.Errorf("%w: need 1 ≤ R, W ≤ N (N=%d R=%d W=%d)", ErrOptions, o.N, o.R, o.W)
 	case o.DurableReplicas < 0 || o.DurableReplicas > o.N:
-		return o, fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
+		return fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
 	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0 || o.HandoffInterval < 0 || o.HandoffBatch < 0 ||
 		o.AntiEntropyCycle < 0 || o.ReapBatch < 0:
-		return o, fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
+		return fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
 	}
-	return o, nil
+	return nil
 }

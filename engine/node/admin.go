@@ -1,0 +1,182 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/hlc"
+	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/engine/membership"
+	"github.com/dynamo-kv/dynamo/engine/record"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// admin answers the text protocol's "admin WORD [ARGS]" (what dynctl
+// sends) on a cluster node.
+func (n *Node) admin(args []string) ([]kv.Stat, error) {
+	v := n.members.View()
+	switch args[0] {
+	case "status":
+		return status(v), nil
+	case "ring":
+		return ringStats(v), nil
+	case "hints":
+		counts := map[string]int{}
+		if err := n.eng.ScanHints(func(owner string, _ []byte) bool { counts[owner]++; return true }); err != nil {
+			return nil, err
+		}
+		var out []kv.Stat
+		for owner, c := range counts {
+			out = append(out, kv.Stat{Name: "hints:" + owner, Value: strconv.Itoa(c)})
+		}
+		return out, nil
+	case "digest":
+		return n.digests(args[1:])
+	case "record":
+		return n.record(args[1:])
+	case "leave":
+		n.leaveOnce.Do(func() {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := n.members.Leave(ctx); err != nil {
+					n.opts.Logger.Printf("leave: %v", err)
+					return
+				}
+				n.opts.Logger.Printf("left the ring; handing data off to the new owners")
+			}()
+		})
+		return []kv.Stat{{Name: "leaving", Value: v.Self}}, nil
+	}
+	return nil, fmt.Errorf("%w: %q (status, ring, hints, digest, record, leave)", kv.ErrAdminUsage, args[0])
+}
+
+// record answers "admin record KEY" with this node's own record of the
+// key, decoded: its clock and every version, visible or not. For
+// operators and tests looking at why replicas differ.
+func (n *Node) record(args []string) ([]kv.Stat, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("%w: record needs one key", kv.ErrAdminUsage)
+	}
+	raw, found, err := n.eng.Record([]byte(args[0]), nil)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return []kv.Stat{{Name: "record", Value: "none"}}, nil
+	}
+	var r record.Record
+	if err := record.Decode(&r, raw); err != nil {
+		return nil, err
+	}
+	out := []kv.Stat{{Name: "digest", Value: strconv.FormatUint(engine.Digest(raw), 16)}}
+	var clock []string
+	for _, e := range r.Clock {
+		clock = append(clock, fmt.Sprintf("%x:%d", e.Actor, e.Counter))
+	}
+	out = append(out, kv.Stat{Name: "clock", Value: strings.Join(clock, ",")})
+	for i, s := range r.Siblings {
+		kind := "value"
+		switch {
+		case s.Deleted:
+			kind = "tombstone"
+		case s.Counter != nil:
+			kind = "counter"
+		}
+		out = append(out, kv.Stat{Name: fmt.Sprintf("sibling:%d", i), Value: fmt.Sprintf(
+			"dot=%x:%d,kind=%s,time=%s,expires=%d,bytes=%d", s.Dot.Actor, s.Dot.Counter, kind,
+			hlc.Time(s.Timestamp).UTC().Format("15:04:05.000000"), s.Expires, len(s.Value))})
+	}
+	return out, nil
+}
+
+// digests answers "admin digest KEY..." with a 64-bit hash of each key's
+// record as this node stores it ("none" when it holds none), read
+// locally, with no quorum and no read repair: how a test or an operator
+// sees whether the replicas of a key have converged without disturbing
+// them.
+func (n *Node) digests(keys []string) ([]kv.Stat, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: digest needs at least one key", kv.ErrAdminUsage)
+	}
+	out := make([]kv.Stat, 0, len(keys))
+	for _, k := range keys {
+		rec, found, err := n.eng.Record([]byte(k), nil)
+		if err != nil {
+			return nil, fmt.Errorf("digest %q: %w", k, err)
+		}
+		v := "none"
+		if found {
+			v = strconv.FormatUint(engine.Digest(rec), 16)
+		}
+		out = append(out, kv.Stat{Name: "digest:" + k, Value: v})
+	}
+	return out, nil
+}
+
+func status(v *membership.View) []kv.Stat {
+	out := []kv.Stat{{Name: "node", Value: v.Self}, {Name: "claimant", Value: v.Claimant()}}
+	owned := map[string]int{}
+	replicas := map[string]int{}
+	if v.Ring != nil {
+		out = append(out,
+			kv.Stat{Name: "ring_version", Value: strconv.FormatUint(v.Ring.Version(), 10)},
+			kv.Stat{Name: "partitions", Value: strconv.Itoa(v.Ring.Partitions())})
+		for _, id := range v.Ring.Owners() {
+			owned[id]++
+		}
+		for _, m := range v.Ring.Members() {
+			replicas[m.ID] = len(v.Ring.Replicated(m.ID))
+		}
+	}
+	ids := make([]string, 0, len(v.Members))
+	for id := range v.Members {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		m := v.Members[id]
+		state := "down"
+		switch {
+		case m.Leaving:
+			state = "leaving"
+		case m.Alive && v.Ring != nil && !inRing(v.Ring, id):
+			state = "joining"
+		case m.Alive:
+			state = "up"
+		}
+		out = append(out, kv.Stat{Name: "member:" + id, Value: fmt.Sprintf(
+			"state=%s,zone=%s,weight=%g,partitions=%d,replicas=%d,client=%s,internode=%s",
+			state, m.Zone, m.Weight, owned[id], replicas[id], m.ClientAddr, m.InternodeAddr)})
+	}
+	return out
+}
+
+// ringStats is what a ring-aware client needs: the encoded ring and every
+// member's client address.
+func ringStats(v *membership.View) []kv.Stat {
+	if v.Ring == nil {
+		return nil
+	}
+	out := []kv.Stat{
+		{Name: "version", Value: strconv.FormatUint(v.Ring.Version(), 10)},
+		{Name: "ring", Value: base64.StdEncoding.EncodeToString(v.Ring.Encode())},
+	}
+	for _, m := range v.Ring.Members() {
+		if mm, ok := v.Members[m.ID]; ok && mm.ClientAddr != "" {
+			out = append(out, kv.Stat{Name: "client:" + m.ID, Value: mm.ClientAddr})
+		}
+	}
+	return out
+}
+
+func inRing(r *ring.Ring, id string) bool {
+	_, ok := r.Member(id)
+	return ok
+}

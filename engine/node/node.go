@@ -1,0 +1,290 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/cluster"
+	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/engine/membership"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// Files in the data directory beside the engine's, written atomically.
+const (
+	ringFile  = "ring"  // the ring this node last held (ring.Encode)
+	peersFile = "peers" // the members' gossip addresses, JSON by node ID
+)
+
+// Node is one open node.
+type Node struct {
+	opts Options
+	fs   vfs.FS
+	eng  *engine.Engine
+
+	// Cluster mode only.
+	coord   *cluster.Node
+	members *membership.Membership
+	pool    *wire.Pool // replication, reads, hints, anti-entropy
+	fwdPool *wire.Pool // forwarded writes, on connections of their own
+	wsrv    *wire.Server
+	topo    topology
+	unsub   func()
+
+	leaveOnce sync.Once
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the engine in o.Engine.Dir and, with o.Cluster, joins or
+// starts the cluster. Close releases all of it.
+func Open(o Options) (*Node, error) {
+	o.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{opts: o, fs: o.Engine.FS}
+	if n.fs == nil {
+		n.fs = vfs.Default
+	}
+	if o.Engine.Dir != "" {
+		if err := n.fs.MkdirAll(o.Engine.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	eng, err := engine.Open(o.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("opening store in %s: %w", o.Engine.Dir, err)
+	}
+	n.eng = eng
+	if o.Cluster != nil {
+		if err := n.startCluster(); err != nil {
+			n.stopCluster()
+			eng.Close()
+			return nil, fmt.Errorf("starting cluster mode: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// KV is what the front end serves: the coordinator in cluster mode (it
+// also takes admin commands), else the engine.
+func (n *Node) KV() kv.KV {
+	if n.coord != nil {
+		return clusterKV{n.coord, n}
+	}
+	return n.eng
+}
+
+// Engine is the node's local store.
+func (n *Node) Engine() *engine.Engine { return n.eng }
+
+// GossipAddr is the address gossip is bound to; "" for a single node.
+func (n *Node) GossipAddr() string {
+	if n.members == nil {
+		return ""
+	}
+	return n.members.GossipAddr()
+}
+
+// InternodeAddr is the address the internode server listens on; "" for a
+// single node.
+func (n *Node) InternodeAddr() string {
+	if n.coord == nil {
+		return ""
+	}
+	return n.topo.Topology().Addrs[n.opts.Cluster.Membership.NodeID]
+}
+
+// Close leaves gossip, stops serving peers, waits for the coordinator's
+// background work, then closes the engine (flushing its write buffer).
+// It does not hand data off: a node that closes is down, not gone (see
+// the admin command leave).
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.stopCluster()
+		n.closeErr = n.eng.Close()
+	})
+	return n.closeErr
+}
+
+// clusterKV is the coordinator with the node's admin commands.
+type clusterKV struct {
+	*cluster.Node
+	n *Node
+}
+
+func (c clusterKV) Admin(args []string) ([]kv.Stat, error) { return c.n.admin(args) }
+
+var _ kv.Admin = clusterKV{}
+
+// topology turns membership views into the coordinator's Topology.
+type topology struct {
+	p atomic.Pointer[cluster.Topology]
+}
+
+func (t *topology) Topology() *cluster.Topology { return t.p.Load() }
+
+func (t *topology) set(v *membership.View) {
+	topo := &cluster.Topology{Ring: v.Ring, Self: v.Self, Addrs: map[string]string{}, Alive: map[string]bool{}}
+	for id, m := range v.Members {
+		if m.InternodeAddr != "" {
+			topo.Addrs[id] = m.InternodeAddr
+		}
+		topo.Alive[id] = m.Alive
+	}
+	t.p.Store(topo)
+}
+
+func (n *Node) startCluster() error {
+	co := n.opts.Cluster
+	log := n.opts.Logger
+	n.topo.p.Store(&cluster.Topology{Self: co.Membership.NodeID})
+	var err error
+	if n.pool, err = wire.NewPool(wire.Options{}); err != nil {
+		return err
+	}
+	if n.fwdPool, err = wire.NewPool(wire.Options{}); err != nil {
+		return err
+	}
+	repl := co.Replication
+	repl.Forward = n.fwdPool
+	if n.coord, err = cluster.New(n.eng, &n.topo, n.pool, repl); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", co.InternodeAddr)
+	if err != nil {
+		return fmt.Errorf("internode address: %w", err)
+	}
+	if n.wsrv, err = wire.NewServer(n.coord.Handler(), wire.ServerOptions{Types: cluster.ServerTypes()}); err != nil {
+		l.Close()
+		return err
+	}
+	go n.wsrv.Serve(l)
+
+	dir := n.opts.Engine.Dir
+	mc := co.Membership
+	mc.InternodeAddr = l.Addr().String()
+	mc.SavedRing, _ = n.readFile(filepath.Join(dir, ringFile)) // absent on first start
+	mc.Peers = n.loadPeers(filepath.Join(dir, peersFile))
+	if n.members, err = membership.Start(mc); err != nil {
+		return err // membership errors name themselves
+	}
+	var persisted atomic.Pointer[ring.Ring]
+	var savedPeers atomic.Pointer[string]
+	apply := func(v *membership.View) {
+		n.topo.set(v)
+		// Save on any change of ring, not only of version: a ring adopted
+		// by the tie-break has the version of the one it replaced.
+		if v.Ring != nil && (persisted.Load() == nil || !v.Ring.Equal(persisted.Load())) {
+			persisted.Store(v.Ring)
+			if err := n.writeFileAtomic(filepath.Join(dir, ringFile), v.Ring.Encode()); err != nil {
+				log.Printf("saving the ring: %v", err)
+			}
+		}
+		// And the members' gossip addresses: a node restarted without
+		// seeds (the first node, say) finds its cluster through them.
+		if b, err := json.Marshal(n.members.Peers()); err == nil {
+			if last := savedPeers.Load(); last == nil || *last != string(b) {
+				s := string(b)
+				savedPeers.Store(&s)
+				if err := n.writeFileAtomic(filepath.Join(dir, peersFile), b); err != nil {
+					log.Printf("saving the peers: %v", err)
+				}
+			}
+		}
+	}
+	apply(n.members.View())
+	n.unsub = n.members.Subscribe(apply)
+	return nil
+}
+
+// stopCluster shuts cluster mode down in dependency order; it tolerates a
+// start that failed halfway.
+func (n *Node) stopCluster() {
+	if n.unsub != nil {
+		n.unsub()
+	}
+	if n.members != nil {
+		if err := n.members.Shutdown(); err != nil {
+			n.opts.Logger.Printf("gossip shutdown: %v", err)
+		}
+	}
+	// Stop serving peers first, so no forwarded write starts background
+	// work after the coordinator has waited for its own.
+	if n.wsrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.wsrv.Shutdown(ctx)
+		cancel()
+	}
+	if n.coord != nil {
+		n.coord.Close()
+	}
+	if n.pool != nil {
+		n.pool.Close()
+	}
+	if n.fwdPool != nil {
+		n.fwdPool.Close()
+	}
+}
+
+// loadPeers reads the members' gossip addresses saved by a previous run;
+// none on a first start.
+func (n *Node) loadPeers(path string) map[string]string {
+	b, err := n.readFile(path)
+	if err != nil {
+		return nil
+	}
+	var peers map[string]string
+	if err := json.Unmarshal(b, &peers); err != nil {
+		n.opts.Logger.Printf("ignoring %s: %v", path, err)
+		return nil
+	}
+	return peers
+}
+
+func (n *Node) readFile(path string) ([]byte, error) {
+	f, err := n.fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// writeFileAtomic replaces path with b: a crash leaves the old file or the
+// new one, never a torn one.
+func (n *Node) writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := n.fs.Create(tmp, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	if err := n.fs.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := n.fs.OpenDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
