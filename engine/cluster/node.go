@@ -652,94 +652,57 @@ func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, targets, 
 	if req.W != 0 {
 		need = req.W
 	}
-	acks := make(chan reply, len(others)+len(spares))
 	sentDigest := engine.Digest(rec)
-	send := func(i int, tg target) {
-		m := &mergeReq{key: key, rec: rec, durability: durability(i), owed: withOwner(owed, tg.hintFor)}
-		go func() {
-			d, err := n.sendMergeDigest(context.Background(), t, tg.id, m)
-			// A replica left with more than this node sent (history this
-			// coordinator lacked) is worth a repair now: nobody may read
-			// the key again before anti-entropy's next pass.
-			acks <- reply{t: tg, err: err, diverged: err == nil && d != 0 && d != sentDigest}
-		}()
-	}
-	for i, tg := range others {
-		send(i+1, tg)
-	}
-	// Collect acknowledgements; a failed replica's record goes to the next
-	// spare with a hint, even after the quorum is met, so N copies exist.
-	// The outcome is reported as soon as it is known; the rest goes on in
-	// the background.
+	acks := make(chan reply, len(others)+len(spares))
+	round, acts := newWriteRound(need, others, spares)
+	// The outcome is reported as soon as it is known; the rest of the
+	// round goes on in the background.
 	decided := make(chan error, 1)
-	n.bg.Add(1)
-	go func() {
-		defer n.bg.Done()
-		tr := quorum.New(need, 1+len(others), 0)
-		outcome := tr.Ack() // the coordinator's own write
-		reported := false
-		report := func() {
-			if reported || outcome == quorum.Pending {
-				return
+	act := func(a writeAction) {
+		switch a.kind {
+		case actSend:
+			m := &mergeReq{key: key, rec: rec, durability: durability(a.rank), owed: withOwner(owed, a.to.hintFor)}
+			go func() {
+				d, err := n.sendMergeDigest(context.Background(), t, a.to.id, m)
+				acks <- reply{t: a.to, err: err, diverged: err == nil && d != 0 && d != sentDigest}
+			}()
+		case actHint:
+			d := kv.DurabilityDefault
+			if a.durable {
+				d = kv.Sync
 			}
-			reported = true
-			if outcome == quorum.Won {
+			if n.eng.AddHint(a.owner, key, d) != nil || a.late {
+				n.stats.asyncFailures.Add(1)
+			}
+		case actAnswer:
+			if a.outcome == quorum.Won {
 				decided <- nil
 				return
 			}
 			n.stats.unavailable.Add(1)
 			decided <- fmt.Errorf("%w: write acknowledged by %d of %d required replicas (stored there; repair will spread it)",
-				kv.ErrUnavailable, tr.Acked(), need)
+				kv.ErrUnavailable, a.acked, need)
+		case actRepair:
+			n.stats.writeRepairs.Add(1)
+			n.repairKey(t, key, targets)
 		}
-		report()
-		sent := 1 + len(others)
-		diverged := false
-		defer func() {
-			if diverged {
-				n.stats.writeRepairs.Add(1)
-				n.repairKey(t, key, targets)
+	}
+	for _, a := range acts {
+		act(a)
+	}
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		for !round.done() {
+			var next []writeAction
+			if r := <-acks; r.err == nil {
+				next = round.ack(r.diverged)
+			} else {
+				next = round.fail(r.t)
 			}
-		}()
-		for pending := len(others); pending > 0; pending-- {
-			r := <-acks
-			if r.err == nil {
-				diverged = diverged || r.diverged
-				outcome = tr.Ack()
-				report()
-				continue
+			for _, a := range next {
+				act(a)
 			}
-			if len(spares) > 0 {
-				tg := spares[0]
-				spares = spares[1:]
-				tg.hintFor = r.t.hintFor
-				if tg.hintFor == "" {
-					tg.hintFor = r.t.id
-				}
-				// The spare keeps a hint for that owner; so does this node,
-				// which holds the record too.
-				if n.eng.AddHint(tg.hintFor, key, kv.DurabilityDefault) != nil {
-					n.stats.asyncFailures.Add(1)
-				}
-				send(sent, tg)
-				sent++
-				pending++
-				continue
-			}
-			outcome, _ = tr.Fail()
-			owner := r.t.hintFor
-			if owner == "" {
-				owner = r.t.id
-			}
-			// Only this node knows this owner missed the write, and it may
-			// already have been acknowledged: keep the hint on disk.
-			if n.eng.AddHint(owner, key, kv.Sync) != nil || reported {
-				n.stats.asyncFailures.Add(1)
-			}
-			report()
-		}
-		if !reported {
-			outcome = quorum.Lost
-			report()
 		}
 	}()
 	if err := <-decided; err != nil {
