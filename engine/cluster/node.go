@@ -215,52 +215,33 @@ func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 			// This node's copy is unreadable: read the others in full.
 		}
 	}
-	tr := quorum.New(r, len(targets), len(spares))
 	replies := make(chan reply, len(targets)+len(spares))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-	for _, tg := range targets {
-		n.fetch(ctx, t, tg, key, replies)
-	}
-	var got []reply
-	var merged []byte
-	outcome := quorum.Pending
-	for outcome == quorum.Pending {
-		r := <-replies
-		got = append(got, r)
-		if r.err != nil {
-			var next bool
-			outcome, next = tr.Fail()
-			if next {
-				tg := spares[0]
-				spares = spares[1:]
-				n.fetch(ctx, t, tg, key, replies)
-			}
-			continue
-		}
-		switch {
-		case !r.ok:
-		case merged == nil:
-			merged = r.rec // the first record needs no merge (and no copy)
-		default:
-			if merged, err = engine.MergeRecords(nil, merged, r.rec); err != nil {
+	round, acts := newReadRound(r, targets, spares)
+	for {
+		for _, a := range acts {
+			switch {
+			case a.fetch != nil:
+				n.fetch(ctx, t, *a.fetch, key, replies)
+			case a.err != nil:
 				cancel()
-				return err
+				return a.err
+			case a.outcome == quorum.Lost:
+				n.stats.unavailable.Add(1)
+				go n.drain(cancel, replies, round.inFlight())
+				return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", kv.ErrUnavailable, round.tracker.Acked(), r, lastErr(round.got))
+			default:
+				if err := n.eng.FillObject(key, round.merged, o); err != nil {
+					cancel()
+					return err
+				}
+				n.bg.Add(1)
+				go n.repair(key, t, round, replies, cancel)
+				return nil
 			}
 		}
-		outcome = tr.Ack()
+		acts = round.reply(<-replies)
 	}
-	if outcome == quorum.Lost {
-		n.stats.unavailable.Add(1)
-		go n.drain(cancel, replies, tr.InFlight())
-		return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", kv.ErrUnavailable, tr.Acked(), r, lastErr(got))
-	}
-	if err := n.eng.FillObject(key, merged, o); err != nil {
-		cancel()
-		return err
-	}
-	n.bg.Add(1)
-	go n.repair(key, t, got, tr.InFlight(), replies, cancel)
-	return nil
 }
 
 func lastErr(rs []reply) error {
@@ -299,47 +280,33 @@ func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, re
 	}()
 }
 
-// repair waits (bounded) for the replicas that had not answered, merges
-// everything, and sends the merged record to every replica that answered
-// with something older.
-func (n *Node) repair(key []byte, t *Topology, got []reply, inFlight int, replies chan reply, cancel context.CancelFunc) {
+// repair waits (bounded) for the replicas of a read that had not
+// answered, and sends the merge of everything to every replica that
+// answered with something older.
+func (n *Node) repair(key []byte, t *Topology, round *readRound, replies chan reply, cancel context.CancelFunc) {
 	defer n.bg.Done()
 	defer cancel()
 	deadline := time.NewTimer(n.opts.RepairWait)
 	defer deadline.Stop()
 wait:
-	for ; inFlight > 0; inFlight-- {
+	for inFlight := round.inFlight(); inFlight > 0; inFlight-- {
 		select {
 		case r := <-replies:
-			got = append(got, r)
+			round.reply(r)
 		case <-deadline.C:
 			break wait
 		case <-n.stop:
 			return
 		}
 	}
-	if inSync(got) {
-		return // the common case: every replica that answered holds the same bytes
+	merged, stale, err := repairPlan(round.got)
+	if err != nil {
+		return
 	}
-	var merged []byte
-	var err error
-	for _, r := range got {
-		if r.err == nil && r.ok {
-			if merged, err = engine.MergeRecords(nil, merged, r.rec); err != nil {
-				return
-			}
-		}
-	}
-	if merged == nil {
-		return // no replica has the key: nothing to repair
-	}
-	for _, r := range got {
-		if r.err != nil || string(r.rec) == string(merged) {
-			continue
-		}
+	for _, tg := range stale {
 		n.stats.readRepairs.Add(1)
-		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(r.t)}
-		if err := n.sendMerge(context.Background(), t, r.t.id, &m); err != nil {
+		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(tg)}
+		if err := n.sendMerge(context.Background(), t, tg.id, &m); err != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
 	}
@@ -442,18 +409,6 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 	}
 }
 
-// inSync reports whether every reply found the key with byte-identical
-// records: then no replica that answered is stale, and merging them would
-// only allocate.
-func inSync(got []reply) bool {
-	for _, r := range got {
-		if r.err != nil || !r.ok || string(r.rec) != string(got[0].rec) {
-			return false
-		}
-	}
-	return true
-}
-
 // sendMerge delivers a record to one replica (itself included).
 func (n *Node) sendMerge(ctx context.Context, t *Topology, id string, m *mergeReq) error {
 	_, err := n.sendMergeDigest(ctx, t, id, m)
@@ -489,24 +444,13 @@ func (n *Node) repairKey(t *Topology, key []byte, targets []target) {
 	for range targets {
 		got = append(got, <-replies)
 	}
-	var merged []byte
-	var err error
-	for _, r := range got {
-		if r.err == nil && r.ok {
-			if merged, err = engine.MergeRecords(nil, merged, r.rec); err != nil {
-				return
-			}
-		}
-	}
-	if merged == nil {
+	merged, stale, err := repairPlan(got)
+	if err != nil {
 		return
 	}
-	for _, r := range got {
-		if r.err != nil || string(r.rec) == string(merged) {
-			continue
-		}
-		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(r.t)}
-		if n.sendMerge(ctx, t, r.t.id, &m) != nil {
+	for _, tg := range stale {
+		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(tg)}
+		if n.sendMerge(ctx, t, tg.id, &m) != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
 	}

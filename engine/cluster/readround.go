@@ -1,0 +1,141 @@
+package cluster
+
+import (
+	"fmt"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/quorum"
+)
+
+// readRound is a quorum read: which replicas are asked, when the caller
+// has its answer, and the causal merge of what they hold. Like writeRound
+// it is pure: the driver (Node.Get) fetches what it is told to and feeds
+// back each reply.
+//
+// The rules: every target is asked at once; a failed replica hands its
+// slot to the next spare while R is still within reach; the answer is
+// the merge of the first R records (a replica without the key counts as
+// an answer), or Lost when too few replicas can still answer. Replies
+// that come after the answer are the driver's to collect for read
+// repair (see repairPlan).
+type readRound struct {
+	tracker quorum.Tracker
+	spares  []target
+	got     []reply // every reply so far, in arrival order
+	merged  []byte  // the merge of the records found; nil while none
+	over    bool
+}
+
+// readAction is one thing the driver must do: fetch the record from a
+// replica, or answer the caller (Won with the merged record, or Lost; err
+// is a merge failure, which ends the read).
+type readAction struct {
+	fetch   *target
+	answer  bool
+	outcome quorum.Outcome
+	err     error
+}
+
+func newReadRound(r int, targets, spares []target) (*readRound, []readAction) {
+	rr := &readRound{tracker: quorum.New(r, len(targets), len(spares)), spares: spares}
+	acts := make([]readAction, 0, len(targets))
+	for i := range targets {
+		acts = append(acts, readAction{fetch: &targets[i]})
+	}
+	return rr, acts
+}
+
+// reply takes one replica's answer. After the round is over, replies are
+// only recorded.
+func (rr *readRound) reply(r reply) []readAction {
+	rr.got = append(rr.got, r)
+	if rr.over {
+		return nil
+	}
+	if r.err != nil {
+		outcome, next := rr.tracker.Fail()
+		var acts []readAction
+		if next {
+			sp := rr.spares[0]
+			rr.spares = rr.spares[1:]
+			acts = append(acts, readAction{fetch: &sp})
+		}
+		return rr.answerIfDecided(outcome, acts)
+	}
+	if r.ok {
+		if rr.merged == nil {
+			rr.merged = r.rec // the first record needs no merge (and no copy)
+		} else {
+			m, err := engine.MergeRecords(nil, rr.merged, r.rec)
+			if err != nil {
+				rr.over = true
+				return []readAction{{answer: true, outcome: quorum.Lost, err: err}}
+			}
+			rr.merged = m
+		}
+	}
+	return rr.answerIfDecided(rr.tracker.Ack(), nil)
+}
+
+func (rr *readRound) answerIfDecided(o quorum.Outcome, acts []readAction) []readAction {
+	if o == quorum.Pending {
+		return acts
+	}
+	rr.over = true
+	return append(acts, readAction{answer: true, outcome: o})
+}
+
+// inFlight is how many asked replicas have not answered.
+func (rr *readRound) inFlight() int { return rr.tracker.InFlight() }
+
+// repairPlan is read repair's decision over the replies a read collected:
+// the merge of every record found, and the replicas that answered with
+// something other than it (a replica without the key included). Nothing
+// to repair when every replica that answered holds the same bytes, or
+// none holds the key.
+func repairPlan(got []reply) (merged []byte, stale []target, err error) {
+	if inSync(got) {
+		return nil, nil, nil // the common case: no merge, no allocation
+	}
+	for _, r := range got {
+		if r.err == nil && r.ok {
+			if merged, err = engine.MergeRecords(nil, merged, r.rec); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if merged == nil {
+		return nil, nil, nil
+	}
+	for _, r := range got {
+		if r.err == nil && string(r.rec) != string(merged) {
+			stale = append(stale, r.t)
+		}
+	}
+	return merged, stale, nil
+}
+
+// inSync reports whether every reply found the key with byte-identical
+// records: then no replica that answered is stale, and merging them would
+// only allocate.
+func inSync(got []reply) bool {
+	for _, r := range got {
+		if r.err != nil || !r.ok || string(r.rec) != string(got[0].rec) {
+			return false
+		}
+	}
+	return true
+}
+
+// String is the action as the golden traces show it.
+func (a readAction) String() string {
+	switch {
+	case a.fetch != nil && a.fetch.hintFor != "":
+		return fmt.Sprintf("fetch from %s (for %s)", a.fetch.id, a.fetch.hintFor)
+	case a.fetch != nil:
+		return "fetch from " + a.fetch.id
+	case a.err != nil:
+		return fmt.Sprintf("answer %s: %v", a.outcome, a.err)
+	}
+	return "answer " + a.outcome.String()
+}
