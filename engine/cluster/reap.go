@@ -22,12 +22,16 @@ import (
 // holds the same dead record, so its reap still applies); should that be
 // lost too (this node restarted), anti-entropy spreads the dead record
 // back to the owners that reaped and a later round reaps it everywhere.
-// While any member is down nothing is reaped: dead records wait, they do
+// A dead key some member refuses is repaired at once (repairDisputed), so
+// that the next round can reap it. While any member is down nothing is reaped: dead records wait, they do
 // not come back.
 
 // maxPendingReaps bounds the reaps remembered for members that missed
 // them; beyond it anti-entropy and a later round take over.
 const maxPendingReaps = 10_000
+
+// maxReapRepairs bounds the disputed dead keys one round repairs.
+const maxReapRepairs = 64
 
 // Reap runs one round: up to ReapBatch records of the partitions this
 // node is first owner of are examined, and the dead ones every member
@@ -70,7 +74,10 @@ func (n *Node) Reap() int {
 		if len(cands) == 0 {
 			continue
 		}
-		if cands = n.agreed(t, members, cands); len(cands) == 0 {
+		var disputed []keyDigest
+		cands, disputed = n.agreed(t, members, cands)
+		n.repairDisputed(t, disputed)
+		if len(cands) == 0 {
 			continue
 		}
 		req := appendKeyDigests(nil, cands)
@@ -150,8 +157,9 @@ func (n *Node) reapMembers(t *Topology) ([]string, bool) {
 	return out, true
 }
 
-// agreed keeps the candidates every member lets be reaped.
-func (n *Node) agreed(t *Topology, members []string, cands []keyDigest) []keyDigest {
+// agreed splits the candidates into those every member lets be reaped
+// and those some member refused (nil, nil when a member did not answer).
+func (n *Node) agreed(t *Topology, members []string, cands []keyDigest) (ok, disputed []keyDigest) {
 	req := appendKeyDigests(nil, cands)
 	keep := make([]bool, len(cands))
 	for i := range keep {
@@ -162,19 +170,37 @@ func (n *Node) agreed(t *Topology, members []string, cands []keyDigest) []keyDig
 		_, resp, err := n.tr.Call(ctx, t.Addrs[id], msgReapable, req, nil)
 		cancel()
 		if err != nil || len(resp) != len(cands) {
-			return nil
+			return nil, nil
 		}
 		for i, b := range resp {
 			keep[i] = keep[i] && b == 1
 		}
 	}
-	out := cands[:0]
 	for i, kd := range cands {
 		if keep[i] {
-			out = append(out, kd)
+			ok = append(ok, kd)
+		} else {
+			disputed = append(disputed, kd)
 		}
 	}
-	return out
+	return ok, disputed
+}
+
+// repairDisputed repairs dead keys a member refused to reap: its copy
+// differs (an older version, a record missed, or the same versions with
+// causal history the others have forgotten) or it still holds a hint. No
+// client reads a dead key, so no read repair ever would, and anti-entropy
+// may be minutes away; once the replicas hold the same record a later
+// round reaps it.
+func (n *Node) repairDisputed(t *Topology, disputed []keyDigest) {
+	for _, kd := range disputed[:min(len(disputed), maxReapRepairs)] {
+		_, targets, _, err := n.plan(t, kd.key)
+		if err != nil {
+			return
+		}
+		n.stats.reapRepairs.Add(1)
+		n.repairKey(t, kd.key, targets)
+	}
 }
 
 // reapable answers a reap check: per pair, 1 if this node lets the key be
