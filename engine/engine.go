@@ -177,7 +177,7 @@ func (e *Engine) fillObject(o *kv.Object, key []byte, rec *record.Record) {
 			Deleted:   rs.Deleted,
 		}
 		if rs.Counter != nil {
-			var num [24]byte // 2^64 has 20 digits; a wider padding spills to the heap
+			var num [24]byte // on the stack: 2^64 has 20 digits; only a wider padding allocates
 			_, v, width := e.lineage(rec, rs, now)
 			s.Value = counter.Render(num[:0], v, width)
 		}

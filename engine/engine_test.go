@@ -515,6 +515,30 @@ func BenchmarkPutGet(b *testing.B) {
 	}
 }
 
+// BenchmarkGetCounter reads a counter: its value is rendered from the
+// merged lineage on every read.
+func BenchmarkGetCounter(b *testing.B) {
+	e, err := Open(Options{Storage: newMemStorage(), ReapInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	key := []byte("benchmark:counter")
+	if _, err := e.Put(key, &kv.PutRequest{Value: []byte("41"), SupersedeAll: true}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.Put(key, &kv.PutRequest{Arith: &kv.Arith{Delta: 1}}); err != nil {
+		b.Fatal(err)
+	}
+	var o kv.Object
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.Get(key, &o, kv.ReadOptions{}); err != nil || string(o.Siblings[0].Value) != "42" {
+			b.Fatalf("%v %+v", err, o.Siblings)
+		}
+	}
+}
+
 func TestCASDistinctAndNonZero(t *testing.T) {
 	f := newFixture(t)
 	seen := map[uint64]string{}

@@ -27,8 +27,9 @@ type readRound struct {
 }
 
 // readAction is one thing the driver must do: fetch the record from a
-// replica, or answer the caller (Won with the merged record, or Lost; err
-// is a merge failure, which ends the read).
+// replica, answer the caller (Won with the merged record, or Lost), or,
+// with err set, fail the read with that error (a record that cannot be
+// merged: no quorum question, the read is over).
 type readAction struct {
 	fetch   *target
 	answer  bool
@@ -36,7 +37,16 @@ type readAction struct {
 	err     error
 }
 
+// newReadRound asks the targets and, when they are fewer than r, as many
+// spares as make up r: then a round still pending always has a replica
+// in flight (every failure that leaves R in reach is replaced), and the
+// driver never waits for nothing.
 func newReadRound(r int, targets, spares []target) (*readRound, []readAction) {
+	if short := r - len(targets); short > 0 {
+		short = min(short, len(spares))
+		targets = append(targets[:len(targets):len(targets)], spares[:short]...)
+		spares = spares[short:]
+	}
 	rr := &readRound{tracker: quorum.New(r, len(targets), len(spares)), spares: spares}
 	acts := make([]readAction, 0, len(targets))
 	for i := range targets {
@@ -69,7 +79,7 @@ func (rr *readRound) reply(r reply) []readAction {
 			m, err := engine.MergeRecords(nil, rr.merged, r.rec)
 			if err != nil {
 				rr.over = true
-				return []readAction{{answer: true, outcome: quorum.Lost, err: err}}
+				return []readAction{{err: err}}
 			}
 			rr.merged = m
 		}
@@ -135,7 +145,7 @@ func (a readAction) String() string {
 	case a.fetch != nil:
 		return "fetch from " + a.fetch.id
 	case a.err != nil:
-		return fmt.Sprintf("answer %s: %v", a.outcome, a.err)
+		return fmt.Sprintf("fail: %v", a.err)
 	}
 	return "answer " + a.outcome.String()
 }

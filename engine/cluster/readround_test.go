@@ -92,8 +92,12 @@ func TestReadRound(t *testing.T) {
 					asked[a.fetch.id] = *a.fetch
 				}
 				b.WriteString(a.String())
-				if a.answer && a.err == nil && a.outcome.String() == "won" {
+				if a.answer && a.outcome.String() == "won" {
 					fmt.Fprintf(&b, ": %s", describe(t, rr.merged))
+				}
+				if a.answer {
+					// What the driver's drain or repair goes on waiting for.
+					fmt.Fprintf(&b, " (%d in flight)", rr.inFlight())
 				}
 				b.WriteString("\n")
 			}

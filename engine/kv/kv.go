@@ -111,8 +111,15 @@ func (o *Object) Grow(n int) {
 func (o *Object) AppendSibling(s Sibling) {
 	start := len(o.buf)
 	o.buf = append(o.buf, s.Value...)
-	s.Value = o.buf[start:len(o.buf):len(o.buf)]
-	o.Siblings = append(o.Siblings, s)
+	// A new Sibling, not s with its Value replaced: storing s itself would
+	// make the caller's value buffer escape to the heap.
+	o.Siblings = append(o.Siblings, Sibling{
+		Value:     o.buf[start:len(o.buf):len(o.buf)],
+		Flags:     s.Flags,
+		Expires:   s.Expires,
+		Timestamp: s.Timestamp,
+		Deleted:   s.Deleted,
+	})
 }
 
 // Winner is the version a classic memcached client sees: the sibling with
