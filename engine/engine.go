@@ -121,6 +121,38 @@ func (e *Engine) Close() error {
 
 func (e *Engine) lockFor(hash uint64) *sync.Mutex { return &e.locks[hash%uint64(len(e.locks))] }
 
+// lockRecord is the first step of every read-modify-write of one key:
+// it checks the key and the engine, locks the key's stripe, and reads and
+// decodes the key's record into s (s.key its data key, s.raw the stored
+// bytes, s.rec the record, empty when found is false). On success the
+// caller holds the returned lock and must unlock it; on error nothing is
+// held. A record that does not decode is an error wrapping
+// record.ErrCorrupt.
+func (e *Engine) lockRecord(key []byte, s *scratch) (mu *sync.Mutex, found bool, err error) {
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return nil, false, kv.ErrKeyTooLong
+	}
+	if e.closed.Load() {
+		return nil, false, kv.ErrClosed
+	}
+	hash := hashKey(key)
+	s.key = appendDataKey(s.key[:0], hash, key)
+	mu = e.lockFor(hash)
+	mu.Lock()
+	s.raw, found, err = e.readRecord(s.key, s.raw[:0])
+	s.rec.Reset()
+	if err == nil && found {
+		if derr := record.Decode(&s.rec, s.raw); derr != nil {
+			err = fmt.Errorf("engine: key %q: %w", key, derr)
+		}
+	}
+	if err != nil {
+		mu.Unlock()
+		return nil, false, err
+	}
+	return mu, found, nil
+}
+
 func (e *Engine) now() time.Time { return e.opts.Now() }
 
 // Get implements kv.KV. A node holds one replica, so a read quorum has
@@ -292,32 +324,14 @@ func (e *Engine) PutRecord(key []byte, req *kv.PutRequest, recDst []byte, owed .
 }
 
 func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord bool, owed []string) (kv.PutResult, []byte, error) {
-	if len(key) == 0 || len(key) > kv.MaxKeyLen {
-		return kv.PutResult{}, recDst, kv.ErrKeyTooLong
-	}
-	if e.closed.Load() {
-		return kv.PutResult{}, recDst, kv.ErrClosed
-	}
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
-
-	hash := hashKey(key)
-	s.key = appendDataKey(s.key[:0], hash, key)
-	mu := e.lockFor(hash)
-	mu.Lock()
-	defer mu.Unlock()
-
-	raw, found, err := e.readRecord(s.key, s.raw[:0])
-	s.raw = raw
+	mu, found, err := e.lockRecord(key, s)
 	if err != nil {
 		return kv.PutResult{}, recDst, err
 	}
-	s.rec.Reset()
-	if found {
-		if err := record.Decode(&s.rec, raw); err != nil {
-			return kv.PutResult{}, recDst, fmt.Errorf("engine: key %q: %w", key, err)
-		}
-	}
+	defer mu.Unlock()
+	raw := s.raw
 	now := e.now()
 	if err := e.check(key, req, &s.rec, now); err != nil {
 		return kv.PutResult{}, recDst, err

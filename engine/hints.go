@@ -59,18 +59,14 @@ func (e *Engine) addHintLocked(owner string, key []byte, d kv.Durability) error 
 // changed the record meanwhile, the hint stays for the next delivery, so
 // that write is not left undelivered.
 func (e *Engine) DeleteHintIf(owner string, key, delivered []byte) (bool, error) {
-	if len(key) == 0 || len(key) > kv.MaxKeyLen {
-		return false, kv.ErrKeyTooLong
-	}
-	hash := hashKey(key)
-	mu := e.lockFor(hash)
-	mu.Lock()
-	defer mu.Unlock()
-	cur, found, err := e.readRecord(appendDataKey(nil, hash, key), nil)
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
+	mu, found, err := e.lockRecord(key, s)
 	if err != nil {
 		return false, err
 	}
-	if found != (delivered != nil) || !bytes.Equal(cur, delivered) {
+	defer mu.Unlock()
+	if found != (delivered != nil) || !bytes.Equal(s.raw, delivered) {
 		return false, nil
 	}
 	return true, e.DeleteHint(owner, key)
@@ -122,35 +118,29 @@ func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
 // (the encoded and the decoded record) and no hint names the key; then,
 // still under the lock, it calls dropped.
 func (e *Engine) dropIf(key []byte, keep func(cur []byte, r *record.Record) bool, dropped func(r *record.Record)) (bool, error) {
-	if len(key) == 0 || len(key) > kv.MaxKeyLen {
-		return false, kv.ErrKeyTooLong
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
+	mu, found, err := e.lockRecord(key, s)
+	if errors.Is(err, record.ErrCorrupt) {
+		return false, nil // kept: a record that does not decode is never judged dead
 	}
-	if e.closed.Load() {
-		return false, kv.ErrClosed
-	}
-	hash := hashKey(key)
-	dk := appendDataKey(nil, hash, key)
-	mu := e.lockFor(hash)
-	mu.Lock()
-	defer mu.Unlock()
-	cur, found, err := e.readRecord(dk, nil)
-	if err != nil || !found {
+	if err != nil {
 		return false, err
 	}
-	var r record.Record
-	if record.Decode(&r, cur) != nil || !keep(cur, &r) {
+	defer mu.Unlock()
+	if !found || !keep(s.raw, &s.rec) {
 		return false, nil
 	}
 	if hinted, err := e.HasHints(key); err != nil || hinted {
 		return false, err
 	}
-	if err := e.st.Delete(dk, kv.Buffered); err != nil {
+	if err := e.st.Delete(s.key, kv.Buffered); err != nil {
 		return false, err
 	}
 	e.cache.Delete(key)
-	e.stats.replaced(len(dk), true, hasValue(&r), len(cur), false, false, 0)
+	e.stats.replaced(len(s.key), true, hasValue(&s.rec), len(s.raw), false, false, 0)
 	e.forgot()
-	dropped(&r)
+	dropped(&s.rec)
 	return true, nil
 }
 

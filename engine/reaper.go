@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/hlc"
-	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/record"
 )
 
@@ -93,31 +92,12 @@ func (e *Engine) reapChunk(cursor []byte, limit int) (next []byte, seen int, ok 
 
 // reapOne deletes one record if it is still reapable under its key's lock.
 func (e *Engine) reapOne(dataKey []byte, now time.Time) {
-	if e.closed.Load() {
-		return
+	reaped, _ := e.dropIf(userKey(dataKey), func(_ []byte, r *record.Record) bool {
+		return e.reapable(r, now)
+	}, func(*record.Record) {})
+	if reaped {
+		e.stats.reaped.Add(1)
 	}
-	hash := uint64(0)
-	for _, b := range dataKey[1:dataHeader] {
-		hash = hash<<8 | uint64(b)
-	}
-	mu := e.lockFor(hash)
-	mu.Lock()
-	defer mu.Unlock()
-	raw, found, err := e.readRecord(dataKey, nil)
-	if err != nil || !found {
-		return
-	}
-	var rec record.Record
-	if record.Decode(&rec, raw) != nil || !e.reapable(&rec, now) {
-		return
-	}
-	if e.st.Delete(dataKey, kv.Buffered) != nil {
-		return
-	}
-	e.cache.Delete(userKey(dataKey))
-	e.stats.replaced(len(dataKey), true, hasValue(&rec), len(raw), false, false, 0)
-	e.forgot()
-	e.stats.reaped.Add(1)
 }
 
 func (e *Engine) reapable(r *record.Record, now time.Time) bool {

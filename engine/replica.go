@@ -52,33 +52,17 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d kv.Durability, owed ...str
 // own, and a replica that turns out to hold more than the coordinator sent
 // is repaired at once rather than at the next anti-entropy pass.
 func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (changed bool, digest uint64, err error) {
-	if len(key) == 0 || len(key) > kv.MaxKeyLen {
-		return false, 0, kv.ErrKeyTooLong
-	}
-	if e.closed.Load() {
-		return false, 0, kv.ErrClosed
-	}
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
 	if err := record.Decode(&s.peer, rec); err != nil {
 		return false, 0, fmt.Errorf("engine: merging key %q: %w", key, err)
 	}
-	hash := hashKey(key)
-	s.key = appendDataKey(s.key[:0], hash, key)
-	mu := e.lockFor(hash)
-	mu.Lock()
-	defer mu.Unlock()
-	raw, found, err := e.readRecord(s.key, s.raw[:0])
-	s.raw = raw
+	mu, found, err := e.lockRecord(key, s)
 	if err != nil {
 		return false, 0, err
 	}
-	s.rec.Reset()
-	if found {
-		if err := record.Decode(&s.rec, raw); err != nil {
-			return false, 0, fmt.Errorf("engine: key %q: %w", key, err)
-		}
-	}
+	defer mu.Unlock()
+	raw := s.raw
 	if e.fence.strip(key, &s.peer, rec, e.now()) {
 		e.stats.fenced.Add(1)
 		if !found && len(s.peer.Siblings) == 0 {
