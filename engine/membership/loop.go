@@ -155,7 +155,12 @@ func (m *Membership) publish() {
 
 // advertise gossips metadata changes. UpdateNode waits for the broadcast
 // to go out, so it runs here rather than on the loop; changes made while
-// it waits coalesce into the next call.
+// it waits coalesce into the next call. A failed update is tried again
+// every ProbeInterval until one succeeds: memberlist drops an update
+// whose incarnation a concurrent refutation of a suspicion has already
+// passed (the refutation carrying the old metadata), and reports only a
+// timeout; without a retry the peers kept the old metadata for good (a
+// stale ring version, found by make test on a loaded machine).
 func (m *Membership) advertise() {
 	defer m.wg.Done()
 	for {
@@ -164,8 +169,19 @@ func (m *Membership) advertise() {
 			return
 		case <-m.advertiseCh:
 		}
-		if err := m.ml.UpdateNode(m.cfg.Timing.BroadcastTimeout); err != nil {
-			m.log.Printf("gossiping metadata: %v", err)
+		for failures := 0; ; failures++ {
+			err := m.updateNode(m.cfg.Timing.BroadcastTimeout)
+			if err == nil {
+				break
+			}
+			if failures == 0 {
+				m.log.Printf("gossiping metadata: %v; trying again every %v", err, m.cfg.Timing.ProbeInterval)
+			}
+			select {
+			case <-m.stopped:
+				return
+			case <-time.After(m.cfg.Timing.ProbeInterval):
+			}
 		}
 	}
 }

@@ -34,8 +34,9 @@ type Membership struct {
 
 	in          *inbox
 	out         *fanout
-	advertiseCh chan struct{} // capacity 1: metadata changed, gossip it
-	request     []byte        // our kindRingRequest message
+	advertiseCh chan struct{}                     // capacity 1: metadata changed, gossip it
+	updateNode  func(timeout time.Duration) error // memberlist's UpdateNode; tests replace it
+	request     []byte                            // our kindRingRequest message
 
 	settings struct { // what the API changes; the loop reads it each step
 		sync.Mutex
@@ -105,6 +106,7 @@ func Start(cfg Config) (*Membership, error) {
 		_ = m.ml.Shutdown()
 		return nil, err
 	}
+	m.updateNode = m.ml.UpdateNode
 	m.wg.Add(3)
 	go m.run()
 	go m.advertise()
