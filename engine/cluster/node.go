@@ -303,13 +303,8 @@ wait:
 	if err != nil {
 		return
 	}
-	for _, tg := range stale {
-		n.stats.readRepairs.Add(1)
-		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(tg)}
-		if err := n.sendMerge(context.Background(), t, tg.id, &m); err != nil {
-			n.stats.readRepairFailures.Add(1)
-		}
-	}
+	n.stats.readRepairs.Add(uint64(len(stale)))
+	n.sendRepairs(context.Background(), t, key, merged, stale)
 }
 
 // indexOf is the position of the target with the given id, or -1.
@@ -448,6 +443,12 @@ func (n *Node) repairKey(t *Topology, key []byte, targets []target) {
 	if err != nil {
 		return
 	}
+	n.sendRepairs(ctx, t, key, merged, stale)
+}
+
+// sendRepairs sends the merged record of key to each stale replica, with
+// the hint a fallback among them keeps for the owner it stands in for.
+func (n *Node) sendRepairs(ctx context.Context, t *Topology, key, merged []byte, stale []target) {
 	for _, tg := range stale {
 		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(tg)}
 		if n.sendMerge(ctx, t, tg.id, &m) != nil {
