@@ -198,7 +198,7 @@ func (e *Engine) fillObject(o *kv.Object, key []byte, rec *record.Record) {
 	o.Grow(size)
 	for i := range rec.Siblings {
 		rs := &rec.Siblings[i]
-		if !e.visible(rs, now) {
+		if e.flush.covers(rs.Timestamp, now) {
 			continue
 		}
 		s := kv.Sibling{
@@ -207,6 +207,13 @@ func (e *Engine) fillObject(o *kv.Object, key []byte, rec *record.Record) {
 			Expires:   rs.Expires,
 			Timestamp: rs.Timestamp,
 			Deleted:   rs.Deleted,
+		}
+		if !e.visible(rs, now) {
+			// Expired: it reads as the tombstone it now is, so that an
+			// older concurrent value it won over stays hidden (see winner).
+			s.Value, s.Flags, s.Deleted = nil, 0, true
+			o.AppendSibling(s)
+			continue
 		}
 		if rs.Counter != nil {
 			var num [24]byte // on the stack: 2^64 has 20 digits; only a wider padding allocates
@@ -288,18 +295,22 @@ func (e *Engine) visible(s *record.Sibling, now time.Time) bool {
 	return !e.flush.covers(s.Timestamp, now)
 }
 
-// winner is the version a classic client sees (the visible sibling with
-// the greatest timestamp, the smallest dot on a tie) and whether it is a
-// live value; nil when nothing is visible.
+// winner is the version a classic client sees (the sibling with the
+// greatest timestamp, the smallest dot on a tie) and whether it is a live
+// value; nil when every sibling was flushed. An expired version takes part
+// as the tombstone it has become: it was written after any concurrent
+// version it won over, so when it expires the key is gone, and the older
+// value does not come back. Flushed versions drop out: every one is older
+// than any write after the flush.
 func (e *Engine) winner(rec *record.Record, now time.Time) (*record.Sibling, bool) {
 	var best *record.Sibling
 	for i := range rec.Siblings {
 		s := &rec.Siblings[i]
-		if e.visible(s, now) && (best == nil || s.Timestamp > best.Timestamp) {
+		if !e.flush.covers(s.Timestamp, now) && (best == nil || s.Timestamp > best.Timestamp) {
 			best = s
 		}
 	}
-	return best, best != nil && !best.Deleted
+	return best, best != nil && !best.Deleted && e.visible(best, now)
 }
 
 // live reports whether rec has a value a classic client would see.
@@ -353,6 +364,7 @@ func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord b
 	if err != nil {
 		return kv.PutResult{}, recDst, err
 	}
+	ts := e.clock.Now()
 	dot := dvv.NextDot(s.rec.Clock, *ctx, actor)
 	next := &s.next
 	next.Reset()
@@ -361,15 +373,16 @@ func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord b
 	next.Clock = dvv.Advance(next.Clock, s.rec.Clock, ctx.Clock, dot)
 	for _, sib := range s.rec.Siblings {
 		// Superseded versions go; so do dead ones (their dots stay in the
-		// clock, so replicas drop them too).
-		if dvv.Survives(*ctx, sib.Dot) && e.visible(&sib, now) {
+		// clock, so replicas drop them too), unless newer than this write:
+		// an expired version hides the older ones (see winner).
+		if dvv.Survives(*ctx, sib.Dot) && (e.visible(&sib, now) || sib.Timestamp > ts) {
 			next.Siblings = append(next.Siblings, sib)
 		}
 	}
 	e.prune(next)
 	ns := record.Sibling{
 		Dot:       dot,
-		Timestamp: e.clock.Now(),
+		Timestamp: ts,
 		Flags:     req.Flags,
 		Expires:   req.Expires,
 		Deleted:   req.Delete,
@@ -428,6 +441,9 @@ func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord b
 	}
 	return res, recDst, nil
 }
+
+// Now is the engine's wall clock (Options.Now).
+func (e *Engine) Now() time.Time { return e.now() }
 
 // arith applies an incr or decr by actor to the winning version win of
 // rec and returns the new counter version and its value. A plain value

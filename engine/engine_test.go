@@ -249,6 +249,44 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
+// TestExpiredWinnerHidesOlderSibling: found by the simulator (seed 6). A
+// set superseded only what its coordinator knew, so an older concurrent
+// value stayed a sibling; when the set's TTL ran out, reads fell back to
+// that older value, an overwritten value come back. An expired version
+// is a tombstone to every reader and every condition.
+func TestExpiredWinnerHidesOlderSibling(t *testing.T) {
+	f := newFixture(t)
+	now := f.clock.Now().Unix()
+	f.mustPut("k", kv.PutRequest{Value: []byte("old")}) // concurrent with the next: no context
+	f.clock.Add(time.Millisecond)
+	f.mustPut("k", kv.PutRequest{Value: []byte("new"), Expires: now + 2})
+	if got := winner(f.get("k")); got != "new" {
+		t.Fatalf("before expiry: winner %q, want new", got)
+	}
+	f.clock.Add(3 * time.Second)
+	if got := winner(f.get("k")); got != "<miss>" {
+		t.Fatalf("after the winner expired: winner %q, want a miss", got)
+	}
+	if got := values(f.get("k")); len(got) != 2 || !got["old"] || !got["<deleted>"] {
+		t.Fatalf("getv after expiry: %v, want the older sibling still listed beside the tombstone", got)
+	}
+	for _, req := range []kv.PutRequest{
+		{Touch: true, Expires: now + 100},
+		{Arith: &kv.Arith{Delta: 1}},
+	} {
+		if _, err := f.put("k", req); !errors.Is(err, kv.ErrNotFound) {
+			t.Fatalf("%+v on an expired winner: %v, want ErrNotFound", req, err)
+		}
+	}
+	if _, err := f.put("k", kv.PutRequest{Value: []byte("x"), SupersedeAll: true, Cond: kv.CondPresent}); !errors.Is(err, kv.ErrNotStored) {
+		t.Fatalf("replace on an expired winner: %v, want ErrNotStored", err)
+	}
+	f.mustPut("k", kv.PutRequest{Value: []byte("added"), SupersedeAll: true, Cond: kv.CondAbsent})
+	if got := winner(f.get("k")); got != "added" {
+		t.Fatalf("add on an expired winner: winner %q", got)
+	}
+}
+
 func TestFlushAll(t *testing.T) {
 	f := newFixture(t)
 	f.mustPut("old", set("v"))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/kv"
@@ -31,10 +30,22 @@ func conditional(req *kv.PutRequest) bool {
 }
 
 // condLocks serialize conditional writes per key on their deciding node.
-type condLocks [1024]sync.Mutex
+// Each is a channel of one slot rather than a sync.Mutex: its holder waits
+// on replicas for as long as a round takes, and a goroutine blocked on a
+// channel is one the simulator's clock (testing/synctest) knows is idle,
+// where one blocked on a mutex is not.
+type condLocks [1024]chan struct{}
 
-func (l *condLocks) of(key []byte) *sync.Mutex {
-	return &l[ring.HashKey(key)%uint64(len(l))]
+func newCondLocks() *condLocks {
+	var l condLocks
+	for i := range l {
+		l[i] = make(chan struct{}, 1)
+	}
+	return &l
+}
+
+func (l *condLocks) of(key []byte) chan struct{} {
+	return l[ring.HashKey(key)%uint64(len(l))]
 }
 
 // putConditional sends a conditional write to the key's first healthy
@@ -63,9 +74,9 @@ func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, targe
 // as any other, answering after W acknowledgements.
 func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest, targets, spares []target) (kv.PutResult, error) {
 	key = bytes.Clone(key) // the catch-up's fetches outlive the caller's buffer
-	mu := n.cond.of(key)
-	mu.Lock()
-	defer mu.Unlock()
+	lock := n.cond.of(key)
+	lock <- struct{}{}
+	defer func() { <-lock }()
 	n.stats.conditional.Add(1)
 	if err := n.catchUp(t, key, targets, spares); err != nil {
 		return kv.PutResult{}, err

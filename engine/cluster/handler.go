@@ -56,9 +56,13 @@ func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.Msg
 		return t, wire.AppendUint64(dst, digest), nil
 	case msgPut:
 		var req kv.PutRequest
-		key, err := decodePut(p, &req)
+		key, deadline, err := decodePut(p, &req)
 		if err != nil {
 			return 0, nil, err
+		}
+		if deadline != 0 && n.eng.Now().UnixNano() > deadline {
+			n.stats.lateForwards.Add(1)
+			return 0, nil, toRemote(errLateForward)
 		}
 		if req.W > n.opts.N {
 			return 0, nil, toRemote(kv.ErrBadQuorum)

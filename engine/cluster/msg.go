@@ -38,6 +38,7 @@ const (
 	codeUnavailable
 	codeBadQuorum
 	codeNotNumber
+	codeLateForward
 )
 
 var codeErrors = map[uint16]error{
@@ -50,7 +51,12 @@ var codeErrors = map[uint16]error{
 	codeUnavailable: kv.ErrUnavailable,
 	codeBadQuorum:   kv.ErrBadQuorum,
 	codeNotNumber:   kv.ErrNotNumber,
+	codeLateForward: errLateForward,
 }
+
+// errLateForward: a forwarded write reached its owner after the forwarder
+// had stopped waiting for it, and was not applied.
+var errLateForward = errors.New("cluster: forwarded write arrived after its deadline; not applied")
 
 // toRemote turns an engine error into a wire error with its code.
 func toRemote(err error) error {
@@ -198,7 +204,10 @@ const (
 	putBits = putSetExpires<<1 - 1
 )
 
-func appendPut(dst, key []byte, r *kv.PutRequest) []byte {
+// appendPut encodes a forwarded write. deadline (unix nanoseconds of the
+// forwarder's clock, 0 for none) is when the forwarder stops waiting for
+// it: the owner must not apply it after that (see Node.forward).
+func appendPut(dst, key []byte, r *kv.PutRequest, deadline int64) []byte {
 	dst = wire.AppendBytes(dst, key)
 	dst = wire.AppendBytes(dst, r.Value)
 	dst = wire.AppendUint32(dst, r.Flags)
@@ -230,10 +239,15 @@ func appendPut(dst, key []byte, r *kv.PutRequest) []byte {
 	dst = wire.AppendUint8(dst, uint8(r.Cond))
 	dst = wire.AppendUint64(dst, r.CAS)
 	dst = wire.AppendUint8(dst, uint8(r.Durability))
-	return wire.AppendUvarint(dst, uint64(r.W))
+	dst = wire.AppendUvarint(dst, uint64(r.W))
+	// Last, and only when set: a node that predates it takes the rest.
+	if deadline != 0 {
+		dst = wire.AppendUint64(dst, uint64(deadline))
+	}
+	return dst
 }
 
-func decodePut(p []byte, r *kv.PutRequest) (key []byte, err error) {
+func decodePut(p []byte, r *kv.PutRequest) (key []byte, deadline int64, err error) {
 	d := wire.NewDecoder(p)
 	key = d.Bytes()
 	r.Value = d.Bytes()
@@ -252,13 +266,16 @@ func decodePut(p []byte, r *kv.PutRequest) (key []byte, err error) {
 	r.CAS = d.Uint64()
 	r.Durability = kv.Durability(d.Uint8())
 	r.W = int(d.Uvarint())
+	if d.Remaining() > 0 {
+		deadline = int64(d.Uint64())
+	}
 	if err := d.Finish(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if bits > putBits || r.Cond > kv.CondCAS || r.Durability > kv.Sync || r.W > 255 {
-		return nil, errors.New("cluster: malformed put")
+	if bits > putBits || r.Cond > kv.CondCAS || r.Durability > kv.Sync || r.W > 255 || deadline < 0 {
+		return nil, 0, errors.New("cluster: malformed put")
 	}
-	return key, nil
+	return key, deadline, nil
 }
 
 func appendPutResp(dst []byte, res *kv.PutResult) []byte {

@@ -13,11 +13,15 @@ func TestPutRoundTrip(t *testing.T) {
 	req := kv.PutRequest{Value: []byte("v"), Flags: 7, Expires: -1, Delete: false, SupersedeAll: true,
 		Context: []byte{1, 2}, Cond: kv.CondCAS, CAS: 99, Durability: kv.Sync, W: 2}
 	var got kv.PutRequest
-	key, err := decodePut(appendPut(nil, []byte("k"), &req), &got)
+	key, deadline, err := decodePut(appendPut(nil, []byte("k"), &req, 1<<60), &got)
 	if err != nil || string(key) != "k" || string(got.Value) != "v" || got.Flags != 7 || got.Expires != -1 ||
 		!got.SupersedeAll || got.Delete || !bytes.Equal(got.Context, req.Context) || got.Cond != kv.CondCAS ||
-		got.CAS != 99 || got.Durability != kv.Sync || got.W != 2 {
+		got.CAS != 99 || got.Durability != kv.Sync || got.W != 2 || deadline != 1<<60 {
 		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	// A put without a deadline (from a node that predates it) has none.
+	if _, deadline, err := decodePut(appendPut(nil, []byte("k"), &req, 0), &got); err != nil || deadline != 0 || got.W != 2 {
+		t.Fatalf("put without a deadline: %+v %d %v", got, deadline, err)
 	}
 	m := mergeReq{key: []byte("k"), rec: []byte("r"), durability: kv.WAL, owed: []string{"n3", "n4"}}
 	var m2 mergeReq
@@ -25,7 +29,7 @@ func TestPutRoundTrip(t *testing.T) {
 		t.Fatalf("merge round trip: %+v %v", m2, err)
 	}
 	arith := kv.PutRequest{Arith: &kv.Arith{Delta: 5, Decr: true, SetExpires: true}, Touch: true, Expires: 9}
-	if _, err := decodePut(appendPut(nil, []byte("k"), &arith), &got); err != nil || got.Arith == nil || *got.Arith != *arith.Arith || !got.Touch {
+	if _, _, err := decodePut(appendPut(nil, []byte("k"), &arith, 0), &got); err != nil || got.Arith == nil || *got.Arith != *arith.Arith || !got.Touch {
 		t.Fatalf("arith round trip: %+v %v", got, err)
 	}
 	res := kv.PutResult{CAS: 3, Context: []byte{1}, Live: true, Number: 77, PrevExpires: -5}
@@ -41,16 +45,17 @@ func TestPutRoundTrip(t *testing.T) {
 // FuzzDecodeMessages: no internode payload, however hostile, panics a
 // decoder, and what a decoder accepts re-encodes to something it accepts.
 func FuzzDecodeMessages(f *testing.F) {
-	f.Add(appendPut(nil, []byte("k"), &kv.PutRequest{Value: []byte("v"), SupersedeAll: true}))
+	f.Add(appendPut(nil, []byte("k"), &kv.PutRequest{Value: []byte("v"), SupersedeAll: true}, 0))
+	f.Add(appendPut(nil, []byte("k"), &kv.PutRequest{Value: []byte("v"), SupersedeAll: true}, 1<<50))
 	f.Add(appendMerge(nil, &mergeReq{key: []byte("k"), rec: []byte("r"), owed: []string{"n"}}))
 	f.Add(appendKeyDigests(nil, []keyDigest{{[]byte("k"), 7}}))
 	f.Add(appendFetchResp(nil, true, []byte("rec")))
 	f.Add([]byte{0, 1, 'k', 1, 'r'})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var req kv.PutRequest
-		if key, err := decodePut(p, &req); err == nil {
+		if key, deadline, err := decodePut(p, &req); err == nil {
 			var again kv.PutRequest
-			if _, err := decodePut(appendPut(nil, key, &req), &again); err != nil {
+			if _, d2, err := decodePut(appendPut(nil, key, &req, deadline), &again); err != nil || d2 != deadline {
 				t.Fatalf("re-encoded put rejected: %v", err)
 			}
 		}

@@ -30,7 +30,7 @@ type Node struct {
 	fwd  Transport // forwarded writes (see Options.Forward)
 
 	stats counters
-	cond  condLocks // conditional writes decided here, one at a time per key
+	cond  *condLocks // conditional writes decided here, one at a time per key
 
 	aaeNext   atomic.Uint64 // next partition anti-entropy looks at
 	aaeCredit float64       // exchanges owed by the pacing (owned by the loop)
@@ -50,7 +50,7 @@ type Node struct {
 
 	stop     chan struct{}
 	closed   atomic.Bool
-	bg       sync.WaitGroup // hint delivery, read repairs
+	bg       tasks // hint delivery, read repairs, the ends of write rounds
 	stopOnce sync.Once
 }
 
@@ -63,7 +63,7 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, fwd: opts.Forward, stop: make(chan struct{}), hintKick: make(chan struct{}, 1)}
+	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, fwd: opts.Forward, stop: make(chan struct{}), hintKick: make(chan struct{}, 1), cond: newCondLocks()}
 	n.urgent.m = map[int]urgentMark{}
 	if n.fwd == nil {
 		n.fwd = tr
@@ -82,7 +82,7 @@ func (n *Node) Close() {
 		n.closed.Store(true)
 		close(n.stop)
 	})
-	n.bg.Wait()
+	n.bg.closeAndWait()
 }
 
 // target is one replica a request goes to; hintFor names the owner a
@@ -208,8 +208,7 @@ func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 					return err
 				}
 				others := append(append([]target(nil), targets[:i]...), targets[i+1:]...)
-				n.bg.Add(1)
-				go n.repairByDigest(key, t, targets[i], others, rec, found)
+				n.bg.goTask(func() { n.repairByDigest(key, t, targets[i], others, rec, found) })
 				return nil
 			}
 			// This node's copy is unreadable: read the others in full.
@@ -235,8 +234,9 @@ func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 					cancel()
 					return err
 				}
-				n.bg.Add(1)
-				go n.repair(key, t, round, replies, cancel)
+				if !n.bg.goTask(func() { n.repair(key, t, round, replies, cancel) }) {
+					cancel() // closing: no repair
+				}
 				return nil
 			}
 		}
@@ -284,7 +284,6 @@ func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, re
 // answered, and sends the merge of everything to every replica that
 // answered with something older.
 func (n *Node) repair(key []byte, t *Topology, round *readRound, replies chan reply, cancel context.CancelFunc) {
-	defer n.bg.Done()
 	defer cancel()
 	deadline := time.NewTimer(n.opts.RepairWait)
 	defer deadline.Stop()
@@ -324,7 +323,6 @@ func indexOf(targets []target, id string) int {
 // Replicas in sync, the common case, cost a lookup and a 16-byte answer
 // instead of a whole record on the wire (Cassandra's digest reads).
 func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []target, local []byte, found bool) {
-	defer n.bg.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 	defer cancel()
 	type answer struct {
@@ -518,19 +516,32 @@ func (n *Node) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 // forward sends a write to owner tg to coordinate, waiting up to wait.
 // next reports that the caller should try the next owner: the request
 // never reached this one, or it may have and the write is unconditional
-// (at worst a duplicate sibling of the same value). A conditional write
+// (at worst a duplicate sibling of the same value, while the client still
+// waits).
+//
+// The request carries a deadline, half the wait on this node's clock: the
+// owner refuses it after that. A forward the network delivers later, when
+// this node has moved on (written it elsewhere and answered the client,
+// who may have written the key since), would otherwise be applied then,
+// stamped then, and supersede the client's later writes (found by the
+// simulator, seed 15: a delete held six seconds in a paused node's network
+// deleted the value its client set afterwards). Half the wait leaves the
+// other half for the two clocks to disagree. A conditional write
 // whose outcome is unknown is not retried: the owner may have applied
 // it, and applying it again elsewhere could report a stored add as
 // failed or count an incr twice.
 func (n *Node) forward(t *Topology, tg target, key []byte, req *kv.PutRequest, wait time.Duration) (res kv.PutResult, err error, next bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	_, resp, err := n.fwd.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req), nil)
+	deadline := n.eng.Now().Add(wait / 2).UnixNano()
+	_, resp, err := n.fwd.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req, deadline), nil)
 	cancel()
 	switch {
 	case err == nil:
 		n.stats.forwarded.Add(1)
 		res, err = decodePutResp(resp)
 		return res, err, false
+	case errors.Is(fromRemote(err), errLateForward):
+		return kv.PutResult{}, err, true // refused, not applied: as if never delivered
 	case isRemote(err):
 		return kv.PutResult{}, fromRemote(err), false
 	case !undelivered(err) && conditional(req):
@@ -543,9 +554,18 @@ func (n *Node) forward(t *Topology, tg target, key []byte, req *kv.PutRequest, w
 // coordinate applies a write locally (minting its dot), replicates the
 // record, and answers after W acknowledgements.
 func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, targets, spares []target) (kv.PutResult, error) {
-	if n.closed.Load() {
+	// The round's end runs after the answer, so it is a task of its own,
+	// taken before anything is written: a closing node writes nothing.
+	roundDone, ok := n.bg.add()
+	if !ok {
 		return kv.PutResult{}, kv.ErrClosed
 	}
+	handedOver := false // to the goroutine that ends the round
+	defer func() {
+		if !handedOver {
+			roundDone() // an early return or a panic must not hang Close
+		}
+	}()
 	n.stats.writes.Add(1)
 	// Replication to the slower replicas outlives the caller's buffer.
 	key = bytes.Clone(key)
@@ -635,9 +655,9 @@ func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, targets, 
 	for _, a := range acts {
 		act(a)
 	}
-	n.bg.Add(1)
+	handedOver = true
 	go func() {
-		defer n.bg.Done()
+		defer roundDone()
 		for !round.done() {
 			var next []writeAction
 			if r := <-acks; r.err == nil {
@@ -742,9 +762,7 @@ func (n *Node) everyOrKick(interval time.Duration, kick chan struct{}, round fun
 	if interval <= 0 {
 		return
 	}
-	n.bg.Add(1)
-	go func() {
-		defer n.bg.Done()
+	n.bg.goTask(func() {
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
@@ -757,7 +775,7 @@ func (n *Node) everyOrKick(interval time.Duration, kick chan struct{}, round fun
 				round()
 			}
 		}
-	}()
+	})
 }
 
 // undelivered reports whether a forward failed before the request could

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -154,3 +155,32 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 }
 
 func wireFaultBlackHole() wiretest.Fault { return wiretest.Fault{BlackHole: true} }
+
+// TestLateForwardRefused: found by the simulator (seed 15). A forwarded
+// delete, held in a paused node's network while its forwarder gave up,
+// wrote the delete itself and answered, reached the owner after the
+// client's next set and, applied then, deleted it. An owner refuses a
+// forward past its deadline, and the forwarder takes that refusal as "not
+// applied".
+func TestLateForwardRefused(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 2})
+	owner := c.nodes[0]
+	late := appendPut(nil, []byte("k"), &kv.PutRequest{Delete: true, SupersedeAll: true}, c.clock.Now().Add(-time.Millisecond).UnixNano())
+	if _, err := owner.put(t, "k", set("after")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := owner.node.handle(context.Background(), msgPut, late, nil)
+	if !errors.Is(fromRemote(err), errLateForward) {
+		t.Fatalf("late forward: %v, want it refused", err)
+	}
+	if got := owner.local(t, "k"); !got["after"] || got["<deleted>"] {
+		t.Fatalf("after a refused late delete the owner holds %v, want the set alone", got)
+	}
+	onTime := appendPut(nil, []byte("k"), &kv.PutRequest{Delete: true, SupersedeAll: true}, c.clock.Now().Add(time.Minute).UnixNano())
+	if _, _, err := owner.node.handle(context.Background(), msgPut, onTime, nil); err != nil {
+		t.Fatalf("forward within its deadline: %v", err)
+	}
+	if got := owner.local(t, "k"); got["after"] {
+		t.Fatalf("a forward within its deadline was not applied: %v", got)
+	}
+}

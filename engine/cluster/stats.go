@@ -9,6 +9,7 @@ import (
 
 type counters struct {
 	reads, writes, forwarded, unavailable atomic.Uint64
+	lateForwards                          atomic.Uint64 // forwarded writes refused: past their deadline
 	readRepairs, readRepairFailures       atomic.Uint64
 	readDigests, readDigestMismatches     atomic.Uint64
 	asyncFailures, mergesServed           atomic.Uint64
@@ -51,6 +52,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_reads", Value: u(n.stats.reads.Load())},
 		kv.Stat{Name: "cluster_writes_coordinated", Value: u(n.stats.writes.Load())},
 		kv.Stat{Name: "cluster_writes_forwarded", Value: u(n.stats.forwarded.Load())},
+		kv.Stat{Name: "cluster_late_forwards_refused", Value: u(n.stats.lateForwards.Load())},
 		kv.Stat{Name: "cluster_unavailable", Value: u(n.stats.unavailable.Load())},
 		kv.Stat{Name: "cluster_read_repairs", Value: u(n.stats.readRepairs.Load())},
 		kv.Stat{Name: "cluster_read_repair_failures", Value: u(n.stats.readRepairFailures.Load())},

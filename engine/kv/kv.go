@@ -72,7 +72,8 @@ type Sibling struct {
 // names them all.
 type Object struct {
 	// Siblings are the concurrent versions, tombstones included, in no
-	// particular order. Empty when the key has no live version.
+	// particular order; an expired version reads as a tombstone (it still
+	// decides what Winner returns). Empty when the key has no version.
 	Siblings []Sibling
 	// Context is the opaque, versioned causal context of the read (the
 	// object's version vector). A write carrying it supersedes every

@@ -39,11 +39,22 @@ type call struct {
 	err  error
 }
 
-var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+// callPool recycles calls within one Pool. It is per Pool, not global,
+// because a call holds a channel: the simulator runs each cluster in its
+// own testing/synctest bubble, and a channel made in one bubble must not
+// be used in another.
+type callPool struct{ p sync.Pool }
 
-func putCall(cl *call) {
+func (cp *callPool) get() *call {
+	if cl, ok := cp.p.Get().(*call); ok {
+		return cl
+	}
+	return &call{done: make(chan struct{}, 1)}
+}
+
+func (cp *callPool) put(cl *call) {
 	cl.dst, cl.resp, cl.err, cl.typ = nil, nil, nil, 0
-	callPool.Put(cl)
+	cp.p.Put(cl)
 }
 
 // epoch anchors monotonic timestamps.
@@ -68,31 +79,32 @@ func (cc *clientConn) call(ctx context.Context, t MsgType, req, dst []byte) (Msg
 	id := cc.nextID.Add(1)
 	frame := getBuffer()
 	frame.b = AppendFrame(frame.b[:0], Header{Type: t, ID: id}, req)
-	cl := callPool.Get().(*call)
+	calls := &cc.client.pool.calls
+	cl := calls.get()
 	cl.dst = dst
 	sentAt := monotonic()
 	if err := cc.register(id, cl); err != nil {
 		putBuffer(frame)
-		putCall(cl)
+		calls.put(cl)
 		return 0, dst, err
 	}
 	if !cc.out.send(frame, ctx.Done()) && cc.unregister(id) {
 		// A stopped writer means fail already claimed the call, so the
 		// context ended while the send queue was full.
-		putCall(cl)
+		calls.put(cl)
 		return 0, dst, cc.abandon(ctx.Err(), sentAt)
 	}
 	select {
 	case <-cl.done:
 	case <-ctx.Done():
 		if cc.unregister(id) {
-			putCall(cl)
+			calls.put(cl)
 			return 0, dst, cc.abandon(ctx.Err(), sentAt)
 		}
 		<-cl.done // the reader or fail claimed it first; its result is due
 	}
 	typ, resp, err := cl.typ, cl.resp, cl.err
-	putCall(cl)
+	calls.put(cl)
 	return typ, resp, err
 }
 

@@ -16,6 +16,7 @@ type Pool struct {
 	ctx    context.Context // cancelled by Close: aborts dials and probes
 	cancel context.CancelFunc
 	stats  poolCounters
+	calls  callPool
 	mu     struct {
 		sync.RWMutex
 		clients map[string]*Client
