@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak unit bench bench-memcached bench-loadgen fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim unit bench bench-memcached bench-loadgen fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ chaos: build ## fault harness: real nodes in network namespaces, seeded faults, 
 
 soak: build ## the fault harness over 100 schedules (SEEDS, FAULTS as for chaos)
 	./$(BIN)/dynchaos -dynamod $(BIN)/dynamod -seeds $(if $(filter 1-3,$(SEEDS)),1-100,$(SEEDS)) -faults $(FAULTS) -out soak-out
+
+SIM_SEEDS ?= 1-500
+sim: ## deterministic simulation: whole clusters in one process, simulated time, network and disks (SIM_SEEDS=1-500)
+	$(GO) test -count=1 -timeout 60m -run '^TestSimulation$$' ./engine/sim -sim.seeds $(SIM_SEEDS) -sim.out sim-out -v | grep -E '^\s+sim_test.go:|^(ok|FAIL|---)'
 
 unit: ## all tests, no race detector (faster)
 	$(GO) test -count=1 $(PKGS)

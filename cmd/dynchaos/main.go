@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/cmd/dynchaos/check"
+	"github.com/dynamo-kv/dynamo/engine/check"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/cmd/dynchaos/check"
+	"github.com/dynamo-kv/dynamo/engine/check"
 )
 
 // mcConn is a deliberately plain memcached text-protocol client: one

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dynamo-kv/dynamo/cmd/dynchaos/check"
+	"github.com/dynamo-kv/dynamo/engine/check"
 )
 
 // workloadConfig sizes the clients.

@@ -20,6 +20,7 @@ var purePackages = []string{
 	"engine/quorum",
 	"engine/pace",
 	"engine/cache",
+	"engine/check",
 	"ring",
 	"protocol/memcache",
 	"protocol/internal/fakekv",

@@ -99,6 +99,15 @@ func (n *Node) GossipAddr() string {
 	return n.members.GossipAddr()
 }
 
+// View is this node's membership view: the ring and every member's
+// liveness as gossip sees it. nil for a single node.
+func (n *Node) View() *membership.View {
+	if n.members == nil {
+		return nil
+	}
+	return n.members.View()
+}
+
 // InternodeAddr is the address the internode server listens on; "" for a
 // single node.
 func (n *Node) InternodeAddr() string {
@@ -152,11 +161,15 @@ func (n *Node) startCluster() error {
 	co := n.opts.Cluster
 	log := n.opts.Logger
 	n.topo.p.Store(&cluster.Topology{Self: co.Membership.NodeID})
+	listen, wopts := func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }, wire.Options{}
+	if co.Network != nil {
+		listen, wopts.Dial = co.Network.Listen, co.Network.Dial
+	}
 	var err error
-	if n.pool, err = wire.NewPool(wire.Options{}); err != nil {
+	if n.pool, err = wire.NewPool(wopts); err != nil {
 		return err
 	}
-	if n.fwdPool, err = wire.NewPool(wire.Options{}); err != nil {
+	if n.fwdPool, err = wire.NewPool(wopts); err != nil {
 		return err
 	}
 	repl := co.Replication
@@ -164,7 +177,7 @@ func (n *Node) startCluster() error {
 	if n.coord, err = cluster.New(n.eng, &n.topo, n.pool, repl); err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", co.InternodeAddr)
+	l, err := listen(co.InternodeAddr)
 	if err != nil {
 		return fmt.Errorf("internode address: %w", err)
 	}

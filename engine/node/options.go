@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
@@ -37,6 +39,17 @@ type ClusterOptions struct {
 	// InternodeAddr is the address the internode server listens on,
 	// HOST:PORT (port 0 picks one). Default 127.0.0.1:7947.
 	InternodeAddr string
+	// Network, when set, carries the internode protocol instead of TCP:
+	// the simulator's in-memory network (engine/simnet). Gossip has its
+	// own, Membership.Transport.
+	Network Network
+}
+
+// Network is a stream network: where the internode server listens and
+// how the coordinator reaches its peers.
+type Network interface {
+	Listen(addr string) (net.Listener, error)
+	Dial(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // DefaultInternodeAddr is where a cluster node listens for its peers when

@@ -1,7 +1,8 @@
-// Package check is the fault harness's checker: given every request the
-// clients made and what they were told, and what each node answers once
-// the faults have healed, it counts the ways the store broke its promises.
-// It is pure: histories in, a Report out.
+// Package check is the checker of the fault harness (cmd/dynchaos) and the
+// simulator (engine/sim): given every request the clients made and what
+// they were told, and what each node answers once the faults have healed,
+// it counts the ways the store broke its promises. It is pure: histories
+// in, a Report out.
 //
 // What a history may end in is decided by outcome, not by hope:
 //
@@ -63,6 +64,7 @@ type RegisterOp struct {
 	Start   time.Time
 	End     time.Time
 	Outcome Outcome
+	Node    string // the node the client sent it to (for the report)
 }
 
 // CounterOp is one incr of a shared counter.
@@ -110,6 +112,11 @@ type Options struct {
 	// ExpirySlack is how far from its nominal expiry a value may still be
 	// read or already be gone: memcached expiries are whole seconds.
 	ExpirySlack time.Duration
+	// ClockSkew is the most two nodes' clocks may differ. Last writer wins
+	// orders blind writes by their coordinators' clocks, so a write that
+	// ended less than ClockSkew before the last acknowledged one began may
+	// still win over it. 0: clocks agree.
+	ClockSkew time.Duration
 }
 
 // Report counts violations; Examples describes a few of each.
@@ -237,7 +244,8 @@ func effectAt(op RegisterOp, t time.Time, slack time.Duration) effect {
 // (it may land at any time), or a Failed one that came after A. An older
 // value is a resurrection; a miss where A's value must be is a loss. The
 // getv siblings must still hold A's value (or a later write's, or the
-// key must be legitimately empty): otherwise A was lost outright.
+// key must be legitimately empty): otherwise A was lost outright. With
+// ClockSkew, writes that ended within it of A's start count as later.
 func checkRegister(r *Report, key string, ops []RegisterOp, o Observation, opts Options) {
 	last := -1
 	for i, op := range ops {
@@ -247,7 +255,8 @@ func checkRegister(r *Report, key string, ops []RegisterOp, o Observation, opts 
 	}
 	var allowed []RegisterOp
 	for i, op := range ops {
-		if i == last || op.Outcome == Unknown || (op.Outcome == Failed && i > last) {
+		skewed := last >= 0 && i < last && op.End.Add(opts.ClockSkew).After(ops[last].Start)
+		if i == last || op.Outcome == Unknown || (op.Outcome == Failed && i > last) || (opts.ClockSkew > 0 && skewed) {
 			allowed = append(allowed, op)
 		}
 	}

@@ -122,3 +122,25 @@ func TestElements(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistersUnderClockSkew: last writer wins orders writes by their
+// coordinators' clocks, so within the skew an earlier write may win; a
+// write further back may not.
+func TestRegistersUnderClockSkew(t *testing.T) {
+	ops := []RegisterOp{set(1, "a", OK), set(2, "b", OK), set(3, "c", OK)}
+	for _, c := range []struct {
+		skew        time.Duration
+		read        string
+		resurrected int
+	}{
+		{0, "b", 1},
+		{time.Second, "b", 0}, // b ended at 2.5 s, c began at 3 s
+		{time.Second, "a", 1}, // a ended at 1.5 s: too far back
+		{2 * time.Second, "a", 0},
+	} {
+		r := Check(&History{Registers: ops, Final: []Observation{hit(c.read, c.read, "c")}}, Options{ClockSkew: c.skew})
+		if r.Resurrected != c.resurrected {
+			t.Errorf("skew %v, read %q: %d resurrected, want %d (%v)", c.skew, c.read, r.Resurrected, c.resurrected, r.Examples)
+		}
+	}
+}

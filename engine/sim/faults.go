@@ -1,0 +1,296 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+)
+
+// faultKind is what one fault does.
+type faultKind uint8
+
+const (
+	faultCrash     faultKind = iota // kill the node; its disk keeps what a crash keeps
+	faultStop                       // stop the node cleanly, restart it later
+	faultPause                      // hold everything it sends and receives
+	faultPartition                  // split the nodes into groups that cannot talk
+	faultOneWay                     // one node's messages to another are held
+	faultLatency                    // slow every link
+	faultDatagrams                  // lose and duplicate gossip datagrams
+	faultSkew                       // move one node's clock
+)
+
+// fault is one scheduled fault, drawn in full before the run starts.
+type fault struct {
+	at, dur time.Duration // from the start of the faults
+	kind    faultKind
+	node    int
+	other   int     // faultOneWay: the receiver
+	groups  [][]int // faultPartition
+	lo, hi  time.Duration
+	loss    float64
+	dup     float64
+	skew    time.Duration
+}
+
+func (f fault) String() string {
+	switch f.kind {
+	case faultCrash:
+		return fmt.Sprintf("crash n%d for %v", f.node+1, f.dur)
+	case faultStop:
+		return fmt.Sprintf("stop n%d for %v", f.node+1, f.dur)
+	case faultPause:
+		return fmt.Sprintf("pause n%d for %v", f.node+1, f.dur)
+	case faultPartition:
+		var gs []string
+		for _, g := range f.groups {
+			var ns []string
+			for _, i := range g {
+				ns = append(ns, fmt.Sprintf("n%d", i+1))
+			}
+			gs = append(gs, strings.Join(ns, ","))
+		}
+		return fmt.Sprintf("partition %s for %v", strings.Join(gs, " | "), f.dur)
+	case faultOneWay:
+		return fmt.Sprintf("hold n%d → n%d for %v", f.node+1, f.other+1, f.dur)
+	case faultLatency:
+		return fmt.Sprintf("latency %v–%v for %v", f.lo, f.hi, f.dur)
+	case faultDatagrams:
+		return fmt.Sprintf("datagrams lost %.0f%% duplicated %.0f%% for %v", 100*f.loss, 100*f.dup, f.dur)
+	case faultSkew:
+		return fmt.Sprintf("clock of n%d at %+v", f.node+1, f.skew)
+	}
+	return "?"
+}
+
+// schedule draws the faults of a scenario: one lane per node (crashes,
+// stops, pauses, clock jumps), one for partitions and one-way holds, one
+// for link quality. Faults in a lane never overlap; lanes do.
+func schedule(sc Scenario) []fault {
+	rng := rand.New(rand.NewPCG(sc.Seed, 0xfa17))
+	var out []fault
+	gap := func() time.Duration { return time.Duration(200+rng.IntN(3000)) * time.Millisecond }
+	span := func(lo, hi int) time.Duration { return time.Duration(lo+rng.IntN(hi-lo+1)) * time.Millisecond }
+	for i := range sc.Nodes {
+		for at := gap(); at < sc.Faults; {
+			f := fault{at: at, node: i}
+			switch r := rng.IntN(10); {
+			case r < 4:
+				f.kind, f.dur = faultCrash, span(100, 6000)
+				if !sc.Crashes {
+					f.kind = faultStop
+				}
+			case r < 5:
+				f.kind, f.dur = faultStop, span(100, 4000)
+			case r < 8:
+				f.kind, f.dur = faultPause, span(50, 5000)
+			default:
+				if sc.MaxSkew == 0 {
+					continue
+				}
+				f.kind = faultSkew
+				f.skew = time.Duration(rng.Int64N(int64(2*sc.MaxSkew)+1)) - sc.MaxSkew
+			}
+			out = append(out, f)
+			at += f.dur + gap() + gap()
+		}
+	}
+	for at := gap(); at < sc.Faults; {
+		f := fault{at: at, dur: span(200, 10000)}
+		if rng.IntN(4) == 0 {
+			f.kind, f.node = faultOneWay, rng.IntN(sc.Nodes)
+			f.other = (f.node + 1 + rng.IntN(sc.Nodes-1)) % sc.Nodes
+		} else {
+			f.kind = faultPartition
+			perm := rng.Perm(sc.Nodes)
+			k := 2 + rng.IntN(min(2, sc.Nodes-1)) // two or three groups
+			cuts := rng.Perm(sc.Nodes - 1)[:k-1]
+			bounds := append([]int{0}, sortedPlusOne(cuts)...)
+			bounds = append(bounds, sc.Nodes)
+			for g := range k {
+				f.groups = append(f.groups, perm[bounds[g]:bounds[g+1]])
+			}
+		}
+		out = append(out, f)
+		at += f.dur + gap()
+	}
+	for at := gap(); at < sc.Faults; {
+		f := fault{at: at, dur: span(500, 8000)}
+		if rng.IntN(2) == 0 {
+			f.kind = faultLatency
+			f.lo = time.Duration(rng.IntN(20)) * time.Millisecond
+			f.hi = f.lo + time.Duration(rng.IntN(400))*time.Millisecond
+		} else {
+			f.kind = faultDatagrams
+			f.loss, f.dup = float64(rng.IntN(40))/100, float64(rng.IntN(20))/100
+		}
+		out = append(out, f)
+		at += f.dur + gap()
+	}
+	sortFaults(out)
+	return out
+}
+
+func sortedPlusOne(xs []int) []int {
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = x + 1
+	}
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func sortFaults(fs []fault) {
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].at < fs[j-1].at; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
+		}
+	}
+}
+
+// inject runs the schedule from now; it returns when every fault has
+// been applied and undone (or ctx ends, leaving the rest to heal). Each
+// lane runs on its own goroutine, its faults in order: one that takes
+// time (a node's shutdown, a restart that waits for a partition) delays
+// the next fault of its lane, never overlaps it, and delays no other lane.
+func (c *Cluster) inject(ctx context.Context, faults []fault) {
+	start := time.Now()
+	lanes := map[string][]fault{}
+	var order []string
+	for _, f := range faults {
+		l := f.lane()
+		if lanes[l] == nil {
+			order = append(order, l)
+		}
+		lanes[l] = append(lanes[l], f)
+	}
+	var wg sync.WaitGroup
+	for _, l := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, f := range lanes[l] {
+				if !sleepUntil(ctx, start.Add(f.at)) {
+					return
+				}
+				late := ""
+				if d := time.Since(start) - f.at; d > 0 {
+					late = fmt.Sprintf(" (late %v: the lane's last fault took that long to end)", d)
+				}
+				c.trace.add("fault +%v: %v%s", f.at, f, late)
+				if undo := c.apply(f); undo != nil {
+					sleepUntil(ctx, time.Now().Add(f.dur))
+					undo()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// lane names the sequence a fault belongs to (see schedule).
+func (f fault) lane() string {
+	switch f.kind {
+	case faultPartition, faultOneWay:
+		return "partitions"
+	case faultLatency, faultDatagrams:
+		return "links"
+	}
+	return fmt.Sprintf("n%d", f.node+1)
+}
+
+// apply starts f and returns what ends it (nil: nothing to end).
+func (c *Cluster) apply(f fault) func() {
+	ips := func(idx []int) []string {
+		var out []string
+		for _, i := range idx {
+			out = append(out, c.nodes[i].host.IP())
+		}
+		return out
+	}
+	switch f.kind {
+	case faultCrash, faultStop:
+		c.stop(f.node, f.kind == faultCrash)
+		return func() { c.restart(f.node) }
+	case faultPause:
+		c.nodes[f.node].host.Pause()
+		return func() {
+			c.nodes[f.node].host.Resume()
+			c.trace.add("resume n%d", f.node+1)
+		}
+	case faultPartition:
+		var cut [][2][]string
+		for i := range f.groups {
+			for j := range f.groups {
+				if i != j {
+					cut = append(cut, [2][]string{ips(f.groups[i]), ips(f.groups[j])})
+				}
+			}
+		}
+		for _, p := range cut {
+			c.net.Cut(p[0], p[1], false)
+		}
+		return func() {
+			for _, p := range cut {
+				c.net.Uncut(p[0], p[1], false)
+			}
+			c.trace.add("partition healed")
+		}
+	case faultOneWay:
+		from, to := ips([]int{f.node}), ips([]int{f.other})
+		c.net.Cut(from, to, false)
+		return func() { c.net.Uncut(from, to, false) }
+	case faultLatency:
+		c.net.SetLatency(f.lo, f.hi)
+		return func() { c.net.SetLatency(baseLatency[0], baseLatency[1]) }
+	case faultDatagrams:
+		c.net.SetDatagramFaults(f.loss, f.dup)
+		return func() { c.net.SetDatagramFaults(0, 0) }
+	case faultSkew:
+		c.nodes[f.node].skew.Store(int64(f.skew))
+	}
+	return nil
+}
+
+var baseLatency = [2]time.Duration{100 * time.Microsecond, 2 * time.Millisecond}
+
+// restart starts a stopped node, trying again every second while it
+// fails (a restart into a partition may not find its cluster).
+func (c *Cluster) restart(i int) {
+	for attempt := 0; ; attempt++ {
+		err := c.start(i, false)
+		if err == nil {
+			c.trace.add("restart n%d", i+1)
+			return
+		}
+		c.trace.add("restart n%d failed: %v", i+1, err)
+		if attempt == 30 {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,361 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/check"
+	"github.com/dynamo-kv/dynamo/engine/kv"
+)
+
+// Result is one run's verdict.
+type Result struct {
+	Scenario Scenario
+	Report   check.Report
+	// SetupErr: the cluster never formed; nothing was checked.
+	SetupErr string
+	// Diverged lists keys whose replicas still differed when Converge ran
+	// out; Unhealed says what else had not healed (members, hints).
+	Diverged []string
+	Unhealed string
+	// ConvergedAfter is the time from healing until every check of
+	// convergence held.
+	ConvergedAfter time.Duration
+	// Requests counts the requests sent to running nodes during faults
+	// and how many did not succeed; Refused those not sent (node down).
+	Requests, Failed, Refused int
+	Trace                     *Trace
+}
+
+// add sums o's counts into r, for totals over seeds.
+func (r *Result) add(o *Result) {
+	a, b := &r.Report, &o.Report
+	a.AckedWrites += b.AckedWrites
+	a.Lost += b.Lost
+	a.Resurrected += b.Resurrected
+	a.AckedIncrements += b.AckedIncrements
+	a.LostIncrements += b.LostIncrements
+	a.PhantomIncrements += b.PhantomIncrements
+	a.AckedElements += b.AckedElements
+	a.LostElements += b.LostElements
+	r.Requests += o.Requests
+	r.Failed += o.Failed
+	r.Refused += o.Refused
+	r.Diverged = append(r.Diverged, o.Diverged...)
+}
+
+// Passed reports whether the run kept every promise.
+func (r *Result) Passed() bool {
+	return r.SetupErr == "" && r.Report.Failures() == 0 && len(r.Diverged) == 0 && r.Unhealed == ""
+}
+
+// Counts says what the clients did and what the checker found.
+func (r *Result) Counts() string {
+	rep := &r.Report
+	return fmt.Sprintf("%d acknowledged writes (%d lost, %d resurrected), %d increments (%d lost, %d phantom), %d elements (%d lost); %d requests, %d failed, %d refused",
+		rep.AckedWrites, rep.Lost, rep.Resurrected, rep.AckedIncrements, rep.LostIncrements, rep.PhantomIncrements,
+		rep.AckedElements, rep.LostElements, r.Requests, r.Failed, r.Refused)
+}
+
+// Summary is a one-line verdict.
+func (r *Result) Summary() string {
+	s := r.Counts()
+	switch {
+	case r.SetupErr != "":
+		return "setup failed: " + r.SetupErr
+	case len(r.Diverged) > 0:
+		s += fmt.Sprintf("; %d keys not converged (%s)", len(r.Diverged), strings.Join(r.Diverged[:min(5, len(r.Diverged))], " "))
+	case r.Unhealed != "":
+		s += "; not healed: " + r.Unhealed
+	default:
+		s += fmt.Sprintf("; converged %.1fs after healing", r.ConvergedAfter.Seconds())
+	}
+	return s
+}
+
+// Run simulates the scenario of seed. Call it inside a testing/synctest
+// bubble: it sleeps for minutes of simulated time.
+func Run(seed uint64) *Result {
+	sc := NewScenario(seed)
+	res := &Result{Scenario: sc, Trace: newTrace()}
+	tr := res.Trace
+	tr.add("%v", sc)
+	c := newCluster(sc, tr)
+	defer func() {
+		c.closeAll()
+		// memberlist's Shutdown does not wait for a probe in flight, which
+		// ends on its timer; the bubble ends only when every goroutine
+		// has, so let simulated time run on until they have.
+		time.Sleep(time.Minute)
+	}()
+	if err := c.form(); err != nil {
+		res.SetupErr = err.Error()
+		return res
+	}
+	rec := &recorder{hist: check.History{CounterBase: map[string]uint64{}}}
+	if err := c.initCounters(rec); err != nil {
+		res.SetupErr = err.Error()
+		return res
+	}
+	faults := schedule(sc)
+	ctx, cancel := context.WithTimeout(context.Background(), sc.Faults)
+	done := make(chan struct{})
+	go func() {
+		runWorkload(ctx, c, sc.Workload, rec)
+		close(done)
+	}()
+	c.inject(ctx, faults)
+	<-ctx.Done()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		// Every request must end, answered or failed; one still waiting
+		// fails the run (and, if it never ends, the bubble with it).
+		res.Unhealed = "client requests still unanswered 2 minutes after the faults ended"
+		tr.add("%s", res.Unhealed)
+		return res
+	}
+	tr.add("clients stopped; healing")
+	c.heal()
+	healed := time.Now()
+	keys := allKeys(sc.Workload)
+	deadline := healed.Add(sc.Converge)
+	for {
+		res.Diverged, res.Unhealed = c.converged(keys)
+		if len(res.Diverged) == 0 && res.Unhealed == "" {
+			res.ConvergedAfter = time.Since(healed)
+			tr.add("converged")
+			break
+		}
+		if n := int(time.Since(healed) / (500 * time.Millisecond)); n > 0 && n%20 == 0 {
+			tr.add("still converging: %d keys differ %v; %s", len(res.Diverged), res.Diverged[:min(3, len(res.Diverged))], res.Unhealed)
+		}
+		if time.Now().After(deadline) {
+			tr.add("not converged: %d keys %v; %s", len(res.Diverged), res.Diverged[:min(5, len(res.Diverged))], res.Unhealed)
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	rec.hist.Final = c.finalReads(keys)
+	res.Report = check.Check(&rec.hist, check.Options{ExpirySlack: time.Second + 2*sc.MaxSkew, ClockSkew: 2 * sc.MaxSkew})
+	res.Requests, res.Failed, res.Refused = rec.requests, rec.failed, rec.refused
+	for _, e := range res.Report.Examples {
+		tr.add("violation: %s", e)
+	}
+	if !res.Passed() {
+		c.explain(res, &rec.hist)
+	}
+	return res
+}
+
+// form starts every node and waits until each sees all of them alive in
+// its ring.
+func (c *Cluster) form() error {
+	for i := range c.nodes {
+		if err := c.start(i, true); err != nil {
+			return fmt.Errorf("starting n%d: %w", i+1, err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if why := c.membersHealed(); why == "" {
+			c.trace.add("cluster formed")
+			return nil
+		} else if time.Now().After(deadline) {
+			return errors.New(why)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// initCounters sets every counter to 0, through any node, until one
+// write of each is acknowledged.
+func (c *Cluster) initCounters(rec *recorder) error {
+	for k := range c.sc.Workload.Counters {
+		key := counterKey(k)
+		for attempt := 0; ; attempt++ {
+			kvi, _, _ := c.kv(attempt % len(c.nodes))
+			_, err := kvi.Put([]byte(key), &kv.PutRequest{Value: []byte("0"), SupersedeAll: true, W: c.sc.N})
+			if err == nil {
+				break
+			}
+			if attempt == 20 {
+				return fmt.Errorf("initialising %s: %w", key, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		rec.hist.CounterBase[key] = 0
+	}
+	return nil
+}
+
+// heal ends every fault and restarts every stopped node.
+func (c *Cluster) heal() {
+	c.net.Heal()
+	c.net.SetLatency(baseLatency[0], baseLatency[1])
+	c.net.SetDatagramFaults(0, 0)
+	for i := range c.nodes {
+		if c.node(i) == nil {
+			c.restart(i)
+		}
+	}
+}
+
+// membersHealed says what keeps the membership from agreeing that every
+// node is up and in the ring; "" when nothing does.
+func (c *Cluster) membersHealed() string {
+	for i, sn := range c.nodes {
+		n := c.node(i)
+		if n == nil {
+			return sn.id + " is down"
+		}
+		v := n.View()
+		if v.Ring == nil || v.Ring.Len() != len(c.nodes) {
+			return sn.id + "'s ring lacks members"
+		}
+		for _, o := range c.nodes {
+			if !v.Alive(o.id) {
+				return fmt.Sprintf("%s sees %s down", sn.id, o.id)
+			}
+		}
+	}
+	return ""
+}
+
+// converged checks, without disturbing the replicas (no quorum reads, no
+// read repair), that membership agrees, that no hint is held, and that
+// each key's N owners hold identical records and no other node holds
+// one.
+func (c *Cluster) converged(keys []string) (diverged []string, unhealed string) {
+	if why := c.membersHealed(); why != "" {
+		return nil, why
+	}
+	for i, sn := range c.nodes {
+		hints := 0
+		if err := c.node(i).Engine().ScanHints(func(string, []byte) bool { hints++; return true }); err != nil {
+			return nil, err.Error()
+		}
+		if hints > 0 {
+			return nil, fmt.Sprintf("%s holds %d hints", sn.id, hints)
+		}
+	}
+	r := c.node(0).View().Ring
+	for _, key := range keys {
+		owners, err := r.PreferenceList(r.KeyPartition([]byte(key)), c.sc.N, nil)
+		if err != nil {
+			return nil, err.Error()
+		}
+		want, wantSet := "", false
+		for i, sn := range c.nodes {
+			d := digest(c.node(i).Engine(), key)
+			if !slices.Contains(owners, sn.id) {
+				if d != "none" {
+					diverged = append(diverged, key)
+					break
+				}
+				continue
+			}
+			if wantSet && d != want {
+				diverged = append(diverged, key)
+				break
+			}
+			want, wantSet = d, true
+		}
+	}
+	return diverged, ""
+}
+
+func digest(e *engine.Engine, key string) string {
+	rec, found, err := e.Record([]byte(key), nil)
+	switch {
+	case err != nil:
+		return "error: " + err.Error()
+	case !found:
+		return "none"
+	}
+	return strconv.FormatUint(engine.Digest(rec), 16)
+}
+
+// finalReads reads every key through every node, as the checker wants.
+func (c *Cluster) finalReads(keys []string) []check.Observation {
+	var out []check.Observation
+	var obj kv.Object
+	for i, sn := range c.nodes {
+		n := c.node(i)
+		for _, key := range keys {
+			o := check.Observation{Node: sn.id, Key: key, At: time.Now()}
+			if n == nil {
+				o.Err = "down"
+				out = append(out, o)
+				continue
+			}
+			if err := n.KV().Get([]byte(key), &obj, kv.ReadOptions{}); err != nil {
+				o.Err = err.Error()
+				out = append(out, o)
+				continue
+			}
+			if w, ok := obj.Winner(); ok {
+				o.Found, o.Value = true, string(w.Value)
+			}
+			for _, s := range obj.Siblings {
+				if !s.Deleted {
+					o.Siblings = append(o.Siblings, string(s.Value))
+				}
+			}
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// explain adds to the trace, for every key a violation names, the
+// history of its writes and each node's record of it.
+func (c *Cluster) explain(res *Result, h *check.History) {
+	keys := map[string]bool{}
+	for _, k := range res.Diverged {
+		keys[k] = true
+	}
+	for _, e := range res.Report.Examples {
+		k, _, _ := strings.Cut(e, " ")
+		keys[strings.TrimSuffix(k, ":")] = true
+	}
+	start := c.trace.start
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "key %s:", key)
+		for _, op := range h.Registers {
+			if op.Key != key {
+				continue
+			}
+			what := "delete"
+			if op.Kind == check.Set {
+				what = "set " + op.Value
+			}
+			fmt.Fprintf(&b, "\n    #%d %s via %s %.3f–%.3fs %v", op.Seq, what, op.Node,
+				op.Start.Sub(start).Seconds(), op.End.Sub(start).Seconds(), op.Outcome)
+		}
+		for i, sn := range c.nodes {
+			n := c.node(i)
+			if n == nil {
+				continue
+			}
+			st, err := n.KV().(kv.Admin).Admin([]string{"record", key})
+			fmt.Fprintf(&b, "\n    %s:", sn.id)
+			if err != nil {
+				fmt.Fprintf(&b, " %v", err)
+			}
+			for _, s := range st {
+				fmt.Fprintf(&b, " %s=%s", s.Name, s.Value)
+			}
+		}
+		c.trace.add("%s", b.String())
+	}
+}

@@ -1,0 +1,90 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
+)
+
+// Scenario is what a seed decides about a run, before any fault.
+type Scenario struct {
+	Seed    uint64
+	Nodes   int
+	N, R, W int
+	// DurableReplicas and Durability are the cluster's durability: a
+	// write is fsynced on DurableReplicas replicas, the coordinator first,
+	// and written with Durability on the others.
+	DurableReplicas int
+	Durability      kv.Durability
+	// Crashes lose what a node had not synced. Only when every
+	// acknowledged write is synced somewhere (a durable replica or sync
+	// everywhere) is that within the store's promise; otherwise nodes are
+	// stopped cleanly instead.
+	Crashes bool
+	// MaxSkew bounds each node's clock offset from true time.
+	MaxSkew time.Duration
+	// Faults is how long the schedule injects faults while the clients
+	// run; Converge how long, after healing, the replicas have to agree.
+	Faults, Converge time.Duration
+	Workload         Workload
+}
+
+// Workload sizes the clients.
+type Workload struct {
+	RegisterClients, KeysPerClient int
+	CounterClients, Counters       int
+	SetClients, Sets               int
+	Pause                          time.Duration // between one client's requests
+}
+
+// NewScenario draws the scenario of a seed.
+func NewScenario(seed uint64) Scenario {
+	rng := rand.New(rand.NewPCG(seed, 0x5ce0))
+	s := Scenario{Seed: seed, Nodes: 3 + rng.IntN(3)}
+	s.N = min(s.Nodes, 2+rng.IntN(2))
+	// Any R and W that overlap: R + W > N.
+	s.R = 1 + rng.IntN(s.N)
+	s.W = max(1, s.N+1-s.R+rng.IntN(s.R))
+	s.W = min(s.W, s.N)
+	switch rng.IntN(4) {
+	case 0:
+		s.Durability = kv.Buffered
+	case 1:
+		s.Durability, s.DurableReplicas, s.Crashes = kv.Buffered, 1, true
+	case 2:
+		s.Durability, s.DurableReplicas, s.Crashes = kv.WAL, 1, true
+	default:
+		s.Durability, s.Crashes = kv.Sync, true
+	}
+	s.MaxSkew = time.Duration(rng.IntN(3)) * 250 * time.Millisecond
+	s.Faults = time.Duration(20+rng.IntN(21)) * time.Second
+	// A dead key some replicas still hold after the first owner reaped it
+	// waits out the reaper's fence (1 min) and one anti-entropy pass (2 min).
+	s.Converge = 4 * time.Minute
+	s.Workload = Workload{
+		RegisterClients: 3 + rng.IntN(4), KeysPerClient: 4 + rng.IntN(8),
+		CounterClients: 1 + rng.IntN(3), Counters: 1 + rng.IntN(3),
+		SetClients: 1 + rng.IntN(3), Sets: 1 + rng.IntN(4),
+		Pause: time.Duration(5+rng.IntN(46)) * time.Millisecond,
+	}
+	return s
+}
+
+func (s Scenario) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d: %d nodes, N=%d R=%d W=%d, %s", s.Seed, s.Nodes, s.N, s.R, s.W, s.Durability)
+	if s.DurableReplicas > 0 {
+		fmt.Fprintf(&b, " with %d durable replica", s.DurableReplicas)
+	}
+	if !s.Crashes {
+		b.WriteString(", clean stops only")
+	}
+	fmt.Fprintf(&b, ", skew ≤ %v, faults %v", s.MaxSkew, s.Faults)
+	w := s.Workload
+	fmt.Fprintf(&b, ", %d×%d registers, %d clients on %d counters, %d clients on %d sets",
+		w.RegisterClients, w.KeysPerClient, w.CounterClients, w.Counters, w.SetClients, w.Sets)
+	return b.String()
+}
