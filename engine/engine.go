@@ -196,6 +196,7 @@ func (e *Engine) fillObject(o *kv.Object, key []byte, rec *record.Record) {
 		size += 24 * len(rec.Siblings)
 	}
 	o.Grow(size)
+	unix := now.Unix()
 	for i := range rec.Siblings {
 		rs := &rec.Siblings[i]
 		if e.flush.covers(rs.Timestamp, now) {
@@ -208,7 +209,7 @@ func (e *Engine) fillObject(o *kv.Object, key []byte, rec *record.Record) {
 			Timestamp: rs.Timestamp,
 			Deleted:   rs.Deleted,
 		}
-		if !e.visible(rs, now) {
+		if rs.Expires != 0 && rs.Expires <= unix {
 			// Expired: it reads as the tombstone it now is, so that an
 			// older concurrent value it won over stays hidden (see winner).
 			s.Value, s.Flags, s.Deleted = nil, 0, true
