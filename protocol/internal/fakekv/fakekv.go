@@ -149,17 +149,19 @@ func (db *KV) enter() (Faults, error) {
 	return f, nil
 }
 
-// live returns the versions of key still visible at now; the caller holds mu.
+// live returns the versions of key still visible at now, an expired one
+// as the tombstone it has become (as the engine does: it still decides
+// the winner); the caller holds mu.
 func (db *KV) live(key string, now time.Time) []version {
 	vs := db.mu.items[key]
 	out := vs[:0:0]
 	unix, nanos := now.Unix(), now.UnixNano()
 	for _, v := range vs {
-		if v.sib.Expires != 0 && v.sib.Expires <= unix {
-			continue
-		}
 		if db.mu.flushAt != 0 && nanos >= db.mu.flushAt && (v.written < db.mu.flushAt || v.dot <= db.mu.flushDot) {
 			continue
+		}
+		if v.sib.Expires != 0 && v.sib.Expires <= unix {
+			v.sib.Value, v.sib.Flags, v.sib.Deleted = nil, 0, true
 		}
 		out = append(out, v)
 	}
@@ -256,7 +258,8 @@ func (db *KV) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 	}
 	kept := vs[:0]
 	for _, v := range vs {
-		if !all && v.dot > covered {
+		expired := v.sib.Expires != 0 && v.sib.Expires <= now.Unix() // older than this write: it goes
+		if !all && v.dot > covered && !expired {
 			kept = append(kept, v)
 		}
 	}
