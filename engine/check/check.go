@@ -255,8 +255,10 @@ func checkRegister(r *Report, key string, ops []RegisterOp, o Observation, opts 
 	}
 	var allowed []RegisterOp
 	for i, op := range ops {
+		// One client writes a key in sequence: only with skew can an
+		// earlier write end after the last acknowledged one starts.
 		skewed := last >= 0 && i < last && op.End.Add(opts.ClockSkew).After(ops[last].Start)
-		if i == last || op.Outcome == Unknown || (op.Outcome == Failed && i > last) || (opts.ClockSkew > 0 && skewed) {
+		if i == last || op.Outcome == Unknown || (op.Outcome == Failed && i > last) || skewed {
 			allowed = append(allowed, op)
 		}
 	}

@@ -228,21 +228,13 @@ func (c *Cluster) apply(f fault) func() {
 			c.trace.add("resume n%d", f.node+1)
 		}
 	case faultPartition:
-		var cut [][2][]string
-		for i := range f.groups {
-			for j := range f.groups {
-				if i != j {
-					cut = append(cut, [2][]string{ips(f.groups[i]), ips(f.groups[j])})
-				}
-			}
+		var groups [][]string
+		for _, g := range f.groups {
+			groups = append(groups, ips(g))
 		}
-		for _, p := range cut {
-			c.net.Cut(p[0], p[1], false)
-		}
+		heal := c.net.Partition(groups...)
 		return func() {
-			for _, p := range cut {
-				c.net.Uncut(p[0], p[1], false)
-			}
+			heal()
 			c.trace.add("partition healed")
 		}
 	case faultOneWay:

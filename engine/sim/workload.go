@@ -50,30 +50,43 @@ type client struct {
 	c    *Cluster
 	rng  *rand.Rand
 	rec  *recorder
-	last int // the node of the last call
+	last int // the node of the last request
 }
 
-// call runs fn on a random running node. ok is false when the node
-// chosen was down (nothing was sent). A node that stopped while fn ran
-// makes the outcome unknown, whatever fn returned: the answer may come
-// from a node whose disk no longer holds it.
-func (cl *client) call(fn func(k kv.KV) error) (outcome check.Outcome, err error, ok bool) {
-	i := cl.rng.IntN(len(cl.c.nodes))
+// pick chooses a random node for a request: its KV and epoch, or ok
+// false (counted as refused: nothing is sent) while it is down.
+func (cl *client) pick() (i int, k kv.KV, epoch int, ok bool) {
+	i = cl.rng.IntN(len(cl.c.nodes))
 	cl.last = i
-	k, epoch, up := cl.c.kv(i)
-	if !up {
+	k, epoch, ok = cl.c.kv(i)
+	if !ok {
 		cl.rec.mu.Lock()
 		cl.rec.refused++
 		cl.rec.mu.Unlock()
-		return check.Unknown, nil, false
 	}
-	err = fn(k)
+	return i, k, epoch, ok
+}
+
+// outcome counts a request sent to node i at epoch and classifies it. A
+// node that stopped while the request waited makes the outcome unknown,
+// whatever it answered: the answer may come from a node whose disk no
+// longer holds it.
+func (cl *client) outcome(i, epoch int, err error) check.Outcome {
 	cl.rec.count(err)
-	outcome = outcomeOf(err)
 	if cl.c.epoch(i) != epoch {
-		outcome = check.Unknown
+		return check.Unknown
 	}
-	return outcome, err, true
+	return outcomeOf(err)
+}
+
+// call runs fn on a random running node; sent is false when the node
+// chosen was down.
+func (cl *client) call(fn func(k kv.KV) error) (o check.Outcome, sent bool) {
+	i, k, epoch, ok := cl.pick()
+	if !ok {
+		return check.Unknown, false
+	}
+	return cl.outcome(i, epoch, fn(k)), true
 }
 
 func registerKey(client, k int) string { return fmt.Sprintf("reg%d-%d", client, k) }
@@ -141,7 +154,7 @@ func registerClient(ctx context.Context, cl *client, w Workload, id int) {
 			}
 		}
 		req.Value = []byte(op.Value)
-		outcome, _, sent := cl.call(func(k kv.KV) error {
+		outcome, sent := cl.call(func(k kv.KV) error {
 			_, err := k.Put([]byte(key), &req)
 			return err
 		})
@@ -164,7 +177,7 @@ func counterClient(ctx context.Context, cl *client, w Workload) {
 		key := counterKey(cl.rng.IntN(w.Counters))
 		delta := uint64(1 + cl.rng.IntN(5))
 		var res kv.PutResult
-		outcome, _, sent := cl.call(func(k kv.KV) error {
+		outcome, sent := cl.call(func(k kv.KV) error {
 			var err error
 			res, err = k.Put([]byte(key), &kv.PutRequest{Arith: &kv.Arith{Delta: delta}})
 			return err
@@ -187,18 +200,13 @@ func setClient(ctx context.Context, cl *client, w Workload, id int) {
 	var obj kv.Object
 	for ctx.Err() == nil {
 		key := setKey(cl.rng.IntN(w.Sets))
-		i := cl.rng.IntN(len(cl.c.nodes))
-		k, epoch, up := cl.c.kv(i)
+		i, k, epoch, up := cl.pick()
 		if !up {
-			cl.rec.mu.Lock()
-			cl.rec.refused++
-			cl.rec.mu.Unlock()
 			pause(ctx, w.Pause)
 			continue
 		}
 		err := k.Get([]byte(key), &obj, kv.ReadOptions{})
-		cl.rec.count(err)
-		if err != nil {
+		if cl.outcome(i, epoch, err); err != nil {
 			pause(ctx, w.Pause)
 			continue
 		}
@@ -215,11 +223,7 @@ func setClient(ctx context.Context, cl *client, w Workload, id int) {
 			e := fmt.Sprintf("c%de%d", id, n)
 			union[e] = true
 			res, err := k.Put([]byte(key), &kv.PutRequest{Value: []byte(check.JoinElements(union)), Context: vctx})
-			cl.rec.count(err)
-			op := check.ElementOp{Key: key, Element: e, Outcome: outcomeOf(err)}
-			if cl.c.epoch(i) != epoch {
-				op.Outcome = check.Unknown
-			}
+			op := check.ElementOp{Key: key, Element: e, Outcome: cl.outcome(i, epoch, err)}
 			cl.rec.mu.Lock()
 			cl.rec.hist.Elements = append(cl.rec.hist.Elements, op)
 			cl.rec.mu.Unlock()

@@ -67,16 +67,8 @@ func (h *Host) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		ok, changed := h.net.flowing(h, dst)
-		if ok {
-			break
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("dial %s: %w", addr, ctx.Err())
-		}
+	if !h.net.awaitFlow(h, dst, ctx.Done()) {
+		return nil, fmt.Errorf("dial %s: %w", addr, ctx.Err())
 	}
 	// One round trip for the handshake.
 	if err := sleep(ctx, 2*h.net.delay()); err != nil {
@@ -85,14 +77,12 @@ func (h *Host) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	h.net.mu.Lock()
 	l := dst.listeners[port]
 	down := h.down || dst.down
+	h.nextEphemeral++
+	local := Addr{"tcp", h.ip, 40000 + h.nextEphemeral%20000}
 	h.net.mu.Unlock()
 	if l == nil || down {
 		return nil, fmt.Errorf("dial %s: %w", addr, ErrRefused)
 	}
-	h.net.mu.Lock()
-	h.nextPort++
-	local := Addr{"tcp", h.ip, 40000 + h.nextPort%20000}
-	h.net.mu.Unlock()
 	p := newPipe(h, dst, local, l.addr)
 	select {
 	case l.accept <- p.server:
@@ -196,16 +186,8 @@ func (p *pipe) relay(from, to *Host, src, dst net.Conn) {
 		}
 	}()
 	for c := range q {
-		for {
-			ok, changed := from.net.flowing(from, to)
-			if ok {
-				break
-			}
-			select {
-			case <-changed:
-			case <-p.done:
-				return
-			}
+		if !from.net.awaitFlow(from, to, p.done) {
+			return
 		}
 		if d := time.Until(c.due); d > 0 {
 			t := time.NewTimer(d)

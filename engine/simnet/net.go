@@ -101,12 +101,22 @@ func (n *Network) Uncut(from, to []string, both bool) {
 	n.mu.Unlock()
 }
 
-// Partition cuts every link between hosts of different groups.
-func (n *Network) Partition(groups ...[]string) {
+// Partition cuts every link between hosts of different groups and
+// returns what heals exactly those cuts.
+func (n *Network) Partition(groups ...[]string) (heal func()) {
 	for i := range groups {
 		for j := range groups {
 			if i != j {
 				n.Cut(groups[i], groups[j], false)
+			}
+		}
+	}
+	return func() {
+		for i := range groups {
+			for j := range groups {
+				if i != j {
+					n.Uncut(groups[i], groups[j], false)
+				}
 			}
 		}
 	}
@@ -139,15 +149,22 @@ func (n *Network) delay() time.Duration {
 	return lo + time.Duration(n.rng.Int64N(int64(hi-lo)+1))
 }
 
-// flowing reports whether from can deliver to to now, and otherwise the
-// channel that is closed when that may have changed.
-func (n *Network) flowing(from, to *Host) (bool, <-chan struct{}) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cut[[2]string{from.ip, to.ip}] || from.paused || to.paused {
-		return false, n.changed
+// awaitFlow waits until from can deliver to to (no cut between them,
+// neither paused); false if done closes first.
+func (n *Network) awaitFlow(from, to *Host, done <-chan struct{}) bool {
+	for {
+		n.mu.Lock()
+		blocked, changed := n.cut[[2]string{from.ip, to.ip}] || from.paused || to.paused, n.changed
+		n.mu.Unlock()
+		if !blocked {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-done:
+			return false
+		}
 	}
-	return true, nil
 }
 
 // datagramFate draws whether one datagram from → to is delivered, and
@@ -173,12 +190,13 @@ type Host struct {
 	ip  string
 
 	// Guarded by net.mu.
-	paused    bool
-	down      bool
-	nextPort  int
-	listeners map[int]*listener
-	datagrams map[int]*Transport
-	conns     map[*pipe]struct{}
+	paused        bool
+	down          bool
+	nextPort      int // listening ports picked for port 0, from 20000
+	nextEphemeral int // local ports of dialled streams, from 40000
+	listeners     map[int]*listener
+	datagrams     map[int]*Transport
+	conns         map[*pipe]struct{}
 }
 
 // IP is the host's address.
