@@ -28,12 +28,26 @@ type simNode struct {
 	id   string
 	host *simnet.Host
 	skew atomic.Int64 // clock offset, ns
+	// joiner: a node that joins during the faults; like an operator's
+	// unit file with -join, it names seeds on every start.
+	joiner  bool
+	started atomic.Bool // it has run: it holds data and belongs to the cluster
+	left    atomic.Bool // it was asked to leave the ring
+
+	// life is held across a start or a stop, which may take long (a
+	// start into a partition waits for its seeds). It is a channel, not a
+	// mutex, so that a fault waiting for it is durably blocked and
+	// simulated time goes on.
+	life chan struct{}
+	fs   *vfs.MemFS // under life
 
 	mu    sync.Mutex
-	fs    *vfs.MemFS
 	n     *node.Node // nil while down
 	epoch int        // bumped whenever the node stops
 }
+
+func (sn *simNode) lockLife()   { sn.life <- struct{}{} }
+func (sn *simNode) unlockLife() { <-sn.life }
 
 // Cluster is the simulated cluster.
 type Cluster struct {
@@ -51,7 +65,7 @@ func newCluster(sc Scenario, trace *Trace) *Cluster {
 	c.net.SetLatency(baseLatency[0], baseLatency[1])
 	for i := range sc.Nodes {
 		ip := fmt.Sprintf("10.0.0.%d", i+1)
-		c.nodes = append(c.nodes, &simNode{id: fmt.Sprintf("n%d", i+1), host: c.net.Host(ip), fs: vfs.NewCrashableMem()})
+		c.nodes = append(c.nodes, &simNode{id: fmt.Sprintf("n%d", i+1), host: c.net.Host(ip), fs: vfs.NewCrashableMem(), joiner: i >= sc.Members(), life: make(chan struct{}, 1)})
 	}
 	return c
 }
@@ -60,13 +74,14 @@ func (c *Cluster) gossipAddr(i int) string {
 	return fmt.Sprintf("%s:%d", c.nodes[i].host.IP(), gossipPort)
 }
 
-// start opens node i on its disk. Seeds are named only at the first
-// start; a restart finds its cluster through the peers it saved.
+// start opens node i on its disk. A first member names seeds only at the
+// first start (a restart finds its cluster through the peers it saved);
+// a joining node names the first members on every start.
 func (c *Cluster) start(i int, first bool) error {
 	sn := c.nodes[i]
-	sn.mu.Lock()
-	defer sn.mu.Unlock()
-	if sn.n != nil {
+	sn.lockLife()
+	defer sn.unlockLife()
+	if c.node(i) != nil {
 		return nil
 	}
 	sn.host.Restart()
@@ -88,7 +103,15 @@ func (c *Cluster) start(i int, first bool) error {
 		Network:       sn.host,
 	}
 	co.Membership.Ring.Partitions = 64
-	if first && i > 0 {
+	if c.sc.LANGossip {
+		co.Membership.Timing = membership.LANTiming()
+	}
+	switch {
+	case sn.joiner:
+		for j := range c.sc.Members() {
+			co.Membership.Seeds = append(co.Membership.Seeds, c.gossipAddr(j))
+		}
+	case first && i > 0:
 		co.Membership.Seeds = []string{c.gossipAddr(0)}
 	}
 	o := node.TestOptions(dataDir, co)
@@ -100,7 +123,10 @@ func (c *Cluster) start(i int, first bool) error {
 		tr.Shutdown()
 		return err
 	}
+	sn.mu.Lock()
 	sn.n = n
+	sn.mu.Unlock()
+	sn.started.Store(true)
 	return nil
 }
 
@@ -110,10 +136,13 @@ func (c *Cluster) start(i int, first bool) error {
 // closes the node on its disk as it is.
 func (c *Cluster) stop(i int, crash bool) {
 	sn := c.nodes[i]
+	sn.lockLife()
+	defer sn.unlockLife()
 	sn.mu.Lock()
 	n := sn.n
 	sn.n = nil
 	sn.epoch++
+	sn.mu.Unlock()
 	if crash {
 		sn.host.Crash()
 		c.rngMu.Lock()
@@ -121,7 +150,6 @@ func (c *Cluster) stop(i int, crash bool) {
 		c.rngMu.Unlock()
 		sn.fs = sn.fs.CrashClone(cfg)
 	}
-	sn.mu.Unlock()
 	if n == nil {
 		return
 	}
@@ -149,6 +177,18 @@ func (c *Cluster) epoch(i int) int {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	return sn.epoch
+}
+
+// live lists the nodes that have run: the cluster's members and those
+// that left it, not the ones yet to join.
+func (c *Cluster) live() []int {
+	var out []int
+	for i, sn := range c.nodes {
+		if sn.started.Load() {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func (c *Cluster) node(i int) *node.Node {

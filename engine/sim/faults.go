@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // faultKind is what one fault does.
@@ -21,6 +23,8 @@ const (
 	faultLatency                    // slow every link
 	faultDatagrams                  // lose and duplicate gossip datagrams
 	faultSkew                       // move one node's clock
+	faultJoin                       // start a new node that joins the ring
+	faultLeave                      // ask a member to leave the ring
 )
 
 // fault is one scheduled fault, drawn in full before the run starts.
@@ -62,20 +66,37 @@ func (f fault) String() string {
 		return fmt.Sprintf("datagrams lost %.0f%% duplicated %.0f%% for %v", 100*f.loss, 100*f.dup, f.dur)
 	case faultSkew:
 		return fmt.Sprintf("clock of n%d at %+v", f.node+1, f.skew)
+	case faultJoin:
+		return fmt.Sprintf("n%d joins", f.node+1)
+	case faultLeave:
+		return fmt.Sprintf("n%d leaves", f.node+1)
 	}
 	return "?"
 }
 
-// schedule draws the faults of a scenario: one lane per node (crashes,
-// stops, pauses, clock jumps), one for partitions and one-way holds, one
-// for link quality. Faults in a lane never overlap; lanes do.
+// schedule draws the faults of a scenario: one lane for joins and
+// leaves, one lane per node (crashes, stops, pauses, clock jumps), one
+// for partitions and one-way holds, one for link quality. Faults in a
+// lane never overlap; lanes do.
 func schedule(sc Scenario) []fault {
 	rng := rand.New(rand.NewPCG(sc.Seed, 0xfa17))
 	var out []fault
 	gap := func() time.Duration { return time.Duration(200+rng.IntN(3000)) * time.Millisecond }
 	span := func(lo, hi int) time.Duration { return time.Duration(lo+rng.IntN(hi-lo+1)) * time.Millisecond }
+	// Joins and leaves come in the first two thirds of the faults, so
+	// that their handoff meets faults too; a joining node's own lane
+	// starts once it has joined.
+	changeBy := int(sc.Faults.Milliseconds()) * 2 / 3
+	laneStart := make([]time.Duration, sc.Nodes)
+	for i := sc.Members(); i < sc.Nodes; i++ {
+		laneStart[i] = span(0, changeBy)
+		out = append(out, fault{at: laneStart[i], kind: faultJoin, node: i})
+	}
+	for _, i := range rng.Perm(sc.Members())[:sc.Leaves] {
+		out = append(out, fault{at: span(0, changeBy), kind: faultLeave, node: i})
+	}
 	for i := range sc.Nodes {
-		for at := gap(); at < sc.Faults; {
+		for at := laneStart[i] + gap(); at < sc.Faults; {
 			f := fault{at: at, node: i}
 			switch r := rng.IntN(10); {
 			case r < 4:
@@ -204,6 +225,8 @@ func (f fault) lane() string {
 		return "partitions"
 	case faultLatency, faultDatagrams:
 		return "links"
+	case faultJoin, faultLeave:
+		return "membership"
 	}
 	return fmt.Sprintf("n%d", f.node+1)
 }
@@ -249,27 +272,56 @@ func (c *Cluster) apply(f fault) func() {
 		return func() { c.net.SetDatagramFaults(0, 0) }
 	case faultSkew:
 		c.nodes[f.node].skew.Store(int64(f.skew))
+	case faultJoin:
+		c.join(f.node)
+	case faultLeave:
+		c.leave(f.node)
 	}
 	return nil
 }
 
 var baseLatency = [2]time.Duration{100 * time.Microsecond, 2 * time.Millisecond}
 
-// restart starts a stopped node, trying again every second while it
-// fails (a restart into a partition may not find its cluster).
+// restart starts a stopped node, one that has run before.
 func (c *Cluster) restart(i int) {
+	if c.nodes[i].started.Load() {
+		c.bringUp(i, false, "restart")
+	}
+}
+
+// join starts a new node with the cluster's first members as its seeds.
+func (c *Cluster) join(i int) { c.bringUp(i, true, "join") }
+
+// bringUp starts node i, trying again every second while it fails (a
+// start into a partition may not find its cluster).
+func (c *Cluster) bringUp(i int, first bool, what string) {
 	for attempt := 0; ; attempt++ {
-		err := c.start(i, false)
+		err := c.start(i, first)
 		if err == nil {
-			c.trace.add("restart n%d", i+1)
+			c.trace.add("%s n%d", what, i+1)
 			return
 		}
-		c.trace.add("restart n%d failed: %v", i+1, err)
+		c.trace.add("%s n%d failed: %v", what, i+1, err)
 		if attempt == 30 {
 			return
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// leave asks node i to leave the ring, as dynctl leave does: it goes on
+// running and hands its data to the new owners.
+func (c *Cluster) leave(i int) {
+	n := c.node(i)
+	if n == nil {
+		c.trace.add("n%d is down: not asked to leave", i+1)
+		return
+	}
+	if _, err := n.KV().(kv.Admin).Admin([]string{"leave"}); err != nil {
+		c.trace.add("n%d: leave: %v", i+1, err)
+		return
+	}
+	c.nodes[i].left.Store(true)
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool {

@@ -13,6 +13,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/check"
 	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Result is one run's verdict.
@@ -31,7 +32,11 @@ type Result struct {
 	// Requests counts the requests sent to running nodes during faults
 	// and how many did not succeed; Refused those not sent (node down).
 	Requests, Failed, Refused int
-	Trace                     *Trace
+	// Simulated is how long the run lasted in simulated time. Seeds
+	// counts runs, in totals.
+	Simulated time.Duration
+	Seeds     int
+	Trace     *Trace
 }
 
 // add sums o's counts into r, for totals over seeds.
@@ -49,6 +54,8 @@ func (r *Result) add(o *Result) {
 	r.Failed += o.Failed
 	r.Refused += o.Refused
 	r.Diverged = append(r.Diverged, o.Diverged...)
+	r.Simulated += o.Simulated
+	r.Seeds++
 }
 
 // Passed reports whether the run kept every promise.
@@ -88,7 +95,9 @@ func Run(seed uint64) *Result {
 	tr := res.Trace
 	tr.add("%v", sc)
 	c := newCluster(sc, tr)
+	start := time.Now()
 	defer func() {
+		res.Simulated = time.Since(start)
 		c.closeAll()
 		// memberlist's Shutdown does not wait for a probe in flight, which
 		// ends on its timer; the bubble ends only when every goroutine
@@ -156,10 +165,10 @@ func Run(seed uint64) *Result {
 	return res
 }
 
-// form starts every node and waits until each sees all of them alive in
-// its ring.
+// form starts the first members and waits until each sees all of them
+// alive in its ring.
 func (c *Cluster) form() error {
-	for i := range c.nodes {
+	for i := range c.sc.Members() {
 		if err := c.start(i, true); err != nil {
 			return fmt.Errorf("starting n%d: %w", i+1, err)
 		}
@@ -202,27 +211,39 @@ func (c *Cluster) heal() {
 	c.net.Heal()
 	c.net.SetLatency(baseLatency[0], baseLatency[1])
 	c.net.SetDatagramFaults(0, 0)
-	for i := range c.nodes {
+	for _, i := range c.live() {
 		if c.node(i) == nil {
 			c.restart(i)
 		}
 	}
 }
 
-// membersHealed says what keeps the membership from agreeing that every
-// node is up and in the ring; "" when nothing does.
+// membersHealed says what keeps the membership from agreeing; "" when
+// nothing does. Every node that has run is up, sees every other alive,
+// and routes by the same ring, which holds every node not asked to
+// leave. (One that was asked may be back in it: a restart rejoins.)
 func (c *Cluster) membersHealed() string {
-	for i, sn := range c.nodes {
-		n := c.node(i)
+	live := c.live()
+	var ref *ring.Ring
+	for _, i := range live {
+		sn, n := c.nodes[i], c.node(i)
 		if n == nil {
 			return sn.id + " is down"
 		}
 		v := n.View()
-		if v.Ring == nil || v.Ring.Len() != len(c.nodes) {
-			return sn.id + "'s ring lacks members"
+		if v.Ring == nil {
+			return sn.id + " has no ring"
 		}
-		for _, o := range c.nodes {
-			if !v.Alive(o.id) {
+		if ref == nil {
+			ref = v.Ring
+		} else if !v.Ring.Equal(ref) {
+			return fmt.Sprintf("%s routes by ring v%d, %s by v%d", sn.id, v.Ring.Version(), c.nodes[live[0]].id, ref.Version())
+		}
+		if _, in := v.Ring.Member(sn.id); !in && !sn.left.Load() {
+			return sn.id + " is not in the ring"
+		}
+		for _, j := range live {
+			if o := c.nodes[j]; !v.Alive(o.id) {
 				return fmt.Sprintf("%s sees %s down", sn.id, o.id)
 			}
 		}
@@ -238,7 +259,8 @@ func (c *Cluster) converged(keys []string) (diverged []string, unhealed string) 
 	if why := c.membersHealed(); why != "" {
 		return nil, why
 	}
-	for i, sn := range c.nodes {
+	for _, i := range c.live() {
+		sn := c.nodes[i]
 		hints := 0
 		if err := c.node(i).Engine().ScanHints(func(string, []byte) bool { hints++; return true }); err != nil {
 			return nil, err.Error()
@@ -247,14 +269,16 @@ func (c *Cluster) converged(keys []string) (diverged []string, unhealed string) 
 			return nil, fmt.Sprintf("%s holds %d hints", sn.id, hints)
 		}
 	}
-	r := c.node(0).View().Ring
+	live := c.live()
+	r := c.node(live[0]).View().Ring
 	for _, key := range keys {
-		owners, err := r.PreferenceList(r.KeyPartition([]byte(key)), c.sc.N, nil)
+		owners, err := r.PreferenceList(r.KeyPartition([]byte(key)), min(c.sc.N, r.Len()), nil)
 		if err != nil {
 			return nil, err.Error()
 		}
 		want, wantSet := "", false
-		for i, sn := range c.nodes {
+		for _, i := range live {
+			sn := c.nodes[i]
 			d := digest(c.node(i).Engine(), key)
 			if !slices.Contains(owners, sn.id) {
 				if d != "none" {
@@ -284,12 +308,13 @@ func digest(e *engine.Engine, key string) string {
 	return strconv.FormatUint(engine.Digest(rec), 16)
 }
 
-// finalReads reads every key through every node, as the checker wants.
+// finalReads reads every key through every node that has run, as the
+// checker wants.
 func (c *Cluster) finalReads(keys []string) []check.Observation {
 	var out []check.Observation
 	var obj kv.Object
-	for i, sn := range c.nodes {
-		n := c.node(i)
+	for _, i := range c.live() {
+		sn, n := c.nodes[i], c.node(i)
 		for _, key := range keys {
 			o := check.Observation{Node: sn.id, Key: key, At: time.Now()}
 			if n == nil {

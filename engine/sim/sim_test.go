@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,46 +22,81 @@ var (
 	outFlag   = flag.String("sim.out", "", "directory to write each failing seed's trace to")
 )
 
-// TestSimulation runs one synctest bubble per seed. A failing seed
-// prints its trace and the command that replays it.
+// TestMain collects garbage less often than Go's default: a run
+// allocates fast and keeps little, and GOGC=400 cut the CPU per seed by
+// about 15 % here. A GOGC in the environment wins.
+func TestMain(m *testing.M) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	os.Exit(m.Run())
+}
+
+// TestSimulation runs one synctest bubble per seed, as many at once as
+// -parallel allows (GOMAXPROCS by default). A failing seed prints its
+// trace and the command that replays it. The last line it logs is
+// "N passed, M failed", N and M counting seeds.
 func TestSimulation(t *testing.T) {
 	seeds, err := parseSeeds(*seedsFlag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var passed int
-	var total Result
-	var converged []time.Duration
-	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			var res *Result
-			synctest.Test(t, func(t *testing.T) { res = Run(seed) })
-			t.Log(res.Scenario)
-			t.Log(res.Summary())
-			total.add(res)
-			if res.Passed() {
-				converged = append(converged, res.ConvergedAfter)
-			}
-			if *traceFlag || !res.Passed() {
-				t.Log("trace:\n" + res.Trace.String())
-			}
-			if !res.Passed() {
-				if *outFlag != "" {
-					_ = os.MkdirAll(*outFlag, 0o755)
-					_ = os.WriteFile(filepath.Join(*outFlag, fmt.Sprintf("seed-%d.trace", seed)), []byte(res.Trace.String()), 0o644)
+	var (
+		mu        sync.Mutex
+		passed    int
+		total     Result
+		converged []time.Duration
+	)
+	start, cpu0 := time.Now(), cpuTime()
+	t.Run("seeds", func(t *testing.T) {
+		for _, seed := range seeds {
+			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+				t.Parallel()
+				var res *Result
+				synctest.Test(t, func(t *testing.T) { res = Run(seed) })
+				t.Log(res.Scenario)
+				t.Log(res.Summary())
+				if *traceFlag || !res.Passed() {
+					t.Log("trace:\n" + res.Trace.String())
 				}
-				t.Errorf("seed %d failed; replay: go test ./engine/sim -run 'TestSimulation/seed=%d$' -sim.seeds %d -v", seed, seed, seed)
-				return
-			}
-			passed++
-		})
-	}
-	t.Logf("%d of %d seeds passed; over all of them: %s; %d keys not converged", passed, len(seeds), total.Counts(), len(total.Diverged))
+				mu.Lock()
+				defer mu.Unlock()
+				total.add(res)
+				if !res.Passed() {
+					if *outFlag != "" {
+						_ = os.MkdirAll(*outFlag, 0o755)
+						_ = os.WriteFile(filepath.Join(*outFlag, fmt.Sprintf("seed-%d.trace", seed)), []byte(res.Trace.String()), 0o644)
+					}
+					t.Errorf("seed %d failed; replay: go test ./engine/sim -run 'TestSimulation/seeds/seed=%d$' -sim.seeds %d -v", seed, seed, seed)
+					return
+				}
+				passed++
+				converged = append(converged, res.ConvergedAfter)
+			})
+		}
+	})
+	wall, cpu := time.Since(start), cpuTime()-cpu0
+	ran := total.Seeds
+	t.Logf("over all seeds: %s; %d keys not converged", total.Counts(), len(total.Diverged))
 	if len(converged) > 0 {
 		slices.Sort(converged)
 		t.Logf("healing → every replica identical, no hint held, all members up: p50 %.1fs, max %.1fs",
 			converged[len(converged)/2].Seconds(), converged[len(converged)-1].Seconds())
 	}
+	if ran > 0 && cpu > 0 {
+		t.Logf("%d seeds in %.0fs wall, %.0fs CPU (%.2f seeds per CPU-second); %.1f simulated cluster-hours",
+			ran, wall.Seconds(), cpu.Seconds(), float64(ran)/cpu.Seconds(), total.Simulated.Hours())
+	}
+	t.Logf("%d passed, %d failed", passed, len(seeds)-passed)
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func parseSeeds(s string) ([]uint64, error) {

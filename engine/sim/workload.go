@@ -53,10 +53,12 @@ type client struct {
 	last int // the node of the last request
 }
 
-// pick chooses a random node for a request: its KV and epoch, or ok
-// false (counted as refused: nothing is sent) while it is down.
+// pick chooses a random node of those that have run for a request: its
+// KV and epoch, or ok false (counted as refused: nothing is sent) while
+// it is down.
 func (cl *client) pick() (i int, k kv.KV, epoch int, ok bool) {
-	i = cl.rng.IntN(len(cl.c.nodes))
+	live := cl.c.live()
+	i = live[cl.rng.IntN(len(live))]
 	cl.last = i
 	k, epoch, ok = cl.c.kv(i)
 	if !ok {
