@@ -3,19 +3,17 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/quorum"
-	"github.com/dynamo-kv/dynamo/protocol/wire"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -23,11 +21,11 @@ import (
 // implements kv.KV (for the memcached front end) and wire.Handler (for
 // peers, via Handler).
 type Node struct {
-	opts Options
-	eng  *engine.Engine
-	topo TopologySource
-	tr   Transport // replication, reads, hints, anti-entropy
-	fwd  Transport // forwarded writes (see Options.Forward)
+	opts  Options
+	eng   *engine.Engine
+	topo  TopologySource
+	peers peers // replication, reads, hints, anti-entropy
+	fwd   peers // forwarded writes (see Options.Forward)
 
 	stats counters
 	cond  *condLocks // conditional writes decided here, one at a time per key
@@ -42,7 +40,7 @@ type Node struct {
 	reapNext     atomic.Uint64 // partition the next reap round starts at
 	pendingReaps struct {      // reaps members missed, by member, asked again each round
 		sync.Mutex
-		m     map[string][]keyDigest
+		m     map[string][]msg.KeyDigest
 		count int
 	}
 	hintKick chan struct{}            // a hint round now (a member came back)
@@ -63,10 +61,10 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{opts: opts, eng: eng, topo: topo, tr: tr, fwd: opts.Forward, stop: make(chan struct{}), hintKick: make(chan struct{}, 1), cond: newCondLocks()}
+	n := &Node{opts: opts, eng: eng, topo: topo, peers: wirePeers{tr}, fwd: wirePeers{tr}, stop: make(chan struct{}), hintKick: make(chan struct{}, 1), cond: newCondLocks()}
 	n.urgent.m = map[int]urgentMark{}
-	if n.fwd == nil {
-		n.fwd = tr
+	if opts.Forward != nil {
+		n.fwd = wirePeers{opts.Forward}
 	}
 	n.everyOrKick(opts.HintInterval, n.hintKick, func() { n.DeliverHints() })
 	n.every(opts.HandoffInterval, func() { n.HandOff() })
@@ -152,7 +150,7 @@ func (n *Node) healthy(t *Topology, id string) bool {
 		return true
 	}
 	addr, ok := t.Addrs[id]
-	return ok && t.Alive[id] && n.tr.Healthy(addr)
+	return ok && t.Alive[id] && n.peers.Healthy(addr)
 }
 
 func contains(ids []string, id string) bool {
@@ -270,12 +268,7 @@ func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, re
 	}
 	addr := t.Addrs[tg.id]
 	go func() {
-		_, resp, err := n.tr.Call(ctx, addr, msgFetch, appendFetch(nil, key), nil)
-		if err != nil {
-			replies <- reply{t: tg, err: err}
-			return
-		}
-		found, rec, err := decodeFetchResp(resp)
+		rec, found, err := n.peers.Fetch(ctx, addr, key, nil)
 		replies <- reply{t: tg, rec: rec, ok: found, err: err}
 	}()
 }
@@ -328,24 +321,18 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 	type answer struct {
 		tg     target
 		found  bool
-		digest []byte
+		digest uint64
 		err    error
 	}
 	answers := make(chan answer, len(others))
 	for _, tg := range others {
 		go func() {
-			_, resp, err := n.tr.Call(ctx, t.Addrs[tg.id], msgDigest, appendFetch(nil, key), nil)
-			a := answer{tg: tg, err: err}
-			if err == nil {
-				a.found, a.digest, a.err = decodeFetchResp(resp)
-			}
+			a := answer{tg: tg}
+			a.digest, a.found, a.err = n.peers.Digest(ctx, t.Addrs[tg.id], key)
 			answers <- a
 		}()
 	}
-	var ours []byte
-	if found {
-		ours = digestOf(local)
-	}
+	ours := digestIf(found, local)
 	var differ []answer
 	for range others {
 		a := <-answers
@@ -353,7 +340,7 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 			continue // unreachable: hints and anti-entropy will see to it
 		}
 		n.stats.readDigests.Add(1)
-		if a.found == found && bytes.Equal(a.digest, ours) {
+		if a.found == found && a.digest == ours {
 			continue
 		}
 		n.stats.readDigestMismatches.Add(1)
@@ -370,11 +357,7 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 		if !a.found {
 			continue
 		}
-		_, resp, err := n.tr.Call(ctx, t.Addrs[a.tg.id], msgFetch, appendFetch(nil, key), nil)
-		if err != nil {
-			continue
-		}
-		theirsFound, theirs, err := decodeFetchResp(resp)
+		theirs, theirsFound, err := n.peers.Fetch(ctx, t.Addrs[a.tg.id], key, nil)
 		if err != nil || !theirsFound {
 			continue
 		}
@@ -385,42 +368,38 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 	if merged == nil {
 		return
 	}
-	want := digestOf(merged)
+	want := engine.Digest(merged)
 	repair := func(tg target, stale bool) {
 		if !stale {
 			return
 		}
 		n.stats.readRepairs.Add(1)
-		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(tg)}
+		m := msg.MergeRequest{Key: key, Rec: merged, Durability: kv.DurabilityDefault, Owed: owedBy(tg)}
 		if err := n.sendMerge(context.Background(), t, tg.id, &m); err != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
 	}
-	repair(self, !found || !bytes.Equal(ours, want))
+	repair(self, !found || ours != want)
 	for _, a := range differ {
-		repair(a.tg, !a.found || !bytes.Equal(a.digest, want))
+		repair(a.tg, !a.found || a.digest != want)
 	}
 }
 
 // sendMerge delivers a record to one replica (itself included).
-func (n *Node) sendMerge(ctx context.Context, t *Topology, id string, m *mergeReq) error {
+func (n *Node) sendMerge(ctx context.Context, t *Topology, id string, m *msg.MergeRequest) error {
 	_, err := n.sendMergeDigest(ctx, t, id, m)
 	return err
 }
 
 // sendMergeDigest is sendMerge returning the digest of the record the
 // replica holds afterwards (0 from a replica that did not say).
-func (n *Node) sendMergeDigest(ctx context.Context, t *Topology, id string, m *mergeReq) (uint64, error) {
+func (n *Node) sendMergeDigest(ctx context.Context, t *Topology, id string, m *msg.MergeRequest) (uint64, error) {
 	if id == t.Self {
 		return n.applyMerge(m)
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
 	defer cancel()
-	_, resp, err := n.tr.Call(ctx, t.Addrs[id], msgMerge, appendMerge(nil, m), nil)
-	if err != nil || len(resp) != 8 {
-		return 0, err
-	}
-	return binary.LittleEndian.Uint64(resp), nil
+	return n.peers.Merge(ctx, t.Addrs[id], m)
 }
 
 // repairKey reads key from every target (this node included), merges
@@ -448,7 +427,7 @@ func (n *Node) repairKey(t *Topology, key []byte, targets []target) {
 // the hint a fallback among them keeps for the owner it stands in for.
 func (n *Node) sendRepairs(ctx context.Context, t *Topology, key, merged []byte, stale []target) {
 	for _, tg := range stale {
-		m := mergeReq{key: key, rec: merged, durability: kv.DurabilityDefault, owed: owedBy(tg)}
+		m := msg.MergeRequest{Key: key, Rec: merged, Durability: kv.DurabilityDefault, Owed: owedBy(tg)}
 		if n.sendMerge(ctx, t, tg.id, &m) != nil {
 			n.stats.readRepairFailures.Add(1)
 		}
@@ -466,13 +445,13 @@ func owedBy(tg target) []string {
 // applyMerge is a replica taking a record, and a hint for each owner it
 // is owed to (itself excepted). It returns the digest of the record it
 // holds afterwards.
-func (n *Node) applyMerge(m *mergeReq) (uint64, error) {
+func (n *Node) applyMerge(m *msg.MergeRequest) (uint64, error) {
 	self := n.topo.Topology().Self
-	owed := m.owed
+	owed := m.Owed
 	if slices.Contains(owed, self) {
 		owed = slices.DeleteFunc(slices.Clone(owed), func(o string) bool { return o == self })
 	}
-	_, digest, err := n.eng.Merge(m.key, m.rec, m.durability, owed...)
+	_, digest, err := n.eng.Merge(m.Key, m.Rec, m.Durability, owed...)
 	return digest, err
 }
 
@@ -533,18 +512,17 @@ func (n *Node) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 func (n *Node) forward(t *Topology, tg target, key []byte, req *kv.PutRequest, wait time.Duration) (res kv.PutResult, err error, next bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	deadline := n.eng.Now().Add(wait / 2).UnixNano()
-	_, resp, err := n.fwd.Call(ctx, t.Addrs[tg.id], msgPut, appendPut(nil, key, req, deadline), nil)
+	res, err = n.fwd.Put(ctx, t.Addrs[tg.id], key, req, deadline)
 	cancel()
-	switch {
+	switch delivered := deliveryOf(err); {
 	case err == nil:
 		n.stats.forwarded.Add(1)
-		res, err = decodePutResp(resp)
-		return res, err, false
-	case errors.Is(fromRemote(err), errLateForward):
+		return res, nil, false
+	case errors.Is(err, msg.ErrLateForward):
 		return kv.PutResult{}, err, true // refused, not applied: as if never delivered
-	case isRemote(err):
-		return kv.PutResult{}, fromRemote(err), false
-	case !undelivered(err) && conditional(req):
+	case delivered == answered:
+		return kv.PutResult{}, causeOf(err), false
+	case delivered == maybeDelivered && conditional(req):
 		n.stats.unavailable.Add(1)
 		return kv.PutResult{}, fmt.Errorf("%w: write forwarded to %s, outcome unknown: %v", kv.ErrUnavailable, tg.id, err), false
 	}
@@ -626,7 +604,7 @@ func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, targets, 
 	act := func(a writeAction) {
 		switch a.kind {
 		case actSend:
-			m := &mergeReq{key: key, rec: rec, durability: durability(a.rank), owed: withOwner(owed, a.to.hintFor)}
+			m := &msg.MergeRequest{Key: key, Rec: rec, Durability: durability(a.rank), Owed: withOwner(owed, a.to.hintFor)}
 			go func() {
 				d, err := n.sendMergeDigest(context.Background(), t, a.to.id, m)
 				acks <- reply{t: a.to, err: err, diverged: err == nil && d != 0 && d != sentDigest}
@@ -704,7 +682,7 @@ func (n *Node) FlushAll(delay time.Duration) error {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-		_, _, err := n.tr.Call(ctx, addr, msgFlushAll, appendUint64(nil, uint64(delay.Milliseconds())), nil)
+		err := n.peers.FlushAll(ctx, addr, delay)
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", id, err))
@@ -778,9 +756,32 @@ func (n *Node) everyOrKick(interval time.Duration, kick chan struct{}, round fun
 	})
 }
 
-// undelivered reports whether a forward failed before the request could
-// reach the peer: the transport refused it (peer suspect, connection
-// refused), so retrying elsewhere cannot apply the write twice.
-func undelivered(err error) bool {
-	return errors.Is(err, wire.ErrPeerSuspect) || errors.Is(err, syscall.ECONNREFUSED)
+// digestIf is the digest of a record, or 0 for none.
+func digestIf(found bool, rec []byte) uint64 {
+	if !found {
+		return 0
+	}
+	return engine.Digest(rec)
+}
+
+// servePut coordinates a write a peer forwarded here, unless it arrives
+// after the deadline its forwarder set (see forward). It is never
+// forwarded again.
+func (n *Node) servePut(key []byte, req *kv.PutRequest, deadline int64) (kv.PutResult, error) {
+	if deadline != 0 && n.eng.Now().UnixNano() > deadline {
+		n.stats.lateForwards.Add(1)
+		return kv.PutResult{}, msg.ErrLateForward
+	}
+	if req.W > n.opts.N {
+		return kv.PutResult{}, kv.ErrBadQuorum
+	}
+	topo := n.topo.Topology()
+	_, targets, spares, err := n.plan(topo, key)
+	if err != nil {
+		return kv.PutResult{}, err
+	}
+	if conditional(req) {
+		return n.coordinateConditional(topo, key, req, targets, spares)
+	}
+	return n.coordinate(topo, key, req, targets, spares)
 }
