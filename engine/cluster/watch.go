@@ -1,8 +1,6 @@
 package cluster
 
-import (
-	"time"
-)
+import "time"
 
 // Watching the membership. When gossip reports a member up again (it was
 // down, partitioned away or paused), three things should not wait for
