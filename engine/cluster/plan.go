@@ -17,31 +17,41 @@ type target struct {
 	hintFor string
 }
 
+// route is where one request for a key goes. plan computes it once per
+// request, hashing the key once; everything after uses it.
+type route struct {
+	hash    uint64   // the key's ring hash (ring.HashKey)
+	top     []string // the key's top-N owners, in preference order
+	targets []target // the replicas to send to (fallbacks with hints)
+	spares  []target // healthy members for later failures
+}
+
 // plan picks a key's replicas: the healthy members of its top N, then, for
 // each unhealthy one, the next healthy member of the extended list with a
 // hint; the remaining healthy members are spares for later failures.
-func (n *Node) plan(t *Topology, key []byte) (top []string, targets, spares []target, err error) {
+func (n *Node) plan(t *Topology, key []byte) (route, error) {
 	r := t.Ring
 	if r == nil || r.Len() == 0 {
-		return nil, nil, nil, fmt.Errorf("%w: this node has no ring yet", kv.ErrUnavailable)
+		return route{}, fmt.Errorf("%w: this node has no ring yet", kv.ErrUnavailable)
 	}
-	p := r.Partition(ring.HashKey(key))
+	rt := route{hash: ring.HashKey(key)}
+	p := r.Partition(rt.hash)
 	// The first 2N members are precomputed and cheap; most requests find
 	// their N healthy nodes there.
 	count := min(r.Len(), 2*n.opts.N)
 	list, err := r.PreferenceList(p, count, make([]string, 0, count))
 	if err != nil {
-		return nil, nil, nil, err
+		return route{}, err
 	}
 	if count < r.Len() && n.healthyCount(t, list) < n.opts.N {
 		// Many nodes down: walk the whole extended list (O(Q)), so a
 		// request fails only when the whole cluster cannot serve it.
 		if list, err = r.ExtendedList(p, nil); err != nil {
-			return nil, nil, nil, err
+			return route{}, err
 		}
 	}
 	nTop := min(n.opts.N, len(list))
-	top = list[:nTop]
+	rt.top = list[:nTop]
 	var down []string
 	for i, id := range list {
 		switch {
@@ -50,15 +60,15 @@ func (n *Node) plan(t *Topology, key []byte) (top []string, targets, spares []ta
 				down = append(down, id)
 			}
 		case i < nTop:
-			targets = append(targets, target{id: id})
+			rt.targets = append(rt.targets, target{id: id})
 		case len(down) > 0:
-			targets = append(targets, target{id: id, hintFor: down[0]})
+			rt.targets = append(rt.targets, target{id: id, hintFor: down[0]})
 			down = down[1:]
 		default:
-			spares = append(spares, target{id: id})
+			rt.spares = append(rt.spares, target{id: id})
 		}
 	}
-	return top, targets, spares, nil
+	return rt, nil
 }
 
 func (n *Node) healthyCount(t *Topology, ids []string) int {

@@ -37,10 +37,11 @@ func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 		return kv.ErrKeyTooLong
 	}
 	t := n.topo.Topology()
-	_, targets, spares, err := n.plan(t, key)
+	rt, err := n.plan(t, key)
 	if err != nil {
 		return err
 	}
+	targets, spares := rt.targets, rt.spares
 	n.stats.reads.Add(1)
 	// Replica calls and read repair outlive the caller's buffer.
 	key = bytes.Clone(key)

@@ -192,12 +192,12 @@ func (n *Node) agreed(t *Topology, members []string, cands []msg.KeyDigest) (ok,
 // round reaps it.
 func (n *Node) repairDisputed(t *Topology, disputed []msg.KeyDigest) {
 	for _, kd := range disputed[:min(len(disputed), maxReapRepairs)] {
-		_, targets, _, err := n.plan(t, kd.Key)
+		rt, err := n.plan(t, kd.Key)
 		if err != nil {
 			return
 		}
 		n.stats.reapRepairs.Add(1)
-		n.repairKey(t, kd.Key, targets)
+		n.repairKey(t, kd.Key, rt.targets)
 	}
 }
 

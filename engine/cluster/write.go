@@ -12,7 +12,6 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/quorum"
-	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Put implements kv.KV. A node in the key's top N coordinates; any
@@ -25,21 +24,21 @@ func (n *Node) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 		return kv.PutResult{}, kv.ErrBadQuorum
 	}
 	t := n.topo.Topology()
-	top, targets, spares, err := n.plan(t, key)
+	rt, err := n.plan(t, key)
 	if err != nil {
 		return kv.PutResult{}, err
 	}
 	if conditional(req) {
-		return n.putConditional(t, key, req, targets, spares)
+		return n.putConditional(t, key, req, rt)
 	}
-	if contains(top, t.Self) {
-		return n.coordinate(t, key, req, targets, spares)
+	if contains(rt.top, t.Self) {
+		return n.coordinate(t, key, req, rt)
 	}
 	// The owner may need its own write, a replica timeout and one per
 	// spare before it answers; wait that long, not less, so a slow answer
 	// is not mistaken for a lost request.
 	wait := time.Duration(2+n.opts.N) * n.opts.Timeout
-	for _, tg := range targets {
+	for _, tg := range rt.targets {
 		if tg.hintFor != "" {
 			break // no healthy owner left to forward to
 		}
@@ -49,7 +48,7 @@ func (n *Node) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 		// The request never reached that owner: try the next one.
 	}
 	// No owner reachable: this node takes the write as a fallback.
-	return n.coordinate(t, key, req, targets, spares)
+	return n.coordinate(t, key, req, rt)
 }
 
 // forward sends a write to owner tg to coordinate, waiting up to wait.
@@ -101,20 +100,20 @@ func (n *Node) servePut(key []byte, req *kv.PutRequest, deadline int64) (kv.PutR
 		return kv.PutResult{}, kv.ErrBadQuorum
 	}
 	topo := n.topo.Topology()
-	_, targets, spares, err := n.plan(topo, key)
+	rt, err := n.plan(topo, key)
 	if err != nil {
 		return kv.PutResult{}, err
 	}
 	if conditional(req) {
-		return n.coordinateConditional(topo, key, req, targets, spares)
+		return n.coordinateConditional(topo, key, req, rt)
 	}
-	return n.coordinate(topo, key, req, targets, spares)
+	return n.coordinate(topo, key, req, rt)
 }
 
 // coordinate applies a write locally (minting its dot), replicates the
 // record, and answers after W acknowledgements. The round (writeRound)
 // decides; a writeDriver carries out what it decides.
-func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, targets, spares []target) (kv.PutResult, error) {
+func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, rt route) (kv.PutResult, error) {
 	// The round's end runs after the answer, so it is a task of its own,
 	// taken before anything is written: a closing node writes nothing.
 	roundDone, ok := n.bg.add()
@@ -128,8 +127,8 @@ func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, targets, 
 		}
 	}()
 	n.stats.writes.Add(1)
-	self, others, spares := coordinatorRoles(t.Self, targets, spares)
-	w := n.newWriteDriver(t, key, req, targets)
+	self, others, spares := coordinatorRoles(t.Self, rt.targets, rt.spares)
+	w := n.newWriteDriver(t, key, req, rt)
 	res, err := w.writeLocal(req, self)
 	if err != nil {
 		return kv.PutResult{}, err
@@ -158,6 +157,7 @@ type writeDriver struct {
 	key, rec   []byte
 	sentDigest uint64 // of rec, to spot a replica holding more than it was sent
 	owed       []string
+	top        []string // the key's owners
 	targets    []target
 	asked      kv.Durability // the request's
 	need       int           // acknowledgements that decide the write
@@ -165,12 +165,12 @@ type writeDriver struct {
 	decided    chan error // the outcome, as soon as it is known
 }
 
-func (n *Node) newWriteDriver(t *Topology, key []byte, req *kv.PutRequest, targets []target) *writeDriver {
+func (n *Node) newWriteDriver(t *Topology, key []byte, req *kv.PutRequest, rt route) *writeDriver {
 	need := n.opts.W
 	if req.W != 0 {
 		need = req.W
 	}
-	return &writeDriver{n: n, t: t, key: bytes.Clone(key), targets: targets, asked: req.Durability,
+	return &writeDriver{n: n, t: t, key: bytes.Clone(key), top: rt.top, targets: rt.targets, asked: req.Durability,
 		need: need, decided: make(chan error, 1)}
 }
 
@@ -196,7 +196,7 @@ func (w *writeDriver) durability(rank int) kv.Durability {
 func (w *writeDriver) writeLocal(req *kv.PutRequest, self target) (kv.PutResult, error) {
 	local := *req
 	local.Durability = w.durability(0)
-	w.owed = w.n.owed(w.t, w.key, self, w.targets)
+	w.owed = owed(w.t.Self, w.top, self, w.targets)
 	res, rec, err := w.n.eng.PutRecord(w.key, &local, nil, w.owed...)
 	if err != nil {
 		return kv.PutResult{}, err
@@ -263,19 +263,14 @@ func (w *writeDriver) answer(a writeAction) {
 		kv.ErrUnavailable, a.acked, w.need)
 }
 
-// owed lists the key's top-N owners that the write's targets do not
-// include: down, with a fallback standing in for them or none left to.
-// self is the coordinator's own target (a coordinator outside the
-// targets stands in for the owner it names).
-func (n *Node) owed(t *Topology, key []byte, self target, targets []target) []string {
-	p := t.Ring.Partition(ring.HashKey(key))
-	top, err := t.Ring.PreferenceList(p, min(n.opts.N, t.Ring.Len()), nil)
-	if err != nil {
-		return nil
-	}
+// owed lists the key's top-N owners (top) that the write's targets do
+// not include: down, with a fallback standing in for them or none left
+// to. self is the coordinator's own target (a coordinator outside the
+// targets stands in for the owner it names), selfID its member ID.
+func owed(selfID string, top []string, self target, targets []target) []string {
 	var out []string
 	for _, id := range top {
-		reached := id == t.Self
+		reached := id == selfID
 		for _, tg := range targets {
 			if tg.id == id && tg.hintFor == "" {
 				reached = true
