@@ -51,14 +51,8 @@ func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 	}
 	if r == 1 {
 		if i := indexOf(targets, t.Self); i >= 0 {
-			rec, found, err := n.eng.Record(key, nil)
-			if err == nil {
-				if err := n.eng.FillObject(key, rec, o); err != nil {
-					return err
-				}
-				others := append(append([]target(nil), targets[:i]...), targets[i+1:]...)
-				n.bg.goTask(func() { n.repairByDigest(key, t, targets[i], others, rec, found) })
-				return nil
+			if done, err := n.readOwn(key, t, targets, i, o); done {
+				return err
 			}
 			// This node's copy is unreadable: read the others in full.
 		}
@@ -91,6 +85,22 @@ func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 		}
 		acts = round.reply(<-replies)
 	}
+}
+
+// readOwn answers a read at R=1 from this node's own copy (targets[i]),
+// checking the others by digest in the background. done is false when
+// that copy is unreadable.
+func (n *Node) readOwn(key []byte, t *Topology, targets []target, i int, o *kv.Object) (done bool, err error) {
+	rec, found, err := n.eng.Record(key, nil)
+	if err != nil {
+		return false, nil
+	}
+	if err := n.eng.FillObject(key, rec, o); err != nil {
+		return true, err
+	}
+	others := append(append([]target(nil), targets[:i]...), targets[i+1:]...)
+	n.bg.goTask(func() { n.repairByDigest(key, t, targets[i], others, rec, found) })
+	return true, nil
 }
 
 func lastErr(rs []reply) error {
@@ -159,34 +169,8 @@ wait:
 func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []target, local []byte, found bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 	defer cancel()
-	type answer struct {
-		tg     target
-		found  bool
-		digest uint64
-		err    error
-	}
-	answers := make(chan answer, len(others))
-	for _, tg := range others {
-		go func() {
-			a := answer{tg: tg}
-			a.digest, a.found, a.err = n.peers.Digest(ctx, t.Addrs[tg.id], key)
-			answers <- a
-		}()
-	}
 	ours := digestIf(found, local)
-	var differ []answer
-	for range others {
-		a := <-answers
-		if a.err != nil {
-			continue // unreachable: hints and anti-entropy will see to it
-		}
-		n.stats.readDigests.Add(1)
-		if a.found == found && a.digest == ours {
-			continue
-		}
-		n.stats.readDigestMismatches.Add(1)
-		differ = append(differ, a)
-	}
+	differ := n.differingDigests(ctx, t, key, others, found, ours)
 	if len(differ) == 0 {
 		return
 	}
@@ -224,6 +208,41 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 	for _, a := range differ {
 		repair(a.tg, !a.found || a.digest != want)
 	}
+}
+
+// digestAnswer is one replica's answer to a digest request.
+type digestAnswer struct {
+	tg     target
+	found  bool
+	digest uint64
+	err    error
+}
+
+// differingDigests asks the others for their record's digest and returns
+// the answers that differ from this node's (found, ours).
+func (n *Node) differingDigests(ctx context.Context, t *Topology, key []byte, others []target, found bool, ours uint64) []digestAnswer {
+	answers := make(chan digestAnswer, len(others))
+	for _, tg := range others {
+		go func() {
+			a := digestAnswer{tg: tg}
+			a.digest, a.found, a.err = n.peers.Digest(ctx, t.Addrs[tg.id], key)
+			answers <- a
+		}()
+	}
+	var differ []digestAnswer
+	for range others {
+		a := <-answers
+		if a.err != nil {
+			continue // unreachable: hints and anti-entropy will see to it
+		}
+		n.stats.readDigests.Add(1)
+		if a.found == found && a.digest == ours {
+			continue
+		}
+		n.stats.readDigestMismatches.Add(1)
+		differ = append(differ, a)
+	}
+	return differ
 }
 
 // digestIf is the digest of a record, or 0 for none.
