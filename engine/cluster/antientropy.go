@@ -3,10 +3,11 @@ package cluster
 import (
 	"context"
 	"errors"
+	"iter"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/merkle"
-	"github.com/dynamo-kv/dynamo/protocol/wire"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -26,10 +27,6 @@ import (
 // partition after this node restarted from an unclean shutdown (it may
 // have lost buffered writes nobody hinted), are urgent: they go first, up
 // to urgentPerTick per tick.
-
-// segmentBudget bounds a segment answer; a larger segment is sent in part
-// and the rest repaired in later rounds.
-const segmentBudget = 4 << 20
 
 // urgentPerTick bounds the urgent exchanges per AntiEntropyInterval.
 const urgentPerTick = 20
@@ -172,7 +169,7 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
 	defer cancel()
 	addr := t.Addrs[peer]
-	_, leaves, err := n.tr.Call(ctx, addr, msgTree, wire.AppendUint32(nil, uint32(p)), nil)
+	leaves, err := n.peers.Tree(ctx, addr, p, nil)
 	if err != nil {
 		return 0
 	}
@@ -184,12 +181,7 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 	for _, seg := range diff {
 		n.stats.aaeSegments.Add(1)
 		lo, hi := local.SegmentRange(seg)
-		req := wire.AppendUint64(wire.AppendUint64(nil, lo), hi)
-		_, resp, err := n.tr.Call(ctx, addr, msgSegment, req, nil)
-		if err != nil {
-			return repaired
-		}
-		theirs, err := decodeSegment(resp)
+		theirs, err := n.peers.Segment(ctx, addr, lo, hi)
 		if err != nil {
 			return repaired
 		}
@@ -208,8 +200,8 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 			return true
 		})
 		for _, h := range push {
-			m := mergeReq{key: h.key, rec: h.rec}
-			if _, _, err := n.tr.Call(ctx, addr, msgMerge, appendMerge(nil, &m), nil); err == nil {
+			m := msg.MergeRequest{Key: h.key, Rec: h.rec}
+			if _, err := n.peers.Merge(ctx, addr, &m); err == nil {
 				repaired++
 			}
 		}
@@ -238,30 +230,9 @@ func (n *Node) partitionTree(t *Topology, p int) (*merkle.Tree, error) {
 	return tree, err
 }
 
-// appendSegment encodes this node's records with hashes in [lo, hi):
-// a truncated flag, then (key, record) pairs up to segmentBudget bytes.
-func (n *Node) appendSegment(dst []byte, lo, hi uint64) []byte {
-	var body []byte
-	truncated := uint8(0)
-	n.eng.ScanHashRange(lo, hi, func(key, rec []byte) bool {
-		if len(body)+len(key)+len(rec) > segmentBudget {
-			truncated = 1
-			return false
-		}
-		body = wire.AppendBytes(wire.AppendBytes(body, key), rec)
-		return true
-	})
-	return append(wire.AppendUint8(dst, truncated), body...)
-}
-
-func decodeSegment(p []byte) (map[string][]byte, error) {
-	d := wire.NewDecoder(p)
-	d.Uint8() // truncated: what is missing is repaired in a later round
-	out := map[string][]byte{}
-	for d.Remaining() > 0 && d.Err() == nil {
-		key := d.Bytes()
-		rec := d.Bytes()
-		out[string(key)] = rec
+// records yields this node's records with hashes in [lo, hi).
+func (n *Node) records(lo, hi uint64) iter.Seq2[[]byte, []byte] {
+	return func(yield func(key, rec []byte) bool) {
+		n.eng.ScanHashRange(lo, hi, yield)
 	}
-	return out, d.Err()
 }

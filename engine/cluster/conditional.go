@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/kv"
-	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Conditional writes (add, replace, cas, and the read-modify-writes behind
@@ -44,20 +43,21 @@ func newCondLocks() *condLocks {
 	return &l
 }
 
-func (l *condLocks) of(key []byte) chan struct{} {
-	return l[ring.HashKey(key)%uint64(len(l))]
+// of is the lock of a key by its hash (ring.HashKey).
+func (l *condLocks) of(hash uint64) chan struct{} {
+	return l[hash%uint64(len(l))]
 }
 
 // putConditional sends a conditional write to the key's first healthy
 // owner, or decides it here when that is this node.
-func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, targets, spares []target) (kv.PutResult, error) {
+func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, rt route) (kv.PutResult, error) {
 	wait := time.Duration(3+n.opts.N) * n.opts.Timeout
-	for _, tg := range targets {
+	for _, tg := range rt.targets {
 		if tg.hintFor != "" {
 			break // only owners decide
 		}
 		if tg.id == t.Self {
-			return n.coordinateConditional(t, key, req, targets, spares)
+			return n.coordinateConditional(t, key, req, rt)
 		}
 		if res, err, next := n.forward(t, tg, key, req, wait); !next {
 			return res, err
@@ -72,16 +72,16 @@ func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, targe
 // the key's other conditional writes held off, it brings its own copy up
 // to date with R replicas (itself included), then coordinates the write
 // as any other, answering after W acknowledgements.
-func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest, targets, spares []target) (kv.PutResult, error) {
+func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest, rt route) (kv.PutResult, error) {
 	key = bytes.Clone(key) // the catch-up's fetches outlive the caller's buffer
-	lock := n.cond.of(key)
+	lock := n.cond.of(rt.hash)
 	lock <- struct{}{}
 	defer func() { <-lock }()
 	n.stats.conditional.Add(1)
-	if err := n.catchUp(t, key, targets, spares); err != nil {
+	if err := n.catchUp(t, key, rt.targets, rt.spares); err != nil {
 		return kv.PutResult{}, err
 	}
-	return n.coordinate(t, key, req, targets, spares)
+	return n.coordinate(t, key, req, rt)
 }
 
 // catchUp merges the records of the key's replicas into the local copy

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 )
@@ -231,13 +232,13 @@ func TestMissedReapIsAskedAgain(t *testing.T) {
 	}
 	c.clock.Advance(2 * time.Minute)
 	rec, _, _ := first.eng.Record([]byte("k"), nil)
-	kd := keyDigest{key: []byte("k"), digest: engine.Digest(rec)}
+	kd := msg.KeyDigest{Key: []byte("k"), Digest: engine.Digest(rec)}
 	for _, i := range top[:2] {
-		if ok, err := c.nodes[i].eng.ReapIf(kd.key, kd.digest); !ok || err != nil {
+		if ok, err := c.nodes[i].eng.ReapIf(kd.Key, kd.Digest); !ok || err != nil {
 			t.Fatalf("reap on %s: %v %v", c.nodes[i].id, ok, err)
 		}
 	}
-	first.node.rememberReaps(missed.id, []keyDigest{kd})
+	first.node.rememberReaps(missed.id, []msg.KeyDigest{kd})
 	first.node.Reap()
 	if _, found, _ := missed.eng.Record([]byte("k"), nil); found {
 		t.Fatal("the member that missed the reap still holds the dead record")

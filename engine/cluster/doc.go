@@ -14,9 +14,14 @@
 // replicas in the background (read repair).
 //
 // It routes by a Topology (ring, addresses, liveness) that gossip keeps
-// current, and talks to peers through a Transport (protocol/wire in
-// production, with fault injection in tests). It does not decide
-// membership or move partitions after ring changes; see engine/membership.
+// current. It talks to peers through a small interface of typed calls
+// (peers: fetch, digest, merge, put, tree, segment, flush_all, reapable,
+// reap, and the peer's health), implemented by wirePeers over a Transport
+// (*wire.Pool in production, with fault injection in tests). Every
+// internode message is encoded and decoded by internal/msg, on the
+// calling side (wirePeers) and the serving side (Handler) alike. It does
+// not decide membership or move partitions after ring changes; see
+// engine/membership.
 //
 // Classic conditional operations (cas, add, incr …) are checked against
 // the coordinator's own replica under its key lock: atomic on that node,

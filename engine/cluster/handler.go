@@ -3,15 +3,19 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"time"
 
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 )
 
+// The serving side of the peers protocol: each request is decoded by the
+// msg codec, served by a typed method of Node, and its answer encoded by
+// the codec.
+
 // ServerTypes is the set of message types Handler serves, for
 // wire.ServerOptions.Types.
-func ServerTypes() wire.TypeSet { return serverTypes }
+func ServerTypes() wire.TypeSet { return msg.ServerTypes }
 
 // Handler returns the wire handler that serves this node's peers.
 func (n *Node) Handler() wire.Handler { return wire.HandlerFunc(n.handle) }
@@ -25,97 +29,77 @@ func (n *Node) handle(ctx context.Context, t wire.MsgType, p, dst []byte) (rt wi
 			rt, out, err = 0, nil, fmt.Errorf("cluster: internal error serving message type %d: %v", t, r)
 		}
 	}()
-	return n.serve(ctx, t, p, dst)
+	out, err = n.serve(t, p, dst)
+	if err != nil {
+		return 0, nil, err
+	}
+	return t, out, nil
 }
 
-func (n *Node) serve(_ context.Context, t wire.MsgType, p, dst []byte) (wire.MsgType, []byte, error) {
+// serve answers one request into dst. An error from decoding the request
+// goes back as is; one from serving it carries its engine code.
+func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 	switch t {
-	case msgFetch, msgDigest:
-		key, err := decodeFetch(p)
+	case msg.Fetch, msg.Digest:
+		key, err := msg.DecodeFetch(p)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		rec, found, err := n.eng.Record(key, nil)
 		if err != nil {
-			return 0, nil, toRemote(err)
+			return nil, msg.ToRemote(err)
 		}
-		if t == msgDigest && found {
-			rec = digestOf(rec)
+		if t == msg.Digest {
+			return msg.AppendDigestResp(dst, found, digestIf(found, rec)), nil
 		}
-		return t, appendFetchResp(dst, found, rec), nil
-	case msgMerge:
-		var m mergeReq
-		if err := decodeMerge(p, &m); err != nil {
-			return 0, nil, err
+		return msg.AppendFetchResp(dst, found, rec), nil
+	case msg.Merge:
+		var m msg.MergeRequest
+		if err := msg.DecodeMerge(p, &m); err != nil {
+			return nil, err
 		}
 		n.stats.mergesServed.Add(1)
 		digest, err := n.applyMerge(&m)
-		if err != nil {
-			return 0, nil, toRemote(err)
-		}
-		return t, wire.AppendUint64(dst, digest), nil
-	case msgPut:
+		return msg.AppendMergeResp(dst, digest), msg.ToRemote(err)
+	case msg.Put:
 		var req kv.PutRequest
-		key, deadline, err := decodePut(p, &req)
+		key, deadline, err := msg.DecodePut(p, &req)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		if deadline != 0 && n.eng.Now().UnixNano() > deadline {
-			n.stats.lateForwards.Add(1)
-			return 0, nil, toRemote(errLateForward)
-		}
-		if req.W > n.opts.N {
-			return 0, nil, toRemote(kv.ErrBadQuorum)
-		}
-		// A forwarded write is coordinated here, never forwarded again.
-		topo := n.topo.Topology()
-		_, targets, spares, err := n.plan(topo, key)
+		res, err := n.servePut(key, &req, deadline)
+		return msg.AppendPutResp(dst, &res), msg.ToRemote(err)
+	case msg.Tree:
+		part, err := msg.DecodeTree(p)
 		if err != nil {
-			return 0, nil, toRemote(err)
-		}
-		var res kv.PutResult
-		if conditional(&req) {
-			res, err = n.coordinateConditional(topo, key, &req, targets, spares)
-		} else {
-			res, err = n.coordinate(topo, key, &req, targets, spares)
-		}
-		if err != nil {
-			return 0, nil, toRemote(err)
-		}
-		return t, appendPutResp(dst, &res), nil
-	case msgTree:
-		d := wire.NewDecoder(p)
-		part := int(d.Uint32())
-		if err := d.Finish(); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		tree, err := n.partitionTree(n.topo.Topology(), part)
 		if err != nil {
-			return 0, nil, toRemote(err)
+			return nil, msg.ToRemote(err)
 		}
-		return t, tree.AppendLeaves(dst), nil
-	case msgSegment:
-		d := wire.NewDecoder(p)
-		lo, hi := d.Uint64(), d.Uint64()
-		if err := d.Finish(); err != nil {
-			return 0, nil, err
+		return tree.AppendLeaves(dst), nil
+	case msg.Segment:
+		lo, hi, err := msg.DecodeSegmentReq(p)
+		if err != nil {
+			return nil, err
 		}
-		return t, n.appendSegment(dst, lo, hi), nil
-	case msgReapable:
-		out, err := n.reapable(p)
-		return t, append(dst, out...), err
-	case msgReap:
-		out, err := n.reap(p)
-		return t, append(dst, out...), err
-	case msgFlushAll:
-		d := wire.NewDecoder(p)
-		ms := d.Uint64()
-		if err := d.Finish(); err != nil {
-			return 0, nil, err
+		return msg.AppendSegment(dst, n.records(lo, hi)), nil
+	case msg.Reapable, msg.Reap:
+		kds, err := msg.DecodeKeyDigests(p)
+		if err != nil {
+			return nil, err
 		}
-		return t, dst, toRemote(n.eng.FlushAll(time.Duration(ms) * time.Millisecond))
+		if t == msg.Reap {
+			return msg.AppendReapResp(dst, n.reap(kds)), nil
+		}
+		return msg.AppendReapableResp(dst, n.reapable(kds)), nil
+	case msg.FlushAll:
+		delay, err := msg.DecodeFlushAll(p)
+		if err != nil {
+			return nil, err
+		}
+		return dst, msg.ToRemote(n.eng.FlushAll(delay))
 	}
-	return 0, nil, fmt.Errorf("cluster: unexpected message type %d", t)
+	return nil, fmt.Errorf("cluster: unexpected message type %d", t)
 }
-
-func appendUint64(dst []byte, v uint64) []byte { return wire.AppendUint64(dst, v) }

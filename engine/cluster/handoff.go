@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 )
 
 // Ownership handoff: after the ring changes (a join, a leave), a node may
@@ -71,7 +73,7 @@ func (n *Node) HandOff() int {
 // pushToAll sends a record to every owner and reports whether all took it.
 func (n *Node) pushToAll(t *Topology, owners []string, h heldRecord) bool {
 	for _, id := range owners {
-		m := mergeReq{key: h.key, rec: h.rec}
+		m := msg.MergeRequest{Key: h.key, Rec: h.rec}
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 		err := n.sendMerge(ctx, t, id, &m)
 		cancel()

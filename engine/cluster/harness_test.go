@@ -23,7 +23,7 @@ import (
 // node dials through its own wiretest.Network, so a test can cut any
 // directed link: node i cannot reach j while net[i] faults j's address.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes []*testNode
 	topo  atomic.Pointer[Topology]
 	clock *testClock // every engine's wall clock
@@ -57,7 +57,7 @@ func (s topoFor) Topology() *Topology {
 	return &t
 }
 
-func newTestCluster(t *testing.T, n int, opts Options) *testCluster {
+func newTestCluster(t testing.TB, n int, opts Options) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, clock: &testClock{}}
 	var members []ring.Member

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -53,9 +54,9 @@ func (n *Node) DeliverHints() int {
 				continue
 			}
 		case found:
-			m := mergeReq{key: h.key, rec: rec}
+			m := msg.MergeRequest{Key: h.key, Rec: rec}
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-			_, _, err = n.tr.Call(ctx, t.Addrs[h.owner], msgMerge, appendMerge(nil, &m), nil)
+			_, err = n.peers.Merge(ctx, t.Addrs[h.owner], &m)
 			cancel()
 			if err != nil {
 				n.stats.hintFailures.Add(1)

@@ -5,7 +5,7 @@ import (
 	"context"
 
 	"github.com/dynamo-kv/dynamo/engine"
-	"github.com/dynamo-kv/dynamo/protocol/wire"
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -61,12 +61,12 @@ func (n *Node) Reap() int {
 			continue
 		}
 		lo, hi := r.PartitionRange(p)
-		var cands []keyDigest
+		var cands []msg.KeyDigest
 		scanned := 0
 		_ = n.eng.ScanHashRange(lo, hi, func(key, rec []byte) bool {
 			scanned++
 			if n.eng.Dead(rec) {
-				cands = append(cands, keyDigest{key: bytes.Clone(key), digest: engine.Digest(rec)})
+				cands = append(cands, msg.KeyDigest{Key: bytes.Clone(key), Digest: engine.Digest(rec)})
 			}
 			return scanned < budget
 		})
@@ -74,23 +74,22 @@ func (n *Node) Reap() int {
 		if len(cands) == 0 {
 			continue
 		}
-		var disputed []keyDigest
+		var disputed []msg.KeyDigest
 		cands, disputed = n.agreed(t, members, cands)
 		n.repairDisputed(t, disputed)
 		if len(cands) == 0 {
 			continue
 		}
-		req := appendKeyDigests(nil, cands)
 		for _, id := range members {
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-			_, _, err := n.tr.Call(ctx, t.Addrs[id], msgReap, req, nil)
+			_, err := n.peers.Reap(ctx, t.Addrs[id], cands)
 			cancel()
 			if err != nil {
 				n.rememberReaps(id, cands)
 			}
 		}
 		for _, kd := range cands {
-			if ok, _ := n.eng.ReapIf(kd.key, kd.digest); ok {
+			if ok, _ := n.eng.ReapIf(kd.Key, kd.Digest); ok {
 				reaped++
 			}
 		}
@@ -100,11 +99,11 @@ func (n *Node) Reap() int {
 }
 
 // rememberReaps notes that member id missed the reap of cands.
-func (n *Node) rememberReaps(id string, cands []keyDigest) {
+func (n *Node) rememberReaps(id string, cands []msg.KeyDigest) {
 	n.pendingReaps.Lock()
 	defer n.pendingReaps.Unlock()
 	if n.pendingReaps.m == nil {
-		n.pendingReaps.m = map[string][]keyDigest{}
+		n.pendingReaps.m = map[string][]msg.KeyDigest{}
 	}
 	for _, kd := range cands {
 		if n.pendingReaps.count >= maxPendingReaps {
@@ -127,7 +126,7 @@ func (n *Node) retryReaps(t *Topology) {
 			continue // gone from the cluster: nothing to ask
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-		_, _, err := n.tr.Call(ctx, addr, msgReap, appendKeyDigests(nil, kds), nil)
+		_, err := n.peers.Reap(ctx, addr, kds)
 		cancel()
 		if err != nil {
 			n.rememberReaps(id, kds)
@@ -159,21 +158,20 @@ func (n *Node) reapMembers(t *Topology) ([]string, bool) {
 
 // agreed splits the candidates into those every member lets be reaped
 // and those some member refused (nil, nil when a member did not answer).
-func (n *Node) agreed(t *Topology, members []string, cands []keyDigest) (ok, disputed []keyDigest) {
-	req := appendKeyDigests(nil, cands)
+func (n *Node) agreed(t *Topology, members []string, cands []msg.KeyDigest) (ok, disputed []msg.KeyDigest) {
 	keep := make([]bool, len(cands))
 	for i := range keep {
 		keep[i] = true
 	}
 	for _, id := range members {
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-		_, resp, err := n.tr.Call(ctx, t.Addrs[id], msgReapable, req, nil)
+		lets, err := n.peers.Reapable(ctx, t.Addrs[id], cands)
 		cancel()
-		if err != nil || len(resp) != len(cands) {
+		if err != nil {
 			return nil, nil
 		}
-		for i, b := range resp {
-			keep[i] = keep[i] && b == 1
+		for i, b := range lets {
+			keep[i] = keep[i] && b
 		}
 	}
 	for i, kd := range cands {
@@ -192,57 +190,51 @@ func (n *Node) agreed(t *Topology, members []string, cands []keyDigest) (ok, dis
 // client reads a dead key, so no read repair ever would, and anti-entropy
 // may be minutes away; once the replicas hold the same record a later
 // round reaps it.
-func (n *Node) repairDisputed(t *Topology, disputed []keyDigest) {
+func (n *Node) repairDisputed(t *Topology, disputed []msg.KeyDigest) {
 	for _, kd := range disputed[:min(len(disputed), maxReapRepairs)] {
-		_, targets, _, err := n.plan(t, kd.key)
+		rt, err := n.plan(t, kd.Key)
 		if err != nil {
 			return
 		}
 		n.stats.reapRepairs.Add(1)
-		n.repairKey(t, kd.key, targets)
+		n.repairKey(t, kd.Key, rt.targets)
 	}
 }
 
-// reapable answers a reap check: per pair, 1 if this node lets the key be
-// reaped (no hint for it, and the same record, or none and not an owner).
-func (n *Node) reapable(p []byte) ([]byte, error) {
-	kds, err := decodeKeyDigests(p)
-	if err != nil {
-		return nil, err
-	}
+// reapable answers a reap check: per pair, whether this node lets the key
+// be reaped (no hint for it, and the same record, or none and not an
+// owner).
+func (n *Node) reapable(kds []msg.KeyDigest) []bool {
 	t := n.topo.Topology()
-	out := make([]byte, len(kds))
+	out := make([]bool, len(kds))
 	for i, kd := range kds {
-		hinted, err := n.eng.HasHints(kd.key)
+		hinted, err := n.eng.HasHints(kd.Key)
 		if err != nil || hinted {
 			continue
 		}
-		rec, found, err := n.eng.Record(kd.key, nil)
+		rec, found, err := n.eng.Record(kd.Key, nil)
 		switch {
 		case err != nil:
-		case found && engine.Digest(rec) == kd.digest:
-			out[i] = 1
-		case !found && !n.owns(t, kd.key):
-			out[i] = 1
+		case found && engine.Digest(rec) == kd.Digest:
+			out[i] = true
+		case !found && !n.owns(t, kd.Key):
+			out[i] = true
 		}
 	}
-	return out, nil
+	return out
 }
 
-// reap reaps the listed keys whose records are still the ones named.
-func (n *Node) reap(p []byte) ([]byte, error) {
-	kds, err := decodeKeyDigests(p)
-	if err != nil {
-		return nil, err
-	}
+// reap reaps the listed keys whose records are still the ones named, and
+// returns how many it reaped.
+func (n *Node) reap(kds []msg.KeyDigest) int {
 	count := 0
 	for _, kd := range kds {
-		if ok, _ := n.eng.ReapIf(kd.key, kd.digest); ok {
+		if ok, _ := n.eng.ReapIf(kd.Key, kd.Digest); ok {
 			count++
 		}
 	}
 	n.stats.reaped.Add(uint64(count))
-	return wire.AppendUvarint(nil, uint64(count)), nil
+	return count
 }
 
 // owns reports whether this node is one of key's top-N owners.

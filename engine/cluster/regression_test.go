@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
 	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
@@ -50,7 +51,7 @@ func (f *fakeTransport) Call(ctx context.Context, addr string, t wire.MsgType, r
 	hook := f.onMerge
 	f.mu.Unlock()
 	rt, out, err := h(ctx, t, append([]byte(nil), req...), dst)
-	if err == nil && t == msgMerge && hook != nil {
+	if err == nil && t == msg.Merge && hook != nil {
 		hook(addr)
 	}
 	return rt, append([]byte(nil), out...), err
@@ -118,7 +119,7 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fb.applyMerge(&mergeReq{key: key, rec: rec1, owed: []string{owner}}); err != nil {
+	if _, err := fb.applyMerge(&msg.MergeRequest{Key: key, Rec: rec1, Owed: []string{owner}}); err != nil {
 		t.Fatal(err)
 	}
 	// While v1 is being delivered, a newer write v2 reaches the fallback,
@@ -132,7 +133,7 @@ func TestHintKeptForUndeliveredWrite(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if _, err := fb.applyMerge(&mergeReq{key: key, rec: rec2, owed: []string{owner}}); err != nil {
+			if _, err := fb.applyMerge(&msg.MergeRequest{Key: key, Rec: rec2, Owed: []string{owner}}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -165,19 +166,19 @@ func wireFaultBlackHole() wiretest.Fault { return wiretest.Fault{BlackHole: true
 func TestLateForwardRefused(t *testing.T) {
 	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 2})
 	owner := c.nodes[0]
-	late := appendPut(nil, []byte("k"), &kv.PutRequest{Delete: true, SupersedeAll: true}, c.clock.Now().Add(-time.Millisecond).UnixNano())
+	late := msg.AppendPut(nil, []byte("k"), &kv.PutRequest{Delete: true, SupersedeAll: true}, c.clock.Now().Add(-time.Millisecond).UnixNano())
 	if _, err := owner.put(t, "k", set("after")); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := owner.node.handle(context.Background(), msgPut, late, nil)
-	if !errors.Is(fromRemote(err), errLateForward) {
+	_, _, err := owner.node.handle(context.Background(), msg.Put, late, nil)
+	if !errors.Is(msg.FromRemote(err), msg.ErrLateForward) {
 		t.Fatalf("late forward: %v, want it refused", err)
 	}
 	if got := owner.local(t, "k"); !got["after"] || got["<deleted>"] {
 		t.Fatalf("after a refused late delete the owner holds %v, want the set alone", got)
 	}
-	onTime := appendPut(nil, []byte("k"), &kv.PutRequest{Delete: true, SupersedeAll: true}, c.clock.Now().Add(time.Minute).UnixNano())
-	if _, _, err := owner.node.handle(context.Background(), msgPut, onTime, nil); err != nil {
+	onTime := msg.AppendPut(nil, []byte("k"), &kv.PutRequest{Delete: true, SupersedeAll: true}, c.clock.Now().Add(time.Minute).UnixNano())
+	if _, _, err := owner.node.handle(context.Background(), msg.Put, onTime, nil); err != nil {
 		t.Fatalf("forward within its deadline: %v", err)
 	}
 	if got := owner.local(t, "k"); got["after"] {

@@ -1,8 +1,6 @@
 package cluster
 
-import (
-	"time"
-)
+import "time"
 
 // Watching the membership. When gossip reports a member up again (it was
 // down, partitioned away or paused), three things should not wait for
@@ -12,8 +10,8 @@ import (
 // that member may have missed writes nobody hinted (its own buffered
 // copies lost in a crash).
 
-// recoverer is implemented by transports that can be told a peer is back
-// (*wire.Pool.Recover).
+// recoverer is implemented by peers that can be told a peer is back
+// (wirePeers, over *wire.Pool.Recover).
 type recoverer interface{ Recover(addr string) }
 
 const watchInterval = 100 * time.Millisecond
@@ -46,8 +44,8 @@ func (n *Node) watch() {
 			}
 			n.stats.peersBack.Add(1)
 			if addr, ok := t.Addrs[id]; ok {
-				for _, tr := range []Transport{n.tr, n.fwd} {
-					if r, ok := tr.(recoverer); ok {
+				for _, p := range []peers{n.peers, n.fwd} {
+					if r, ok := p.(recoverer); ok {
 						r.Recover(addr)
 					}
 				}

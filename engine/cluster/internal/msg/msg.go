@@ -1,0 +1,320 @@
+// Package msg is the codec of the cluster's internode messages: their
+// type numbers, their payloads and the error codes their answers carry,
+// both ways. The cluster package's peer client and its handler encode and
+// decode through it, and nothing else builds or parses a payload. It does
+// no I/O; protocol/wire frames and carries the bytes.
+package msg
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
+)
+
+// Internode message types. ONLY APPEND: the numbers are the protocol.
+const (
+	Fetch    wire.MsgType = 1 // key → found, record
+	Merge    wire.MsgType = 2 // key, record, durability, hint owner → ack
+	Put      wire.MsgType = 3 // a forwarded write → cas, context
+	FlushAll wire.MsgType = 4 // delay in ms → ack
+	Tree     wire.MsgType = 5 // partition → merkle leaves of the responder's records
+	Segment  wire.MsgType = 6 // hash range → (key, record) pairs, truncated flag
+	Digest   wire.MsgType = 7 // key → found, xxHash64 of the record (as Fetch's answer)
+	Reapable wire.MsgType = 8 // (key, digest) pairs → per pair, whether the responder lets it be reaped
+	Reap     wire.MsgType = 9 // (key, digest) pairs → how many the responder reaped
+)
+
+// ServerTypes is every message type a node serves.
+var ServerTypes = wire.NewTypeSet(Fetch, Merge, Put, FlushAll, Tree, Segment, Digest, Reapable, Reap)
+
+// Error codes carried in wire.RemoteError, so a coordinator's answer keeps
+// the engine's sentinel across a forward. ONLY APPEND.
+const (
+	codeOther uint16 = iota
+	codeNotStored
+	codeExists
+	codeNotFound
+	codeBadContext
+	codeKeyTooLong
+	codeClosed
+	codeUnavailable
+	codeBadQuorum
+	codeNotNumber
+	codeLateForward
+)
+
+var codeErrors = map[uint16]error{
+	codeNotStored:   kv.ErrNotStored,
+	codeExists:      kv.ErrExists,
+	codeNotFound:    kv.ErrNotFound,
+	codeBadContext:  kv.ErrBadContext,
+	codeKeyTooLong:  kv.ErrKeyTooLong,
+	codeClosed:      kv.ErrClosed,
+	codeUnavailable: kv.ErrUnavailable,
+	codeBadQuorum:   kv.ErrBadQuorum,
+	codeNotNumber:   kv.ErrNotNumber,
+	codeLateForward: ErrLateForward,
+}
+
+// ErrLateForward: a forwarded write reached its owner after the forwarder
+// had stopped waiting for it, and was not applied.
+var ErrLateForward = errors.New("cluster: forwarded write arrived after its deadline; not applied")
+
+// ToRemote turns an engine error into a wire error with its code.
+func ToRemote(err error) error {
+	for code, sentinel := range codeErrors {
+		if errors.Is(err, sentinel) {
+			return wire.NewRemoteError(code, err.Error())
+		}
+	}
+	return err
+}
+
+// FromRemote turns a peer's error back into the engine's sentinel.
+func FromRemote(err error) error {
+	var re *wire.RemoteError
+	if errors.As(err, &re) {
+		if sentinel, ok := codeErrors[re.Code]; ok {
+			if re.Code == codeUnavailable {
+				return fmt.Errorf("%w (at the coordinator: %s)", sentinel, re.Msg)
+			}
+			return sentinel
+		}
+	}
+	return err
+}
+
+// A fetch (and a digest) asks for one key's record.
+func AppendFetch(dst, key []byte) []byte { return wire.AppendBytes(dst, key) }
+
+func DecodeFetch(p []byte) (key []byte, err error) {
+	d := wire.NewDecoder(p)
+	key = d.Bytes()
+	return key, d.Finish()
+}
+
+// AppendFetchResp encodes a fetch's answer: found, then the record.
+func AppendFetchResp(dst []byte, found bool, rec []byte) []byte {
+	f := uint8(0)
+	if found {
+		f = 1
+	}
+	return wire.AppendBytes(wire.AppendUint8(dst, f), rec)
+}
+
+func DecodeFetchResp(p []byte) (found bool, rec []byte, err error) {
+	d := wire.NewDecoder(p)
+	found = d.Uint8() == 1
+	rec = d.Bytes()
+	return found, rec, d.Finish()
+}
+
+// AppendDigestResp encodes a Digest answer: as Fetch's, with the
+// record's digest (engine.Digest, 8 bytes little endian) for the record.
+func AppendDigestResp(dst []byte, found bool, digest uint64) []byte {
+	if !found {
+		return AppendFetchResp(dst, false, nil)
+	}
+	var d [8]byte
+	binary.LittleEndian.PutUint64(d[:], digest)
+	return AppendFetchResp(dst, true, d[:])
+}
+
+func DecodeDigestResp(p []byte) (found bool, digest uint64, err error) {
+	found, d, err := DecodeFetchResp(p)
+	switch {
+	case err != nil:
+		return false, 0, err
+	case found && len(d) != 8:
+		return false, 0, fmt.Errorf("cluster: %d-byte digest", len(d))
+	case found:
+		digest = binary.LittleEndian.Uint64(d)
+	}
+	return found, digest, nil
+}
+
+// MergeRequest is one record sent to a replica, with the owners that are
+// owed it: the one a fallback stands in for, and every owner the write
+// could not reach. Each replica that takes the record keeps a hint for
+// each of them, so that whichever of them survives delivers it.
+type MergeRequest struct {
+	Key, Rec   []byte
+	Durability kv.Durability
+	Owed       []string
+}
+
+// MaxOwed bounds the owners a merge may name (a key has N of them).
+const MaxOwed = 255
+
+// AppendMerge encodes a merge: key, record, durability, owed owners.
+func AppendMerge(dst []byte, m *MergeRequest) []byte {
+	dst = wire.AppendBytes(dst, m.Key)
+	dst = wire.AppendBytes(dst, m.Rec)
+	dst = wire.AppendUint8(dst, uint8(m.Durability))
+	dst = wire.AppendUvarint(dst, uint64(len(m.Owed)))
+	for _, o := range m.Owed {
+		dst = wire.AppendString(dst, o)
+	}
+	return dst
+}
+
+func DecodeMerge(p []byte, m *MergeRequest) error {
+	d := wire.NewDecoder(p)
+	m.Key = d.Bytes()
+	m.Rec = d.Bytes()
+	m.Durability = kv.Durability(d.Uint8())
+	n := d.Uvarint()
+	if n > MaxOwed {
+		return fmt.Errorf("cluster: merge names %d owed owners", n)
+	}
+	m.Owed = m.Owed[:0]
+	for range n {
+		m.Owed = append(m.Owed, d.Text())
+	}
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	if m.Durability > kv.Sync {
+		return fmt.Errorf("cluster: bad durability %d", m.Durability)
+	}
+	return nil
+}
+
+// KeyDigest is one (key, record digest) pair of a reap round.
+type KeyDigest struct {
+	Key    []byte
+	Digest uint64
+}
+
+// AppendKeyDigests encodes the pairs of a reap check or a reap.
+func AppendKeyDigests(dst []byte, kds []KeyDigest) []byte {
+	dst = wire.AppendUvarint(dst, uint64(len(kds)))
+	for _, kd := range kds {
+		dst = wire.AppendUint64(wire.AppendBytes(dst, kd.Key), kd.Digest)
+	}
+	return dst
+}
+
+func DecodeKeyDigests(p []byte) ([]KeyDigest, error) {
+	d := wire.NewDecoder(p)
+	n := d.Uvarint()
+	if n > uint64(len(p)) {
+		return nil, errors.New("cluster: malformed key digests")
+	}
+	out := make([]KeyDigest, 0, n)
+	for range n {
+		out = append(out, KeyDigest{Key: d.Bytes(), Digest: d.Uint64()})
+	}
+	return out, d.Finish()
+}
+
+// A merge's answer is the digest of the record the replica holds
+// afterwards; an answer of any other length (a node that predates it)
+// reads as 0, "did not say".
+func AppendMergeResp(dst []byte, digest uint64) []byte { return wire.AppendUint64(dst, digest) }
+
+func DecodeMergeResp(p []byte) uint64 {
+	if len(p) != 8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(p)
+}
+
+// A tree request names a partition.
+func AppendTree(dst []byte, partition int) []byte { return wire.AppendUint32(dst, uint32(partition)) }
+
+func DecodeTree(p []byte) (partition int, err error) {
+	d := wire.NewDecoder(p)
+	partition = int(d.Uint32())
+	return partition, d.Finish()
+}
+
+// A segment request names a hash range [lo, hi).
+func AppendSegmentReq(dst []byte, lo, hi uint64) []byte {
+	return wire.AppendUint64(wire.AppendUint64(dst, lo), hi)
+}
+
+func DecodeSegmentReq(p []byte) (lo, hi uint64, err error) {
+	d := wire.NewDecoder(p)
+	lo, hi = d.Uint64(), d.Uint64()
+	return lo, hi, d.Finish()
+}
+
+// SegmentBudget bounds a segment answer; a larger segment is sent in part
+// and the rest repaired in later rounds.
+const SegmentBudget = 4 << 20
+
+// AppendSegment encodes a segment answer: a truncated flag, then (key,
+// record) pairs of records up to SegmentBudget bytes.
+func AppendSegment(dst []byte, records iter.Seq2[[]byte, []byte]) []byte {
+	var body []byte
+	truncated := uint8(0)
+	for key, rec := range records {
+		if len(body)+len(key)+len(rec) > SegmentBudget {
+			truncated = 1
+			break
+		}
+		body = wire.AppendBytes(wire.AppendBytes(body, key), rec)
+	}
+	return append(wire.AppendUint8(dst, truncated), body...)
+}
+
+func DecodeSegment(p []byte) (map[string][]byte, error) {
+	d := wire.NewDecoder(p)
+	d.Uint8() // truncated: what is missing is repaired in a later round
+	out := map[string][]byte{}
+	for d.Remaining() > 0 && d.Err() == nil {
+		key := d.Bytes()
+		rec := d.Bytes()
+		out[string(key)] = rec
+	}
+	return out, d.Err()
+}
+
+// A flush_all carries its delay in milliseconds.
+func AppendFlushAll(dst []byte, delay time.Duration) []byte {
+	return wire.AppendUint64(dst, uint64(delay.Milliseconds()))
+}
+
+func DecodeFlushAll(p []byte) (time.Duration, error) {
+	d := wire.NewDecoder(p)
+	ms := d.Uint64()
+	return time.Duration(ms) * time.Millisecond, d.Finish()
+}
+
+// A reap check's answer is one byte per pair, 1 where the key may go.
+func AppendReapableResp(dst []byte, ok []bool) []byte {
+	for _, b := range ok {
+		v := uint8(0)
+		if b {
+			v = 1
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
+
+func DecodeReapableResp(p []byte, pairs int) ([]bool, error) {
+	if len(p) != pairs {
+		return nil, fmt.Errorf("cluster: %d reap answers for %d keys", len(p), pairs)
+	}
+	ok := make([]bool, len(p))
+	for i, b := range p {
+		ok[i] = b == 1
+	}
+	return ok, nil
+}
+
+// A reap's answer is how many keys the responder reaped.
+func AppendReapResp(dst []byte, count int) []byte { return wire.AppendUvarint(dst, uint64(count)) }
+
+func DecodeReapResp(p []byte) (int, error) {
+	d := wire.NewDecoder(p)
+	n := d.Uvarint()
+	return int(n), d.Finish()
+}

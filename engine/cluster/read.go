@@ -1,0 +1,286 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
+	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/engine/quorum"
+)
+
+// reply is one replica's answer.
+type reply struct {
+	t        target
+	rec      []byte
+	ok       bool // found (reads)
+	diverged bool // the replica holds more than the write sent it (writes)
+	err      error
+}
+
+// Get implements kv.KV: read from the N healthy replicas, answer after
+// R (opt.R, 1 to N, when the request names one), merge by causality,
+// repair stale replicas in the background.
+func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
+	o.Reset()
+	r := opt.R
+	if r == 0 {
+		r = n.opts.R
+	}
+	if r < 0 || r > n.opts.N {
+		return kv.ErrBadQuorum
+	}
+	if len(key) == 0 || len(key) > kv.MaxKeyLen {
+		return kv.ErrKeyTooLong
+	}
+	t := n.topo.Topology()
+	rt, err := n.plan(t, key)
+	if err != nil {
+		return err
+	}
+	targets, spares := rt.targets, rt.spares
+	n.stats.reads.Add(1)
+	// Replica calls and read repair outlive the caller's buffer.
+	key = bytes.Clone(key)
+	if reachable := len(targets) + len(spares); reachable < r {
+		n.stats.unavailable.Add(1)
+		return fmt.Errorf("%w: read needs %d replicas, %d reachable", kv.ErrUnavailable, r, reachable)
+	}
+	if r == 1 {
+		if i := indexOf(targets, t.Self); i >= 0 {
+			if done, err := n.readOwn(key, t, targets, i, o); done {
+				return err
+			}
+			// This node's copy is unreadable: read the others in full.
+		}
+	}
+	replies := make(chan reply, len(targets)+len(spares))
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	round, acts := newReadRound(r, targets, spares)
+	for {
+		for _, a := range acts {
+			switch {
+			case a.fetch != nil:
+				n.fetch(ctx, t, *a.fetch, key, replies)
+			case a.err != nil:
+				cancel()
+				return a.err
+			case a.outcome == quorum.Lost:
+				n.stats.unavailable.Add(1)
+				go n.drain(cancel, replies, round.inFlight())
+				return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", kv.ErrUnavailable, round.tracker.Acked(), r, lastErr(round.got))
+			default:
+				if err := n.eng.FillObject(key, round.merged, o); err != nil {
+					cancel()
+					return err
+				}
+				if !n.bg.goTask(func() { n.repair(key, t, round, replies, cancel) }) {
+					cancel() // closing: no repair
+				}
+				return nil
+			}
+		}
+		acts = round.reply(<-replies)
+	}
+}
+
+// readOwn answers a read at R=1 from this node's own copy (targets[i]),
+// checking the others by digest in the background. done is false when
+// that copy is unreadable.
+func (n *Node) readOwn(key []byte, t *Topology, targets []target, i int, o *kv.Object) (done bool, err error) {
+	rec, found, err := n.eng.Record(key, nil)
+	if err != nil {
+		return false, nil
+	}
+	if err := n.eng.FillObject(key, rec, o); err != nil {
+		return true, err
+	}
+	others := append(append([]target(nil), targets[:i]...), targets[i+1:]...)
+	n.bg.goTask(func() { n.repairByDigest(key, t, targets[i], others, rec, found) })
+	return true, nil
+}
+
+func lastErr(rs []reply) error {
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i].err != nil {
+			return rs[i].err
+		}
+	}
+	return nil
+}
+
+// drain consumes the replies still in flight so their goroutines end.
+func (n *Node) drain(cancel context.CancelFunc, replies chan reply, inFlight int) {
+	defer cancel()
+	for range inFlight {
+		<-replies
+	}
+}
+
+// fetch asks one replica for key's record, answering on replies.
+func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, replies chan<- reply) {
+	if tg.id == t.Self {
+		rec, found, err := n.eng.Record(key, nil)
+		replies <- reply{t: tg, rec: rec, ok: found, err: err}
+		return
+	}
+	addr := t.Addrs[tg.id]
+	go func() {
+		rec, found, err := n.peers.Fetch(ctx, addr, key, nil)
+		replies <- reply{t: tg, rec: rec, ok: found, err: err}
+	}()
+}
+
+// repair waits (bounded) for the replicas of a read that had not
+// answered, and sends the merge of everything to every replica that
+// answered with something older.
+func (n *Node) repair(key []byte, t *Topology, round *readRound, replies chan reply, cancel context.CancelFunc) {
+	defer cancel()
+	deadline := time.NewTimer(n.opts.RepairWait)
+	defer deadline.Stop()
+wait:
+	for inFlight := round.inFlight(); inFlight > 0; inFlight-- {
+		select {
+		case r := <-replies:
+			round.reply(r)
+		case <-deadline.C:
+			break wait
+		case <-n.stop:
+			return
+		}
+	}
+	merged, stale, err := repairPlan(round.got)
+	if err != nil {
+		return
+	}
+	n.stats.readRepairs.Add(uint64(len(stale)))
+	n.sendRepairs(context.Background(), t, key, merged, stale)
+}
+
+// repairByDigest is read repair for a read answered from this node's own
+// copy (R=1): the other replicas send a digest of their record, and only
+// those whose digest differs are asked for the record itself, merged with
+// ours; the merge then goes to every copy that is not it, ours included.
+// Replicas in sync, the common case, cost a lookup and a 16-byte answer
+// instead of a whole record on the wire (Cassandra's digest reads).
+func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []target, local []byte, found bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
+	ours := digestIf(found, local)
+	differ := n.differingDigests(ctx, t, key, others, found, ours)
+	if len(differ) == 0 {
+		return
+	}
+	merged := local
+	if !found {
+		merged = nil
+	}
+	for _, a := range differ {
+		if !a.found {
+			continue
+		}
+		theirs, theirsFound, err := n.peers.Fetch(ctx, t.Addrs[a.tg.id], key, nil)
+		if err != nil || !theirsFound {
+			continue
+		}
+		if merged, err = engine.MergeRecords(nil, merged, theirs); err != nil {
+			return
+		}
+	}
+	if merged == nil {
+		return
+	}
+	want := engine.Digest(merged)
+	repair := func(tg target, stale bool) {
+		if !stale {
+			return
+		}
+		n.stats.readRepairs.Add(1)
+		m := msg.MergeRequest{Key: key, Rec: merged, Durability: kv.DurabilityDefault, Owed: owedBy(tg)}
+		if err := n.sendMerge(context.Background(), t, tg.id, &m); err != nil {
+			n.stats.readRepairFailures.Add(1)
+		}
+	}
+	repair(self, !found || ours != want)
+	for _, a := range differ {
+		repair(a.tg, !a.found || a.digest != want)
+	}
+}
+
+// digestAnswer is one replica's answer to a digest request.
+type digestAnswer struct {
+	tg     target
+	found  bool
+	digest uint64
+	err    error
+}
+
+// differingDigests asks the others for their record's digest and returns
+// the answers that differ from this node's (found, ours).
+func (n *Node) differingDigests(ctx context.Context, t *Topology, key []byte, others []target, found bool, ours uint64) []digestAnswer {
+	answers := make(chan digestAnswer, len(others))
+	for _, tg := range others {
+		go func() {
+			a := digestAnswer{tg: tg}
+			a.digest, a.found, a.err = n.peers.Digest(ctx, t.Addrs[tg.id], key)
+			answers <- a
+		}()
+	}
+	var differ []digestAnswer
+	for range others {
+		a := <-answers
+		if a.err != nil {
+			continue // unreachable: hints and anti-entropy will see to it
+		}
+		n.stats.readDigests.Add(1)
+		if a.found == found && a.digest == ours {
+			continue
+		}
+		n.stats.readDigestMismatches.Add(1)
+		differ = append(differ, a)
+	}
+	return differ
+}
+
+// digestIf is the digest of a record, or 0 for none.
+func digestIf(found bool, rec []byte) uint64 {
+	if !found {
+		return 0
+	}
+	return engine.Digest(rec)
+}
+
+// repairKey reads key from every target (this node included), merges
+// what they hold and sends the merge to each that holds less: read
+// repair, for a key a write found replicas disagreeing on.
+func (n *Node) repairKey(t *Topology, key []byte, targets []target) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
+	replies := make(chan reply, len(targets))
+	for _, tg := range targets {
+		n.fetch(ctx, t, tg, key, replies)
+	}
+	got := make([]reply, 0, len(targets))
+	for range targets {
+		got = append(got, <-replies)
+	}
+	merged, stale, err := repairPlan(got)
+	if err != nil {
+		return
+	}
+	n.sendRepairs(ctx, t, key, merged, stale)
+}
+
+// sendRepairs sends the merged record of key to each stale replica, with
+// the hint a fallback among them keeps for the owner it stands in for.
+func (n *Node) sendRepairs(ctx context.Context, t *Topology, key, merged []byte, stale []target) {
+	for _, tg := range stale {
+		m := msg.MergeRequest{Key: key, Rec: merged, Durability: kv.DurabilityDefault, Owed: owedBy(tg)}
+		if n.sendMerge(ctx, t, tg.id, &m) != nil {
+			n.stats.readRepairFailures.Add(1)
+		}
+	}
+}
