@@ -60,7 +60,7 @@ SIM_SEEDS ?= 1-500
 sim_seeds = $(if $(filter command line,$(origin SEEDS)),1-$(SEEDS),$(SIM_SEEDS))
 sim: ## deterministic simulation: whole clusters in one process, simulated time, network and disks (SEEDS=N or SIM_SEEDS=1-500); ends "N passed, M failed"
 	@mkdir -p sim-out
-	@{ $(GO) test -count=1 -timeout 600m -run '^TestSimulation$$' ./engine/sim -sim.seeds $(sim_seeds) -sim.out sim-out -v 2>&1; echo $$? > sim-out/rc; } \
+	@{ $(GO) test -count=1 -timeout 600m -run '^TestSimulation$$' ./engine/sim -sim.seeds $(sim_seeds) -sim.out $(CURDIR)/sim-out -v 2>&1; echo $$? > sim-out/rc; } \
 	  | tee sim-out/sim.log | grep --line-buffered -E '^ +sim_test.go:|^(ok|FAIL|--- FAIL)'; \
 	  line=$$(grep -oE '[0-9]+ passed, [0-9]+ failed$$' sim-out/sim.log | tail -1); \
 	  echo "$${line:-0 passed, 1 failed (the simulator did not finish: see sim-out/sim.log)}"; exit $$(cat sim-out/rc)

@@ -27,10 +27,16 @@ type core struct {
 	// configuration, so that a peer advertising one does not make this node
 	// "behind" forever.
 	rejected map[uint64]struct{}
+	// addrs is the last gossip address heard for every node, kept when
+	// prune forgets the node: a member that comes back into the ring
+	// after this node stopped hearing from it (a joiner's ring arriving
+	// late, a partition) must still be reachable, or the reconnect loop
+	// has nothing to dial and the two never meet again.
+	addrs map[string]string
 }
 
 func newCore(self string, r *ring.Ring) core {
-	return core{self: self, ring: r, peers: map[string]peer{}, rejected: map[uint64]struct{}{}}
+	return core{self: self, ring: r, peers: map[string]peer{}, rejected: map[uint64]struct{}{}, addrs: map[string]string{}}
 }
 
 // offerResult says what offer did with a ring.
@@ -76,6 +82,9 @@ func (c *core) observe(id string, alive bool, addr string, raw []byte) (bool, er
 	}
 	old, had := c.peers[id]
 	p := peer{alive: alive, addr: addr}
+	if addr != "" {
+		c.addrs[id] = addr
+	}
 	meta, err := decodeMeta(raw)
 	if err == nil {
 		p.meta, p.known = meta, true
@@ -190,7 +199,7 @@ func (c *core) wanted() []ring.Member {
 }
 
 // members builds the Members of a View: every known node, and every ring
-// member, known or not.
+// member, known or not, with the last address heard for it.
 func (c *core) members() map[string]Member {
 	out := make(map[string]Member, len(c.peers))
 	for id, p := range c.peers {
@@ -208,7 +217,7 @@ func (c *core) members() map[string]Member {
 	if c.ring != nil {
 		for _, rm := range c.ring.Members() {
 			if _, ok := out[rm.ID]; !ok {
-				out[rm.ID] = Member{ID: rm.ID, Zone: rm.Zone, Weight: rm.Weight}
+				out[rm.ID] = Member{ID: rm.ID, Zone: rm.Zone, Weight: rm.Weight, GossipAddr: c.addrs[rm.ID]}
 			}
 		}
 	}

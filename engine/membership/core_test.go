@@ -259,6 +259,30 @@ func TestMembersAndPrune(t *testing.T) {
 	}
 }
 
+// TestForgottenPeerKeepsAddress: a joiner that heard of the members
+// before it held a ring, and then lost them (declared dead, so pruned),
+// must still know where they are once a ring naming them arrives, or its
+// reconnect loop has nothing to dial and it stays cut off for good (the
+// simulator's seed 88: a joiner paused during its join never rejoined).
+func TestForgottenPeerKeepsAddress(t *testing.T) {
+	members := mustRing(t, smallRing, "a", "b")
+	c := newCore("j", nil) // joining: no ring yet
+	c.observe("a", true, "10.0.0.1:7946", meta(intentJoin, members))
+	c.observe("a", false, "10.0.0.1:7946", meta(intentJoin, members))
+	if _, ok := c.peers["a"]; ok {
+		t.Fatalf("a dead and in no ring held: want it pruned")
+	}
+	if got := c.offer(members); got != offerAdopted {
+		t.Fatalf("offer = %v", got)
+	}
+	if m := c.members()["a"]; m.Alive || m.GossipAddr != "10.0.0.1:7946" {
+		t.Errorf("a = %+v, want down at its last address", m)
+	}
+	if m := c.members()["b"]; m.GossipAddr != "" {
+		t.Errorf("b, never heard from, = %+v, want no address", m)
+	}
+}
+
 // TestModelConvergence runs several cores that each started alone, with
 // rings and metadata delivered between random pairs in random order, and
 // checks they end on one ring holding everyone: the tie-break and the

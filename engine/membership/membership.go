@@ -195,8 +195,9 @@ func (m *Membership) join(ctx context.Context, seeds []string) error {
 
 // reconnect tries, every Timing.Reconnect, to join each ring member that
 // gossip has as down (or has never heard from in this run), at the last
-// address known for it: its gossip address when this node saw it, else
-// the one Config.Peers saved. One attempt per address at a time; a join
+// address known for it: the last gossip address this node heard for it,
+// else the one Config.Peers saved; and, while it sees no other node
+// alive, its seeds. One attempt per address at a time; a join
 // into a partition waits out TCPTimeout on its own goroutine. A join that
 // reaches the member merges the two memberlist states (push/pull), after
 // which each side sees the other alive again.
@@ -239,7 +240,9 @@ func (m *Membership) reconnect() {
 }
 
 // downAddrs lists the last known gossip addresses of ring members that
-// are not alive here.
+// are not alive here and, while this node sees no other node alive, its
+// seeds: a joiner cut off before the ring named it knows no member but
+// through them.
 func (m *Membership) downAddrs() []string {
 	v := m.View()
 	if v == nil || v.Ring == nil || m.closed() {
@@ -261,6 +264,20 @@ func (m *Membership) downAddrs() []string {
 		}
 		if addr != "" && addr != self {
 			out = append(out, addr)
+		}
+	}
+	alone := true
+	for id, mem := range v.Members {
+		if id != m.self && mem.Alive {
+			alone = false
+			break
+		}
+	}
+	if alone {
+		for _, addr := range m.cfg.Seeds {
+			if addr != self && !slices.Contains(out, addr) {
+				out = append(out, addr)
+			}
 		}
 	}
 	return out

@@ -352,6 +352,9 @@ func (c *Cluster) explain(res *Result, h *check.History) {
 		k, _, _ := strings.Cut(e, " ")
 		keys[strings.TrimSuffix(k, ":")] = true
 	}
+	if res.Unhealed != "" {
+		c.explainViews()
+	}
 	start := c.trace.start
 	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		var b strings.Builder
@@ -380,6 +383,34 @@ func (c *Cluster) explain(res *Result, h *check.History) {
 			for _, s := range st {
 				fmt.Fprintf(&b, " %s=%s", s.Name, s.Value)
 			}
+		}
+		c.trace.add("%s", b.String())
+	}
+}
+
+// explainViews adds to the trace how each running node sees the others:
+// its ring and, per member, whether gossip has it alive and at which
+// address.
+func (c *Cluster) explainViews() {
+	for _, i := range c.live() {
+		n := c.node(i)
+		if n == nil {
+			continue
+		}
+		v := n.View()
+		var b strings.Builder
+		fmt.Fprintf(&b, "view of %s: ring v%d", c.nodes[i].id, v.Ring.Version())
+		for _, m := range v.Ring.Members() {
+			fmt.Fprintf(&b, " %s", m.ID)
+		}
+		b.WriteString(";")
+		for _, id := range slices.Sorted(maps.Keys(v.Members)) {
+			m := v.Members[id]
+			state := "alive"
+			if !m.Alive {
+				state = "down"
+			}
+			fmt.Fprintf(&b, " %s %s at %q (leaving %v, ring v%d)", id, state, m.GossipAddr, m.Leaving, m.RingVersion)
 		}
 		c.trace.add("%s", b.String())
 	}
