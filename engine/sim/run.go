@@ -26,6 +26,9 @@ type Result struct {
 	// out; Unhealed says what else had not healed (members, hints).
 	Diverged []string
 	Unhealed string
+	// Probe lists what the probes of conditional commands on the healed
+	// cluster found wrong (see probeConditionals).
+	Probe []string
 	// ConvergedAfter is the time from healing until every check of
 	// convergence held.
 	ConvergedAfter time.Duration
@@ -54,13 +57,14 @@ func (r *Result) add(o *Result) {
 	r.Failed += o.Failed
 	r.Refused += o.Refused
 	r.Diverged = append(r.Diverged, o.Diverged...)
+	r.Probe = append(r.Probe, o.Probe...)
 	r.Simulated += o.Simulated
 	r.Seeds++
 }
 
 // Passed reports whether the run kept every promise.
 func (r *Result) Passed() bool {
-	return r.SetupErr == "" && r.Report.Failures() == 0 && len(r.Diverged) == 0 && r.Unhealed == ""
+	return r.SetupErr == "" && r.Report.Failures() == 0 && len(r.Diverged) == 0 && r.Unhealed == "" && len(r.Probe) == 0
 }
 
 // Counts says what the clients did and what the checker found.
@@ -81,6 +85,8 @@ func (r *Result) Summary() string {
 		s += fmt.Sprintf("; %d keys not converged (%s)", len(r.Diverged), strings.Join(r.Diverged[:min(5, len(r.Diverged))], " "))
 	case r.Unhealed != "":
 		s += "; not healed: " + r.Unhealed
+	case len(r.Probe) > 0:
+		s += fmt.Sprintf("; %d probe failures: %s", len(r.Probe), strings.Join(r.Probe[:min(3, len(r.Probe))], "; "))
 	default:
 		s += fmt.Sprintf("; converged %.1fs after healing", r.ConvergedAfter.Seconds())
 	}
@@ -158,6 +164,12 @@ func Run(seed uint64) *Result {
 	res.Requests, res.Failed, res.Refused = rec.requests, rec.failed, rec.refused
 	for _, e := range res.Report.Examples {
 		tr.add("violation: %s", e)
+	}
+	if len(res.Diverged) == 0 && res.Unhealed == "" {
+		res.Probe = c.probeConditionals()
+		for _, p := range res.Probe {
+			tr.add("violation: %s", p)
+		}
 	}
 	if !res.Passed() {
 		c.explain(res, &rec.hist)

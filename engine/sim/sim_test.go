@@ -77,7 +77,7 @@ func TestSimulation(t *testing.T) {
 	})
 	wall, cpu := time.Since(start), cpuTime()-cpu0
 	ran := total.Seeds
-	t.Logf("over all seeds: %s; %d keys not converged", total.Counts(), len(total.Diverged))
+	t.Logf("over all seeds: %s; %d keys not converged; %d probe failures", total.Counts(), len(total.Diverged), len(total.Probe))
 	if len(converged) > 0 {
 		slices.Sort(converged)
 		t.Logf("healing → every replica identical, no hint held, all members up: p50 %.1fs, max %.1fs",
