@@ -56,8 +56,9 @@ type Cluster struct {
 	nodes []*simNode
 	trace *Trace
 
-	rngMu sync.Mutex
-	rng   *rand.Rand // crash clones
+	rngMu     sync.Mutex
+	rng       *rand.Rand // crash clones
+	lastCrash time.Time  // under rngMu; see mayCrash
 }
 
 func newCluster(sc Scenario, trace *Trace) *Cluster {

@@ -242,7 +242,7 @@ func (c *Cluster) apply(f fault) func() {
 	}
 	switch f.kind {
 	case faultCrash, faultStop:
-		c.stop(f.node, f.kind == faultCrash)
+		c.stop(f.node, f.kind == faultCrash && c.mayCrash(f.node))
 		return func() { c.restart(f.node) }
 	case faultPause:
 		c.nodes[f.node].host.Pause()
@@ -281,6 +281,24 @@ func (c *Cluster) apply(f fault) func() {
 }
 
 var baseLatency = [2]time.Duration{100 * time.Microsecond, 2 * time.Millisecond}
+
+// mayCrash reports whether node i may crash now: when the scenario
+// spaces crashes, none came within CrashGap before (lanes can be late, so
+// the schedule alone cannot promise it). Otherwise the node stops
+// cleanly.
+func (c *Cluster) mayCrash(i int) bool {
+	if c.sc.CrashGap == 0 {
+		return true
+	}
+	c.rngMu.Lock()
+	defer c.rngMu.Unlock()
+	if !c.lastCrash.IsZero() && time.Since(c.lastCrash) < c.sc.CrashGap {
+		c.trace.add("n%d stops cleanly: the last crash was %v ago", i+1, time.Since(c.lastCrash))
+		return false
+	}
+	c.lastCrash = time.Now()
+	return true
+}
 
 // restart starts a stopped node, one that has run before.
 func (c *Cluster) restart(i int) {
