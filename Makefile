@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim unit bench bench-memcached bench-loadgen fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-loadgen fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ soak: build ## the fault harness over 100 schedules (SEEDS, FAULTS as for chaos)
 SIM_SEEDS ?= 1-500
 sim: ## deterministic simulation: whole clusters in one process, simulated time, network and disks (SIM_SEEDS=1-500)
 	$(GO) test -count=1 -timeout 60m -run '^TestSimulation$$' ./engine/sim -sim.seeds $(SIM_SEEDS) -sim.out sim-out -v | grep -E '^\s+sim_test.go:|^(ok|FAIL|---)'
+
+MUTANT_SEEDS ?= 200
+sim-mutants: ## prove the simulator bites: each bug of engine/sim/mutants on a scratch worktree, seeds 1-MUTANT_SEEDS (MUTANTS=names)
+	SEEDS=$(MUTANT_SEEDS) MUTANTS="$(MUTANTS)" perf/sim-mutants.sh
 
 unit: ## all tests, no race detector (faster)
 	$(GO) test -count=1 $(PKGS)
