@@ -3,11 +3,13 @@
 # code has one? For each mutant (engine/sim/mutants/NAME.patch, one small
 # realistic bug each; see the README there) it makes a temporary detached
 # worktree of HEAD, applies the patch, runs the simulator over seeds
-# 1-SEEDS with -failfast, and reports the first failing seed (the seeds it
-# took to find the bug) and what the checker saw, or NOT FOUND.
+# FIRST-SEEDS (1-200 by default) with -failfast, and reports the first
+# failing seed (the seeds it took to find the bug) and what the checker
+# saw, or NOT FOUND.
 #
 #   perf/sim-mutants.sh                               # every mutant, seeds 1-200
 #   MUTANTS="late-forward skip-hint" SEEDS=500 perf/sim-mutants.sh
+#   MUTANTS=cond-local FIRST=201 SEEDS=500 perf/sim-mutants.sh   # go on where 1-200 stopped
 #   LOGS=sim-mutants-out perf/sim-mutants.sh          # keep each run's go test output
 #
 # A patch that no longer applies to HEAD stops the run at once (exit 2):
@@ -18,14 +20,16 @@ set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
 SEEDS=${SEEDS:-200}
+FIRST=${FIRST:-1}
 MUTANTS=${MUTANTS:-}
 LOGS=${LOGS:-}
 GO=${GO:-go}
 DIR=engine/sim/mutants
 
-case $SEEDS in
-  *[!0-9]* | '') echo "sim-mutants: SEEDS must be a number of seeds (1-SEEDS are run), not '$SEEDS'" >&2; exit 2 ;;
+case $SEEDS$FIRST in
+  *[!0-9]* | '') echo "sim-mutants: SEEDS and FIRST must be numbers (seeds FIRST-SEEDS are run), not '$SEEDS', '$FIRST'" >&2; exit 2 ;;
 esac
+[ "$FIRST" -ge 1 ] && [ "$FIRST" -le "$SEEDS" ] || { echo "sim-mutants: FIRST=$FIRST is not in 1-$SEEDS" >&2; exit 2; }
 
 if [ -n "$MUTANTS" ]; then
   names=$(echo "$MUTANTS" | tr ',' ' ')
@@ -121,7 +125,7 @@ for m in $names; do
   # -trimpath: every worktree shares the build cache, so only the mutated
   # packages and their dependents are compiled again.
   (cd "$wt" && "$GO" test -trimpath -count=1 -timeout 120m -run '^TestSimulation$' ./engine/sim \
-    -sim.seeds "1-$SEEDS" -failfast -v) >"$log" 2>&1 || true
+    -sim.seeds "$FIRST-$SEEDS" -failfast -v) >"$log" 2>&1 || true
   wall=$((SECONDS - t0))
   cpu
   used=$((CPU - c0))
@@ -146,7 +150,7 @@ for m in $names; do
     result="found at seed $seed"
   else
     missed=$((missed + 1))
-    result="NOT FOUND in $SEEDS seeds"
+    result="NOT FOUND in $((SEEDS - FIRST + 1)) seeds"
     saw="$passed seeds passed"
   fi
   echo "   $result: $saw (${wall}s wall, ${used}s CPU)"
@@ -155,7 +159,7 @@ for m in $names; do
 done
 
 echo
-echo "Mutants measured at $head, seeds 1-$SEEDS, -failfast:"
+echo "Mutants measured at $head, seeds $FIRST-$SEEDS, -failfast:"
 printf '%-24s %-26s %7s %7s  %s\n' mutant result wall cpu "checker"
 for r in "${rows[@]}"; do
   IFS='|' read -r m result saw wall used <<<"$r"
