@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim unit bench bench-memcached bench-loadgen fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-loadgen fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ sim: ## deterministic simulation: whole clusters in one process, simulated time,
 	  | tee sim-out/sim.log | grep --line-buffered -E '^ +sim_test.go:|^(ok|FAIL|--- FAIL)'; \
 	  line=$$(grep -oE '[0-9]+ passed, [0-9]+ failed$$' sim-out/sim.log | tail -1); \
 	  echo "$${line:-0 passed, 1 failed (the simulator did not finish: see sim-out/sim.log)}"; exit $$(cat sim-out/rc)
+
+MUTANT_SEEDS ?= 200
+sim-mutants: ## prove the simulator bites: each bug of engine/sim/mutants on a scratch worktree, seeds 1-MUTANT_SEEDS (MUTANTS=names)
+	SEEDS=$(MUTANT_SEEDS) MUTANTS="$(MUTANTS)" perf/sim-mutants.sh
 
 unit: ## all tests, no race detector (faster)
 	$(GO) test -count=1 $(PKGS)
