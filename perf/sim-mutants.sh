@@ -3,7 +3,7 @@
 # code has one? For each mutant (engine/sim/mutants/NAME.patch, one small
 # realistic bug each; see the README there) it makes a temporary detached
 # worktree of HEAD, applies the patch, runs the simulator over seeds
-# FIRST-SEEDS (1-200 by default) with -failfast, and reports the first
+# FIRST-SEEDS (1-200 by default) with -failfast, and reports the smallest
 # failing seed (the seeds it took to find the bug) and what the checker
 # saw, or NOT FOUND.
 #
@@ -100,6 +100,8 @@ verdict() {
   re='; ([0-9]+) keys not converged'
   [[ $line =~ $re ]] && out="$out, not converged ${BASH_REMATCH[1]}"
   case $line in *"not healed:"*) out="$out, not healed: ${line#*not healed: }" ;; esac
+  re='; ([0-9]+) probe failures: ([^;]*)'
+  [[ $line =~ $re ]] && out="$out, ${BASH_REMATCH[1]} probe failures (${BASH_REMATCH[2]})"
   out=${out#, }
   echo "${out:-failed (phantom elements or other: see the log)}"
 }
@@ -130,15 +132,15 @@ for m in $names; do
   cpu
   used=$((CPU - c0))
   [ -z "$LOGS" ] || cp "$log" "$LOGS/$m.log"
-  passed=$(grep -cE -- '^\s*--- PASS: TestSimulation/seed=' "$log" || true)
-  seed=$(grep -m1 -oE -- '--- FAIL: TestSimulation/seed=[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
+  passed=$(grep -cE -- '^\s*--- PASS: TestSimulation/seeds/seed=' "$log" || true)
+  # Seeds run in parallel (two at a time on two cores), so the bug was
+  # found at the smallest seed that failed.
+  seed=$(grep -oE 'seed [0-9]+ failed; replay' "$log" | grep -oE '[0-9]+' | sort -n | head -n1 || true)
   if grep -qE '^panic:|^fatal error:' "$log"; then
-    [ -n "$seed" ] || seed=$(grep -oE -- '^=== (RUN|CONT) +TestSimulation/seed=[0-9]+' "$log" | tail -n1 | grep -oE '[0-9]+$' || true)
     saw="panic: $(grep -m1 -E '^panic:|^fatal error:' "$log" | cut -c1-120)"
+    [ -n "$seed" ] || seed="?"
   elif [ -n "$seed" ]; then
-    # The summary line of that seed: the first one after its RUN line.
-    summary=$(awk -v s="TestSimulation/seed=$seed" '$0 ~ "=== RUN +" s "$" { on = 1; next }
-      on && /acknowledged writes \(|setup failed:/ { sub(/^[ \t]*sim_test\.go:[0-9]+: /, ""); print; exit }' "$log")
+    summary=$(grep -m1 -E "sim_test\.go:[0-9]+: seed $seed: ([0-9]+ acknowledged writes|setup failed)" "$log" | sed -E 's/^[ \t]*sim_test\.go:[0-9]+: seed [0-9]+: //')
     saw=$(verdict "$summary")
   elif ! grep -qE '^(ok|PASS)\b|^--- PASS: TestSimulation ' "$log"; then
     echo "sim-mutants: $m: the simulator did not run (build failure?):" >&2

@@ -55,7 +55,7 @@ func TestSimulation(t *testing.T) {
 				var res *Result
 				synctest.Test(t, func(t *testing.T) { res = Run(seed) })
 				t.Log(res.Scenario)
-				t.Log(res.Summary())
+				t.Logf("seed %d: %s", seed, res.Summary())
 				if *traceFlag || !res.Passed() {
 					t.Log("trace:\n" + res.Trace.String())
 				}
