@@ -52,6 +52,8 @@ func (n *Node) plan(t *Topology, key []byte) (route, error) {
 	}
 	nTop := min(n.opts.N, len(list))
 	rt.top = list[:nTop]
+	// At most one target per top-N slot: a healthy owner or its fallback.
+	rt.targets = make([]target, 0, nTop)
 	var down []string
 	for i, id := range list {
 		switch {
