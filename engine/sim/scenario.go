@@ -80,8 +80,9 @@ func NewScenario(seed uint64) Scenario {
 	// A dead key some replicas still hold after the first owner reaped it
 	// waits out the reaper's fence (1 min) and one anti-entropy pass (2 min)
 	// (docs/architecture.md, known limits); membership at LAN timing may
-	// take half a minute more to see every node up. The rest is margin.
-	s.Converge = 5 * time.Minute
+	// take half a minute more to see every node up. The rest is margin:
+	// the slowest of 1,000 seeds took 228 s.
+	s.Converge = 6 * time.Minute
 	s.LANGossip = rng.IntN(2) == 0
 	// The cluster forms with at least three members and keeps at least
 	// three in its ring.
