@@ -22,6 +22,7 @@ const (
 	faultOneWay                     // one node's messages to another are held
 	faultLatency                    // slow every link
 	faultDatagrams                  // lose and duplicate gossip datagrams
+	faultStalls                     // hold back some stream writes, as TCP retransmissions do
 	faultSkew                       // move one node's clock
 	faultJoin                       // start a new node that joins the ring
 	faultLeave                      // ask a member to leave the ring
@@ -32,10 +33,10 @@ type fault struct {
 	at, dur time.Duration // from the start of the faults
 	kind    faultKind
 	node    int
-	other   int     // faultOneWay: the receiver
-	groups  [][]int // faultPartition
-	lo, hi  time.Duration
-	loss    float64
+	other   int           // faultOneWay: the receiver
+	groups  [][]int       // faultPartition
+	lo, hi  time.Duration // faultLatency; faultStalls: hi is the longest stall
+	loss    float64       // faultDatagrams; faultStalls: the share of writes stalled
 	dup     float64
 	skew    time.Duration
 }
@@ -64,6 +65,8 @@ func (f fault) String() string {
 		return fmt.Sprintf("latency %v–%v for %v", f.lo, f.hi, f.dur)
 	case faultDatagrams:
 		return fmt.Sprintf("datagrams lost %.0f%% duplicated %.0f%% for %v", 100*f.loss, 100*f.dup, f.dur)
+	case faultStalls:
+		return fmt.Sprintf("%.0f%% of stream writes stalled up to %v for %v", 100*f.loss, f.hi, f.dur)
 	case faultSkew:
 		return fmt.Sprintf("clock of n%d at %+v", f.node+1, f.skew)
 	case faultJoin:
@@ -140,13 +143,21 @@ func schedule(sc Scenario) []fault {
 	}
 	for at := gap(); at < sc.Faults; {
 		f := fault{at: at, dur: span(500, 8000)}
-		if rng.IntN(2) == 0 {
+		switch rng.IntN(3) {
+		case 0:
 			f.kind = faultLatency
 			f.lo = time.Duration(rng.IntN(20)) * time.Millisecond
 			f.hi = f.lo + time.Duration(rng.IntN(400))*time.Millisecond
-		} else {
+		case 1:
 			f.kind = faultDatagrams
 			f.loss, f.dup = float64(rng.IntN(40))/100, float64(rng.IntN(20))/100
+		default:
+			// A stalled write holds its connection, not the link: the
+			// messages of one pool connection fall behind those of another,
+			// and gossip keeps seeing the nodes up.
+			f.kind = faultStalls
+			f.loss = float64(1+rng.IntN(10)) / 100
+			f.hi = span(200, 5000)
 		}
 		out = append(out, f)
 		at += f.dur + gap()
@@ -223,7 +234,7 @@ func (f fault) lane() string {
 	switch f.kind {
 	case faultPartition, faultOneWay:
 		return "partitions"
-	case faultLatency, faultDatagrams:
+	case faultLatency, faultDatagrams, faultStalls:
 		return "links"
 	case faultJoin, faultLeave:
 		return "membership"
@@ -270,6 +281,9 @@ func (c *Cluster) apply(f fault) func() {
 	case faultDatagrams:
 		c.net.SetDatagramFaults(f.loss, f.dup)
 		return func() { c.net.SetDatagramFaults(0, 0) }
+	case faultStalls:
+		c.net.SetStreamStalls(f.loss, f.hi)
+		return func() { c.net.SetStreamStalls(0, 0) }
 	case faultSkew:
 		c.nodes[f.node].skew.Store(int64(f.skew))
 	case faultJoin:

@@ -223,6 +223,7 @@ func (c *Cluster) heal() {
 	c.net.Heal()
 	c.net.SetLatency(baseLatency[0], baseLatency[1])
 	c.net.SetDatagramFaults(0, 0)
+	c.net.SetStreamStalls(0, 0)
 	for _, i := range c.live() {
 		if c.node(i) == nil {
 			c.restart(i)

@@ -173,7 +173,7 @@ func (p *pipe) relay(from, to *Host, src, dst net.Conn) {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
-				c := chunk{data: append([]byte(nil), buf[:n]...), due: time.Now().Add(from.net.delay())}
+				c := chunk{data: append([]byte(nil), buf[:n]...), due: time.Now().Add(from.net.streamDelay())}
 				select {
 				case q <- c:
 				case <-p.done:

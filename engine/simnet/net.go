@@ -28,6 +28,8 @@ type Network struct {
 	latency [2]time.Duration   // one-way delay: min, max
 	loss    float64            // datagrams dropped
 	dup     float64            // datagrams delivered twice
+	stall   float64            // stream writes held back
+	stallBy time.Duration      // by at most this
 }
 
 // New returns an empty network whose random choices (delays, losses)
@@ -64,6 +66,16 @@ func (n *Network) SetLatency(lo, hi time.Duration) {
 func (n *Network) SetDatagramFaults(loss, dup float64) {
 	n.mu.Lock()
 	n.loss, n.dup = loss, dup
+	n.mu.Unlock()
+}
+
+// SetStreamStalls holds back share of stream writes by up to max each,
+// as a TCP retransmission does: the stream stays in order, so what was
+// written after waits behind the held write, while other connections
+// between the same hosts, and datagrams, flow.
+func (n *Network) SetStreamStalls(share float64, max time.Duration) {
+	n.mu.Lock()
+	n.stall, n.stallBy = share, max
 	n.mu.Unlock()
 }
 
@@ -147,6 +159,18 @@ func (n *Network) delay() time.Duration {
 		return lo
 	}
 	return lo + time.Duration(n.rng.Int64N(int64(hi-lo)+1))
+}
+
+// streamDelay draws one stream write's delay: the latency and, for a
+// share of writes, a stall.
+func (n *Network) streamDelay() time.Duration {
+	d := n.delay()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stall > 0 && n.rng.Float64() < n.stall {
+		d += time.Duration(n.rng.Int64N(int64(n.stallBy) + 1))
+	}
+	return d
 }
 
 // awaitFlow waits until from can deliver to to (no cut between them,

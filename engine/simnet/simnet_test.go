@@ -57,6 +57,74 @@ func TestStreamHeldAcrossCutAndDelivered(t *testing.T) {
 	})
 }
 
+// TestStreamStallHoldsLaterWrites: a stalled write holds back what the
+// same stream sends after it (order is kept), not another connection.
+func TestStreamStallHoldsLaterWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := New(1)
+		nw.SetLatency(time.Millisecond, time.Millisecond)
+		a, b := nw.Host("10.0.0.1"), nw.Host("10.0.0.2")
+		l, err := b.Listen("10.0.0.2:7000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		type read struct {
+			s  string
+			at time.Duration
+		}
+		start := time.Now()
+		got := make(chan read, 4)
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					buf := make([]byte, 1)
+					for {
+						if _, err := io.ReadFull(c, buf); err != nil {
+							return
+						}
+						got <- read{string(buf), time.Since(start)}
+					}
+				}()
+			}
+		}()
+		c1, err := a.Dial(context.Background(), "10.0.0.2:7000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		nw.SetStreamStalls(1, 10*time.Second) // every write held up to 10 s
+		c1.Write([]byte("1"))
+		synctest.Wait()
+		nw.SetStreamStalls(0, 0)
+		c1.Write([]byte("2")) // not stalled itself, but behind "1"
+		c2, err := a.Dial(context.Background(), "10.0.0.2:7000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2.Write([]byte("3")) // another connection: flows
+		var order []string
+		var at []time.Duration
+		for range 3 {
+			r := <-got
+			order = append(order, r.s)
+			at = append(at, r.at)
+		}
+		if order[0] != "3" || order[1] != "1" || order[2] != "2" {
+			t.Fatalf("delivered %v at %v: want 3 first, then 1 before 2", order, at)
+		}
+		if at[1] > 10*time.Second+time.Millisecond || at[2] < at[1] {
+			t.Fatalf("delivered %v at %v", order, at)
+		}
+		c1.Close()
+		c2.Close()
+		l.Close()
+	})
+}
+
 func TestCrashResetsAndRefuses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := New(1)
