@@ -62,7 +62,7 @@ sim: ## deterministic simulation: whole clusters in one process, simulated time,
 	@mkdir -p sim-out
 	@{ $(GO) test -count=1 -timeout 600m -run '^TestSimulation$$' ./engine/sim -sim.seeds $(sim_seeds) -sim.out $(CURDIR)/sim-out -v 2>&1; echo $$? > sim-out/rc; } \
 	  | tee sim-out/sim.log | grep --line-buffered -E '^ +sim_test.go:|^(ok|FAIL|--- FAIL)'; \
-	  line=$$(grep -oE '[0-9]+ passed, [0-9]+ failed$$' sim-out/sim.log | tail -1); \
+	  line=$$(grep -oE '[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$$' sim-out/sim.log | tail -1); \
 	  echo "$${line:-0 passed, 1 failed (the simulator did not finish: see sim-out/sim.log)}"; exit $$(cat sim-out/rc)
 
 MUTANT_SEEDS ?= 200

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -42,8 +43,10 @@ func TestSimulation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var (
+		anyFailed atomic.Bool
 		mu        sync.Mutex
 		passed    int
+		skipped   int
 		total     Result
 		converged []time.Duration
 	)
@@ -52,6 +55,12 @@ func TestSimulation(t *testing.T) {
 		for _, seed := range seeds {
 			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 				t.Parallel()
+				if failFast() && anyFailed.Load() {
+					mu.Lock()
+					skipped++
+					mu.Unlock()
+					t.Skip("a seed failed and -failfast is set")
+				}
 				var res *Result
 				synctest.Test(t, func(t *testing.T) { res = Run(seed) })
 				t.Log(res.Scenario)
@@ -67,6 +76,7 @@ func TestSimulation(t *testing.T) {
 						_ = os.MkdirAll(*outFlag, 0o755)
 						_ = os.WriteFile(filepath.Join(*outFlag, fmt.Sprintf("seed-%d.trace", seed)), []byte(res.Trace.String()), 0o644)
 					}
+					anyFailed.Store(true)
 					t.Errorf("seed %d failed; replay: go test ./engine/sim -run 'TestSimulation/seeds/seed=%d$' -sim.seeds %d -v", seed, seed, seed)
 					return
 				}
@@ -87,7 +97,18 @@ func TestSimulation(t *testing.T) {
 		t.Logf("%d seeds in %.0fs wall, %.0fs CPU (%.2f seeds per CPU-second); %.1f simulated cluster-hours",
 			ran, wall.Seconds(), cpu.Seconds(), float64(ran)/cpu.Seconds(), total.Simulated.Hours())
 	}
-	t.Logf("%d passed, %d failed", passed, len(seeds)-passed)
+	if failed := len(seeds) - passed - skipped; skipped > 0 {
+		t.Logf("%d passed, %d failed, %d skipped", passed, failed, skipped)
+	} else {
+		t.Logf("%d passed, %d failed", passed, failed)
+	}
+}
+
+// failFast reports whether go test's -failfast is set: parallel seeds
+// already started (paused at t.Parallel) would otherwise all run.
+func failFast() bool {
+	f := flag.Lookup("test.failfast")
+	return f != nil && f.Value.String() == "true"
 }
 
 // cpuTime is the CPU time this process has used, user and system.
