@@ -3,9 +3,10 @@
 # code has one? For each mutant (engine/sim/mutants/NAME.patch, one small
 # realistic bug each; see the README there) it makes a temporary detached
 # worktree of HEAD, applies the patch, runs the simulator over seeds
-# FIRST-SEEDS (1-200 by default) with -failfast, and reports the smallest
-# failing seed (the seeds it took to find the bug) and what the checker
-# saw, or NOT FOUND.
+# FIRST-SEEDS (1-200 by default), in order, with -failfast, and reports
+# the first failing seed (the seeds it took to find the bug) and what the
+# checker saw, or NOT FOUND. Each mutant's worktree is made from the
+# commit HEAD was at when the script started.
 #
 #   perf/sim-mutants.sh                               # every mutant, seeds 1-200
 #   MUTANTS="late-forward skip-hint" SEEDS=500 perf/sim-mutants.sh
@@ -56,7 +57,7 @@ trap 'exit 130' INT TERM
 [ -z "$LOGS" ] || mkdir -p "$LOGS"
 
 # Every patch must apply before any time is spent simulating.
-git worktree add --quiet --detach "$tmp/wt-check" HEAD
+git worktree add --quiet --detach "$tmp/wt-check" "$head"
 stale=""
 for m in $names; do
   if ! git -C "$tmp/wt-check" apply --check "$PWD/$DIR/$m.patch" 2>"$tmp/apply.err"; then
@@ -115,7 +116,7 @@ start_cpu=$CPU
 for m in $names; do
   wt="$tmp/wt-$m"
   log="$tmp/$m.log"
-  git worktree add --quiet --detach "$wt" HEAD
+  git worktree add --quiet --detach "$wt" "$head"
   if ! git -C "$wt" apply "$PWD/$DIR/$m.patch"; then
     echo "sim-mutants: PATCH NO LONGER APPLIES: $DIR/$m.patch (HEAD $head)" >&2
     exit 2
@@ -127,14 +128,14 @@ for m in $names; do
   # -trimpath: every worktree shares the build cache, so only the mutated
   # packages and their dependents are compiled again.
   (cd "$wt" && "$GO" test -trimpath -count=1 -timeout 120m -run '^TestSimulation$' ./engine/sim \
-    -sim.seeds "$FIRST-$SEEDS" -failfast -v) >"$log" 2>&1 || true
+    -sim.seeds "$FIRST-$SEEDS" -sim.sequential -failfast -v) >"$log" 2>&1 || true
   wall=$((SECONDS - t0))
   cpu
   used=$((CPU - c0))
   [ -z "$LOGS" ] || cp "$log" "$LOGS/$m.log"
   passed=$(grep -cE -- '^\s*--- PASS: TestSimulation/seeds/seed=' "$log" || true)
-  # Seeds run in parallel (two at a time on two cores), so the bug was
-  # found at the smallest seed that failed.
+  # Seeds run in order (-sim.sequential) and -failfast ends the run at
+  # the first that fails: the number of seeds it took.
   seed=$(grep -oE 'seed [0-9]+ failed; replay' "$log" | grep -oE '[0-9]+' | sort -n | head -n1 || true)
   if grep -qE '^panic:|^fatal error:' "$log"; then
     saw="panic: $(grep -m1 -E '^panic:|^fatal error:' "$log" | cut -c1-120)"

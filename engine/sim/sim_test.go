@@ -21,6 +21,7 @@ var (
 	seedsFlag = flag.String("sim.seeds", "1-6", "seeds to simulate: N, N-M, or a comma-separated list of those")
 	traceFlag = flag.Bool("sim.trace", false, "print every seed's trace, not only failing ones'")
 	outFlag   = flag.String("sim.out", "", "directory to write each failing seed's trace to")
+	seqFlag   = flag.Bool("sim.sequential", false, "run the seeds one after another, in order, not in parallel (with -failfast, the first failing seed is then the number of seeds it took)")
 )
 
 // TestMain collects garbage less often than Go's default: a run
@@ -34,7 +35,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestSimulation runs one synctest bubble per seed, as many at once as
-// -parallel allows (GOMAXPROCS by default). A failing seed prints its
+// -parallel allows (GOMAXPROCS by default), in no particular order, or
+// one after another with -sim.sequential. A failing seed prints its
 // trace and the command that replays it. The last line it logs is
 // "N passed, M failed", N and M counting seeds.
 func TestSimulation(t *testing.T) {
@@ -54,7 +56,9 @@ func TestSimulation(t *testing.T) {
 	t.Run("seeds", func(t *testing.T) {
 		for _, seed := range seeds {
 			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-				t.Parallel()
+				if !*seqFlag {
+					t.Parallel()
+				}
 				if failFast() && anyFailed.Load() {
 					mu.Lock()
 					skipped++
