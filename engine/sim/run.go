@@ -27,8 +27,10 @@ type Result struct {
 	Diverged []string
 	Unhealed string
 	// Probe lists what the probes of conditional commands on the healed
-	// cluster found wrong (see probeConditionals).
-	Probe []string
+	// cluster found wrong (see probeConditionals); ProbeUnavailable counts
+	// their requests that failed as unavailable, which they cannot judge.
+	Probe            []string
+	ProbeUnavailable int
 	// ConvergedAfter is the time from healing until every check of
 	// convergence held.
 	ConvergedAfter time.Duration
@@ -58,6 +60,7 @@ func (r *Result) add(o *Result) {
 	r.Refused += o.Refused
 	r.Diverged = append(r.Diverged, o.Diverged...)
 	r.Probe = append(r.Probe, o.Probe...)
+	r.ProbeUnavailable += o.ProbeUnavailable
 	r.Simulated += o.Simulated
 	r.Seeds++
 }
@@ -89,6 +92,9 @@ func (r *Result) Summary() string {
 		s += fmt.Sprintf("; %d probe failures: %s", len(r.Probe), strings.Join(r.Probe[:min(3, len(r.Probe))], "; "))
 	default:
 		s += fmt.Sprintf("; converged %.1fs after healing", r.ConvergedAfter.Seconds())
+		if r.ProbeUnavailable > 0 {
+			s += fmt.Sprintf("; %d probe requests unavailable", r.ProbeUnavailable)
+		}
 	}
 	return s
 }
@@ -166,7 +172,7 @@ func Run(seed uint64) *Result {
 		tr.add("violation: %s", e)
 	}
 	if len(res.Diverged) == 0 && res.Unhealed == "" {
-		res.Probe = c.probeConditionals()
+		res.Probe, res.ProbeUnavailable = c.probeConditionals()
 		for _, p := range res.Probe {
 			tr.add("violation: %s", p)
 		}

@@ -48,7 +48,7 @@ func TestSimulation(t *testing.T) {
 		anyFailed atomic.Bool
 		mu        sync.Mutex
 		passed    int
-		skipped   int
+		ran       int // seeds run: not skipped by -failfast
 		total     Result
 		converged []time.Duration
 	)
@@ -60,11 +60,11 @@ func TestSimulation(t *testing.T) {
 					t.Parallel()
 				}
 				if failFast() && anyFailed.Load() {
-					mu.Lock()
-					skipped++
-					mu.Unlock()
 					t.Skip("a seed failed and -failfast is set")
 				}
+				mu.Lock()
+				ran++
+				mu.Unlock()
 				var res *Result
 				synctest.Test(t, func(t *testing.T) { res = Run(seed) })
 				t.Log(res.Scenario)
@@ -90,18 +90,17 @@ func TestSimulation(t *testing.T) {
 		}
 	})
 	wall, cpu := time.Since(start), cpuTime()-cpu0
-	ran := total.Seeds
-	t.Logf("over all seeds: %s; %d keys not converged; %d probe failures", total.Counts(), len(total.Diverged), len(total.Probe))
+	t.Logf("over all seeds: %s; %d keys not converged; %d probe failures, %d probe requests unavailable", total.Counts(), len(total.Diverged), len(total.Probe), total.ProbeUnavailable)
 	if len(converged) > 0 {
 		slices.Sort(converged)
 		t.Logf("healing → every replica identical, no hint held, all members up: p50 %.1fs, max %.1fs",
 			converged[len(converged)/2].Seconds(), converged[len(converged)-1].Seconds())
 	}
-	if ran > 0 && cpu > 0 {
+	if total.Seeds > 0 && cpu > 0 {
 		t.Logf("%d seeds in %.0fs wall, %.0fs CPU (%.2f seeds per CPU-second); %.1f simulated cluster-hours",
-			ran, wall.Seconds(), cpu.Seconds(), float64(ran)/cpu.Seconds(), total.Simulated.Hours())
+			total.Seeds, wall.Seconds(), cpu.Seconds(), float64(total.Seeds)/cpu.Seconds(), total.Simulated.Hours())
 	}
-	if failed := len(seeds) - passed - skipped; skipped > 0 {
+	if failed, skipped := ran-passed, len(seeds)-ran; skipped > 0 {
 		t.Logf("%d passed, %d failed, %d skipped", passed, failed, skipped)
 	} else {
 		t.Logf("%d passed, %d failed", passed, failed)
