@@ -3,8 +3,10 @@ package node
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +22,18 @@ import (
 // redialling a closed node's port can be handed it as its own.
 func lowAddr(t *testing.T) string {
 	t.Helper()
-	for port := 21000 + int(time.Now().UnixNano()%4000); port < 29000; port += 7 {
+	lowPorts.Lock()
+	defer lowPorts.Unlock()
+	// A port probed free is closed again until its node binds it, so a
+	// later call could pick it too (CI saw "address already in use" when
+	// two calls started from the same clock-derived port): never hand out
+	// a port twice in one test binary.
+	start := rand.IntN(lowPortSpan)
+	for i := range lowPortSpan {
+		port := 21000 + (start+i)%lowPortSpan
+		if lowPorts.used[port] {
+			continue
+		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -32,11 +45,19 @@ func lowAddr(t *testing.T) string {
 			continue
 		}
 		u.Close()
+		lowPorts.used[port] = true
 		return addr
 	}
 	t.Fatal("no free port below the ephemeral range")
 	return ""
 }
+
+const lowPortSpan = 8000 // ports 21000-28999
+
+var lowPorts = struct {
+	sync.Mutex
+	used map[int]bool
+}{used: map[int]bool{}}
 
 type testNode struct {
 	id, dir, gossip, internode string
