@@ -4,20 +4,29 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"testing"
 	"testing/synctest"
 	"time"
 )
 
+// listening returns a network with 1 ms of latency, two hosts on it, and
+// a listener on the second's port 7000.
+func listening(t *testing.T) (nw *Network, a, b *Host, l net.Listener) {
+	t.Helper()
+	nw = New(1)
+	nw.SetLatency(time.Millisecond, time.Millisecond)
+	a, b = nw.Host("10.0.0.1"), nw.Host("10.0.0.2")
+	l, err := b.Listen("10.0.0.2:7000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nw, a, b, l
+}
+
 func TestStreamHeldAcrossCutAndDelivered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := New(1)
-		nw.SetLatency(time.Millisecond, time.Millisecond)
-		a, b := nw.Host("10.0.0.1"), nw.Host("10.0.0.2")
-		l, err := b.Listen("10.0.0.2:7000")
-		if err != nil {
-			t.Fatal(err)
-		}
+		nw, a, b, l := listening(t)
 		got := make(chan string, 1)
 		go func() {
 			c, err := l.Accept()
@@ -61,13 +70,7 @@ func TestStreamHeldAcrossCutAndDelivered(t *testing.T) {
 // same stream sends after it (order is kept), not another connection.
 func TestStreamStallHoldsLaterWrites(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := New(1)
-		nw.SetLatency(time.Millisecond, time.Millisecond)
-		a, b := nw.Host("10.0.0.1"), nw.Host("10.0.0.2")
-		l, err := b.Listen("10.0.0.2:7000")
-		if err != nil {
-			t.Fatal(err)
-		}
+		nw, a, _, l := listening(t)
 		type read struct {
 			s  string
 			at time.Duration
