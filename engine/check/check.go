@@ -81,6 +81,10 @@ type ElementOp struct {
 	Key     string
 	Element string
 	Outcome Outcome
+	// Node and Start, End say where and when the write ran, for a trace
+	// that explains a loss; the checks do not use them.
+	Node       string
+	Start, End time.Time
 }
 
 // Observation is what one node answered for one key after healing.

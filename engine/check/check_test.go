@@ -102,7 +102,7 @@ func TestCounters(t *testing.T) {
 }
 
 func TestElements(t *testing.T) {
-	ops := []ElementOp{{"s", "x", OK}, {"s", "y", OK}, {"s", "z", Unknown}}
+	ops := []ElementOp{{Key: "s", Element: "x", Outcome: OK}, {Key: "s", Element: "y", Outcome: OK}, {Key: "s", Element: "z", Outcome: Unknown}}
 	obs := func(sibs ...string) Observation {
 		return Observation{Node: "n1", Key: "s", Found: true, Siblings: sibs}
 	}

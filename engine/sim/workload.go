@@ -224,8 +224,9 @@ func setClient(ctx context.Context, cl *client, w Workload, id int) {
 			n++
 			e := fmt.Sprintf("c%de%d", id, n)
 			union[e] = true
+			start := time.Now()
 			res, err := k.Put([]byte(key), &kv.PutRequest{Value: []byte(check.JoinElements(union)), Context: vctx})
-			op := check.ElementOp{Key: key, Element: e, Outcome: cl.outcome(i, epoch, err)}
+			op := check.ElementOp{Key: key, Element: e, Outcome: cl.outcome(i, epoch, err), Node: cl.c.nodes[i].id, Start: start, End: time.Now()}
 			cl.rec.mu.Lock()
 			cl.rec.hist.Elements = append(cl.rec.hist.Elements, op)
 			cl.rec.mu.Unlock()
