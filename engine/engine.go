@@ -111,7 +111,7 @@ func (e *Engine) Close() error {
 		e.closed.Store(true)
 		close(e.stop)
 		e.reaperWG.Wait()
-		if err = e.saveEpoch(); err == nil {
+		if err = e.saveActors(); err == nil {
 			err = e.st.Set(metaClean, []byte{1}, kv.Sync)
 		}
 		err = errors.Join(err, e.st.Close())
@@ -442,6 +442,9 @@ func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord b
 	}
 	return res, recDst, nil
 }
+
+// Durability is the node's mode for writes that name none.
+func (e *Engine) Durability() kv.Durability { return e.opts.Durability }
 
 // Now is the engine's wall clock (Options.Now).
 func (e *Engine) Now() time.Time { return e.now() }

@@ -25,6 +25,9 @@ var (
 	metaClean = []byte{prefixMeta, 'c', 'l', 'e', 'a', 'n'}
 	metaFlush = []byte{prefixMeta, 'f', 'l', 'u', 's', 'h'}
 	metaEpoch = []byte{prefixMeta, 'e', 'p', 'o', 'c', 'h'}
+	// metaSuspects: the keys whose next write needs a fresh epoch (see
+	// actors), saved by a clean shutdown.
+	metaSuspects = []byte{prefixMeta, 's', 'u', 's', 'p', 'e', 'c', 't', 's'}
 )
 
 const dataHeader = 1 + 8

@@ -16,6 +16,7 @@ type memStorage struct {
 	m       map[string][]byte
 	failSet error // returned by Set/Delete while non-nil
 	sets    []kv.Durability
+	flushes int
 	closed  bool
 }
 
@@ -50,6 +51,13 @@ func (s *memStorage) Delete(key []byte, d kv.Durability) error {
 	}
 	delete(s.m, string(key))
 	return nil
+}
+
+func (s *memStorage) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushes++
+	return s.failSet
 }
 
 func (s *memStorage) Scan(lo, hi []byte, fn func(k, v []byte) bool) error {

@@ -40,6 +40,15 @@ func (e *Engine) loadMeta() error {
 		e.actors.incarnation.Store(binary.LittleEndian.Uint64(inc))
 		e.actors.epoch = binary.LittleEndian.Uint64(epoch)
 		e.stats.actorReused = true
+		sus, found, err := e.st.Get(metaSuspects, nil)
+		if err != nil {
+			return err
+		}
+		if found {
+			if e.actors.suspect, err = decodeSuspects(sus); err != nil {
+				return err
+			}
+		}
 	default:
 		if err := e.newIncarnation(); err != nil {
 			return err
@@ -72,8 +81,11 @@ func (e *Engine) loadMeta() error {
 // A forgotten key can come back by a merge that carries this
 // incarnation's actor at an older counter (a fallback's late hint, say):
 // that record is not this node's whole history of the key, so its next
-// write takes the current epoch too (suspect). The suspect set is bounded
-// and not persisted; a key dropped from it keeps the old risk.
+// write takes the current epoch too (suspect). A clean shutdown saves the
+// suspects with the epoch (a restart that forgot them reused dots: the
+// simulator's seed 566); an unclean one starts a new incarnation, which
+// makes them moot. The set is bounded: rather than forget a suspect, a
+// node that collects too many starts a new incarnation.
 type actors struct {
 	incarnation atomic.Uint64 // 48 bits, never 0
 	mu          sync.Mutex
@@ -81,13 +93,17 @@ type actors struct {
 	current     uint64 // the epoch new and forgotten keys get; 0: none yet
 	forgot      bool   // a record was forgotten since current was handed out
 	suspect     map[string]struct{}
+	// sealed: Close has saved epoch and suspects; nothing may change them.
+	sealed bool
 }
 
 const (
-	epochBits   = 16
-	maxEpoch    = 1<<epochBits - 1
-	maxSuspects = 1 << 16
+	epochBits = 16
+	maxEpoch  = 1<<epochBits - 1
 )
+
+// maxSuspects bounds the suspect set (a variable for tests).
+var maxSuspects = 1 << 14
 
 // actorFor picks the actor of a write to key, whose clock is clock.
 func (e *Engine) actorFor(key []byte, clock dvv.Clock) (dvv.Actor, error) {
@@ -101,6 +117,9 @@ func (e *Engine) actorFor(key []byte, clock dvv.Clock) (dvv.Actor, error) {
 	a := &e.actors
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.sealed {
+		return 0, kv.ErrClosed
+	}
 	if _, sus := a.suspect[string(key)]; sus {
 		delete(a.suspect, string(key))
 		best = 0
@@ -131,27 +150,33 @@ func (e *Engine) forgot() {
 
 // mergedAbsent notes a record that arrived by merge for a key this node
 // did not hold: if it carries one of this incarnation's actors, the key
-// was written here, forgotten, and is back in some older state.
-func (e *Engine) mergedAbsent(key []byte, clock dvv.Clock) {
+// was written here, forgotten, and is back in some older state. It is
+// called before the merge is written, which an error stops.
+func (e *Engine) mergedAbsent(key []byte, clock dvv.Clock) error {
 	inc := e.actors.incarnation.Load()
 	for _, en := range clock {
-		if uint64(en.Actor)>>epochBits == inc {
-			a := &e.actors
-			a.mu.Lock()
-			if a.suspect == nil {
-				a.suspect = map[string]struct{}{}
-			}
-			if len(a.suspect) >= maxSuspects {
-				for k := range a.suspect {
-					delete(a.suspect, k)
-					break
-				}
-			}
-			a.suspect[string(key)] = struct{}{}
-			a.mu.Unlock()
-			return
+		if uint64(en.Actor)>>epochBits != inc {
+			continue
 		}
+		a := &e.actors
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		switch {
+		case a.sealed:
+			return kv.ErrClosed
+		case a.incarnation.Load() != inc:
+			return nil // a new incarnation since: the actor is not ours any more
+		case len(a.suspect) >= maxSuspects:
+			// A new incarnation makes every suspect moot.
+			return e.newIncarnation()
+		}
+		if a.suspect == nil {
+			a.suspect = map[string]struct{}{}
+		}
+		a.suspect[string(key)] = struct{}{}
+		return nil
 	}
+	return nil
 }
 
 // newIncarnation draws and stores a new incarnation, epochs from 0.
@@ -169,15 +194,46 @@ func (e *Engine) newIncarnation() error {
 	}
 	e.actors.incarnation.Store(inc)
 	e.actors.epoch, e.actors.current = 0, 0
+	e.actors.suspect = nil
 	e.stats.incarnations.Add(1)
 	return nil
 }
 
-// saveEpoch stores the epoch reached, for a clean restart to resume from.
-func (e *Engine) saveEpoch() error {
-	e.actors.mu.Lock()
-	defer e.actors.mu.Unlock()
-	return e.st.Set(metaEpoch, binary.LittleEndian.AppendUint64(nil, e.actors.epoch), kv.Sync)
+// saveActors seals the actors and stores the epoch reached and the
+// suspects, for a clean restart to resume from.
+func (e *Engine) saveActors() error {
+	a := &e.actors
+	a.mu.Lock()
+	a.sealed = true
+	epoch, sus := a.epoch, encodeSuspects(a.suspect)
+	a.mu.Unlock()
+	if err := e.st.Set(metaSuspects, sus, kv.Buffered); err != nil {
+		return err
+	}
+	return e.st.Set(metaEpoch, binary.LittleEndian.AppendUint64(nil, epoch), kv.Sync)
+}
+
+// encodeSuspects lays out the keys as uvarint length and bytes each.
+func encodeSuspects(m map[string]struct{}) []byte {
+	var b []byte
+	for k := range m {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+	}
+	return b
+}
+
+func decodeSuspects(b []byte) (map[string]struct{}, error) {
+	m := map[string]struct{}{}
+	for len(b) > 0 {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || n > uint64(len(b)-w) {
+			return nil, fmt.Errorf("engine: corrupt suspect keys (%d bytes left)", len(b))
+		}
+		m[string(b[w:w+int(n)])] = struct{}{}
+		b = b[w+int(n):]
+	}
+	return m, nil
 }
 
 // flushState remembers flush_all: every write with a timestamp at or before

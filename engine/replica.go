@@ -63,14 +63,19 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 	}
 	defer mu.Unlock()
 	raw := s.raw
+	if d == kv.DurabilityDefault {
+		d = e.opts.Durability
+	}
 	if e.fence.strip(key, &s.peer, rec, e.now()) {
 		e.stats.fenced.Add(1)
 		if !found && len(s.peer.Siblings) == 0 {
-			return false, 0, nil
+			return false, 0, e.flushFor(d)
 		}
 	}
 	if !found {
-		e.mergedAbsent(key, s.peer.Clock)
+		if err := e.mergedAbsent(key, s.peer.Clock); err != nil {
+			return false, 0, err
+		}
 	}
 	merged := &s.next
 	mergeInto(merged, &s.rec, &s.peer)
@@ -78,9 +83,6 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 		e.clock.Observe(merged.Siblings[i].Timestamp)
 	}
 	s.enc = record.Append(s.enc[:0], merged)
-	if d == kv.DurabilityDefault {
-		d = e.opts.Durability
-	}
 	for _, owner := range owed {
 		if owner == "" {
 			continue
@@ -90,7 +92,7 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 		}
 	}
 	if found && string(s.enc) == string(raw) {
-		return false, Digest(raw), nil
+		return false, Digest(raw), e.flushFor(d)
 	}
 	if err := e.writeRecord(s.key, s.enc, d); err != nil {
 		return false, 0, err
@@ -98,6 +100,19 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(merged), len(s.enc))
 	e.stats.merges.Add(1)
 	return true, Digest(s.enc), nil
+}
+
+// flushFor makes a merge that wrote nothing as durable as d asked: the
+// sender may be about to drop its own copy (handoff, hint delivery)
+// trusting this one, which may still be buffered here. A durable merge
+// also makes durable everything this node acknowledged before it, which
+// lets a sender make a whole batch durable with one (see the cluster's
+// transferDurability).
+func (e *Engine) flushFor(d kv.Durability) error {
+	if d != kv.WAL && d != kv.Sync {
+		return nil
+	}
+	return e.st.Flush()
 }
 
 // MergeRecords appends to dst the merge of two encoded records of one key

@@ -12,6 +12,9 @@ type Storage interface {
 	Set(key, value []byte, d kv.Durability) error
 	// Delete removes key, durable as d says.
 	Delete(key []byte, d kv.Durability) error
+	// Flush returns once everything written before the call is as
+	// durable as a Sync write.
+	Flush() error
 	// Scan calls fn for each key in [lo, hi) in order until fn returns
 	// false; the slices are valid only during the call.
 	Scan(lo, hi []byte, fn func(key, value []byte) bool) error

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // Ownership handoff: after the ring changes (a join, a leave), a node may
@@ -58,28 +59,77 @@ func (n *Node) HandOff() int {
 			return len(batch) < budget
 		})
 		budget -= len(batch)
+		var took []heldRecord
 		for _, h := range batch {
 			if n.pushToAll(t, owners, h) {
-				if dropped, _ := n.eng.DropRecordIf(h.key, h.rec); dropped {
-					moved++
-					n.stats.handedOff.Add(1)
-				}
+				took = append(took, h)
+			}
+		}
+		if len(took) == 0 || !n.makeDurable(t, owners, took[len(took)-1]) {
+			continue
+		}
+		for _, h := range took {
+			if dropped, _ := n.eng.DropRecordIf(h.key, h.rec); dropped {
+				moved++
+				n.stats.handedOff.Add(1)
 			}
 		}
 	}
 	return moved
 }
 
-// pushToAll sends a record to every owner and reports whether all took it.
+// pushToAll sends a record to every owner, at the owners' own durability,
+// and reports whether all took it. Before this node lets go of its copy,
+// makeDurable must succeed.
 func (n *Node) pushToAll(t *Topology, owners []string, h heldRecord) bool {
 	for _, id := range owners {
-		m := msg.MergeRequest{Key: h.key, Rec: h.rec}
-		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-		err := n.sendMerge(ctx, t, id, &m)
-		cancel()
-		if err != nil {
+		if n.mergeTo(t, id, h, kv.DurabilityDefault) != nil {
 			return false
 		}
 	}
 	return true
+}
+
+// mergeTo sends one record to node id, bounded by the replica timeout.
+func (n *Node) mergeTo(t *Topology, id string, h heldRecord, d kv.Durability) error {
+	m := msg.MergeRequest{Key: h.key, Rec: h.rec, Durability: d}
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
+	return n.sendMerge(ctx, t, id, &m)
+}
+
+// makeDurable makes what the owners took from this node (pushToAll) as
+// durable there as transferDurability asks, before this node drops its
+// copies: it sends last, the last record each took, again at that
+// durability. A durable merge returns once everything its receiver
+// acknowledged before it is durable too (engine.Merge), so one fsync per
+// owner covers a whole batch.
+func (n *Node) makeDurable(t *Topology, owners []string, last heldRecord) bool {
+	for rank, id := range owners {
+		d := n.transferDurability(rank)
+		if d == kv.DurabilityDefault {
+			continue
+		}
+		if n.mergeTo(t, id, last, d) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// transferDurability is how durable a receiver of the given rank (its
+// place among the key's owners being sent to) must hold a record this
+// node sends and then lets go of (handoff, hint delivery): the copy it
+// drops may be the write's only durable one (DurableReplicas: the
+// coordinator's), so the first DurableReplicas receivers must have it
+// fsynced; and a receiver never keeps it less durably than this node's
+// own mode. DurabilityDefault: the receiver's own mode will do.
+func (n *Node) transferDurability(rank int) kv.Durability {
+	if rank < n.opts.DurableReplicas {
+		return kv.Sync
+	}
+	if d := n.eng.Durability(); d != kv.Buffered {
+		return d
+	}
+	return kv.DurabilityDefault
 }

@@ -43,7 +43,7 @@ type testNode struct {
 	pool   *wire.Pool
 	server *wire.Server
 	net    *wiretest.Network
-	fs     vfs.FS
+	fs     *vfs.MemFS // crashable: see durableCopy
 }
 
 type topoFor struct {
@@ -100,9 +100,10 @@ func newTestCluster(t testing.TB, n int, opts Options) *testCluster {
 	}
 	for i := range n {
 		id := members[i].ID
-		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewMem()}
+		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewCrashableMem()}
+		// No periodic fsync: what is durable is what a write asked for.
 		tn.eng, err = engine.Open(engine.Options{Dir: "db", FS: tn.fs, Durability: kv.Buffered,
-			Replicated: true, TombstoneTTL: time.Minute, Now: c.clock.Now})
+			SyncInterval: -1, Replicated: true, TombstoneTTL: time.Minute, Now: c.clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,6 +147,36 @@ func (c *testCluster) cut(a, b []int) {
 			c.nodes[j].net.Set(c.nodes[i].addr, wiretest.Fault{BlackHole: true})
 		}
 	}
+}
+
+// leaveRing takes node i out of the ring (addresses and health
+// unchanged), as an operator's leave does.
+func (c *testCluster) leaveRing(i int) {
+	t := *c.topo.Load()
+	r, err := t.Ring.Leave(c.nodes[i].id)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	t.Ring = r
+	c.topo.Store(&t)
+}
+
+// durableCopy reports whether node i would still hold key after a power
+// cut now: it opens an engine on a crash clone of the node's disk that
+// keeps only what was synced.
+func (c *testCluster) durableCopy(i int, key string) bool {
+	c.t.Helper()
+	e, err := engine.Open(engine.Options{Dir: "db", FS: c.nodes[i].fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0}),
+		Replicated: true, ReapInterval: time.Hour})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer e.Close()
+	_, found, err := e.Record([]byte(key), nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return found
 }
 
 // setAlive changes what gossip says of node i.

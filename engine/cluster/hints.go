@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"slices"
 
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
+	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -35,7 +37,11 @@ func (n *Node) DeliverHints() int {
 	if err != nil {
 		return 0
 	}
-	delivered := 0
+	// Deliver every hint at the owners' own durability, then make what
+	// each owner took as durable as this node's copy may have been (one
+	// durable merge per owner: see makeDurable), and only then let go.
+	var done []hintSent
+	last := map[string]durableAsk{} // receiver → a record it took, and the durability it owes
 	for _, h := range batch {
 		if n.closed.Load() {
 			break
@@ -44,6 +50,7 @@ func (n *Node) DeliverHints() int {
 		if err != nil {
 			continue
 		}
+		d := hintSent{hint: h}
 		switch {
 		case found && n.departed(t, h.owner):
 			// The owner left the ring: the key's owners now are the
@@ -53,6 +60,7 @@ func (n *Node) DeliverHints() int {
 				n.stats.hintFailures.Add(1)
 				continue
 			}
+			d.to = owners
 		case found:
 			m := msg.MergeRequest{Key: h.key, Rec: rec}
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
@@ -62,21 +70,58 @@ func (n *Node) DeliverHints() int {
 				n.stats.hintFailures.Add(1)
 				continue
 			}
+			d.to = []string{h.owner}
 		}
-		var sent []byte // nil: there was no record to deliver
 		if found {
-			sent = rec
+			d.sent = rec // nil: there was no record to deliver
 		}
-		if ok, err := n.eng.DeleteHintIf(h.owner, h.key, sent); err != nil || !ok {
+		for rank, id := range d.to {
+			ask := durableAsk{heldRecord{h.key, rec}, n.transferDurability(rank)}
+			ask.d = max(ask.d, last[id].d)
+			last[id] = ask
+		}
+		done = append(done, d)
+	}
+	failed := map[string]bool{}
+	for id, ask := range last {
+		if ask.d == kv.DurabilityDefault {
+			continue
+		}
+		if n.mergeTo(t, id, ask.rec, ask.d) != nil {
+			failed[id] = true
+		}
+	}
+	delivered := 0
+	for _, d := range done {
+		if slices.ContainsFunc(d.to, func(id string) bool { return failed[id] }) {
+			n.stats.hintFailures.Add(1)
+			continue // delivered again next round
+		}
+		if ok, err := n.eng.DeleteHintIf(d.owner, d.key, d.sent); err != nil || !ok {
 			continue // a newer write arrived: deliver it next round
 		}
 		delivered++
 		n.stats.hintsDelivered.Add(1)
-		if found {
-			n.releaseIfFallback(t, h.key, rec)
+		if d.sent != nil {
+			n.releaseIfFallback(t, d.key, d.sent)
 		}
 	}
 	return delivered
+}
+
+// hintSent is a hint whose record reached its receivers (to: the owner,
+// or the key's owners when the owner left).
+type hintSent struct {
+	hint
+	sent []byte
+	to   []string
+}
+
+// durableAsk is a record a receiver took and how durable it must make
+// what it took (see transferDurability).
+type durableAsk struct {
+	rec heldRecord
+	d   kv.Durability
 }
 
 // departed reports whether id is not a member of the ring (it left):
