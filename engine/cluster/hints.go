@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"context"
 	"slices"
 
-	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/ring"
 )
@@ -40,8 +38,37 @@ func (n *Node) DeliverHints() int {
 	// Deliver every hint at the owners' own durability, then make what
 	// each owner took as durable as this node's copy may have been (one
 	// durable merge per owner: see makeDurable), and only then let go.
-	var done []hintSent
-	last := map[string]durableAsk{} // receiver → a record it took, and the durability it owes
+	sent, asks := n.sendHints(t, batch)
+	failed := map[string]bool{}
+	for id, ask := range asks {
+		if ask.d != kv.DurabilityDefault && n.mergeTo(t, id, ask.rec, ask.d) != nil {
+			failed[id] = true
+		}
+	}
+	delivered := 0
+	for _, d := range sent {
+		if slices.ContainsFunc(d.to, func(id string) bool { return failed[id] }) {
+			n.stats.hintFailures.Add(1)
+			continue // delivered again next round
+		}
+		if ok, err := n.eng.DeleteHintIf(d.owner, d.key, d.sent); err != nil || !ok {
+			continue // a newer write arrived: deliver it next round
+		}
+		delivered++
+		n.stats.hintsDelivered.Add(1)
+		if d.sent != nil {
+			n.releaseIfFallback(t, d.key, d.sent)
+		}
+	}
+	return delivered
+}
+
+// sendHints sends each hinted record to its owner, or to the key's owners
+// when the owner left the ring, and returns the hints whose receivers all
+// took it, and for each receiver a record it took with the durability it
+// owes (see transferDurability).
+func (n *Node) sendHints(t *Topology, batch []hint) (sent []hintSent, asks map[string]durableAsk) {
+	asks = map[string]durableAsk{}
 	for _, h := range batch {
 		if n.closed.Load() {
 			break
@@ -62,11 +89,7 @@ func (n *Node) DeliverHints() int {
 			}
 			d.to = owners
 		case found:
-			m := msg.MergeRequest{Key: h.key, Rec: rec}
-			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-			_, err = n.peers.Merge(ctx, t.Addrs[h.owner], &m)
-			cancel()
-			if err != nil {
+			if n.mergeTo(t, h.owner, heldRecord{h.key, rec}, kv.DurabilityDefault) != nil {
 				n.stats.hintFailures.Add(1)
 				continue
 			}
@@ -77,36 +100,12 @@ func (n *Node) DeliverHints() int {
 		}
 		for rank, id := range d.to {
 			ask := durableAsk{heldRecord{h.key, rec}, n.transferDurability(rank)}
-			ask.d = max(ask.d, last[id].d)
-			last[id] = ask
+			ask.d = max(ask.d, asks[id].d)
+			asks[id] = ask
 		}
-		done = append(done, d)
+		sent = append(sent, d)
 	}
-	failed := map[string]bool{}
-	for id, ask := range last {
-		if ask.d == kv.DurabilityDefault {
-			continue
-		}
-		if n.mergeTo(t, id, ask.rec, ask.d) != nil {
-			failed[id] = true
-		}
-	}
-	delivered := 0
-	for _, d := range done {
-		if slices.ContainsFunc(d.to, func(id string) bool { return failed[id] }) {
-			n.stats.hintFailures.Add(1)
-			continue // delivered again next round
-		}
-		if ok, err := n.eng.DeleteHintIf(d.owner, d.key, d.sent); err != nil || !ok {
-			continue // a newer write arrived: deliver it next round
-		}
-		delivered++
-		n.stats.hintsDelivered.Add(1)
-		if d.sent != nil {
-			n.releaseIfFallback(t, d.key, d.sent)
-		}
-	}
-	return delivered
+	return sent, asks
 }
 
 // hintSent is a hint whose record reached its receivers (to: the owner,
