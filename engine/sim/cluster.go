@@ -118,6 +118,9 @@ func (c *Cluster) start(i int, first bool) error {
 	o := node.TestOptions(dataDir, co)
 	o.Engine.FS = sn.fs
 	o.Engine.Durability = c.sc.Durability
+	if c.sc.SyncInterval != 0 {
+		o.Engine.SyncInterval = c.sc.SyncInterval
+	}
 	o.Engine.Now = func() time.Time { return time.Now().Add(time.Duration(sn.skew.Load())) }
 	n, err := node.Open(o)
 	if err != nil {

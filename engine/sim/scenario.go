@@ -33,6 +33,12 @@ type Scenario struct {
 	// nodes are stopped cleanly instead.
 	Crashes  bool
 	CrashGap time.Duration
+	// SyncInterval is each node's periodic fsync of buffered writes (0:
+	// the store's default, 100 ms; negative: none). The periodic fsync
+	// hides a write whose only durable copy was let go of, unless a crash
+	// comes within it; so where the durability promise does not rest on it
+	// (a durable replica, or sync everywhere) seeds also draw 2 s and none.
+	SyncInterval time.Duration
 	// MaxSkew bounds each node's clock offset from true time.
 	MaxSkew time.Duration
 	// LANGossip runs membership at dynamod's own timing (probe every
@@ -74,6 +80,11 @@ func NewScenario(seed uint64) Scenario {
 		s.Durability, s.DurableReplicas, s.Crashes = kv.WAL, 1, true
 	default:
 		s.Durability, s.Crashes = kv.Sync, true
+	}
+	// From a stream of its own, so the draws above and below are the same
+	// as before this knob existed.
+	if s.DurableReplicas > 0 || s.Durability == kv.Sync {
+		s.SyncInterval = []time.Duration{0, 2 * time.Second, -1}[rand.New(rand.NewPCG(seed, 0x5c11)).IntN(3)]
 	}
 	s.MaxSkew = time.Duration(rng.IntN(3)) * 250 * time.Millisecond
 	s.Faults = time.Duration(20+rng.IntN(21)) * time.Second
@@ -120,6 +131,12 @@ func (s Scenario) String() string {
 		b.WriteString(", clean stops only")
 	case s.CrashGap > 0:
 		fmt.Fprintf(&b, ", crashes %v apart", s.CrashGap)
+	}
+	switch {
+	case s.SyncInterval < 0:
+		b.WriteString(", no periodic fsync")
+	case s.SyncInterval > 0:
+		fmt.Fprintf(&b, ", fsync every %v", s.SyncInterval)
 	}
 	fmt.Fprintf(&b, ", skew ≤ %v, faults %v", s.MaxSkew, s.Faults)
 	if s.LANGossip {
