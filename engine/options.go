@@ -32,6 +32,9 @@ type Options struct {
 	SyncInterval time.Duration
 	// CacheBytes is Pebble's block cache. Default 256 MiB.
 	CacheBytes int64
+	// MemTableBytes sizes each Pebble memtable, and so how long its WAL
+	// grows before it rotates. Default (0): the store's, 64 MiB.
+	MemTableBytes uint64
 	// RecordCacheBytes bounds the cache of records (by client key) that
 	// reads of hot keys are served from. Default 128 MiB; negative: off.
 	RecordCacheBytes int64

@@ -19,6 +19,7 @@ func openStore(opts Options) (Storage, error) {
 		FlushInterval: opts.FlushInterval,
 		SyncInterval:  opts.SyncInterval,
 		CacheBytes:    opts.CacheBytes,
+		MemTableBytes: opts.MemTableBytes,
 	})
 	if err != nil {
 		return nil, err

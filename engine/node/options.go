@@ -119,7 +119,10 @@ func TestOptions(dir string, cluster *ClusterOptions) Options {
 			BufferBytes:      4 << 20,
 			CacheBytes:       8 << 20,
 			RecordCacheBytes: 4 << 20,
-			TombstoneTTL:     3 * time.Second,
+			// Small memtables rotate the WAL often: an in-memory crashable
+			// filesystem copies a whole file on every fsync.
+			MemTableBytes: 1 << 20,
+			TombstoneTTL:  3 * time.Second,
 		},
 		Cluster: cluster,
 	}
