@@ -56,6 +56,9 @@ type config struct {
 	Partitions      int
 	DurableReplicas int
 	GossipKeyFile   string
+	// Background work's admission controller.
+	BackgroundTarget      time.Duration
+	BackgroundUnthrottled bool
 }
 
 // size is a byte count written as 1048576, 64k, 64m, 1g (binary units,
@@ -165,6 +168,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.W, "w", repl.W, "cluster default: replicas that must acknowledge a write")
 	fs.IntVar(&c.Partitions, "partitions", d.Cluster.Membership.Ring.Partitions, "cluster: partitions Q (a power of two), fixed when the cluster is created")
 	fs.IntVar(&c.DurableReplicas, "durable-replicas", 0, "cluster: how many replicas of each write (coordinator first) fsync it; the others use -durability")
+	fs.DurationVar(&c.BackgroundTarget, "background-target", 0, "cluster: client p99 that background work (hints, handoff, anti-entropy, reaping) backs off to protect; 0 = twice this node's own quiet p99, at least 2ms")
+	fs.BoolVar(&c.BackgroundUnthrottled, "background-unthrottled", false, "cluster: run background work at its full rate whatever the client latency (for comparison)")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.DurationVar(&c.TombstoneTTL, "tombstone-ttl", c.TombstoneTTL, "how long a delete's tombstone is kept before it is reclaimed")
@@ -250,6 +255,8 @@ func (c *config) validate() error {
 		return errors.New("-item-size-max must be between 1k and 1g")
 	case c.NodeID != "" && (c.N < 1 || c.R < 1 || c.W < 1 || c.R > c.N || c.W > c.N):
 		return fmt.Errorf("need 1 <= -r, -w <= -n (got n=%d r=%d w=%d)", c.N, c.R, c.W)
+	case c.BackgroundTarget < 0:
+		return errors.New("-background-target must not be negative")
 	case c.NodeID != "" && (c.DurableReplicas < 0 || c.DurableReplicas > c.N):
 		return errors.New("-durable-replicas must be between 0 and -n")
 	case c.NodeID != "" && (c.Weight <= 0 || c.Weight != c.Weight):
@@ -299,7 +306,8 @@ func (c *config) nodeOptions(logger *log.Logger) (node.Options, error) {
 			GossipAddr: c.Gossip, ClientAddr: c.Listen, Seeds: seeds, SecretKey: key,
 			Ring: ring.Config{Partitions: c.Partitions},
 		},
-		Replication:   cluster.Options{N: c.N, R: c.R, W: c.W, DurableReplicas: c.DurableReplicas},
+		Replication: cluster.Options{N: c.N, R: c.R, W: c.W, DurableReplicas: c.DurableReplicas,
+			BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled},
 		InternodeAddr: c.Internode,
 	}
 	return o, nil

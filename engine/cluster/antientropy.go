@@ -38,13 +38,17 @@ func (n *Node) aaeTick() {
 	if r == nil || r.Len() < 2 {
 		return
 	}
-	for range urgentPerTick {
+	granted := n.bgw.aae.Take(urgentPerTick, n.bgw.now())
+	done := 0
+	for ; done < granted; done++ {
 		p, peer, ok := n.nextUrgent(t)
 		if !ok {
 			break
 		}
 		n.exchange(t, p, peer)
 	}
+	n.bgw.aae.Refund(granted - done)
+	n.bgw.aae.Done(done)
 	replicated := len(r.Replicated(t.Self))
 	n.aaeCredit += float64(replicated) * float64(n.opts.AntiEntropyInterval) / float64(n.opts.AntiEntropyCycle)
 	for ; n.aaeCredit >= 1 && !n.closed.Load(); n.aaeCredit-- {

@@ -31,7 +31,11 @@ func (n *Node) HandOff() int {
 	// nothing, so everything it holds goes to the owners.
 	nrep := min(n.opts.N, r.Len())
 	moved := 0
-	budget := n.opts.HandoffBatch
+	budget := n.bgw.handoff.Take(n.opts.HandoffBatch, n.bgw.now())
+	defer func() {
+		n.bgw.handoff.Refund(budget)
+		n.bgw.handoff.Done(moved)
+	}()
 	// Resume where the last round stopped, so records that cannot move
 	// (an owner refusing, a key rewritten constantly) do not starve the
 	// partitions after them.

@@ -25,13 +25,18 @@ type hint struct {
 // reachable owners) and returns how many it delivered.
 func (n *Node) DeliverHints() int {
 	t := n.topo.Topology()
+	budget := n.bgw.hints.Take(n.opts.HintBatch, n.bgw.now())
+	if budget == 0 {
+		return 0
+	}
 	var batch []hint
 	err := n.eng.ScanHints(func(owner string, key []byte) bool {
 		if owner != t.Self && (n.healthy(t, owner) || n.departed(t, owner)) {
 			batch = append(batch, hint{owner, append([]byte(nil), key...)})
 		}
-		return len(batch) < n.opts.HintBatch
+		return len(batch) < budget
 	})
+	n.bgw.hints.Refund(budget - len(batch))
 	if err != nil {
 		return 0
 	}
@@ -60,6 +65,7 @@ func (n *Node) DeliverHints() int {
 			n.releaseIfFallback(t, d.key, d.sent)
 		}
 	}
+	n.bgw.hints.Done(delivered)
 	return delivered
 }
 

@@ -39,6 +39,7 @@ type Node struct {
 		m     map[string][]msg.KeyDigest
 		count int
 	}
+	bgw      background               // the admission controller and its tasks
 	hintKick chan struct{}            // a hint round now (a member came back)
 	watched  atomic.Pointer[Topology] // the last topology the watcher saw
 
@@ -59,6 +60,8 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	}
 	n := &Node{opts: opts, eng: eng, topo: topo, peers: wirePeers{tr}, fwd: wirePeers{tr}, stop: make(chan struct{}), hintKick: make(chan struct{}, 1), cond: newCondLocks()}
 	n.urgent.m = map[int]urgentMark{}
+	n.bgw = newBackground(opts)
+	n.every(admitPeriod, func() { n.bgw.ctl.Tick(n.bgw.now()) })
 	if opts.Forward != nil {
 		n.fwd = wirePeers{opts.Forward}
 	}

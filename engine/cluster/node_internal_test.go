@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
+	"time"
 	"testing"
 )
 
@@ -22,5 +24,44 @@ func TestInSync(t *testing.T) {
 		if got := inSync(tc.got); got != tc.want {
 			t.Errorf("%s: inSync = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// Handoff yields to the foreground: after windows whose client p99 is
+// over the target it moves records at its floor rate, and once the
+// foreground is quiet again at its full rate.
+func TestHandoffYieldsToForeground(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 2, R: 1, W: 1, HandoffBatch: 100, HandoffInterval: time.Second,
+		BackgroundTarget: 10 * time.Millisecond})
+	x := c.nodes[0]
+	now := time.Unix(1_000_000, 0)
+	x.node.bgw.now = func() time.Time { return now }
+	for i := range 400 {
+		if _, err := x.put(t, fmt.Sprintf("k%d", i), set("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.leaveRing(0)
+	windows := func(latency time.Duration, count int) {
+		for range 20 {
+			for range count {
+				x.node.bgw.ctl.Foreground.Record(latency)
+			}
+			now = now.Add(admitPeriod)
+			x.node.bgw.ctl.Tick(now)
+		}
+	}
+	windows(100*time.Millisecond, 1000) // a loaded node, over its target
+	if moved := x.node.HandOff(); moved != 100 {
+		t.Fatalf("first round moved %d, want a full batch of 100 (the grant a quiet node saved)", moved)
+	}
+	now = now.Add(time.Second)
+	if moved := x.node.HandOff(); moved < 1 || moved > 5 {
+		t.Fatalf("a second later, under load, moved %d; want the floor, 100/s ÷ 20 = 5", moved)
+	}
+	windows(time.Millisecond, 1000) // the load is gone
+	now = now.Add(time.Second)
+	if moved := x.node.HandOff(); moved != 100 {
+		t.Fatalf("a second after the load ended, moved %d; want the full 100", moved)
 	}
 }

@@ -57,6 +57,13 @@ type Options struct {
 	// Replicated, so that it never reaps alone.
 	ReapInterval time.Duration
 	ReapBatch    int
+	// BackgroundTarget is the foreground p99 this node's background work
+	// (hint delivery, handoff, urgent anti-entropy, reaping) backs off to
+	// protect (package admit). Default 0: twice the node's own quiet p99,
+	// at least 2 ms. BackgroundUnthrottled runs that work at its full rate
+	// whatever the foreground latency (to compare against).
+	BackgroundTarget      time.Duration
+	BackgroundUnthrottled bool
 }
 
 // ErrOptions reports an invalid setting.
@@ -113,7 +120,7 @@ func (o *Options) Validate() error {
 	case o.DurableReplicas < 0 || o.DurableReplicas > o.N:
 		return fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
 	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0 || o.HandoffInterval < 0 || o.HandoffBatch < 0 ||
-		o.AntiEntropyCycle < 0 || o.ReapBatch < 0:
+		o.AntiEntropyCycle < 0 || o.ReapBatch < 0 || o.BackgroundTarget < 0:
 		return fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
 	}
 	return nil

@@ -25,6 +25,13 @@ type reply struct {
 // R (opt.R, 1 to N, when the request names one), merge by causality,
 // repair stale replicas in the background.
 func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
+	start := time.Now()
+	err := n.get(key, o, opt)
+	n.foreground(start)
+	return err
+}
+
+func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 	o.Reset()
 	r := opt.R
 	if r == 0 {

@@ -50,7 +50,12 @@ func (n *Node) Reap() int {
 	}
 	n.retryReaps(t)
 	nrep := min(n.opts.N, r.Len())
-	budget := n.opts.ReapBatch
+	granted := n.bgw.reap.Take(n.opts.ReapBatch, n.bgw.now())
+	budget := granted
+	defer func() {
+		n.bgw.reap.Refund(budget)
+		n.bgw.reap.Done(granted - budget) // records examined
+	}()
 	reaped := 0
 	start := int(n.reapNext.Load())
 	for i := 0; i < r.Partitions() && budget > 0 && !n.closed.Load(); i++ {

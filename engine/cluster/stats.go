@@ -3,6 +3,7 @@ package cluster
 import (
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/kv"
 )
@@ -40,7 +41,7 @@ func (n *Node) Stats() []kv.Stat {
 			}
 		}
 	}
-	out := n.eng.Stats()
+	out := append(n.eng.Stats(), n.bgw.ctl.Stats(time.Now())...)
 	return append(out,
 		kv.Stat{Name: "cluster_node_id", Value: t.Self},
 		kv.Stat{Name: "cluster_ring_version", Value: u(version)},

@@ -17,6 +17,13 @@ import (
 // Put implements kv.KV. A node in the key's top N coordinates; any
 // other node forwards to the first healthy one that is.
 func (n *Node) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
+	start := time.Now()
+	res, err := n.put(key, req)
+	n.foreground(start)
+	return res, err
+}
+
+func (n *Node) put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 	if len(key) == 0 || len(key) > kv.MaxKeyLen {
 		return kv.PutResult{}, kv.ErrKeyTooLong
 	}

@@ -19,6 +19,7 @@ var purePackages = []string{
 	"engine/merkle",
 	"engine/quorum",
 	"engine/pace",
+	"engine/admit",
 	"engine/cache",
 	"engine/check",
 	"ring",

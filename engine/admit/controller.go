@@ -1,0 +1,207 @@
+package admit
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
+)
+
+// Controller is one node's admission controller. The node records every
+// foreground request in Foreground, calls Tick every period, and each
+// background task takes its work from its Task.
+type Controller struct {
+	Foreground Histogram
+
+	mu     sync.Mutex
+	law    Law
+	period time.Duration
+	prev   Snapshot
+	last   Window
+	target time.Duration
+	quiet  quietFloor
+	tasks  []*Task
+}
+
+// New returns a controller that moves rates once per period by law.
+func New(law Law, period time.Duration) *Controller {
+	c := &Controller{law: law, period: period}
+	c.target = c.targetNow()
+	return c
+}
+
+// Task registers a background task: rates in work units per second,
+// never below floor nor above ceiling; it starts at the ceiling (a quiet
+// node does its background work at once) and backs off from there. It
+// holds at most burst units of unused grant (a round's worth: a task that
+// runs a round a second takes its batch at once).
+func (c *Controller) Task(name string, floor, ceiling, burst float64) *Task {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	floor = max(floor, 0)
+	ceiling = max(ceiling, floor)
+	t := &Task{name: name, floor: floor, ceiling: ceiling, rate: ceiling, burst: max(burst, 1), left: -1}
+	t.tokens = t.burst
+	c.tasks = append(c.tasks, t)
+	return t
+}
+
+// Tick closes a window at now: it reads the foreground latency since the
+// last tick and moves every task's rate.
+func (c *Controller) Tick(now time.Time) {
+	var cur Snapshot
+	c.Foreground.Snapshot(&cur)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := Between(&c.prev, &cur)
+	c.prev, c.last = cur, w
+	if w.Count >= c.law.MinSamples {
+		c.quiet.add(w.P99)
+	}
+	c.target = c.targetNow()
+	breached := c.law.Breached(w, c.target)
+	for _, t := range c.tasks {
+		t.mu.Lock()
+		t.rate = c.law.Next(t.rate, t.floor, t.ceiling, breached)
+		if breached {
+			t.backedOff = now
+		}
+		t.mu.Unlock()
+	}
+}
+
+func (c *Controller) targetNow() time.Duration {
+	if c.law.Target > 0 {
+		return c.law.Target
+	}
+	q, ok := c.quiet.min()
+	if !ok {
+		return c.law.MinTarget
+	}
+	return max(c.law.MinTarget, time.Duration(c.law.Factor*float64(q)))
+}
+
+// Stats lists the controller's state for `stats`: the target and the last
+// window, then per task its rate, work done and left, and how long since
+// it last backed off.
+func (c *Controller) Stats(now time.Time) []kv.Stat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	us := func(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }
+	out := []kv.Stat{
+		{Name: "bg_target_p99_us", Value: us(c.target)},
+		{Name: "bg_window_p99_us", Value: us(c.last.P99)},
+		{Name: "bg_window_requests", Value: strconv.FormatUint(c.last.Count, 10)},
+	}
+	for _, t := range c.tasks {
+		t.mu.Lock()
+		since := "never"
+		if !t.backedOff.IsZero() {
+			since = strconv.FormatInt(now.Sub(t.backedOff).Milliseconds(), 10)
+		}
+		out = append(out,
+			kv.Stat{Name: "bg_" + t.name + "_rate", Value: strconv.FormatFloat(t.rate, 'f', 0, 64)},
+			kv.Stat{Name: "bg_" + t.name + "_done", Value: strconv.FormatUint(t.done, 10)},
+			kv.Stat{Name: "bg_" + t.name + "_left", Value: strconv.FormatInt(t.left, 10)},
+			kv.Stat{Name: "bg_" + t.name + "_backoff_age_ms", Value: since},
+		)
+		t.mu.Unlock()
+	}
+	return out
+}
+
+// Task is one kind of background work and its share of the node.
+type Task struct {
+	name           string
+	floor, ceiling float64 // units per second
+
+	mu        sync.Mutex
+	rate      float64 // units per second, set by Tick
+	tokens    float64
+	burst     float64 // most tokens held
+	filled    time.Time
+	done      uint64
+	left      int64
+	backedOff time.Time
+}
+
+// Take grants up to want units of work at now, from what the task's rate
+// has accrued since its last take (at most its burst). 0 means none now:
+// try at the next round.
+func (t *Task) Take(want int, now time.Time) int {
+	if want <= 0 {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.filled.IsZero() {
+		t.tokens = min(t.burst, t.tokens+t.rate*now.Sub(t.filled).Seconds())
+	}
+	t.filled = now
+	n := min(want, int(t.tokens))
+	t.tokens -= float64(n)
+	return n
+}
+
+// Refund gives back units taken and not used (a round found less work
+// than it was granted).
+func (t *Task) Refund(n int) {
+	if n <= 0 {
+		return
+	}
+	t.mu.Lock()
+	t.tokens = min(t.burst, t.tokens+float64(n))
+	t.mu.Unlock()
+}
+
+// Done counts work finished; Left says how much is known to remain (-1:
+// unknown).
+func (t *Task) Done(n int) {
+	t.mu.Lock()
+	t.done += uint64(n)
+	t.mu.Unlock()
+}
+
+// Left records how much work is known to remain (-1: unknown).
+func (t *Task) Left(n int64) {
+	t.mu.Lock()
+	t.left = n
+	t.mu.Unlock()
+}
+
+// Rate is the task's current rate, in units per second.
+func (t *Task) Rate() float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rate
+}
+
+// quietFloor is the lowest p99 of the last quietWindows windows that had
+// enough requests: the node's latency with background work backed off,
+// from which the target is derived when none is set.
+type quietFloor struct {
+	ring [quietWindows]time.Duration
+	n    int
+	next int
+}
+
+// quietWindows: at a 250 ms period, the last 5 minutes.
+const quietWindows = 1200
+
+func (q *quietFloor) add(p time.Duration) {
+	q.ring[q.next] = p
+	q.next = (q.next + 1) % quietWindows
+	q.n = min(q.n+1, quietWindows)
+}
+
+func (q *quietFloor) min() (time.Duration, bool) {
+	if q.n == 0 {
+		return 0, false
+	}
+	m := q.ring[0]
+	for _, p := range q.ring[1:q.n] {
+		m = min(m, p)
+	}
+	return m, true
+}

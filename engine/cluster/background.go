@@ -1,0 +1,50 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/admit"
+)
+
+// Background work and the foreground (Dynamo §6.5). Client reads and
+// writes coordinated here record their latency; every admitPeriod the
+// controller moves each task's rate by it, and each round of a task does
+// only the work its grant allows. A task's ceiling is what its options
+// allowed before (a batch per interval); its floor a twentieth of that,
+// so it always finishes, later.
+
+// admitPeriod is the controller's window.
+const admitPeriod = 250 * time.Millisecond
+
+type background struct {
+	ctl                       *admit.Controller
+	hints, handoff, aae, reap *admit.Task
+	now                       func() time.Time // tests replace it
+}
+
+func newBackground(o Options) background {
+	law := admit.DefaultLaw()
+	law.Target = o.BackgroundTarget
+	b := background{ctl: admit.New(law, admitPeriod), now: time.Now}
+	task := func(name string, batch int, interval time.Duration) *admit.Task {
+		ceiling := float64(batch)
+		if interval > 0 {
+			ceiling = float64(batch) / interval.Seconds()
+		}
+		floor := ceiling / 20
+		if o.BackgroundUnthrottled {
+			floor = ceiling
+		}
+		return b.ctl.Task(name, floor, ceiling, float64(batch))
+	}
+	b.hints = task("hints", o.HintBatch, o.HintInterval)
+	b.handoff = task("handoff", o.HandoffBatch, o.HandoffInterval)
+	b.aae = task("aae_urgent", urgentPerTick, o.AntiEntropyInterval)
+	b.reap = task("reap", o.ReapBatch, o.ReapInterval)
+	return b
+}
+
+// foreground records one client request's latency.
+func (n *Node) foreground(start time.Time) {
+	n.bgw.ctl.Foreground.Record(time.Since(start))
+}
