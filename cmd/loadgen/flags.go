@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/dynamo-kv/dynamo/loadgen"
@@ -22,6 +23,7 @@ type invocation struct {
 	svgPath    string
 	serve      string
 	serveNull  bool
+	maxErrors  shareFlag // the share of failed operations a run may have and still pass
 }
 
 // options holds flag values that need converting into the Config.
@@ -34,7 +36,7 @@ type options struct {
 // parseInvocation reads args on top of the profile they name, if any:
 // flags given explicitly override the profile.
 func parseInvocation(args []string, stderr io.Writer) (*invocation, error) {
-	inv := &invocation{rounds: 3}
+	inv := &invocation{rounds: 3, maxErrors: defaultMaxErrors}
 	prof, err := profileFrom(args)
 	if err != nil {
 		return nil, err
@@ -129,6 +131,7 @@ func newFlagSet(inv *invocation, o *options) *flag.FlagSet {
 		return nil
 	})
 	fs.Var(&o.sla, "sla", "SLA `rules`, repeatable or comma-separated: [OP[+OP]:]pNN<DURATION, max<D, mean<D, errors<P%; e.g. p99.9<5ms,get:p99<1ms; failed ops count as infinitely slow; exit status 1 if missed")
+	fs.Var(&inv.maxErrors, "max-errors", "`SHARE` of operations that may fail (P% or a fraction) before the run fails with exit status 1, SLA or not; 100% never fails a run")
 	fs.StringVar(&inv.jsonPath, "json", "", "write the JSON summary to `FILE`")
 	fs.StringVar(&inv.hgrmPrefix, "hgrm", "", "write HdrHistogram percentile distributions (microseconds) to `PREFIX`.OP.hgrm")
 	fs.StringVar(&inv.svgPath, "svg", "", "write an SVG of latency by percentile, throughput over time and the slowest request per second to `FILE`")
@@ -147,11 +150,12 @@ func usage(w io.Writer) {
 Drives memcached text-protocol targets and reports throughput, latency
 percentiles per operation (HdrHistogram), failures by class, siblings seen
 by the cart workload, loadgen's own CPU use and the SLA verdict.
-Exit status: 0 ok, 1 SLA missed, 2 bad input or unreachable target, 3 failure.
+Exit status: 0 ok; 1 SLA missed, or more operations failed than -max-errors
+allows (or none succeeded); 2 bad input or unreachable target; 3 failure.
 
 flags:`)
 	var inv invocation
-	inv.rounds = 3
+	inv.rounds, inv.maxErrors = 3, defaultMaxErrors
 	inv.cfg.EnsureDefaults()
 	inv.cfg.Workers = 0 // depends on -conns; the help text says how
 	var o options
@@ -230,5 +234,30 @@ func (f *slaFlag) Set(s string) error {
 		f.rules, f.set = nil, true
 	}
 	f.rules = append(f.rules, rules...)
+	return nil
+}
+
+// defaultMaxErrors: a run with more than 0.1 % of its operations failed
+// measured something other than the target serving them.
+const defaultMaxErrors = shareFlag(0.001)
+
+// shareFlag is a share in [0, 1], written as P% or as a fraction.
+type shareFlag float64
+
+func (f shareFlag) String() string {
+	return strconv.FormatFloat(100*float64(f), 'g', -1, 64) + "%"
+}
+
+func (f *shareFlag) Set(s string) error {
+	t := strings.TrimSpace(s)
+	scale := 1.0
+	if p, ok := strings.CutSuffix(t, "%"); ok {
+		t, scale = p, 0.01
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v*scale < 0 || v*scale > 1 {
+		return fmt.Errorf("%q is not a share between 0 and 1 (or 0%% and 100%%)", s)
+	}
+	*f = shareFlag(v * scale)
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -75,11 +76,60 @@ func runOnce(ctx context.Context, inv *invocation, stdout, stderr io.Writer) int
 		printErr(stderr, err)
 		return exitFailure
 	}
+	code := exitOK
 	if p := res.Summary.SLAPass; p != nil && !*p {
 		fmt.Fprintln(stderr, "loadgen: SLA missed")
-		return exitSLAMissed
+		code = exitSLAMissed
 	}
-	return exitOK
+	if why := errorVerdict(res.Summary, float64(inv.maxErrors)); why != "" {
+		fmt.Fprintln(stderr, "loadgen: "+why)
+		code = exitSLAMissed
+	}
+	return code
+}
+
+// errorVerdict says why a run's failures make it fail, or "" if they do
+// not: a run none of whose operations succeeded, or with a larger share
+// failed than allowed, measured something other than the target serving
+// requests (a dead target, one answering only errors).
+func errorVerdict(s *report.Summary, allowed float64) string {
+	failed, ops := s.All.Failed, s.Ops
+	share := 0.0
+	if ops > 0 {
+		share = float64(failed) / float64(ops)
+	}
+	switch {
+	case ops > 0 && failed == ops && allowed < 1:
+		return fmt.Sprintf("all %d operations failed%s", ops, topErrors(s.Errors))
+	case ops == 0 && allowed < 1:
+		return "no operation completed"
+	case share > allowed:
+		return fmt.Sprintf("%d of %d operations failed (%.2f%%), more than -max-errors %s allows%s",
+			failed, ops, 100*share, shareFlag(allowed).String(), topErrors(s.Errors))
+	}
+	return ""
+}
+
+// topErrors names the most frequent failure classes, for the verdict line.
+func topErrors(errs map[string]int64) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(errs))
+	for k := range errs {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if errs[names[i]] != errs[names[j]] {
+			return errs[names[i]] > errs[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	parts := []string{}
+	for _, k := range names[:min(3, len(names))] {
+		parts = append(parts, fmt.Sprintf("%s %d", k, errs[k]))
+	}
+	return ": " + strings.Join(parts, ", ")
 }
 
 func runCompare(ctx context.Context, inv *invocation, stdout, stderr io.Writer) int {
@@ -100,7 +150,22 @@ func runCompare(ctx context.Context, inv *invocation, stdout, stderr io.Writer) 
 			return exitFailure
 		}
 	}
-	return exitOK
+	code := exitOK
+	for _, tm := range cmp.Targets {
+		all := &report.Summary{Errors: map[string]int64{}}
+		for _, r := range tm.Rounds {
+			all.Ops += r.Ops
+			all.All.Failed += r.All.Failed
+			for k, v := range r.Errors {
+				all.Errors[k] += v
+			}
+		}
+		if why := errorVerdict(all, float64(inv.maxErrors)); why != "" {
+			fmt.Fprintf(stderr, "loadgen: %s: %s\n", tm.Name, why)
+			code = exitSLAMissed
+		}
+	}
+	return code
 }
 
 func writeOutputs(inv *invocation, res *loadgen.Result) error {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/dynamo-kv/dynamo/loadgen/fakeserver"
+	"github.com/dynamo-kv/dynamo/loadgen/report"
 )
 
 func fake(t *testing.T) string {
@@ -164,5 +168,102 @@ func TestCompareMode(t *testing.T) {
 	}
 	if json.Unmarshal(data, &c) != nil || len(c.Targets) != 2 {
 		t.Errorf("compare json %s", data)
+	}
+}
+
+// errorsOnly serves a target that answers every request line with a
+// server error, as a memcached out of memory does.
+func errorsOnly(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					if _, err := c.Write([]byte("SERVER_ERROR out of memory storing object\r\n")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// A run whose every request failed, or with more failures than allowed,
+// exits 1 and says why, with or without an SLA (it exited 0 before).
+func TestFailedRunsExit1(t *testing.T) {
+	addr := errorsOnly(t)
+	code, out, stderr := invoke("-target", addr, "-ops", "300", "-conns", "1", "-mix", "get=1", "-quiet")
+	if code != exitSLAMissed || !strings.Contains(stderr, "all 300 operations failed: ") || out == "" {
+		t.Errorf("all failed: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	code, _, stderr = invoke("-target", addr, "-ops", "300", "-conns", "1", "-mix", "get=1", "-quiet", "-max-errors", "100%")
+	if code != exitOK {
+		t.Errorf("-max-errors 100%%: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = invoke("-target", fake(t), "-ops", "300", "-conns", "1", "-mix", "get=1", "-quiet")
+	if code != exitOK {
+		t.Errorf("a healthy target: exit %d, %s", code, stderr)
+	}
+}
+
+func TestErrorVerdict(t *testing.T) {
+	sum := func(ops, failed int64) *report.Summary {
+		s := &report.Summary{Ops: ops, Errors: map[string]int64{}}
+		s.All.Failed = failed
+		if failed > 0 {
+			s.Errors["timeout"] = failed
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name    string
+		s       *report.Summary
+		allowed float64
+		want    string // substring of the verdict; "" passes
+	}{
+		{"clean", sum(10_000, 0), 0.001, ""},
+		{"at the limit", sum(10_000, 10), 0.001, ""},
+		{"over it", sum(10_000, 11), 0.001, "11 of 10000 operations failed (0.11%), more than -max-errors 0.1% allows: timeout 11"},
+		{"all failed", sum(154_106, 154_106), 0.001, "all 154106 operations failed: timeout 154106"},
+		{"nothing completed", sum(0, 0), 0.001, "no operation completed"},
+		{"anything goes", sum(100, 100), 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := errorVerdict(tc.s, tc.allowed)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Fatalf("verdict %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMaxErrorsFlag(t *testing.T) {
+	for in, want := range map[string]float64{"0.1%": 0.001, "5%": 0.05, "0.02": 0.02, "100%": 1, "0": 0} {
+		var f shareFlag
+		if err := f.Set(in); err != nil || math.Abs(float64(f)-want) > 1e-12 {
+			t.Errorf("%q: %v %v, want %v", in, float64(f), err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "101%", "-1%", "1.5"} {
+		var f shareFlag
+		if err := f.Set(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+	code, _, stderr := invoke("-target", "127.0.0.1:1", "-max-errors", "200%")
+	if code != exitBadInput || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "-max-errors") {
+		t.Errorf("bad -max-errors: exit %d, %q", code, stderr)
 	}
 }
