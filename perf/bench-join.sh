@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# What a join costs the foreground, with and without the admission
+# controller (issue 10; docs/architecture.md, "Background work yields").
+#
+# For each mode (throttled: the controller on; unthrottled: every
+# background task at its ceiling, -background-unthrottled) it starts a
+# 3-node cluster (N=3 R=2 W=2, buffered) on 127.0.0.1, preloads KEYS keys
+# of VALUE bytes, measures the cluster's closed-loop capacity once, then
+# drives an open-loop workload at half of it (get:set 9:1 over the same
+# keys): IDLE seconds with no background work, then through the join of a
+# fourth node until the join is done (the four nodes hold exactly three
+# copies of every key again, for STILL seconds: the old owners handed off
+# and dropped what they no longer own), at most JOIN_MAX seconds. It prints each phase's p99 and p99.9, and ends with
+# one line a script can read:
+#
+#   join: idle p99.9 A ms, throttled B ms (B/A = x.xx), unthrottled C ms, join took Ts throttled / Us unthrottled
+#
+#   perf/bench-join.sh                      # 1,000,000 keys of 1 KB (about 10 minutes)
+#   KEYS=100000 IDLE=10 perf/bench-join.sh  # quicker
+#   MODES=throttled perf/bench-join.sh       # one mode
+#
+# Processes are ours, stopped by PID; data lives in a temporary directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEYS=${KEYS:-1000000}
+VALUE=${VALUE:-1024}
+CONNS=${CONNS:-16}
+IDLE=${IDLE:-20}
+STILL=${STILL:-5}
+JOIN_MAX=${JOIN_MAX:-900}
+BASE=${BASE:-21410}
+OUT=${OUT:-perf/results}
+make -s build
+mkdir -p "$OUT"
+work=$(mktemp -d)
+lg=""
+cleanup() {
+  [ -n "$lg" ] && kill "$lg" 2>/dev/null || true
+  DIR="$work/cluster" BASE=$BASE perf/cluster.sh stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+targets="127.0.0.1:$((BASE + 1)),127.0.0.1:$((BASE + 2)),127.0.0.1:$((BASE + 3))"
+
+# stat PORT NAME: one `stats` value of the node on PORT.
+stat() {
+  local v
+  v=$(exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'stats\r\nquit\r\n' >&3 && tr -d '\r' <&3 | awk -v k="$2" '$1 == "STAT" && $2 == k {print $3}')
+  echo "${v:-0}"
+}
+
+# ms VALUE-WITH-UNIT: milliseconds.
+ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /µs$|us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
+    printf "%.3f", n }'
+}
+
+# all_row FILE: the p99 and p99.9 columns of the "all" row, with units.
+all_row() { awk '/^all /{print $6, $7}' "$1"; }
+
+run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_secs
+  local mode=$1 flags=()
+  [ "$mode" = unthrottled ] && flags=(-background-unthrottled)
+  DIR="$work/cluster" BASE=$BASE perf/cluster.sh start 3 -- -n 3 -r 2 -w 2 "${flags[@]}" >/dev/null
+  for _ in $(seq 100); do
+    ./bin/dynctl -node "127.0.0.1:$((BASE + 1))" status 2>/dev/null | grep -c ' up ' | grep -q 3 && break
+    sleep 0.2
+  done
+  echo "== $mode: preloading $KEYS keys of $VALUE B"
+  ./bin/loadgen -target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -preload "$KEYS" \
+    -mix get=1 -duration 1s -quiet -max-errors 100% >/dev/null
+  if [ -z "${RATE:-}" ]; then
+    ./bin/loadgen -target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -mix get=9,set=1 \
+      -duration 5s -warmup 1s -quiet >"$work/capacity.txt"
+    RATE=$(awk '/^all /{printf "%d", $2 / 2}' "$work/capacity.txt")
+    echo "   capacity $(awk '/^all /{print $2}' "$work/capacity.txt") ops/s closed loop; open loop at $RATE ops/s"
+  fi
+  local common=(-target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -mix get=9,set=1 -rate "$RATE" -warmup 1s -quiet)
+  ./bin/loadgen "${common[@]}" -duration "${IDLE}s" >"$work/$mode-idle.txt"
+  echo "   idle:   p99 / p99.9 $(all_row "$work/$mode-idle.txt")"
+
+  ./bin/loadgen "${common[@]}" -duration "${JOIN_MAX}s" -max-errors 100% >"$work/$mode-join.txt" &
+  lg=$!
+  sleep 2
+  local t0 t1 still=0
+  t0=$(date +%s)
+  DIR="$work/cluster" BASE=$BASE perf/cluster.sh start 4 -- -n 3 -r 2 -w 2 "${flags[@]}" >/dev/null
+  # Done when the four nodes hold N=3 copies of each key again (the old
+  # owners dropped what they handed off) and that held for STILL seconds.
+  while :; do
+    sleep 1
+    local held=0 i
+    for i in 1 2 3 4; do held=$((held + $(stat $((BASE + i)) curr_items))); done
+    if [ "$held" -eq $((3 * KEYS)) ] && [ "$(stat $((BASE + 4)) curr_items)" -gt 0 ]; then still=$((still + 1)); else still=0; fi
+    [ "$still" -ge "$STILL" ] && break
+    if [ $(($(date +%s) - t0)) -ge "$JOIN_MAX" ]; then echo "   join not done after ${JOIN_MAX}s ($held copies held, want $((3 * KEYS)))" >&2; break; fi
+  done
+  t1=$(($(date +%s) - STILL))
+  join_secs=$((t1 - t0))
+  kill -INT "$lg"
+  wait "$lg" || true
+  lg=""
+  echo "   join:   p99 / p99.9 $(all_row "$work/$mode-join.txt"); took ${join_secs}s; n4 holds $(stat $((BASE + 4)) curr_items) keys"
+  for i in 1 2 3 4; do
+    echo "   n$i: handed off $(stat $((BASE + i)) cluster_handed_off), anti-entropy exchanges $(stat $((BASE + i)) cluster_aae_exchanges) repaired $(stat $((BASE + i)) cluster_aae_keys_repaired), read repairs $(stat $((BASE + i)) cluster_read_repairs), hints delivered $(stat $((BASE + i)) cluster_hints_delivered)"
+  done
+  cp "$work/$mode-idle.txt" "$work/$mode-join.txt" "$OUT/" 2>/dev/null || true
+  idle_p999=$(ms "$(all_row "$work/$mode-idle.txt" | awk '{print $2}')")
+  join_p999=$(ms "$(all_row "$work/$mode-join.txt" | awk '{print $2}')")
+  DIR="$work/cluster" BASE=$BASE perf/cluster.sh stop >/dev/null
+  rm -rf "$work/cluster"
+}
+
+MODES=${MODES:-throttled unthrottled}
+idle_a=- thr_b=- thr_t=- unthr_c=- unthr_t=- ratio=-
+for m in $MODES; do
+  case $m in
+  throttled) run_mode throttled; idle_a=$idle_p999 thr_b=$join_p999 thr_t=$join_secs ;;
+  unthrottled) run_mode unthrottled; unthr_c=$join_p999 unthr_t=$join_secs ;;
+  *) echo "bench-join: MODES takes throttled and unthrottled, not '$m'" >&2; exit 2 ;;
+  esac
+done
+[ "$thr_b" = - ] || ratio=$(awk -v a="$idle_a" -v b="$thr_b" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
+# A mode not run reads "-".
+echo "join: idle p99.9 $idle_a ms, throttled $thr_b ms (B/A = $ratio), unthrottled $unthr_c ms, join took ${thr_t}s throttled / ${unthr_t}s unthrottled"
