@@ -3,8 +3,8 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"time"
 	"testing"
+	"time"
 )
 
 func TestInSync(t *testing.T) {
