@@ -70,6 +70,10 @@ func TestJudge(t *testing.T) {
 		// 11 slow samples in 10,011 put p99.9 (rank 10,001) among them.
 		{"slow tail", p999[0], hist(10_000, repeat(11, 10*time.Millisecond)...), 0, false},
 		{"slow tail just inside", p999[0], hist(10_000, repeat(10, 10*time.Millisecond)...), 0, true},
+		// The table's p99.9 of 50,000 is the 49,950th value, fast here;
+		// the verdict judged the 49,951st (issue 11).
+		{"the table's rank", p999[0], hist(49_950, repeat(50, 10*time.Millisecond)...), 0, true},
+		{"one more slow", p999[0], hist(49_949, repeat(51, 10*time.Millisecond)...), 0, false},
 		// Failures count as infinitely slow: 11 failures in 10,011 ops miss p99.9...
 		{"failures beyond tail", p999[0], hist(10_000), 11, false},
 		// ...while 9 do not.
