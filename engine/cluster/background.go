@@ -13,7 +13,7 @@ import (
 // allowed before (a batch per interval); its floor a twentieth of that,
 // so it always finishes, later.
 
-// admitPeriod is the controller's window.
+// admitPeriod is the controller's default window (Options.BackgroundPeriod).
 const admitPeriod = 250 * time.Millisecond
 
 type background struct {
@@ -25,7 +25,11 @@ type background struct {
 func newBackground(o Options) background {
 	law := admit.DefaultLaw()
 	law.Target = o.BackgroundTarget
-	b := background{ctl: admit.New(law, admitPeriod), now: time.Now}
+	period := o.BackgroundPeriod
+	if period <= 0 {
+		period = admitPeriod
+	}
+	b := background{ctl: admit.New(law, period), now: time.Now}
 	task := func(name string, batch int, interval time.Duration) *admit.Task {
 		ceiling := float64(batch)
 		if interval > 0 {

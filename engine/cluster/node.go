@@ -61,7 +61,7 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	n := &Node{opts: opts, eng: eng, topo: topo, peers: wirePeers{tr}, fwd: wirePeers{tr}, stop: make(chan struct{}), hintKick: make(chan struct{}, 1), cond: newCondLocks()}
 	n.urgent.m = map[int]urgentMark{}
 	n.bgw = newBackground(opts)
-	n.every(admitPeriod, func() { n.bgw.ctl.Tick(n.bgw.now()) })
+	n.every(opts.BackgroundPeriod, func() { n.bgw.ctl.Tick(n.bgw.now()) })
 	if opts.Forward != nil {
 		n.fwd = wirePeers{opts.Forward}
 	}

@@ -64,6 +64,9 @@ type Options struct {
 	// whatever the foreground latency (to compare against).
 	BackgroundTarget      time.Duration
 	BackgroundUnthrottled bool
+	// BackgroundPeriod is the controller's window. Default 250 ms;
+	// negative: no window closes by itself (tests call Tick).
+	BackgroundPeriod time.Duration
 }
 
 // ErrOptions reports an invalid setting.
@@ -109,6 +112,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.ReapBatch == 0 {
 		o.ReapBatch = 1000
+	}
+	if o.BackgroundPeriod == 0 {
+		o.BackgroundPeriod = admitPeriod
 	}
 }
 
