@@ -12,8 +12,8 @@ import (
 // Conditional writes (add, replace, cas, and the read-modify-writes behind
 // incr, decr, append, prepend, touch and their meta forms) are decided by
 // one node per key, the key's first healthy owner, and checked there
-// against a read quorum: it reads R replicas, merges what they hold into
-// its own copy, and only then applies the write, with every other
+// against every replica that answers, at least R: it merges what they
+// hold into its own copy, and only then applies the write, with every other
 // conditional write to the key waiting its turn. Through any node, two
 // adds of a new key store once, a stale cas answers EXISTS, and two incrs
 // never hand out the same number, whenever the nodes agree on who that
@@ -84,18 +84,20 @@ func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest
 	return n.coordinate(t, key, req, rt)
 }
 
-// catchUp merges the records of the key's replicas into the local copy
-// until R replicas (this one counted) have been merged, or fails when
-// that many cannot answer. It asks the write's other targets (the owners,
-// and fallbacks standing in for owners down), as a read does, and a spare
-// only in place of a target that failed: a spare holds no copy, and its
-// quick "not found" counted instead of an owner's record let a cas pass
-// against a copy that missed an acknowledged set.
+// catchUp merges the records of the key's replicas into the local copy:
+// every other target of the write (the owners, and fallbacks standing in
+// for owners down) that answers within the replica timeout, and at least
+// R replicas (this one counted), or it fails. Asking only R-1 others let
+// the decider miss acknowledged writes whenever its own copy was not
+// among their acknowledgers: at R=1 a node that had just joined the ring
+// decided from an empty copy, and an owner back from down before its
+// hints arrived from a stale one (TestJoinerDoesNotDecideFromAnEmptyCopy,
+// TestOwnerBackFromDownDoesNotDecideStale). A spare is asked only in
+// place of a target that failed while fewer than R answered: a spare
+// holds no copy, and its quick "not found" counted instead of an owner's
+// record let a cas pass against a copy that missed an acknowledged set.
 func (n *Node) catchUp(t *Topology, key []byte, targets, spares []target) error {
 	need := n.opts.R - 1
-	if need <= 0 {
-		return nil
-	}
 	var others []target
 	for _, tg := range targets {
 		if tg.id != t.Self {
@@ -117,12 +119,12 @@ func (n *Node) catchUp(t *Topology, key []byte, targets, spares []target) error 
 	defer func() { go n.drain(cancel, replies, inFlight) }()
 	got := 0
 	var lastErr error
-	for got < need && inFlight > 0 {
+	for inFlight > 0 {
 		r := <-replies
 		inFlight--
 		if r.err != nil {
 			lastErr = r.err
-			if len(extra) > 0 {
+			if got+inFlight < need && len(extra) > 0 {
 				n.fetch(ctx, t, extra[0], key, replies)
 				extra = extra[1:]
 				inFlight++
