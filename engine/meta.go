@@ -78,10 +78,10 @@ func (e *Engine) loadMeta() error {
 // 1, its new writes were taken for old ones by replicas that still held
 // the old clock, and its new clock claimed old writes it had never seen.
 //
-// A forgotten key can come back by a merge that carries this
-// incarnation's actor at an older counter (a fallback's late hint, say):
-// that record is not this node's whole history of the key, so its next
-// write takes the current epoch too (suspect). A clean shutdown saves the
+// A forgotten key can come back, in one merge or several, with this
+// incarnation's actor at an older counter (a fallback's late hint, a read
+// repair): that record is not this node's whole history of the key, so
+// its next write takes the current epoch too (suspect). A clean shutdown saves the
 // suspects with the epoch (a restart that forgot them reused dots: the
 // simulator's seed 566); an unclean one starts a new incarnation, which
 // makes them moot. The set is bounded: rather than forget a suspect, a
@@ -148,14 +148,20 @@ func (e *Engine) forgot() {
 	e.actors.mu.Unlock()
 }
 
-// mergedAbsent notes a record that arrived by merge for a key this node
-// did not hold: if it carries one of this incarnation's actors, the key
-// was written here, forgotten, and is back in some older state. It is
-// called before the merge is written, which an error stops.
-func (e *Engine) mergedAbsent(key []byte, clock dvv.Clock) error {
+// mergedOwnAhead notes a merge that brings this incarnation's own writes
+// to key which the local copy (local: its clock, nil when absent) does
+// not have. Every write of an actor of this incarnation is made here
+// first, so a copy that has not forgotten the key has all of them: a
+// merge ahead of it means the key was written here, forgotten, and is
+// back in some older state, all at once or over several merges (the first
+// of which may carry none of this node's writes: seed 547). Its next
+// write takes the current epoch (suspect) rather than the next counter
+// of an actor the other replicas may know further. It is called before
+// the merge is written, which an error stops.
+func (e *Engine) mergedOwnAhead(key []byte, local, incoming dvv.Clock) error {
 	inc := e.actors.incarnation.Load()
-	for _, en := range clock {
-		if uint64(en.Actor)>>epochBits != inc {
+	for _, en := range incoming {
+		if uint64(en.Actor)>>epochBits != inc || en.Counter <= local.Get(en.Actor) {
 			continue
 		}
 		a := &e.actors

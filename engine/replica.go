@@ -72,10 +72,12 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 			return false, 0, e.flushFor(d)
 		}
 	}
-	if !found {
-		if err := e.mergedAbsent(key, s.peer.Clock); err != nil {
-			return false, 0, err
-		}
+	var local dvv.Clock
+	if found {
+		local = s.rec.Clock
+	}
+	if err := e.mergedOwnAhead(key, local, s.peer.Clock); err != nil {
+		return false, 0, err
 	}
 	merged := &s.next
 	mergeInto(merged, &s.rec, &s.peer)

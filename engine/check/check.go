@@ -73,6 +73,10 @@ type CounterOp struct {
 	Delta   uint64
 	Outcome Outcome
 	Result  uint64 // the new value, when OK
+	// Node and Start, End say where and when it ran, for a trace that
+	// explains a number handed out twice; the checks do not use them.
+	Node       string
+	Start, End time.Time
 }
 
 // ElementOp is one addition of an element to a shared set, made by a

@@ -389,6 +389,15 @@ func (c *Cluster) explain(res *Result, h *check.History) {
 			fmt.Fprintf(&b, "\n    #%d %s via %s %.3f–%.3fs %v", op.Seq, what, op.Node,
 				op.Start.Sub(start).Seconds(), op.End.Sub(start).Seconds(), op.Outcome)
 		}
+		for _, op := range h.Counters {
+			if op.Key == key {
+				fmt.Fprintf(&b, "\n    incr %d via %s %.3f–%.3fs %v", op.Delta, op.Node,
+					op.Start.Sub(start).Seconds(), op.End.Sub(start).Seconds(), op.Outcome)
+				if op.Outcome == check.OK {
+					fmt.Fprintf(&b, " → %d", op.Result)
+				}
+			}
+		}
 		for _, op := range h.Elements {
 			if op.Key == key {
 				fmt.Fprintf(&b, "\n    add %s via %s %.3f–%.3fs %v", op.Element, op.Node,

@@ -179,6 +179,7 @@ func counterClient(ctx context.Context, cl *client, w Workload) {
 		key := counterKey(cl.rng.IntN(w.Counters))
 		delta := uint64(1 + cl.rng.IntN(5))
 		var res kv.PutResult
+		start := time.Now()
 		outcome, sent := cl.call(func(k kv.KV) error {
 			var err error
 			res, err = k.Put([]byte(key), &kv.PutRequest{Arith: &kv.Arith{Delta: delta}})
@@ -186,7 +187,8 @@ func counterClient(ctx context.Context, cl *client, w Workload) {
 		})
 		if sent {
 			cl.rec.mu.Lock()
-			cl.rec.hist.Counters = append(cl.rec.hist.Counters, check.CounterOp{Key: key, Delta: delta, Outcome: outcome, Result: res.Number})
+			cl.rec.hist.Counters = append(cl.rec.hist.Counters, check.CounterOp{Key: key, Delta: delta, Outcome: outcome, Result: res.Number,
+				Node: cl.c.nodes[cl.last].id, Start: start, End: time.Now()})
 			cl.rec.mu.Unlock()
 		}
 		pause(ctx, w.Pause)
