@@ -99,6 +99,11 @@ func TestCounters(t *testing.T) {
 	if r.DuplicateResults != 1 {
 		t.Errorf("duplicate results %d, want 1", r.DuplicateResults)
 	}
+	// A partition allows it: a note, not a violation, and it takes no
+	// place from the examples of violations.
+	if r.Failures() != 0 || len(r.Examples) != 0 || len(r.Notes) != 1 {
+		t.Errorf("duplicate results: %d failures, examples %q, notes %q; want 0, none, one", r.Failures(), r.Examples, r.Notes)
+	}
 }
 
 func TestElements(t *testing.T) {

@@ -171,6 +171,9 @@ func Run(seed uint64) *Result {
 	for _, e := range res.Report.Examples {
 		tr.add("violation: %s", e)
 	}
+	for _, e := range res.Report.Notes {
+		tr.add("note (allowed): %s", e)
+	}
 	if len(res.Diverged) == 0 && res.Unhealed == "" {
 		res.Probe, res.ProbeUnavailable = c.probeConditionals()
 		for _, p := range res.Probe {
