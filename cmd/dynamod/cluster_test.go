@@ -20,9 +20,9 @@ type clusterProc struct {
 	id, dir, gossip, internode string
 }
 
-func startClusterNode(t *testing.T, id, dir, client, gossip, internode, join string) *clusterProc {
+func startClusterNode(t *testing.T, id, dir, client, gossip, internode, join string, extra ...string) *clusterProc {
 	t.Helper()
-	args := []string{"-node-id", id, "-data", dir, "-listen", client, "-gossip", gossip, "-internode", internode}
+	args := append([]string{"-node-id", id, "-data", dir, "-listen", client, "-gossip", gossip, "-internode", internode}, extra...)
 	if join != "" {
 		args = append(args, "-join", join)
 	}
@@ -190,7 +190,7 @@ func TestLeaveHandsOffData(t *testing.T) {
 
 // startTestCluster starts n nodes joined through the first and waits until
 // each sees all of them as members.
-func startTestCluster(t *testing.T, n int) []*clusterProc {
+func startTestCluster(t *testing.T, n int, extra ...func(i int) []string) []*clusterProc {
 	t.Helper()
 	var procs []*clusterProc
 	for i := range n {
@@ -198,8 +198,12 @@ func startTestCluster(t *testing.T, n int) []*clusterProc {
 		if i > 0 {
 			join = procs[0].gossip
 		}
+		var args []string
+		for _, f := range extra {
+			args = append(args, f(i)...)
+		}
 		procs = append(procs, startClusterNode(t, fmt.Sprint("n", i+1), t.TempDir(),
-			freePort(t), freePort(t), freePort(t), join))
+			freePort(t), freePort(t), freePort(t), join, args...))
 	}
 	for _, p := range procs {
 		waitStat(t, p, "cluster_members", fmt.Sprint(n))

@@ -42,6 +42,7 @@ type config struct {
 	MaxSiblings  int
 	TombstoneTTL time.Duration
 	Pprof        string
+	Metrics      string
 	GCPercent    int
 	Procs        int
 
@@ -171,6 +172,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.BackgroundTarget, "background-target", 0, "cluster: client p99 that background work (hints, handoff, anti-entropy, reaping) backs off to protect; 0 = twice this node's own quiet p99, at least 2ms")
 	fs.BoolVar(&c.BackgroundUnthrottled, "background-unthrottled", false, "cluster: run background work at its full rate whatever the client latency (for comparison)")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
+	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics at /metrics over HTTP on this address (e.g. 127.0.0.1:9150); empty: off")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.DurationVar(&c.TombstoneTTL, "tombstone-ttl", c.TombstoneTTL, "how long a delete's tombstone is kept before it is reclaimed")
 	return fs

@@ -106,6 +106,13 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
+// String is what was written so far; safe while writes go on.
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
 // mc is the smallest memcached text client the test needs.
 type mc struct {
 	c net.Conn

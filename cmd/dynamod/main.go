@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	_ "net/http/pprof" // served only when -pprof is set
 	"os"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/node"
+	"github.com/dynamo-kv/dynamo/protocol/memcache"
+	"github.com/dynamo-kv/dynamo/protocol/metrics"
 	"github.com/dynamo-kv/dynamo/protocol/server"
 )
 
@@ -59,7 +62,12 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("%v", err)
 		return 1
 	}
+	var latency *metrics.Latency
+	if cfg.Metrics != "" {
+		latency = metrics.NewLatency()
+	}
 	srv, err := server.New(nd.KV(), server.Options{
+		Latency:     latencyRecorder(latency),
 		Listen:      cfg.Listen,
 		MaxConns:    cfg.MaxConns,
 		IdleTimeout: cfg.IdleTimeout,
@@ -70,6 +78,25 @@ func run(args []string, stderr io.Writer) int {
 		nd.Close()
 		logger.Printf("%v", err)
 		return 2
+	}
+
+	if cfg.Metrics != "" {
+		ln, err := net.Listen("tcp", cfg.Metrics)
+		if err != nil {
+			nd.Close()
+			fmt.Fprintf(stderr, "dynamod: -metrics %s: %v\n", cfg.Metrics, err)
+			return 2
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler(srv.Stats, latency))
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		defer ms.Close()
+		go func() {
+			if err := ms.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Printf("metrics: %v", err)
+			}
+		}()
+		logger.Printf("serving Prometheus metrics on http://%s/metrics", ln.Addr())
 	}
 
 	served := make(chan error, 1)
@@ -120,4 +147,12 @@ func run(args []string, stderr io.Writer) int {
 	}
 	logger.Printf("stopped cleanly")
 	return code
+}
+
+// latencyRecorder is l as the server's recorder: nil (untimed) when nil.
+func latencyRecorder(l *metrics.Latency) memcache.LatencyRecorder {
+	if l == nil {
+		return nil
+	}
+	return l
 }

@@ -32,6 +32,9 @@ type Options struct {
 	// LeaseLimit bounds the table of win tokens and stale marks
 	// (mg N/R, md I). Default 65536 entries.
 	LeaseLimit int
+	// Latency, when set, is told how long each data command took (two
+	// clock reads and its Observe per command). Default nil: not timed.
+	Latency LatencyRecorder
 }
 
 func (o *Options) ensureDefaults() {
@@ -117,6 +120,13 @@ var errContention = errors.New("memcache: too much contention on key")
 // Execute runs cmd and appends its reply (possibly nothing) to out.
 func (e *Executor) Execute(s *Session, cmd *Command, out []byte) []byte {
 	now := e.opts.Now()
+	if e.opts.Latency != nil {
+		return e.timed(s, cmd, now, out)
+	}
+	return e.execute(s, cmd, now, out)
+}
+
+func (e *Executor) execute(s *Session, cmd *Command, now time.Time, out []byte) []byte {
 	s.readQuorum, s.writeQuorum = cmd.Meta.ReadQuorum, cmd.Meta.WriteQuorum
 	switch cmd.Op {
 	case OpNone, OpClose, OpQuit:

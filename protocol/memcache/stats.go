@@ -74,11 +74,6 @@ func (w *statWriter) str(name, value string) {
 func (w *statWriter) uint(name string, v uint64) { w.str(name, strconv.FormatUint(v, 10)) }
 func (w *statWriter) int(name string, v int64)   { w.str(name, strconv.FormatInt(v, 10)) }
 
-func (w *statWriter) duration(name string, d time.Duration) {
-	us := d.Microseconds()
-	w.str(name, strconv.FormatInt(us/1e6, 10)+"."+pad6(us%1e6))
-}
-
 func pad6(v int64) string {
 	s := strconv.FormatInt(v, 10)
 	for len(s) < 6 {
@@ -87,76 +82,95 @@ func pad6(v int64) string {
 	return s
 }
 
-// appendGeneralStats writes "stats" in memcached 1.6.18's order: server
-// figures, command counters, then the item figures from the engine (its
-// curr_items and bytes in memcached's places, every other engine line after
-// them).
+// appendGeneralStats writes "stats" (see Stats).
 func (e *Executor) appendGeneralStats(out []byte, now time.Time) []byte {
+	w := statWriter(out)
+	for _, st := range e.generalStats(now) {
+		w.str(st.Name, st.Value)
+	}
+	return append(w, "END\r\n"...)
+}
+
+// Stats is what "stats" answers, a line each, in order: the figures a
+// metrics exporter reads (package protocol/metrics).
+func (e *Executor) Stats() []kv.Stat { return e.generalStats(e.opts.Now()) }
+
+// generalStats lists "stats" in memcached 1.6.18's order: server figures,
+// command counters, then the item figures from the engine (its curr_items
+// and bytes in memcached's places, every other engine line after them).
+func (e *Executor) generalStats(now time.Time) []kv.Stat {
 	var srv ServerStats
 	if e.opts.Server != nil {
 		srv = e.opts.Server.ServerStats()
 	}
-	w := statWriter(out)
-	w.int("pid", int64(srv.PID))
-	w.int("uptime", int64(now.Sub(e.started)/time.Second))
-	w.int("time", now.Unix())
-	w.str("version", e.opts.Version)
-	w.int("pointer_size", int64(srv.PointerSize))
-	w.duration("rusage_user", srv.RusageUser)
-	w.duration("rusage_system", srv.RusageSystem)
-	w.int("max_connections", srv.MaxConnections)
-	w.int("curr_connections", srv.CurrConnections)
-	w.int("total_connections", srv.TotalConnections)
-	w.int("rejected_connections", srv.RejectedConnections)
-	w.int("connection_structures", srv.ConnectionStructures)
-	c := &e.stats
-	w.uint("cmd_get", c.cmdGet.Load())
-	w.uint("cmd_set", c.cmdSet.Load())
-	w.uint("cmd_flush", c.cmdFlush.Load())
-	w.uint("cmd_touch", c.cmdTouch.Load())
-	w.uint("cmd_meta", c.cmdMeta.Load())
-	w.uint("get_hits", c.getHits.Load())
-	w.uint("get_misses", c.getMisses.Load())
-	w.uint("get_expired", 0)
-	w.uint("get_flushed", 0)
-	w.uint("delete_misses", c.deleteMisses.Load())
-	w.uint("delete_hits", c.deleteHits.Load())
-	w.uint("incr_misses", c.incrMisses.Load())
-	w.uint("incr_hits", c.incrHits.Load())
-	w.uint("decr_misses", c.decrMisses.Load())
-	w.uint("decr_hits", c.decrHits.Load())
-	w.uint("cas_misses", c.casMisses.Load())
-	w.uint("cas_hits", c.casHits.Load())
-	w.uint("cas_badval", c.casBadval.Load())
-	w.uint("touch_hits", c.touchHits.Load())
-	w.uint("touch_misses", c.touchMisses.Load())
-	w.uint("store_too_large", c.storeTooLarge.Load())
-	w.uint("store_no_memory", 0)
-	if srv.IdleTimeout {
-		w.uint("idle_kicks", srv.IdleKicks)
-	}
-	w.uint("bytes_read", srv.BytesRead)
-	w.uint("bytes_written", srv.BytesWritten)
 	engineStats := e.kv.Stats()
-	w.str("limit_maxbytes", statValue(engineStats, "limit_maxbytes"))
+	out := make([]kv.Stat, 0, 48+len(engineStats))
+	str := func(name, v string) { out = append(out, kv.Stat{Name: name, Value: v}) }
+	num := func(name string, v int64) { str(name, strconv.FormatInt(v, 10)) }
+	unum := func(name string, v uint64) { str(name, strconv.FormatUint(v, 10)) }
+	dur := func(name string, d time.Duration) {
+		us := d.Microseconds()
+		str(name, strconv.FormatInt(us/1e6, 10)+"."+pad6(us%1e6))
+	}
+	num("pid", int64(srv.PID))
+	num("uptime", int64(now.Sub(e.started)/time.Second))
+	num("time", now.Unix())
+	str("version", e.opts.Version)
+	num("pointer_size", int64(srv.PointerSize))
+	dur("rusage_user", srv.RusageUser)
+	dur("rusage_system", srv.RusageSystem)
+	num("max_connections", srv.MaxConnections)
+	num("curr_connections", srv.CurrConnections)
+	num("total_connections", srv.TotalConnections)
+	num("rejected_connections", srv.RejectedConnections)
+	num("connection_structures", srv.ConnectionStructures)
+	c := &e.stats
+	unum("cmd_get", c.cmdGet.Load())
+	unum("cmd_set", c.cmdSet.Load())
+	unum("cmd_flush", c.cmdFlush.Load())
+	unum("cmd_touch", c.cmdTouch.Load())
+	unum("cmd_meta", c.cmdMeta.Load())
+	unum("get_hits", c.getHits.Load())
+	unum("get_misses", c.getMisses.Load())
+	unum("get_expired", 0)
+	unum("get_flushed", 0)
+	unum("delete_misses", c.deleteMisses.Load())
+	unum("delete_hits", c.deleteHits.Load())
+	unum("incr_misses", c.incrMisses.Load())
+	unum("incr_hits", c.incrHits.Load())
+	unum("decr_misses", c.decrMisses.Load())
+	unum("decr_hits", c.decrHits.Load())
+	unum("cas_misses", c.casMisses.Load())
+	unum("cas_hits", c.casHits.Load())
+	unum("cas_badval", c.casBadval.Load())
+	unum("touch_hits", c.touchHits.Load())
+	unum("touch_misses", c.touchMisses.Load())
+	unum("store_too_large", c.storeTooLarge.Load())
+	unum("store_no_memory", 0)
+	if srv.IdleTimeout {
+		unum("idle_kicks", srv.IdleKicks)
+	}
+	unum("bytes_read", srv.BytesRead)
+	unum("bytes_written", srv.BytesWritten)
+	str("limit_maxbytes", statValue(engineStats, "limit_maxbytes"))
 	accepting := "0"
 	if srv.AcceptingConns {
 		accepting = "1"
 	}
-	w.str("accepting_conns", accepting)
-	w.int("threads", int64(srv.Threads))
-	w.str("bytes", statValue(engineStats, "bytes"))
-	w.str("curr_items", statValue(engineStats, "curr_items"))
-	w.uint("total_items", c.totalItems.Load())
-	w.str("evictions", statValue(engineStats, "evictions"))
+	str("accepting_conns", accepting)
+	num("threads", int64(srv.Threads))
+	str("bytes", statValue(engineStats, "bytes"))
+	str("curr_items", statValue(engineStats, "curr_items"))
+	unum("total_items", c.totalItems.Load())
+	str("evictions", statValue(engineStats, "evictions"))
 	for _, s := range engineStats {
 		switch s.Name {
 		case "bytes", "curr_items", "limit_maxbytes", "evictions":
 			continue
 		}
-		w.str(s.Name, s.Value)
+		out = append(out, s)
 	}
-	return append(w, "END\r\n"...)
+	return out
 }
 
 func statValue(stats []kv.Stat, name string) string {

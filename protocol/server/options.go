@@ -37,6 +37,9 @@ type Options struct {
 	CloseWait time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Latency, when set, is told how long each data command took to
+	// execute (package protocol/metrics records it). Default nil.
+	Latency memcache.LatencyRecorder
 }
 
 // Errors returned by New and Shutdown; compare with errors.Is.

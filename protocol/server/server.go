@@ -56,7 +56,7 @@ func New(db kv.KV, opts Options) (*Server, error) {
 	s := &Server{opts: opts, ready: make(chan struct{}), stopped: make(chan struct{}), workers: newWorkers(10 * time.Second)}
 	s.maxPendingInput = max(minPendingInput, 4*opts.MaxItemSize)
 	s.exec = memcache.NewExecutor(db, memcache.Options{
-		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s,
+		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s, Latency: opts.Latency,
 	})
 	s.cached, _ = db.(kv.CachedReader)
 	s.sessions.New = func() any { return new(memcache.Session) }
@@ -131,6 +131,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.workers.close()
 	return waitErr
 }
+
+// Stats is what "stats" answers, a line each: for a metrics exporter.
+func (s *Server) Stats() []kv.Stat { return s.exec.Stats() }
 
 // ServerStats implements memcache.ServerInfo.
 func (s *Server) ServerStats() memcache.ServerStats {
