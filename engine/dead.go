@@ -35,7 +35,7 @@ func (e *Engine) Dead(rec []byte) bool {
 // arriving late. It reports whether it deleted.
 func (e *Engine) ReapIf(key []byte, digest uint64) (bool, error) {
 	now := e.now()
-	return e.dropIf(key, func(cur []byte, r *record.Record) bool {
+	return e.dropIf(key, EventReap, func(cur []byte, r *record.Record) bool {
 		return Digest(cur) == digest && e.reapable(r, now)
 	}, func(r *record.Record) {
 		e.fence.add(key, r.Clock, digest, now)

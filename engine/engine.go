@@ -427,6 +427,7 @@ func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord b
 	if err := e.writeRecord(s.key, s.enc, d); err != nil {
 		return kv.PutResult{}, recDst, err
 	}
+	e.observe(Event{What: EventPut, Key: key, Record: s.enc, Dot: dot})
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(next), len(s.enc))
 	e.stats.puts.Add(1)
 

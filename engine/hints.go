@@ -51,7 +51,11 @@ func (e *Engine) addHintLocked(owner string, key []byte, d kv.Durability) error 
 		d = e.opts.Durability
 	}
 	e.stats.hintsAdded.Add(1)
-	return e.st.Set(append(appendHintPrefix(nil, key), owner...), nil, d)
+	if err := e.st.Set(append(appendHintPrefix(nil, key), owner...), nil, d); err != nil {
+		return err
+	}
+	e.observe(Event{What: EventHintAdded, Key: key, Owner: owner})
+	return nil
 }
 
 // DeleteHintIf removes owner's hint for key once the record delivered to
@@ -74,7 +78,11 @@ func (e *Engine) DeleteHintIf(owner string, key, delivered []byte) (bool, error)
 
 // DeleteHint removes one hint.
 func (e *Engine) DeleteHint(owner string, key []byte) error {
-	return e.st.Delete(append(appendHintPrefix(nil, key), owner...), kv.Buffered)
+	if err := e.st.Delete(append(appendHintPrefix(nil, key), owner...), kv.Buffered); err != nil {
+		return err
+	}
+	e.observe(Event{What: EventHintRemoved, Key: key, Owner: owner})
+	return nil
 }
 
 // ScanHints calls fn for every hint, in key order, until fn returns false.
@@ -110,14 +118,14 @@ func (e *Engine) HasHints(key []byte) (bool, error) {
 // a new hint arrived meanwhile. Both checks happen under the key's lock,
 // where hints are added too.
 func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
-	return e.dropIf(key, func(cur []byte, _ *record.Record) bool { return bytes.Equal(cur, rec) },
+	return e.dropIf(key, EventDrop, func(cur []byte, _ *record.Record) bool { return bytes.Equal(cur, rec) },
 		func(*record.Record) { e.stats.handedOff.Add(1) })
 }
 
 // dropIf deletes key's record, under the key's lock, if keep accepts it
 // (the encoded and the decoded record) and no hint names the key; then,
 // still under the lock, it calls dropped.
-func (e *Engine) dropIf(key []byte, keep func(cur []byte, r *record.Record) bool, dropped func(r *record.Record)) (bool, error) {
+func (e *Engine) dropIf(key []byte, what EventKind, keep func(cur []byte, r *record.Record) bool, dropped func(r *record.Record)) (bool, error) {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
 	mu, found, err := e.lockRecord(key, s)
@@ -140,6 +148,7 @@ func (e *Engine) dropIf(key []byte, keep func(cur []byte, r *record.Record) bool
 	e.cache.Delete(key)
 	e.stats.replaced(len(s.key), true, hasValue(&s.rec), len(s.raw), false, false, 0)
 	e.forgot()
+	e.observe(Event{What: what, Key: key})
 	dropped(&s.rec)
 	return true, nil
 }

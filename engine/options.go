@@ -64,6 +64,10 @@ type Options struct {
 
 	// Now is the wall clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
+	// Observer, when set, sees every change this engine makes to a record
+	// or a hint, under the key's lock, in order: the simulator's checks and
+	// traces (engine/sim). It must not call the engine. Default nil.
+	Observer func(Event)
 	// Storage, when set, replaces the Pebble-backed store (tests inject
 	// faults with it); Dir, FS and the buffer settings are then unused.
 	Storage Storage

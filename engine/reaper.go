@@ -92,7 +92,7 @@ func (e *Engine) reapChunk(cursor []byte, limit int) (next []byte, seen int, ok 
 
 // reapOne deletes one record if it is still reapable under its key's lock.
 func (e *Engine) reapOne(dataKey []byte, now time.Time) {
-	reaped, _ := e.dropIf(userKey(dataKey), func(_ []byte, r *record.Record) bool {
+	reaped, _ := e.dropIf(userKey(dataKey), EventReap, func(_ []byte, r *record.Record) bool {
 		return e.reapable(r, now)
 	}, func(*record.Record) {})
 	if reaped {

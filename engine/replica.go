@@ -99,6 +99,7 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 	if err := e.writeRecord(s.key, s.enc, d); err != nil {
 		return false, 0, err
 	}
+	e.observe(Event{What: EventMerge, Key: key, Record: s.enc})
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(merged), len(s.enc))
 	e.stats.merges.Add(1)
 	return true, Digest(s.enc), nil

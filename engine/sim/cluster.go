@@ -55,14 +55,15 @@ type Cluster struct {
 	net   *simnet.Network
 	nodes []*simNode
 	trace *Trace
+	obs   *observer // every engine's changes: dots minted twice, watched keys
 
 	rngMu     sync.Mutex
 	rng       *rand.Rand // crash clones
 	lastCrash time.Time  // under rngMu; see mayCrash
 }
 
-func newCluster(sc Scenario, trace *Trace) *Cluster {
-	c := &Cluster{sc: sc, net: simnet.New(sc.Seed), trace: trace, rng: rand.New(rand.NewPCG(sc.Seed, 0xc4a5))}
+func newCluster(sc Scenario, trace *Trace, watch []string) *Cluster {
+	c := &Cluster{sc: sc, net: simnet.New(sc.Seed), trace: trace, obs: newObserver(trace, watch), rng: rand.New(rand.NewPCG(sc.Seed, 0xc4a5))}
 	c.net.SetLatency(baseLatency[0], baseLatency[1])
 	for i := range sc.Nodes {
 		ip := fmt.Sprintf("10.0.0.%d", i+1)
@@ -117,6 +118,7 @@ func (c *Cluster) start(i int, first bool) error {
 	}
 	o := node.TestOptions(dataDir, co)
 	o.Engine.FS = sn.fs
+	o.Engine.Observer = c.obs.forNode(sn.id)
 	o.Engine.Durability = c.sc.Durability
 	if c.sc.SyncInterval != 0 {
 		o.Engine.SyncInterval = c.sc.SyncInterval

@@ -31,6 +31,10 @@ type Result struct {
 	// their requests that failed as unavailable, which they cannot judge.
 	Probe            []string
 	ProbeUnavailable int
+	// DotsMintedTwice lists writes of a key minted with a dot an earlier
+	// write of it had (see observer): a broken promise of the versioning
+	// whether or not a value was lost by it.
+	DotsMintedTwice []string
 	// ConvergedAfter is the time from healing until every check of
 	// convergence held.
 	ConvergedAfter time.Duration
@@ -60,6 +64,7 @@ func (r *Result) add(o *Result) {
 	r.Refused += o.Refused
 	r.Diverged = append(r.Diverged, o.Diverged...)
 	r.Probe = append(r.Probe, o.Probe...)
+	r.DotsMintedTwice = append(r.DotsMintedTwice, o.DotsMintedTwice...)
 	r.ProbeUnavailable += o.ProbeUnavailable
 	r.Simulated += o.Simulated
 	r.Seeds++
@@ -67,7 +72,8 @@ func (r *Result) add(o *Result) {
 
 // Passed reports whether the run kept every promise.
 func (r *Result) Passed() bool {
-	return r.SetupErr == "" && r.Report.Failures() == 0 && len(r.Diverged) == 0 && r.Unhealed == "" && len(r.Probe) == 0
+	return r.SetupErr == "" && r.Report.Failures() == 0 && len(r.Diverged) == 0 && r.Unhealed == "" && len(r.Probe) == 0 &&
+		len(r.DotsMintedTwice) == 0
 }
 
 // Counts says what the clients did and what the checker found.
@@ -90,6 +96,8 @@ func (r *Result) Summary() string {
 		s += "; not healed: " + r.Unhealed
 	case len(r.Probe) > 0:
 		s += fmt.Sprintf("; %d probe failures: %s", len(r.Probe), strings.Join(r.Probe[:min(3, len(r.Probe))], "; "))
+	case len(r.DotsMintedTwice) > 0:
+		s += fmt.Sprintf("; %d dots minted twice: %s", len(r.DotsMintedTwice), strings.Join(r.DotsMintedTwice[:min(3, len(r.DotsMintedTwice))], "; "))
 	default:
 		s += fmt.Sprintf("; converged %.1fs after healing", r.ConvergedAfter.Seconds())
 		if r.ProbeUnavailable > 0 {
@@ -100,13 +108,14 @@ func (r *Result) Summary() string {
 }
 
 // Run simulates the scenario of seed. Call it inside a testing/synctest
-// bubble: it sleeps for minutes of simulated time.
-func Run(seed uint64) *Result {
+// bubble: it sleeps for minutes of simulated time. Every change any node
+// makes to the watched keys goes into the trace.
+func Run(seed uint64, watch ...string) *Result {
 	sc := NewScenario(seed)
 	res := &Result{Scenario: sc, Trace: newTrace()}
 	tr := res.Trace
 	tr.add("%v", sc)
-	c := newCluster(sc, tr)
+	c := newCluster(sc, tr, watch)
 	start := time.Now()
 	defer func() {
 		res.Simulated = time.Since(start)
@@ -173,6 +182,10 @@ func Run(seed uint64) *Result {
 	}
 	for _, e := range res.Report.Notes {
 		tr.add("note (allowed): %s", e)
+	}
+	res.DotsMintedTwice = c.obs.violations()
+	for _, v := range res.DotsMintedTwice {
+		tr.add("violation: %s", v)
 	}
 	if len(res.Diverged) == 0 && res.Unhealed == "" {
 		res.Probe, res.ProbeUnavailable = c.probeConditionals()

@@ -21,6 +21,7 @@ var (
 	seedsFlag = flag.String("sim.seeds", "1-6", "seeds to simulate: N, N-M, or a comma-separated list of those")
 	traceFlag = flag.Bool("sim.trace", false, "print every seed's trace, not only failing ones'")
 	outFlag   = flag.String("sim.out", "", "directory to write each failing seed's trace to")
+	watchFlag = flag.String("sim.watch", "", "comma-separated keys whose every change on every node goes into the trace (with -sim.trace, or a failing seed's)")
 	seqFlag   = flag.Bool("sim.sequential", false, "run the seeds one after another, in order, not in parallel (with -failfast, the first failing seed is then the number of seeds it took)")
 )
 
@@ -66,7 +67,7 @@ func TestSimulation(t *testing.T) {
 				ran++
 				mu.Unlock()
 				var res *Result
-				synctest.Test(t, func(t *testing.T) { res = Run(seed) })
+				synctest.Test(t, func(t *testing.T) { res = Run(seed, watchKeys()...) })
 				t.Log(res.Scenario)
 				t.Logf("seed %d: %s", seed, res.Summary())
 				if *traceFlag || !res.Passed() {
@@ -90,7 +91,8 @@ func TestSimulation(t *testing.T) {
 		}
 	})
 	wall, cpu := time.Since(start), cpuTime()-cpu0
-	t.Logf("over all seeds: %s; %d keys not converged; %d probe failures, %d probe requests unavailable", total.Counts(), len(total.Diverged), len(total.Probe), total.ProbeUnavailable)
+	t.Logf("over all seeds: %s; %d keys not converged; %d probe failures, %d probe requests unavailable; %d dots minted twice",
+		total.Counts(), len(total.Diverged), len(total.Probe), total.ProbeUnavailable, len(total.DotsMintedTwice))
 	if len(converged) > 0 {
 		slices.Sort(converged)
 		t.Logf("healing → every replica identical, no hint held, all members up: p50 %.1fs, max %.1fs",
@@ -164,4 +166,11 @@ func TestReplayKeepsSchedule(t *testing.T) {
 	if len(a) == 0 || !slices.Equal(a, b) {
 		t.Fatalf("seed 3 replayed a different schedule:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 	}
+}
+
+func watchKeys() []string {
+	if *watchFlag == "" {
+		return nil
+	}
+	return strings.Split(*watchFlag, ",")
 }
