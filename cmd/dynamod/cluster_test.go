@@ -186,6 +186,32 @@ func TestLeaveHandsOffData(t *testing.T) {
 			t.Fatalf("key%d after the leave: %+v %v", i, it, err)
 		}
 	}
+	// Holding nothing, it says so: the others may now forget it once it
+	// stops (until then a reap waits for it).
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(adminLine(t, procs[0].addr, "status", "member:"+leaver.id), "state=drained,") {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never shown drained: %q", leaver.id, adminLine(t, procs[0].addr, "status", "member:"+leaver.id))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// adminLine is the value of one line of "admin WORD" on a node.
+func adminLine(t *testing.T, addr, word, name string) string {
+	t.Helper()
+	c := dialMC(t, addr)
+	defer c.c.Close()
+	fmt.Fprintf(c.c, "admin %s\r\n", word)
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil || line == "END\r\n" {
+			return ""
+		}
+		if f := strings.Fields(line); len(f) == 3 && f[1] == name {
+			return f[2]
+		}
+	}
 }
 
 // startTestCluster starts n nodes joined through the first and waits until

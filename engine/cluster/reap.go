@@ -12,8 +12,9 @@ import (
 // Reaping. A dead record (nothing readable left: expired, flushed, or
 // tombstones older than the TTL) may be forgotten only when no node can
 // bring back what it superseded. So a key is reaped by its first owner,
-// and only when every member of the ring is up and reachable and every
-// member (ring or not) answers that it holds the very same record or, not
+// and only when every node gossip knows (ring member or not: membership
+// forgets only a node that left and holds nothing) is up and reachable
+// and every one answers that it holds the very same record or, not
 // being an owner, none, and no hint for the key: then no older version,
 // and no undelivered one, exists anywhere. The owner then asks every
 // member to reap the key if its record is still that one (a write that
@@ -139,18 +140,24 @@ func (n *Node) retryReaps(t *Topology) {
 	}
 }
 
-// reapMembers lists every other member that must agree to a reap, and
-// reports whether a reap may happen at all: every ring member up and
-// reachable, and every member's internode address known.
+// reapMembers lists every other node that must agree to a reap, and
+// reports whether a reap may happen at all: every ring member and every
+// other node gossip knows up and reachable, its internode address known.
 func (n *Node) reapMembers(t *Topology) ([]string, bool) {
 	for _, m := range t.Ring.Members() {
 		if !n.healthy(t, m.ID) {
 			return nil, false
 		}
 	}
+	// Every other node gossip knows, in the ring or not, may hold a copy
+	// (a node that left and is still handing off, one that took writes as
+	// a fallback): one that is down is waited for, not skipped. Skipped,
+	// it came back after the reap and its older version with it (seed 67).
+	// Membership forgets only nodes out of the ring that said they hold
+	// nothing.
 	var out []string
-	for id, alive := range t.Alive {
-		if id == t.Self || !alive {
+	for id := range t.Alive {
+		if id == t.Self {
 			continue
 		}
 		if _, ok := t.Addrs[id]; !ok || !n.healthy(t, id) {

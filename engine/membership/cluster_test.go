@@ -29,6 +29,17 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Leave returned while d's ring still has d")
 	}
 	three := waitConverged(t, []string{"a", "b", "c"}, a, b, d0)
+	// It holds nothing (the node layer checks its store): say so, so the
+	// others may forget it once it is gone (see TestPruneKeepsWhoMayHoldData).
+	d.SetDrained(true)
+	waitFor(t, convergeWithin, func() string { return describe([]*Membership{a, b, d0}) }, func() bool {
+		for _, n := range []*Membership{a, b, d0} {
+			if !n.View().Members["d"].Drained {
+				return false
+			}
+		}
+		return true
+	})
 	if err := d.Shutdown(); err != nil {
 		t.Fatal(err)
 	}

@@ -100,11 +100,16 @@ func (c *core) setSelf(meta nodeMeta, addr string) {
 	c.peers[c.self] = peer{meta: meta, known: true, alive: true, addr: addr}
 }
 
-// prune forgets nodes that are neither alive nor in the ring: a joiner
-// that died before it was added, a member that left and shut down.
+// prune forgets nodes that are neither alive nor in the ring, once they
+// said they hold nothing (a member that left and handed everything off).
+// Any other node outside the ring may hold records or hints (a left node
+// still handing off, a joiner or a left node that took writes as a
+// fallback): forgotten while down, it was not asked before a reap, and
+// brought the reaped key's older version back when it returned (the
+// simulator's seed 67). It stays known, down, until it is back.
 func (c *core) prune() {
 	for id, p := range c.peers {
-		if !p.alive && !c.inRing(id) {
+		if !p.alive && !c.inRing(id) && p.known && p.meta.intent == intentDrained {
 			delete(c.peers, id)
 		}
 	}
@@ -176,7 +181,7 @@ func (c *core) wanted() []ring.Member {
 	for _, m := range cur {
 		p, ok := c.peers[m.ID]
 		if ok && p.known {
-			if p.meta.intent == intentLeave {
+			if p.meta.intent.leaving() {
 				continue
 			}
 			m.Zone, m.Weight = p.meta.zone, p.meta.weight
@@ -207,7 +212,7 @@ func (c *core) members() map[string]Member {
 		if p.known {
 			m.Zone, m.Weight = p.meta.zone, p.meta.weight
 			m.InternodeAddr, m.ClientAddr = p.meta.internodeAddr, p.meta.clientAddr
-			m.Leaving = p.meta.intent == intentLeave
+			m.Leaving, m.Drained = p.meta.intent.leaving(), p.meta.intent == intentDrained
 			m.RingVersion, m.RingFingerprint = p.meta.ring.version, p.meta.ring.fingerprint
 		} else if rm, ok := c.memberOfRing(id); ok {
 			m.Zone, m.Weight = rm.Zone, rm.Weight

@@ -239,10 +239,11 @@ func (m *Membership) reconnect() {
 	}
 }
 
-// downAddrs lists the last known gossip addresses of ring members that
-// are not alive here and, while this node sees no other node alive, its
-// seeds: a joiner cut off before the ring named it knows no member but
-// through them.
+// downAddrs lists the last known gossip addresses of ring members, and
+// of the other nodes this node has not forgotten (a node out of the ring
+// that may hold data: see prune), that are not alive here and, while this
+// node sees no other node alive, its seeds: a joiner cut off before the
+// ring named it knows no member but through them.
 func (m *Membership) downAddrs() []string {
 	v := m.View()
 	if v == nil || v.Ring == nil || m.closed() {
@@ -250,19 +251,28 @@ func (m *Membership) downAddrs() []string {
 	}
 	self := m.GossipAddr()
 	var out []string
+	ids := make([]string, 0, len(v.Members))
 	for _, rm := range v.Ring.Members() {
-		if rm.ID == m.self {
+		ids = append(ids, rm.ID)
+	}
+	for id := range v.Members {
+		if _, in := v.Ring.Member(id); !in {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		if id == m.self {
 			continue
 		}
-		mem, ok := v.Members[rm.ID]
+		mem, ok := v.Members[id]
 		if ok && mem.Alive {
 			continue
 		}
 		addr := mem.GossipAddr
 		if addr == "" {
-			addr = m.cfg.Peers[rm.ID]
+			addr = m.cfg.Peers[id]
 		}
-		if addr != "" && addr != self {
+		if addr != "" && addr != self && !slices.Contains(out, addr) {
 			out = append(out, addr)
 		}
 	}
@@ -398,6 +408,26 @@ func (m *Membership) Leave(ctx context.Context) error {
 		case <-m.stopped:
 			return ErrClosed
 		}
+	}
+}
+
+// SetDrained says whether this node, having left the ring, holds nothing
+// (no record, no hint): then the others may forget it while it is down
+// (see prune). It changes nothing on a node that has not asked to leave.
+func (m *Membership) SetDrained(drained bool) {
+	m.settings.Lock()
+	old := m.settings.intent
+	switch {
+	case !old.leaving():
+	case drained:
+		m.settings.intent = intentDrained
+	default:
+		m.settings.intent = intentLeave
+	}
+	changed := m.settings.intent != old
+	m.settings.Unlock()
+	if changed {
+		m.in.signal()
 	}
 }
 

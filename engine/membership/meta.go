@@ -18,7 +18,8 @@ import (
 // encoding/binary):
 //
 //	format      1 byte, this is 1; decoders reject formats they do not know
-//	intent      1 byte: 1 join (wants to be a ring member), 2 leave
+//	intent      1 byte: 1 join (wants to be a ring member), 2 leave, 3 left
+//	            and holds nothing (drained)
 //	weight      8 bytes, float64 bits
 //	ring        uvarint version, then 8 bytes fingerprint: the ring held
 //	ring config 1 byte log2(partitions), 1 byte replicas; both 0 while the
@@ -40,7 +41,14 @@ type intent uint8
 const (
 	intentJoin  intent = 1 // be a ring member (every running node that is not leaving)
 	intentLeave intent = 2 // be removed from the ring
+	// intentDrained: removed from the ring and holding nothing (no record,
+	// no hint). Only such a node may be forgotten while down: any other
+	// may hold a copy that would bring back what the others reaped.
+	intentDrained intent = 3
 )
+
+// leaving reports whether the intent asks to be out of the ring.
+func (i intent) leaving() bool { return i == intentLeave || i == intentDrained }
 
 // stamp identifies a ring: its version and fingerprint.
 type stamp struct {
@@ -110,7 +118,7 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 		return m, fmt.Errorf("%w: format %d", errMeta, b[0])
 	}
 	m.intent = intent(b[1])
-	if m.intent != intentJoin && m.intent != intentLeave {
+	if m.intent != intentJoin && m.intent != intentLeave && m.intent != intentDrained {
 		return m, fmt.Errorf("%w: intent %d", errMeta, b[1])
 	}
 	m.weight = math.Float64frombits(binary.LittleEndian.Uint64(b[2:]))

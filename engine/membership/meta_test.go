@@ -34,7 +34,7 @@ func TestDecodeMetaRejects(t *testing.T) {
 		"empty":        nil,
 		"format":       mutate(func(b []byte) []byte { b[0] = 2; return b }),
 		"intent 0":     mutate(func(b []byte) []byte { b[1] = 0; return b }),
-		"intent 3":     mutate(func(b []byte) []byte { b[1] = 3; return b }),
+		"intent 4":     mutate(func(b []byte) []byte { b[1] = 4; return b }),
 		"zero weight":  nodeMeta{intent: intentJoin}.appendTo(nil),
 		"nan weight":   nodeMeta{intent: intentJoin, weight: math.NaN()}.appendTo(nil),
 		"inf weight":   nodeMeta{intent: intentJoin, weight: math.Inf(1)}.appendTo(nil),

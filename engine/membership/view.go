@@ -23,8 +23,9 @@ type Member struct {
 	// node declared dead, or that left gossip, is not alive. A dead node
 	// stays in the ring until it asks to leave.
 	Alive bool
-	// Leaving is set once the node has asked to be removed from the ring.
-	Leaving bool
+	// Leaving is set once the node has asked to be removed from the ring;
+	// Drained once, out of it, it says it holds nothing (SetDrained).
+	Leaving, Drained bool
 	// RingVersion and RingFingerprint identify the ring the node last
 	// advertised: equal everywhere once the cluster has converged.
 	RingVersion, RingFingerprint uint64

@@ -50,6 +50,7 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 					return
 				}
 				n.opts.Logger.Printf("left the ring; handing data off to the new owners")
+				n.watchDrained()
 			}()
 		})
 		return []kv.Stat{{Name: "leaving", Value: v.Self}}, nil
@@ -144,6 +145,8 @@ func status(v *membership.View) []kv.Stat {
 		m := v.Members[id]
 		state := "down"
 		switch {
+		case m.Drained:
+			state = "drained" // left the ring and holds nothing: may be stopped
 		case m.Leaving:
 			state = "leaving"
 		case m.Alive && v.Ring != nil && !inRing(v.Ring, id):
@@ -179,4 +182,40 @@ func ringStats(v *membership.View) []kv.Stat {
 func inRing(r *ring.Ring, id string) bool {
 	_, ok := r.Member(id)
 	return ok
+}
+
+// drainCheck is how often a node that left the ring checks whether it
+// still holds anything.
+const drainCheck = time.Second
+
+// watchDrained tells membership, until the node closes, whether this node
+// (out of the ring) still holds a record or a hint: once it holds
+// neither, the others may forget it while it is down; before, they wait
+// for it, since it could bring back what they reap (membership's prune).
+func (n *Node) watchDrained() {
+	tick := time.NewTicker(drainCheck)
+	defer tick.Stop()
+	for {
+		n.members.SetDrained(n.holdsNothing())
+		select {
+		case <-n.closing:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// holdsNothing reports whether the engine has no record and no hint.
+func (n *Node) holdsNothing() bool {
+	empty := true
+	if err := n.eng.ScanHashRange(0, 0, func(_, _ []byte) bool { empty = false; return false }); err != nil {
+		return false
+	}
+	if !empty {
+		return false
+	}
+	if err := n.eng.ScanHints(func(string, []byte) bool { empty = false; return false }); err != nil {
+		return false
+	}
+	return empty
 }

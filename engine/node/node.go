@@ -44,6 +44,7 @@ type Node struct {
 	unsub   func()
 
 	leaveOnce sync.Once
+	closing   chan struct{} // closed when Close begins
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -55,7 +56,7 @@ func Open(o Options) (*Node, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{opts: o, fs: o.Engine.FS}
+	n := &Node{opts: o, fs: o.Engine.FS, closing: make(chan struct{})}
 	if n.fs == nil {
 		n.fs = vfs.Default
 	}
@@ -123,6 +124,7 @@ func (n *Node) InternodeAddr() string {
 // the admin command leave).
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		close(n.closing)
 		n.stopCluster()
 		n.closeErr = n.eng.Close()
 	})

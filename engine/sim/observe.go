@@ -18,12 +18,13 @@ import (
 // history (seeds 566 and 547, whose losses the checker saw only when the
 // reused dot happened to carry a value some replica then dropped).
 //
-// For the keys named by Watch, it also writes every change on every node
+// For the keys named by watch (a name ending in * names a prefix), it also writes every change on every node
 // into the trace: what a failing seed needs to be explained (how seed
 // 547 was).
 type observer struct {
-	trace *Trace
-	watch map[string]bool
+	trace   *Trace
+	watch   map[string]bool
+	prefixs []string // watched key prefixes ("reg*")
 
 	mu     sync.Mutex
 	minted map[string]mint // key + " " + dot → the write that minted it
@@ -37,13 +38,27 @@ type mint struct {
 
 func newObserver(trace *Trace, watch []string) *observer {
 	o := &observer{trace: trace, minted: map[string]mint{}}
-	if len(watch) > 0 {
-		o.watch = map[string]bool{}
-		for _, k := range watch {
+	o.watch = map[string]bool{}
+	for _, k := range watch {
+		if p, ok := strings.CutSuffix(k, "*"); ok {
+			o.prefixs = append(o.prefixs, p)
+		} else {
 			o.watch[k] = true
 		}
 	}
 	return o
+}
+
+func (o *observer) watched(key []byte) bool {
+	if o.watch[string(key)] {
+		return true
+	}
+	for _, p := range o.prefixs {
+		if strings.HasPrefix(string(key), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // forNode is the engine Observer of one node.
@@ -52,7 +67,7 @@ func (o *observer) forNode(id string) func(engine.Event) {
 		if ev.What == engine.EventPut {
 			o.mint(id, ev)
 		}
-		if o.watch[string(ev.Key)] {
+		if o.watched(ev.Key) {
 			o.trace.add("watch %s %s %s", id, ev.What, describeEvent(ev))
 		}
 	}

@@ -21,7 +21,7 @@ var (
 	seedsFlag = flag.String("sim.seeds", "1-6", "seeds to simulate: N, N-M, or a comma-separated list of those")
 	traceFlag = flag.Bool("sim.trace", false, "print every seed's trace, not only failing ones'")
 	outFlag   = flag.String("sim.out", "", "directory to write each failing seed's trace to")
-	watchFlag = flag.String("sim.watch", "", "comma-separated keys whose every change on every node goes into the trace (with -sim.trace, or a failing seed's)")
+	watchFlag = flag.String("sim.watch", "", "comma-separated keys (or prefixes ending in *) whose every change on every node goes into the trace (with -sim.trace, or a failing seed's)")
 	seqFlag   = flag.Bool("sim.sequential", false, "run the seeds one after another, in order, not in parallel (with -failfast, the first failing seed is then the number of seeds it took)")
 )
 
