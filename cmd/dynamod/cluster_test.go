@@ -33,9 +33,16 @@ func startClusterNode(t *testing.T, id, dir, client, gossip, internode, join str
 // statValue reads one "stats" field from a node.
 func statValue(t *testing.T, addr, name string) string {
 	t.Helper()
+	return statLine(t, addr, "stats", name)
+}
+
+// statLine is the value of the line "STAT name VALUE" that command
+// answers on a node ("" when there is none).
+func statLine(t *testing.T, addr, command, name string) string {
+	t.Helper()
 	c := dialMC(t, addr)
 	defer c.c.Close()
-	fmt.Fprintf(c.c, "stats\r\n")
+	fmt.Fprintf(c.c, "%s\r\n", command)
 	for {
 		line, err := c.r.ReadString('\n')
 		if err != nil || line == "END\r\n" {
@@ -189,28 +196,11 @@ func TestLeaveHandsOffData(t *testing.T) {
 	// Holding nothing, it says so: the others may now forget it once it
 	// stops (until then a reap waits for it).
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(adminLine(t, procs[0].addr, "status", "member:"+leaver.id), "state=drained,") {
+	for !strings.Contains(statLine(t, procs[0].addr, "admin status", "member:"+leaver.id), "state=drained,") {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s never shown drained: %q", leaver.id, adminLine(t, procs[0].addr, "status", "member:"+leaver.id))
+			t.Fatalf("%s never shown drained: %q", leaver.id, statLine(t, procs[0].addr, "admin status", "member:"+leaver.id))
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// adminLine is the value of one line of "admin WORD" on a node.
-func adminLine(t *testing.T, addr, word, name string) string {
-	t.Helper()
-	c := dialMC(t, addr)
-	defer c.c.Close()
-	fmt.Fprintf(c.c, "admin %s\r\n", word)
-	for {
-		line, err := c.r.ReadString('\n')
-		if err != nil || line == "END\r\n" {
-			return ""
-		}
-		if f := strings.Fields(line); len(f) == 3 && f[1] == name {
-			return f[2]
-		}
 	}
 }
 
