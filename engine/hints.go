@@ -51,8 +51,16 @@ func (e *Engine) addHintLocked(owner string, key []byte, d kv.Durability) error 
 		d = e.opts.Durability
 	}
 	e.stats.hintsAdded.Add(1)
-	if err := e.st.Set(append(appendHintPrefix(nil, key), owner...), nil, d); err != nil {
+	hk := append(appendHintPrefix(nil, key), owner...)
+	_, had, err := e.st.Get(hk, nil)
+	if err != nil {
 		return err
+	}
+	if err := e.st.Set(hk, nil, d); err != nil {
+		return err
+	}
+	if !had {
+		e.stats.hintsHeld.Add(1)
 	}
 	e.observe(Event{What: EventHintAdded, Key: key, Owner: owner})
 	return nil
@@ -73,14 +81,29 @@ func (e *Engine) DeleteHintIf(owner string, key, delivered []byte) (bool, error)
 	if found != (delivered != nil) || !bytes.Equal(s.raw, delivered) {
 		return false, nil
 	}
-	return true, e.DeleteHint(owner, key)
+	return true, e.deleteHintLocked(owner, key)
 }
 
 // DeleteHint removes one hint.
 func (e *Engine) DeleteHint(owner string, key []byte) error {
-	if err := e.st.Delete(append(appendHintPrefix(nil, key), owner...), kv.Buffered); err != nil {
+	mu := e.lockFor(hashKey(key))
+	mu.Lock()
+	defer mu.Unlock()
+	return e.deleteHintLocked(owner, key)
+}
+
+// deleteHintLocked removes one hint; the caller holds the key's lock, so
+// the count of hints held sees each hint come and go once.
+func (e *Engine) deleteHintLocked(owner string, key []byte) error {
+	hk := append(appendHintPrefix(nil, key), owner...)
+	_, had, err := e.st.Get(hk, nil)
+	if err != nil || !had {
 		return err
 	}
+	if err := e.st.Delete(hk, kv.Buffered); err != nil {
+		return err
+	}
+	e.stats.hintsHeld.Add(-1)
 	e.observe(Event{What: EventHintRemoved, Key: key, Owner: owner})
 	return nil
 }

@@ -55,3 +55,40 @@ func TestDropRecordIf(t *testing.T) {
 		t.Fatalf("stats after drop: items %s bytes %s", st["curr_items"], st["bytes"])
 	}
 }
+
+// engine_hints_held counts the hints stored: a hint added twice or
+// deleted twice counts once, and a restart counts them again.
+func TestHintsHeld(t *testing.T) {
+	f := newFixture(t)
+	held := func() string {
+		for _, s := range f.e.Stats() {
+			if s.Name == "engine_hints_held" {
+				return s.Value
+			}
+		}
+		return "absent"
+	}
+	for _, h := range []struct{ owner, key string }{{"b", "k1"}, {"b", "k1"}, {"c", "k1"}, {"b", "k2"}} {
+		if err := f.e.AddHint(h.owner, []byte(h.key), kv.Buffered); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := held(); got != "3" {
+		t.Fatalf("hints held after 3 distinct adds (one twice) = %s", got)
+	}
+	for range 2 {
+		if err := f.e.DeleteHint("b", []byte("k1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := held(); got != "2" {
+		t.Fatalf("hints held after deleting one (twice) = %s", got)
+	}
+	if err := f.e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.open()
+	if got := held(); got != "2" {
+		t.Fatalf("hints held after a restart = %s", got)
+	}
+}

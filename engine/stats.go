@@ -19,6 +19,7 @@ type counters struct {
 	flushes        atomic.Uint64 // flush_all calls
 	merges         atomic.Uint64 // replica merges that changed the local record
 	hintsAdded     atomic.Uint64 // hints recorded for absent owners
+	hintsHeld      atomic.Int64  // hints stored now: counted at open, then kept by add and delete
 	handedOff      atomic.Uint64 // records dropped after delivery to their owners
 	fenced         atomic.Uint64 // late copies of reaped records refused
 	epochs         atomic.Uint64 // fresh actor epochs handed out (keys new or forgotten here)
@@ -63,6 +64,7 @@ func (e *Engine) Stats() []kv.Stat {
 		{Name: "engine_flushes", Value: u(e.stats.flushes.Load())},
 		{Name: "engine_merges", Value: u(e.stats.merges.Load())},
 		{Name: "engine_hints_added", Value: u(e.stats.hintsAdded.Load())},
+		{Name: "engine_hints_held", Value: strconv.FormatInt(e.stats.hintsHeld.Load(), 10)},
 		{Name: "engine_handed_off", Value: u(e.stats.handedOff.Load())},
 		{Name: "engine_fenced", Value: u(e.stats.fenced.Load())},
 	}
@@ -77,8 +79,13 @@ func (e *Engine) Stats() []kv.Stat {
 	return append(out, e.st.Stats()...)
 }
 
+// HintsHeld is how many hints this node stores: writes it keeps for
+// owners that have not taken them yet.
+func (e *Engine) HintsHeld() int64 { return e.stats.hintsHeld.Load() }
+
 // countRecords rebuilds curr_items and bytes by scanning the data range,
-// once at open; from then on writes and the reaper keep them current.
+// and the hints held by scanning theirs, once at open; from then on
+// writes, the reaper and hint deliveries keep them current.
 func (e *Engine) countRecords() error {
 	var items, bytes int64
 	var rec record.Record
@@ -91,5 +98,11 @@ func (e *Engine) countRecords() error {
 	})
 	e.stats.items.Store(items)
 	e.stats.bytes.Store(bytes)
+	if err != nil {
+		return err
+	}
+	var hints int64
+	err = e.ScanHints(func(string, []byte) bool { hints++; return true })
+	e.stats.hintsHeld.Store(hints)
 	return err
 }

@@ -185,7 +185,7 @@ scrape_configs:
 		if len(bad) > 0 {
 			t.Fatalf("alert rules fail to evaluate: %v", bad)
 		}
-		if err == nil && rulesSeen == 8 && healthy == rulesSeen {
+		if err == nil && rulesSeen == 9 && healthy == rulesSeen {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -25,6 +25,7 @@ type hint struct {
 // reachable owners) and returns how many it delivered.
 func (n *Node) DeliverHints() int {
 	t := n.topo.Topology()
+	n.bgw.hints.Left(n.eng.HintsHeld())
 	budget := n.bgw.hints.Take(n.opts.HintBatch, n.bgw.now())
 	if budget == 0 {
 		return 0
@@ -66,6 +67,7 @@ func (n *Node) DeliverHints() int {
 		}
 	}
 	n.bgw.hints.Done(delivered)
+	n.bgw.hints.Left(n.eng.HintsHeld())
 	return delivered
 }
 

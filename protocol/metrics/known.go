@@ -58,6 +58,7 @@ var known = map[string]metric{
 	"engine_flushes":                {kind: counter, help: "flush_all operations applied."},
 	"engine_merges":                 {kind: counter, help: "Records merged from other replicas that changed the local copy."},
 	"engine_hints_added":            {kind: counter, help: "Hints stored for owners a write could not reach."},
+	"engine_hints_held":             {kind: gauge, help: "Hints this node holds now: writes owed to owners that have not taken them yet."},
 	"engine_handed_off":             {kind: counter, help: "Records let go of after their owners took them."},
 	"engine_fenced":                 {kind: counter, help: "Late merges of keys reaped moments ago, dropped."},
 	"engine_record_cache_bytes":     {kind: gauge, help: "Bytes in the record cache."},
