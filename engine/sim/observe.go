@@ -22,9 +22,9 @@ import (
 // into the trace: what a failing seed needs to be explained (how seed
 // 547 was).
 type observer struct {
-	trace   *Trace
-	watch   map[string]bool
-	prefixs []string // watched key prefixes ("reg*")
+	trace    *Trace
+	watch    map[string]bool
+	prefixes []string // watched key prefixes ("reg*")
 
 	mu     sync.Mutex
 	minted map[string]mint // key + " " + dot → the write that minted it
@@ -41,7 +41,7 @@ func newObserver(trace *Trace, watch []string) *observer {
 	o.watch = map[string]bool{}
 	for _, k := range watch {
 		if p, ok := strings.CutSuffix(k, "*"); ok {
-			o.prefixs = append(o.prefixs, p)
+			o.prefixes = append(o.prefixes, p)
 		} else {
 			o.watch[k] = true
 		}
@@ -53,7 +53,7 @@ func (o *observer) watched(key []byte) bool {
 	if o.watch[string(key)] {
 		return true
 	}
-	for _, p := range o.prefixs {
+	for _, p := range o.prefixes {
 		if strings.HasPrefix(string(key), p) {
 			return true
 		}
