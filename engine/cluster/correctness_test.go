@@ -296,6 +296,62 @@ func TestHintForDepartedNodeGoesToTheOwners(t *testing.T) {
 	}
 }
 
+// A node that is not an owner of a key lets go of its copy only once every
+// current owner holds it. Hints name the owners of the ring a write was
+// made under; after a join or a leave the hinted node may own the key no
+// more, or a new owner may hold nothing. The simulator's seed 2: two
+// former owners each held a hint for the other; each merged its copy into
+// the other, then dropped its own, and 276 acknowledged increments were
+// gone. Here one node's round is enough to see the rule broken: after it,
+// the copy must be with the owners or still here.
+func TestHintDeliveryLetsGoOnlyWhenTheOwnersHoldIt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		hinted func(owners, others []int) int // the node the hint names
+	}{
+		{"hinted node no longer owns the key", func(_, others []int) int { return others[1] }},
+		{"an owner gained since the write has no hint", func(owners, _ []int) int { return owners[0] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestCluster(t, 4, Options{N: 2, R: 1, W: 2})
+			owners, others := c.owners("k", 2)
+			if _, err := c.nodes[owners[0]].put(t, "k", set("v")); err != nil {
+				t.Fatal(err)
+			}
+			rec, _, err := c.nodes[owners[0]].eng.Record([]byte("k"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The former owners hold it; the owners, new since, do not.
+			for _, i := range others {
+				if _, err := c.nodes[i].eng.MergeRecord([]byte("k"), rec, kv.Buffered); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, i := range owners {
+				if ok, err := c.nodes[i].eng.DropRecordIf([]byte("k"), rec); !ok || err != nil {
+					t.Fatalf("dropping the owner's copy: %v %v", ok, err)
+				}
+			}
+			holder := c.nodes[others[0]]
+			if err := holder.eng.AddHint(c.nodes[tc.hinted(owners, others)].id, []byte("k"), kv.Buffered); err != nil {
+				t.Fatal(err)
+			}
+			if n := holder.node.DeliverHints(); n != 1 {
+				t.Fatalf("delivered %d hints, want 1", n)
+			}
+			if _, kept, _ := holder.eng.Record([]byte("k"), nil); kept {
+				t.Fatal("the holder kept its copy: the owners were reachable, it should have handed it to them")
+			}
+			for _, i := range owners {
+				if _, found, _ := c.nodes[i].eng.Record([]byte("k"), nil); !found {
+					t.Fatalf("the holder let go of its copy, and owner %s does not hold one", c.nodes[i].id)
+				}
+			}
+		})
+	}
+}
+
 // A write whose coordinator lacks history a replica holds leaves that
 // replica with more than the coordinator sent; the coordinator learns it
 // from the replica's answer and repairs the key at once, instead of the
