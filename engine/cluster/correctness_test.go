@@ -15,6 +15,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Through any node, conditional writes give what they give through one
@@ -349,6 +350,80 @@ func TestHintDeliveryLetsGoOnlyWhenTheOwnersHoldIt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A node hands a record over only to a node that owns the key in its own
+// ring. Rings reach nodes by gossip, at different times: a joiner still
+// routing by the ring before its join owns nothing and hands its records
+// to the old owners; an old owner already routing by the new ring owns
+// them no more and hands them to the joiner. Each would take the other's
+// record and let go of its own, and with both rounds interleaved the
+// record was on neither. A transfer now reaches only owners, by the
+// receiver's ring, so each keeps its copy until the rings agree.
+func TestTransferReachesOnlyAnOwnerByItsOwnRing(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 1})
+	c.leaveRing(4)
+	before := c.topo.Load().Ring
+	after := c.joined(4)
+	joiner := c.nodes[4]
+	// A key the join moves from an old owner to the joiner.
+	var key string
+	var old *testNode
+	for i := 0; key == ""; i++ {
+		k := fmt.Sprintf("k%d", i)
+		o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(k))), 2, nil)
+		o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil)
+		if !contains(o2, joiner.id) {
+			continue
+		}
+		for _, id := range o1 {
+			if !contains(o2, id) {
+				key = k
+				for _, tn := range c.nodes {
+					if tn.id == id {
+						old = tn
+					}
+				}
+			}
+		}
+	}
+	if _, err := old.put(t, key, set("v")); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := old.eng.Record([]byte(key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := joiner.eng.MergeRecord([]byte(key), rec, kv.Buffered); err != nil {
+		t.Fatal(err)
+	}
+	joiner.ring.Store(before) // it has not learned of its join
+	old.ring.Store(after)     // it has
+	held := func(tn *testNode) bool {
+		_, found, _ := tn.eng.Record([]byte(key), nil)
+		return found
+	}
+	joiner.node.HandOff()
+	if !held(joiner) {
+		t.Fatalf("the joiner let go of %s, handed to %s, which does not own it in its own ring", key, old.id)
+	}
+	old.node.HandOff()
+	if !held(old) {
+		t.Fatalf("%s let go of %s, handed to the joiner, which does not own it in its own ring", old.id, key)
+	}
+	// Once the rings agree, the record moves to its owners.
+	joiner.ring.Store(nil)
+	old.ring.Store(nil)
+	c.setRing(after)
+	for _, tn := range c.nodes {
+		tn.node.HandOff()
+	}
+	o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(key))), 2, nil)
+	for _, tn := range c.nodes {
+		if contains(o2, tn.id) != held(tn) {
+			t.Errorf("%s holds %s: %v, owns it: %v", tn.id, key, held(tn), contains(o2, tn.id))
+		}
 	}
 }
 

@@ -94,9 +94,11 @@ func (n *Node) pushToAll(t *Topology, owners []string, h heldRecord) bool {
 	return true
 }
 
-// mergeTo sends one record to node id, bounded by the replica timeout.
+// mergeTo sends one record to node id, bounded by the replica timeout, as
+// a transfer: this node may let go of its copy once id has it, so id
+// takes it only as one of the key's owners (msg.MergeRequest.Transfer).
 func (n *Node) mergeTo(t *Topology, id string, h heldRecord, d kv.Durability) error {
-	m := msg.MergeRequest{Key: h.key, Rec: h.rec, Durability: d}
+	m := msg.MergeRequest{Key: h.key, Rec: h.rec, Durability: d, Transfer: true}
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 	defer cancel()
 	return n.sendMerge(ctx, t, id, &m)

@@ -44,16 +44,23 @@ type testNode struct {
 	server *wire.Server
 	net    *wiretest.Network
 	fs     *vfs.MemFS // crashable: see durableCopy
+	// ring, when set, is the ring this node routes by instead of the
+	// cluster's: gossip has not brought it the same one yet.
+	ring atomic.Pointer[ring.Ring]
 }
 
 type topoFor struct {
 	c    *testCluster
 	self string
+	own  *atomic.Pointer[ring.Ring]
 }
 
 func (s topoFor) Topology() *Topology {
 	t := *s.c.topo.Load()
 	t.Self = s.self
+	if r := s.own.Load(); r != nil {
+		t.Ring = r
+	}
 	return &t
 }
 
@@ -112,7 +119,7 @@ func newTestCluster(t testing.TB, n int, opts Options) *testCluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tn.node, err = New(tn.eng, topoFor{c, id}, tn.pool, opts)
+		tn.node, err = New(tn.eng, topoFor{c, id, &tn.ring}, tn.pool, opts)
 		if err != nil {
 			t.Fatal(err)
 		}

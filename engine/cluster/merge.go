@@ -30,7 +30,12 @@ func (n *Node) sendMergeDigest(ctx context.Context, t *Topology, id string, m *m
 // is owed to (itself excepted). It returns the digest of the record it
 // holds afterwards.
 func (n *Node) applyMerge(m *msg.MergeRequest) (uint64, error) {
-	self := n.topo.Topology().Self
+	t := n.topo.Topology()
+	self := t.Self
+	if m.Transfer && !n.ownedBy(t, m.Key, self) {
+		n.stats.transfersRefused.Add(1)
+		return 0, msg.ErrNotOwner
+	}
 	owed := m.Owed
 	if slices.Contains(owed, self) {
 		owed = slices.DeleteFunc(slices.Clone(owed), func(o string) bool { return o == self })

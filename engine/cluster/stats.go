@@ -16,6 +16,7 @@ type counters struct {
 	asyncFailures, mergesServed           atomic.Uint64
 	hintsDelivered, hintFailures          atomic.Uint64
 	handedOff                             atomic.Uint64
+	transfersRefused                      atomic.Uint64 // transfers refused: this node does not own the key
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
 	handlerPanics                         atomic.Uint64
 	conditional                           atomic.Uint64 // conditional writes decided here
@@ -64,6 +65,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_hints_delivered", Value: u(n.stats.hintsDelivered.Load())},
 		kv.Stat{Name: "cluster_hint_failures", Value: u(n.stats.hintFailures.Load())},
 		kv.Stat{Name: "cluster_handed_off", Value: u(n.stats.handedOff.Load())},
+		kv.Stat{Name: "cluster_transfers_refused", Value: u(n.stats.transfersRefused.Load())},
 		kv.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},
 		kv.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},
 		kv.Stat{Name: "cluster_aae_keys_repaired", Value: u(n.stats.aaeRepaired.Load())},

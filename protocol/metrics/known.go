@@ -115,6 +115,7 @@ var known = map[string]metric{
 	"cluster_hints_delivered":            {kind: counter, help: "Hinted writes delivered to their owners."},
 	"cluster_hint_failures":              {kind: counter, help: "Hint deliveries that failed (retried later)."},
 	"cluster_handed_off":                 {kind: counter, help: "Records handed off to new owners after a ring change."},
+	"cluster_transfers_refused":          {kind: counter, help: "Records offered here by a node letting go of them, refused because this node does not own the key in its ring."},
 	"cluster_aae_exchanges":              {kind: counter, name: "cluster_antientropy_exchanges", help: "Anti-entropy exchanges of Merkle trees."},
 	"cluster_aae_segments_differing":     {kind: counter, name: "cluster_antientropy_segments_differing", help: "Merkle segments found differing."},
 	"cluster_aae_keys_repaired":          {kind: counter, name: "cluster_antientropy_keys_repaired", help: "Keys anti-entropy repaired."},

@@ -46,6 +46,7 @@ const (
 	codeBadQuorum
 	codeNotNumber
 	codeLateForward
+	codeNotOwner
 )
 
 var codeErrors = map[uint16]error{
@@ -59,7 +60,12 @@ var codeErrors = map[uint16]error{
 	codeBadQuorum:   kv.ErrBadQuorum,
 	codeNotNumber:   kv.ErrNotNumber,
 	codeLateForward: ErrLateForward,
+	codeNotOwner:    ErrNotOwner,
 }
+
+// ErrNotOwner: a transfer (MergeRequest.Transfer) reached a node that does
+// not own the key in its ring, and was not taken.
+var ErrNotOwner = errors.New("cluster: transfer refused: this node does not own the key")
 
 // ErrLateForward: a forwarded write reached its owner after the forwarder
 // had stopped waiting for it, and was not applied.
@@ -142,11 +148,22 @@ func DecodeDigestResp(p []byte) (found bool, digest uint64, err error) {
 // owed it: the one a fallback stands in for, and every owner the write
 // could not reach. Each replica that takes the record keeps a hint for
 // each of them, so that whichever of them survives delivers it.
+//
+// Transfer marks a record its sender lets go of once this replica has it
+// (ownership handoff, hint delivery): the replica takes it only if it owns
+// the key in its own ring, and answers ErrNotOwner otherwise. Two nodes
+// whose rings disagree could otherwise each hand a record to the other as
+// its owner and both let go of it.
 type MergeRequest struct {
 	Key, Rec   []byte
 	Durability kv.Durability
 	Owed       []string
+	Transfer   bool
 }
+
+// mergeTransfer is the flag bit of MergeRequest.Transfer. The flags byte
+// is sent only when a flag is set, so a plain merge encodes as before.
+const mergeTransfer = 1
 
 // MaxOwed bounds the owners a merge may name (a key has N of them).
 const MaxOwed = 255
@@ -159,6 +176,9 @@ func AppendMerge(dst []byte, m *MergeRequest) []byte {
 	dst = wire.AppendUvarint(dst, uint64(len(m.Owed)))
 	for _, o := range m.Owed {
 		dst = wire.AppendString(dst, o)
+	}
+	if m.Transfer {
+		dst = wire.AppendUint8(dst, mergeTransfer)
 	}
 	return dst
 }
@@ -175,6 +195,15 @@ func DecodeMerge(p []byte, m *MergeRequest) error {
 	m.Owed = m.Owed[:0]
 	for range n {
 		m.Owed = append(m.Owed, d.Text())
+	}
+	m.Transfer = false
+	if d.Remaining() > 0 {
+		switch flags := d.Uint8(); flags {
+		case mergeTransfer:
+			m.Transfer = true
+		default:
+			return fmt.Errorf("cluster: merge flags %#x", flags)
+		}
 	}
 	if err := d.Finish(); err != nil {
 		return err

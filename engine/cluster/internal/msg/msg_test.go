@@ -27,6 +27,20 @@ func TestPutRoundTrip(t *testing.T) {
 	if err := DecodeMerge(AppendMerge(nil, &m), &m2); err != nil || string(m2.Key) != "k" || !slices.Equal(m2.Owed, m.Owed) || m2.Durability != kv.WAL {
 		t.Fatalf("merge round trip: %+v %v", m2, err)
 	}
+	if m2.Transfer {
+		t.Fatal("a plain merge decoded as a transfer")
+	}
+	m.Transfer = true
+	if err := DecodeMerge(AppendMerge(nil, &m), &m2); err != nil || !m2.Transfer || !slices.Equal(m2.Owed, m.Owed) {
+		t.Fatalf("transfer round trip: %+v %v", m2, err)
+	}
+	if err := DecodeMerge(append(AppendMerge(nil, &m), 0), &m2); err == nil {
+		t.Fatal("a merge with a byte after its flags decoded")
+	}
+	m.Transfer = false
+	if err := DecodeMerge(append(AppendMerge(nil, &m), 2), &m2); err == nil {
+		t.Fatal("a merge with an unknown flag decoded")
+	}
 	arith := kv.PutRequest{Arith: &kv.Arith{Delta: 5, Decr: true, SetExpires: true}, Touch: true, Expires: 9}
 	if _, _, err := DecodePut(AppendPut(nil, []byte("k"), &arith, 0), &got); err != nil || got.Arith == nil || *got.Arith != *arith.Arith || !got.Touch {
 		t.Fatalf("arith round trip: %+v %v", got, err)
@@ -47,6 +61,7 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(AppendPut(nil, []byte("k"), &kv.PutRequest{Value: []byte("v"), SupersedeAll: true}, 0))
 	f.Add(AppendPut(nil, []byte("k"), &kv.PutRequest{Value: []byte("v"), SupersedeAll: true}, 1<<50))
 	f.Add(AppendMerge(nil, &MergeRequest{Key: []byte("k"), Rec: []byte("r"), Owed: []string{"n"}}))
+	f.Add(AppendMerge(nil, &MergeRequest{Key: []byte("k"), Rec: []byte("r"), Transfer: true}))
 	f.Add(AppendKeyDigests(nil, []KeyDigest{{[]byte("k"), 7}}))
 	f.Add(AppendFetchResp(nil, true, []byte("rec")))
 	f.Add([]byte{0, 1, 'k', 1, 'r'})
