@@ -185,7 +185,7 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 	for _, seg := range diff {
 		n.stats.aaeSegments.Add(1)
 		lo, hi := local.SegmentRange(seg)
-		theirs, err := n.peers.Segment(ctx, addr, lo, hi)
+		theirs, _, err := n.peers.Segment(ctx, addr, lo, hi) // the rest of a truncated one: next pass
 		if err != nil {
 			return repaired
 		}

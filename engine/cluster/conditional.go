@@ -78,7 +78,9 @@ func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest
 	lock <- struct{}{}
 	defer func() { <-lock }()
 	n.stats.conditional.Add(1)
-	if err := n.catchUp(t, key, rt.targets, rt.spares); err != nil {
+	// Its own copy counts only if it is caught up, or read through.
+	_, _, err := n.ownRecord(t, key)
+	if err := n.catchUp(t, key, rt, err == nil); err != nil {
 		return kv.PutResult{}, err
 	}
 	return n.coordinate(t, key, req, rt)
@@ -96,8 +98,15 @@ func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest
 // place of a target that failed while fewer than R answered: a spare
 // holds no copy, and its quick "not found" counted instead of an owner's
 // record let a cas pass against a copy that missed an acknowledged set.
-func (n *Node) catchUp(t *Topology, key []byte, targets, spares []target) error {
+//
+// A decider still catching up the key's partition (ready false) holds no
+// copy worth counting: it needs R others.
+func (n *Node) catchUp(t *Topology, key []byte, rt route, ready bool) error {
+	targets, spares := rt.targets, rt.spares
 	need := n.opts.R - 1
+	if !ready {
+		need = n.opts.R
+	}
 	var others []target
 	for _, tg := range targets {
 		if tg.id != t.Self {
@@ -141,7 +150,7 @@ func (n *Node) catchUp(t *Topology, key []byte, targets, spares []target) error 
 	if got < need {
 		n.stats.unavailable.Add(1)
 		return fmt.Errorf("%w: a conditional write is checked against %d replicas, %d answered (last error: %v)",
-			kv.ErrUnavailable, n.opts.R, got+1, lastErr)
+			kv.ErrUnavailable, n.opts.R, got+n.opts.R-need, lastErr)
 	}
 	return nil
 }

@@ -43,6 +43,15 @@ func (c *testCluster) setRing(r *ring.Ring) {
 	t := *c.topo.Load()
 	t.Ring = r
 	c.topo.Store(&t)
+	c.noteTopology()
+}
+
+// noteTopology tells every node of a new topology, as membership's
+// subscription does.
+func (c *testCluster) noteTopology() {
+	for _, tn := range c.nodes {
+		tn.node.NoteTopology()
+	}
 }
 
 func TestJoinerDoesNotDecideFromAnEmptyCopy(t *testing.T) {

@@ -41,11 +41,17 @@ func (n *Node) handle(ctx context.Context, t wire.MsgType, p, dst []byte) (rt wi
 func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 	switch t {
 	case msg.Fetch, msg.Digest:
-		key, err := msg.DecodeFetch(p)
+		key, own, err := msg.DecodeFetch(p)
 		if err != nil {
 			return nil, err
 		}
-		rec, found, err := n.eng.Record(key, nil)
+		var rec []byte
+		var found bool
+		if own {
+			rec, found, err = n.eng.Record(key, nil)
+		} else {
+			rec, found, err = n.ownRecord(n.topo.Topology(), key)
+		}
 		if err != nil {
 			return nil, msg.ToRemote(err)
 		}

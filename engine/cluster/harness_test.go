@@ -105,6 +105,9 @@ func newTestCluster(t testing.TB, n int, opts Options) *testCluster {
 	if opts.ReapInterval == 0 {
 		opts.ReapInterval = -1 // and Reap
 	}
+	if opts.CatchUpInterval == 0 {
+		opts.CatchUpInterval = -1 // and CatchUp
+	}
 	for i := range n {
 		id := members[i].ID
 		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewCrashableMem()}
@@ -166,6 +169,7 @@ func (c *testCluster) leaveRing(i int) {
 	}
 	t.Ring = r
 	c.topo.Store(&t)
+	c.noteTopology()
 }
 
 // durableCopy reports whether node i would still hold key after a power

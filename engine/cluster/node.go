@@ -42,6 +42,7 @@ type Node struct {
 	bgw      background               // the admission controller and its tasks
 	hintKick chan struct{}            // a hint round now (a member came back)
 	watched  atomic.Pointer[Topology] // the last topology the watcher saw
+	ready    readiness                // partitions not caught up yet: no reads from here
 
 	stop     chan struct{}
 	closed   atomic.Bool
@@ -69,6 +70,8 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	n.every(opts.HandoffInterval, func() { n.HandOff() })
 	n.every(opts.AntiEntropyInterval, n.aaeTick)
 	n.every(opts.ReapInterval, func() { n.Reap() })
+	n.noteRing(topo.Topology()) // the ring it starts with is its first
+	n.every(opts.CatchUpInterval, func() { n.CatchUp() })
 	n.watch()
 	return n, nil
 }

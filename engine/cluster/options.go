@@ -57,6 +57,11 @@ type Options struct {
 	// Replicated, so that it never reaps alone.
 	ReapInterval time.Duration
 	ReapBatch    int
+	// CatchUpInterval is how often this node pulls the partitions it
+	// became a replica of from their earlier replicas (it serves no reads
+	// of them until it has; see ready.go). Default 200 ms; negative turns
+	// the loop off (tests call CatchUp).
+	CatchUpInterval time.Duration
 	// BackgroundTarget is the foreground p99 this node's background work
 	// (hint delivery, handoff, urgent anti-entropy, reaping) backs off to
 	// protect (package admit). Default 0: twice the node's own quiet p99,
@@ -112,6 +117,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.ReapBatch == 0 {
 		o.ReapBatch = 1000
+	}
+	if o.CatchUpInterval == 0 {
+		o.CatchUpInterval = 200 * time.Millisecond
 	}
 	if o.BackgroundPeriod == 0 {
 		o.BackgroundPeriod = admitPeriod

@@ -21,6 +21,9 @@ import (
 type peers interface {
 	// Fetch returns key's record as the peer holds it, appended to dst.
 	Fetch(ctx context.Context, addr string, key, dst []byte) (rec []byte, found bool, err error)
+	// FetchOwn is Fetch of the peer's own copy, as it is even while the
+	// peer catches up the key's partition (see ready.go).
+	FetchOwn(ctx context.Context, addr string, key, dst []byte) (rec []byte, found bool, err error)
 	// Digest returns the digest (engine.Digest) of the peer's record of key.
 	Digest(ctx context.Context, addr string, key []byte) (digest uint64, found bool, err error)
 	// Merge has the peer merge a record, and returns the digest of the
@@ -34,8 +37,8 @@ type peers interface {
 	// peer's records in a partition, appended to dst.
 	Tree(ctx context.Context, addr string, partition int, dst []byte) (leaves []byte, err error)
 	// Segment returns the peer's records with hashes in [lo, hi), by key;
-	// a large segment comes in part.
-	Segment(ctx context.Context, addr string, lo, hi uint64) (map[string][]byte, error)
+	// a large segment comes in part (truncated).
+	Segment(ctx context.Context, addr string, lo, hi uint64) (records map[string][]byte, truncated bool, err error)
 	// FlushAll has the peer flush its data after delay.
 	FlushAll(ctx context.Context, addr string, delay time.Duration) error
 	// Reapable reports, per pair, whether the peer lets the key be reaped.

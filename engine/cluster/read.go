@@ -98,7 +98,7 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 // checking the others by digest in the background. done is false when
 // that copy is unreadable.
 func (n *Node) readOwn(key []byte, t *Topology, targets []target, i int, o *kv.Object) (done bool, err error) {
-	rec, found, err := n.eng.Record(key, nil)
+	rec, found, err := n.ownRecord(t, key)
 	if err != nil {
 		return false, nil
 	}
@@ -130,7 +130,7 @@ func (n *Node) drain(cancel context.CancelFunc, replies chan reply, inFlight int
 // fetch asks one replica for key's record, answering on replies.
 func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, replies chan<- reply) {
 	if tg.id == t.Self {
-		rec, found, err := n.eng.Record(key, nil)
+		rec, found, err := n.ownRecord(t, key)
 		replies <- reply{t: tg, rec: rec, ok: found, err: err}
 		return
 	}

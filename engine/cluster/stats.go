@@ -17,6 +17,9 @@ type counters struct {
 	hintsDelivered, hintFailures          atomic.Uint64
 	handedOff                             atomic.Uint64
 	transfersRefused                      atomic.Uint64 // transfers refused: this node does not own the key
+	caughtUp, catchUpSkipped              atomic.Uint64 // partitions caught up; sources skipped (down too long)
+	catchUpRecords, readsNotReady         atomic.Uint64 // records pulled; reads refused while catching up
+	readsThrough                          atomic.Uint64 // reads answered through a partition's earlier replicas
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
 	handlerPanics                         atomic.Uint64
 	conditional                           atomic.Uint64 // conditional writes decided here
@@ -66,6 +69,12 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_hint_failures", Value: u(n.stats.hintFailures.Load())},
 		kv.Stat{Name: "cluster_handed_off", Value: u(n.stats.handedOff.Load())},
 		kv.Stat{Name: "cluster_transfers_refused", Value: u(n.stats.transfersRefused.Load())},
+		kv.Stat{Name: "cluster_partitions_catching_up", Value: strconv.Itoa(n.catchingUp())},
+		kv.Stat{Name: "cluster_partitions_caught_up", Value: u(n.stats.caughtUp.Load())},
+		kv.Stat{Name: "cluster_catch_up_sources_skipped", Value: u(n.stats.catchUpSkipped.Load())},
+		kv.Stat{Name: "cluster_catch_up_records", Value: u(n.stats.catchUpRecords.Load())},
+		kv.Stat{Name: "cluster_reads_through", Value: u(n.stats.readsThrough.Load())},
+		kv.Stat{Name: "cluster_reads_refused_catching_up", Value: u(n.stats.readsNotReady.Load())},
 		kv.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},
 		kv.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},
 		kv.Stat{Name: "cluster_aae_keys_repaired", Value: u(n.stats.aaeRepaired.Load())},

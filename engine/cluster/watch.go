@@ -28,6 +28,7 @@ func (n *Node) watch() {
 		if t == last {
 			return
 		}
+		n.noteRing(t) // before any read sees the ring: see ready.go
 		if pendingRecovery && t.Ring != nil {
 			pendingRecovery = false
 			n.urgentAll(t)

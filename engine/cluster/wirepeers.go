@@ -59,7 +59,15 @@ func badAnswer(err error) error {
 }
 
 func (w wirePeers) Fetch(ctx context.Context, addr string, key, dst []byte) ([]byte, bool, error) {
-	resp, err := w.call(ctx, addr, msg.Fetch, msg.AppendFetch(nil, key), dst)
+	return w.fetch(ctx, addr, msg.AppendFetch(nil, key), dst)
+}
+
+func (w wirePeers) FetchOwn(ctx context.Context, addr string, key, dst []byte) ([]byte, bool, error) {
+	return w.fetch(ctx, addr, msg.AppendFetchOwn(nil, key), dst)
+}
+
+func (w wirePeers) fetch(ctx context.Context, addr string, req, dst []byte) ([]byte, bool, error) {
+	resp, err := w.call(ctx, addr, msg.Fetch, req, dst)
 	if err != nil {
 		return nil, false, err
 	}
@@ -101,13 +109,13 @@ func (w wirePeers) Tree(ctx context.Context, addr string, partition int, dst []b
 	return w.call(ctx, addr, msg.Tree, msg.AppendTree(nil, partition), dst)
 }
 
-func (w wirePeers) Segment(ctx context.Context, addr string, lo, hi uint64) (map[string][]byte, error) {
+func (w wirePeers) Segment(ctx context.Context, addr string, lo, hi uint64) (map[string][]byte, bool, error) {
 	resp, err := w.call(ctx, addr, msg.Segment, msg.AppendSegmentReq(nil, lo, hi), nil)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	records, err := msg.DecodeSegment(resp)
-	return records, badAnswer(err)
+	records, truncated, err := msg.DecodeSegment(resp)
+	return records, truncated, badAnswer(err)
 }
 
 func (w wirePeers) FlushAll(ctx context.Context, addr string, delay time.Duration) error {

@@ -201,6 +201,7 @@ func (n *Node) startCluster() error {
 	var savedPeers atomic.Pointer[string]
 	apply := func(v *membership.View) {
 		n.topo.set(v)
+		n.coord.NoteTopology() // every ring, before handoff sees it: see cluster's ready.go
 		// Save on any change of ring, not only of version: a ring adopted
 		// by the tie-break has the version of the one it replaced.
 		if v.Ring != nil && (persisted.Load() == nil || !v.Ring.Equal(persisted.Load())) {

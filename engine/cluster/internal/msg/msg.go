@@ -47,6 +47,7 @@ const (
 	codeNotNumber
 	codeLateForward
 	codeNotOwner
+	codeNotReady
 )
 
 var codeErrors = map[uint16]error{
@@ -61,7 +62,13 @@ var codeErrors = map[uint16]error{
 	codeNotNumber:   kv.ErrNotNumber,
 	codeLateForward: ErrLateForward,
 	codeNotOwner:    ErrNotOwner,
+	codeNotReady:    ErrNotReady,
 }
+
+// ErrNotReady: a read reached a replica still catching up the key's
+// partition (it became a replica of it lately) that could reach none of
+// the partition's earlier replicas to read through to; read another.
+var ErrNotReady = errors.New("cluster: this replica is still catching up the key's partition and reached none of its earlier replicas")
 
 // ErrNotOwner: a transfer (MergeRequest.Transfer) reached a node that does
 // not own the key in its ring, and was not taken.
@@ -98,10 +105,30 @@ func FromRemote(err error) error {
 // A fetch (and a digest) asks for one key's record.
 func AppendFetch(dst, key []byte) []byte { return wire.AppendBytes(dst, key) }
 
-func DecodeFetch(p []byte) (key []byte, err error) {
+// AppendFetchOwn encodes a fetch (or digest) of the responder's own copy:
+// a replica still catching up the key's partition answers it from its
+// store as it is, without reading through to the partition's earlier
+// replicas. Replicas reading through to each other ask this, so that two
+// catching up at once do not read through to each other without end.
+func AppendFetchOwn(dst, key []byte) []byte {
+	return wire.AppendUint8(wire.AppendBytes(dst, key), fetchOwn)
+}
+
+// fetchOwn is the flag byte of AppendFetchOwn; a plain fetch has none.
+const fetchOwn = 1
+
+// DecodeFetch decodes a fetch or digest request; own says the responder
+// must answer from its own copy (AppendFetchOwn).
+func DecodeFetch(p []byte) (key []byte, own bool, err error) {
 	d := wire.NewDecoder(p)
 	key = d.Bytes()
-	return key, d.Finish()
+	if d.Remaining() > 0 {
+		if flags := d.Uint8(); flags != fetchOwn {
+			return nil, false, fmt.Errorf("cluster: fetch flags %#x", flags)
+		}
+		own = true
+	}
+	return key, own, d.Finish()
 }
 
 // AppendFetchResp encodes a fetch's answer: found, then the record.
@@ -293,16 +320,18 @@ func AppendSegment(dst []byte, records iter.Seq2[[]byte, []byte]) []byte {
 	return append(wire.AppendUint8(dst, truncated), body...)
 }
 
-func DecodeSegment(p []byte) (map[string][]byte, error) {
+// DecodeSegment decodes a segment answer; truncated says the responder
+// had more records in the range than it sent.
+func DecodeSegment(p []byte) (records map[string][]byte, truncated bool, err error) {
 	d := wire.NewDecoder(p)
-	d.Uint8() // truncated: what is missing is repaired in a later round
+	truncated = d.Uint8() != 0
 	out := map[string][]byte{}
 	for d.Remaining() > 0 && d.Err() == nil {
 		key := d.Bytes()
 		rec := d.Bytes()
 		out[string(key)] = rec
 	}
-	return out, d.Err()
+	return out, truncated, d.Err()
 }
 
 // A flush_all carries its delay in milliseconds.

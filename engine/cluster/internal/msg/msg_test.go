@@ -49,6 +49,15 @@ func TestPutRoundTrip(t *testing.T) {
 	if r2, err := DecodePutResp(AppendPutResp(nil, &res)); err != nil || r2.CAS != 3 || !r2.Live || r2.Number != 77 || r2.PrevExpires != -5 {
 		t.Fatalf("put result round trip: %+v %v", r2, err)
 	}
+	if key, own, err := DecodeFetch(AppendFetch(nil, []byte("k"))); err != nil || own || string(key) != "k" {
+		t.Fatalf("fetch round trip: %q %v %v", key, own, err)
+	}
+	if key, own, err := DecodeFetch(AppendFetchOwn(nil, []byte("k"))); err != nil || !own || string(key) != "k" {
+		t.Fatalf("own fetch round trip: %q %v %v", key, own, err)
+	}
+	if _, _, err := DecodeFetch(append(AppendFetch(nil, []byte("k")), 2)); err == nil {
+		t.Fatal("a fetch with an unknown flag decoded")
+	}
 	kds := []KeyDigest{{[]byte("a"), 1}, {[]byte("bb"), 1 << 63}}
 	if got, err := DecodeKeyDigests(AppendKeyDigests(nil, kds)); err != nil || len(got) != 2 || string(got[1].Key) != "bb" || got[1].Digest != 1<<63 {
 		t.Fatalf("key digests round trip: %+v %v", got, err)
@@ -63,6 +72,7 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(AppendMerge(nil, &MergeRequest{Key: []byte("k"), Rec: []byte("r"), Owed: []string{"n"}}))
 	f.Add(AppendMerge(nil, &MergeRequest{Key: []byte("k"), Rec: []byte("r"), Transfer: true}))
 	f.Add(AppendKeyDigests(nil, []KeyDigest{{[]byte("k"), 7}}))
+	f.Add(AppendFetchOwn(nil, []byte("k")))
 	f.Add(AppendFetchResp(nil, true, []byte("rec")))
 	f.Add([]byte{0, 1, 'k', 1, 'r'})
 	f.Fuzz(func(t *testing.T, p []byte) {

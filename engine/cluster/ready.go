@@ -1,0 +1,377 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
+	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// Catching up. A node that becomes a replica of a partition (it joined the
+// ring, or a join or a leave moved the partition to it) holds none of
+// what the partition's earlier replicas acknowledged: handoff pushes it in
+// the background, later. Counted in a read quorum, its empty copy let a
+// read at R=1, or at R=2 over two new replicas, miss a value every old
+// replica held; a conditional write decided there missed it too.
+//
+// So the node pulls each such partition from every node that replicated
+// it in either ring (a merkle comparison with each, taking what differs
+// and sending nothing: CatchUp), and until it has, it answers a read of
+// the partition by reading through: it fetches the key's own copy
+// (FetchOwn) from each source it has not pulled yet, merges what they
+// hold into its own, and answers with that. If no source answers, it
+// refuses the read (msg.ErrNotReady) and the coordinator reads another
+// replica. Writes reach it as usual, so once the pulls are done it holds
+// everything acknowledged before and after: a partition's ownership moves
+// for readers only when its transfer is complete, and meanwhile reads
+// cost one more round trip.
+//
+// A source that is down is waited for catchUpPatience, then skipped: what
+// only it holds comes back through its hints and handoff when it returns,
+// as for any replica that was down. A node's first ring marks partitions
+// only when the store is empty and the ring is not the cluster's first:
+// a node restarting with its data owned them before (it was caught up then),
+// and the founders of a cluster start with nothing to pull.
+
+// catchUpPatience is how long a pull waits for a source that is down.
+const catchUpPatience = 30 * time.Second
+
+// catchUpPerRound bounds the pulls (one partition from one source) a round
+// makes.
+const catchUpPerRound = 64
+
+// readiness is the partitions this node replicates but has not caught up.
+type readiness struct {
+	mu      sync.Mutex
+	ring    *ring.Ring // the ring last looked at (under mu)
+	seen    atomic.Pointer[ring.Ring]
+	pending map[int]*catchUpState
+	unready atomic.Pointer[[]uint64] // bitset of pending partitions; nil when none
+}
+
+type catchUpState struct {
+	sources []string        // nodes to pull from, in order
+	pulled  map[string]bool // sources done (pulled, or skipped after patience)
+	since   time.Time
+}
+
+// ownRecord is this node's copy of key as a replica answers a read: while
+// the key's partition is catching up, first brought up to date from the
+// sources not pulled yet (read-through). It fails with msg.ErrNotReady
+// when none of them answers.
+func (n *Node) ownRecord(t *Topology, key []byte) (rec []byte, found bool, err error) {
+	hash := ring.HashKey(key)
+	if n.readable(t, hash) {
+		return n.eng.Record(key, nil)
+	}
+	sources := n.ready.sourcesLeft(t.Ring.Partition(hash))
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout/2)
+	defer cancel()
+	type answer struct {
+		rec   []byte
+		found bool
+		err   error
+	}
+	answers := make(chan answer, len(sources))
+	asked := 0
+	for _, id := range sources {
+		if !n.healthy(t, id) {
+			continue
+		}
+		asked++
+		go func(addr string) {
+			rec, found, err := n.peers.FetchOwn(ctx, addr, key, nil)
+			answers <- answer{rec, found, err}
+		}(t.Addrs[id])
+	}
+	answered := 0
+	for range asked {
+		a := <-answers
+		if a.err != nil {
+			continue
+		}
+		answered++
+		if a.found {
+			if _, err := n.eng.MergeRecord(key, a.rec, kv.DurabilityDefault); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	if answered == 0 && len(sources) > 0 {
+		n.stats.readsNotReady.Add(1)
+		return nil, false, msg.ErrNotReady
+	}
+	n.stats.readsThrough.Add(1)
+	return n.eng.Record(key, nil)
+}
+
+// sourcesLeft is the sources partition p has not been pulled from.
+func (rd *readiness) sourcesLeft(p int) []string {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	st := rd.pending[p]
+	if st == nil {
+		return nil
+	}
+	var left []string
+	for _, id := range st.sources {
+		if !st.pulled[id] {
+			left = append(left, id)
+		}
+	}
+	return left
+}
+
+// readable reports whether this node's own copy of key (hash) answers
+// reads as it is: it is not catching up the key's partition.
+func (n *Node) readable(t *Topology, hash uint64) bool {
+	if t.Ring == nil {
+		return true
+	}
+	if n.ready.seen.Load() != t.Ring {
+		n.noteRing(t)
+	}
+	set := n.ready.unready.Load()
+	if set == nil {
+		return true
+	}
+	p := t.Ring.Partition(hash)
+	return (*set)[p/64]&(1<<(p%64)) == 0
+}
+
+// NoteTopology tells the node its topology source has a new topology.
+// It looks at the ring before any request routes by it, so that it
+// compares each ring with the one before it (the watcher, polling, can
+// miss a ring that was replaced at once). Call it from the membership
+// subscription; the node polls as well.
+func (n *Node) NoteTopology() { n.noteRing(n.topo.Topology()) }
+
+// noteRing marks the partitions t's ring gives this node that the ring
+// before did not, and forgets those it no longer replicates.
+func (n *Node) noteRing(t *Topology) {
+	rd := &n.ready
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	r := t.Ring
+	if r == nil || rd.ring == r {
+		return
+	}
+	prev := rd.ring
+	if prev != nil && prev.Version() == r.Version() && prev.Fingerprint() == r.Fingerprint() {
+		rd.ring = r
+		rd.seen.Store(r)
+		return
+	}
+	if rd.pending == nil {
+		rd.pending = map[int]*catchUpState{}
+	}
+	first := prev == nil
+	markFirst := first && r.Version() > 1 && n.storeEmpty()
+	nrep := min(n.opts.N, r.Len())
+	now := time.Now()
+	var everyone []string
+	if markFirst {
+		for _, m := range r.Members() {
+			if m.ID != t.Self {
+				everyone = append(everyone, m.ID)
+			}
+		}
+	}
+	for p := range r.Partitions() {
+		owners, err := r.PreferenceList(p, nrep, nil)
+		if err != nil || !contains(owners, t.Self) {
+			delete(rd.pending, p)
+			continue
+		}
+		var sources []string
+		switch {
+		case markFirst:
+			// Who held p before this node is not known: ask everyone.
+			sources = everyone
+		case first:
+			continue
+		default:
+			before, err := prev.PreferenceList(p, min(n.opts.N, prev.Len()), nil)
+			if err == nil && contains(before, t.Self) {
+				continue // replicated it before: caught up then, or still pending
+			}
+			for _, id := range append(before, owners...) {
+				if id != t.Self && !contains(sources, id) {
+					sources = append(sources, id)
+				}
+			}
+		}
+		if len(sources) == 0 {
+			continue
+		}
+		if st := rd.pending[p]; st != nil {
+			for _, id := range sources {
+				if !contains(st.sources, id) {
+					st.sources = append(st.sources, id)
+				}
+			}
+			continue
+		}
+		rd.pending[p] = &catchUpState{sources: slices.Clone(sources), pulled: map[string]bool{}, since: now}
+	}
+	rd.ring = r
+	rd.publish(r.Partitions())
+	rd.seen.Store(r)
+}
+
+// publish rebuilds the bitset readers check (under mu).
+func (rd *readiness) publish(partitions int) {
+	if len(rd.pending) == 0 {
+		rd.unready.Store(nil)
+		return
+	}
+	set := make([]uint64, (partitions+63)/64)
+	for p := range rd.pending {
+		set[p/64] |= 1 << (p % 64)
+	}
+	rd.unready.Store(&set)
+}
+
+// storeEmpty reports whether this node holds no record at all.
+func (n *Node) storeEmpty() bool {
+	empty := true
+	n.eng.ScanHashRange(0, 0, func(_, _ []byte) bool {
+		empty = false
+		return false
+	})
+	return empty
+}
+
+// CatchUp runs one round: up to catchUpPerRound pulls of pending
+// partitions from their sources. It returns how many partitions it
+// finished.
+func (n *Node) CatchUp() int {
+	t := n.topo.Topology()
+	if t.Ring == nil {
+		return 0
+	}
+	n.noteRing(t)
+	type job struct {
+		p   int
+		src string
+	}
+	var jobs []job
+	rd := &n.ready
+	rd.mu.Lock()
+	parts := make([]int, 0, len(rd.pending))
+	for p := range rd.pending {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	now := time.Now()
+	for _, p := range parts {
+		st := rd.pending[p]
+		for _, id := range st.sources {
+			if st.pulled[id] || len(jobs) == catchUpPerRound {
+				continue
+			}
+			switch {
+			case n.healthy(t, id):
+				jobs = append(jobs, job{p, id})
+			case now.Sub(st.since) > catchUpPatience:
+				st.pulled[id] = true // down too long: its hints and handoff bring what it holds
+				n.stats.catchUpSkipped.Add(1)
+			}
+		}
+	}
+	rd.mu.Unlock()
+	for _, j := range jobs {
+		if n.closed.Load() {
+			break
+		}
+		if n.pull(t, j.p, j.src) {
+			rd.mu.Lock()
+			if st := rd.pending[j.p]; st != nil && rd.ring == t.Ring {
+				st.pulled[j.src] = true
+			}
+			rd.mu.Unlock()
+		}
+	}
+	finished := 0
+	rd.mu.Lock()
+	for _, p := range parts {
+		st := rd.pending[p]
+		if st == nil {
+			continue
+		}
+		done := true
+		for _, id := range st.sources {
+			done = done && st.pulled[id]
+		}
+		if done {
+			delete(rd.pending, p)
+			finished++
+			n.stats.caughtUp.Add(1)
+		}
+	}
+	if rd.ring != nil {
+		rd.publish(rd.ring.Partitions())
+	}
+	rd.mu.Unlock()
+	return finished
+}
+
+// catchingUp is how many partitions this node has not caught up yet.
+func (n *Node) catchingUp() int {
+	n.ready.mu.Lock()
+	defer n.ready.mu.Unlock()
+	return len(n.ready.pending)
+}
+
+// pull takes into this node every record peer holds in partition p that
+// differs from its own (a merkle comparison, as anti-entropy's, but one
+// way). It reports whether the partition is now caught up with peer: a
+// comparison found nothing the peer holds that this node lacked, with no
+// segment cut short.
+func (n *Node) pull(t *Topology, p int, peer string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
+	defer cancel()
+	addr := t.Addrs[peer]
+	for range 4 { // each pass takes what the last one's truncated segments left
+		local, err := n.partitionTree(t, p)
+		if err != nil {
+			return false
+		}
+		leaves, err := n.peers.Tree(ctx, addr, p, nil)
+		if err != nil {
+			return false
+		}
+		diff, err := local.DiffLeaves(leaves)
+		if err != nil {
+			return false
+		}
+		changed, cut := 0, false
+		for _, seg := range diff {
+			lo, hi := local.SegmentRange(seg)
+			theirs, truncated, err := n.peers.Segment(ctx, addr, lo, hi)
+			if err != nil {
+				return false
+			}
+			cut = cut || truncated
+			for key, rec := range theirs {
+				c, err := n.eng.MergeRecord([]byte(key), rec, kv.DurabilityDefault)
+				if err != nil {
+					return false
+				}
+				if c {
+					changed++
+				}
+			}
+		}
+		n.stats.catchUpRecords.Add(uint64(changed))
+		if changed == 0 && !cut {
+			return true
+		}
+	}
+	return false
+}

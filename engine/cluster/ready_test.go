@@ -1,0 +1,107 @@
+package cluster
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// A node that just became a replica of a partition holds none of it until
+// it has pulled it from the partition's earlier replicas. Read at R=1 from
+// its own copy, a value every old replica held read as a miss.
+func TestNewReplicaReadsNothingUntilCaughtUp(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
+	c.leaveRing(4)
+	before := c.topo.Load().Ring
+	after := c.joined(4)
+	joiner := c.nodes[4]
+	// Keys the join gives the joiner.
+	var keys []string
+	for i := 0; len(keys) < 20; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if o, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil); contains(o, joiner.id) {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if _, err := c.nodes[0].put(t, k, set("v-"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.setRing(after) // no handoff has run: the joiner holds nothing
+	for _, k := range keys {
+		o, err := joiner.get(t, k)
+		if err != nil {
+			t.Fatalf("read of %s through the joiner: %v", k, err)
+		}
+		if s, ok := o.Winner(); !ok || string(s.Value) != "v-"+k {
+			t.Fatalf("read of %s through the joiner, which has not caught up: %+v, want v-%s", k, o.Siblings, k)
+		}
+	}
+	// Caught up, it reads its own copy: the old replicas' may go.
+	for joiner.node.catchingUp() > 0 {
+		joiner.node.CatchUp()
+	}
+	for _, k := range keys {
+		o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(k))), 2, nil)
+		o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil)
+		for _, tn := range c.nodes {
+			if contains(o1, tn.id) && !contains(o2, tn.id) {
+				rec, _, _ := tn.eng.Record([]byte(k), nil)
+				if ok, err := tn.eng.DropRecordIf([]byte(k), rec); !ok || err != nil {
+					t.Fatalf("dropping %s on %s: %v %v", k, tn.id, ok, err)
+				}
+			}
+		}
+		if _, found, _ := joiner.eng.Record([]byte(k), nil); !found {
+			t.Fatalf("the joiner caught up without %s", k)
+		}
+	}
+	if got := statValue(joiner.node.Stats(), "cluster_partitions_catching_up"); got != "0" {
+		t.Fatalf("cluster_partitions_catching_up = %s after catching up", got)
+	}
+}
+
+// A read that reaches a replica still catching up is read through to the
+// partition's earlier replicas there, wherever it is coordinated.
+func TestCatchingUpReplicaReadsThrough(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 2, W: 2})
+	c.leaveRing(4)
+	after := c.joined(4)
+	joiner := c.nodes[4]
+	var key string
+	for i := 0; key == ""; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if o, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil); o[0] == joiner.id {
+			key = k
+		}
+	}
+	if _, err := c.nodes[0].put(t, key, set("v")); err != nil {
+		t.Fatal(err)
+	}
+	c.setRing(after)
+	// Through any node at R=2: the joiner's empty copy must not count.
+	for _, tn := range c.nodes {
+		o, err := tn.get(t, key)
+		if err != nil {
+			t.Fatalf("read through %s: %v", tn.id, err)
+		}
+		if s, ok := o.Winner(); !ok || string(s.Value) != "v" {
+			t.Fatalf("read through %s: %+v, want v", tn.id, o.Siblings)
+		}
+	}
+	if got := statValue(joiner.node.Stats(), "cluster_reads_through"); got == "0" || got == "" {
+		t.Fatalf("cluster_reads_through = %q on the joiner: no read went through", got)
+	}
+}
+
+func statValue(stats []kv.Stat, name string) string {
+	for _, s := range stats {
+		if s.Name == name {
+			return s.Value
+		}
+	}
+	return ""
+}
