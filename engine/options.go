@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -68,6 +69,10 @@ type Options struct {
 	// or a hint, under the key's lock, in order: the simulator's checks and
 	// traces (engine/sim). It must not call the engine. Default nil.
 	Observer func(Event)
+	// Logger receives the store's events: Pebble's write stalls and slow
+	// disks (warnings), its errors, and its routine messages (debug).
+	// Default nil: discarded.
+	Logger *slog.Logger
 	// Storage, when set, replaces the Pebble-backed store (tests inject
 	// faults with it); Dir, FS and the buffer settings are then unused.
 	Storage Storage

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/dynamo-kv/dynamo/engine/kv"
@@ -20,6 +22,7 @@ func openStore(opts Options) (Storage, error) {
 		SyncInterval:  opts.SyncInterval,
 		CacheBytes:    opts.CacheBytes,
 		MemTableBytes: opts.MemTableBytes,
+		Logger:        storeLogger(opts.Logger),
 	})
 	if err != nil {
 		return nil, err
@@ -64,3 +67,18 @@ func (p pebbleStorage) Stats() []kv.Stat {
 		{Name: "pebble_write_stall_usec", Value: i(m.Pebble.WriteStallTime.Microseconds())},
 	}
 }
+
+// storeLogger carries the store's messages into l: routine ones at debug
+// level. nil when l is: the store then discards them.
+func storeLogger(l *slog.Logger) store.Logger {
+	if l == nil {
+		return nil
+	}
+	return slogStore{l.With("from", "pebble")}
+}
+
+type slogStore struct{ l *slog.Logger }
+
+func (s slogStore) Infof(format string, args ...any)  { s.l.Debug(fmt.Sprintf(format, args...)) }
+func (s slogStore) Warnf(format string, args ...any)  { s.l.Warn(fmt.Sprintf(format, args...)) }
+func (s slogStore) Errorf(format string, args ...any) { s.l.Error(fmt.Sprintf(format, args...)) }

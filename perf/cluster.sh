@@ -32,7 +32,7 @@ start)
     [ "$i" -gt 1 ] && join=(-join "127.0.0.1:$((BASE + 101))")
     ./bin/dynamod -node-id "n$i" -data "$d/data" \
       -listen "127.0.0.1:$((BASE + i))" -gossip "127.0.0.1:$((BASE + 100 + i))" \
-      -internode "127.0.0.1:$((BASE + 200 + i))" "${join[@]}" "$@" >"$d/log" 2>&1 &
+      -internode "127.0.0.1:$((BASE + 200 + i))" "${join[@]}" "$@" >>"$d/log" 2>&1 &
     echo $! >"$d/pid"
     # Wait for the client port before starting the next node, which joins through n1.
     for _ in $(seq 100); do

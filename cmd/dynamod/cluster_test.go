@@ -202,6 +202,14 @@ func TestLeaveHandsOffData(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// And its log says when it may be stopped; the others logged the ring
+	// they moved to.
+	if logs := leaver.logs.String(); !strings.Contains(logs, "left and handed everything off") {
+		t.Errorf("the leaver never logged that it may be stopped:\n%s", logs)
+	}
+	if logs := procs[0].logs.String(); !strings.Contains(logs, "ring") || !strings.Contains(logs, "members=3") {
+		t.Errorf("n1 logged no ring of 3 members:\n%s", logs)
+	}
 }
 
 // startTestCluster starts n nodes joined through the first and waits until

@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"os"
 	"sort"
 	"strconv"
@@ -43,6 +43,8 @@ type config struct {
 	TombstoneTTL time.Duration
 	Pprof        string
 	Metrics      string
+	LogFormat    string
+	LogLevel     slog.Level
 	GCPercent    int
 	Procs        int
 
@@ -173,6 +175,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.BackgroundUnthrottled, "background-unthrottled", false, "cluster: run background work at its full rate whatever the client latency (for comparison)")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics at /metrics over HTTP on this address (e.g. 127.0.0.1:9150); empty: off")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log lines on stderr as text (key=value) or json")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "least severe log lines written: debug, info, warn or error")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.DurationVar(&c.TombstoneTTL, "tombstone-ttl", c.TombstoneTTL, "how long a delete's tombstone is kept before it is reclaimed")
 	return fs
@@ -267,6 +271,8 @@ func (c *config) validate() error {
 		return errors.New("-procs must not be negative")
 	case c.EventLoops < 0:
 		return errors.New("-event-loops must not be negative")
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("-log-format must be text or json, not %q", c.LogFormat)
 	case c.MaxSiblings < 1:
 		return errors.New("-max-siblings must be at least 1")
 	case c.IdleTimeout < 0, c.FlushEvery < 0, c.TombstoneTTL < 0:
@@ -276,7 +282,7 @@ func (c *config) validate() error {
 }
 
 // nodeOptions is the node this configuration describes.
-func (c *config) nodeOptions(logger *log.Logger) (node.Options, error) {
+func (c *config) nodeOptions(logger *slog.Logger) (node.Options, error) {
 	o := node.Options{
 		Engine: engine.Options{
 			Dir:              c.Data,
@@ -344,3 +350,12 @@ func gossipKey(path string) ([]byte, error) {
 }
 
 func validKeyLen(n int) bool { return n == 16 || n == 24 || n == 32 }
+
+// logger writes this configuration's log lines to w.
+func (c *config) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -55,6 +55,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"-durability", "fast"}, "durability must be buffered, wal or sync"},
 		{[]string{"-buffer-bytes", "lots"}, "is not a size"},
 		{[]string{"-max-conns", "0"}, "-max-conns must be at least 1"},
+		{[]string{"-log-format", "xml"}, `-log-format must be text or json, not "xml"`},
+		{[]string{"-log-level", "loud"}, "log-level"},
 		{[]string{"stray"}, "unexpected argument"},
 		{[]string{"-config", write("unknown.toml", "colour = \"blue\"\n")}, `unknown setting "colour"`},
 		{[]string{"-config", write("broken.toml", "listen = \n")}, "config file"},

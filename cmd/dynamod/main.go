@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only when -pprof is set
@@ -38,7 +37,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dynamod: %v\n", err)
 		return 2
 	}
-	logger := log.New(stderr, "dynamod: ", log.LstdFlags)
+	logger := cfg.logger(stderr)
 	if os.Getenv("GOMAXPROCS") == "" {
 		procs := cfg.Procs
 		if procs == 0 {
@@ -50,7 +49,7 @@ func run(args []string, stderr io.Writer) int {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
 	if cfg.Pprof != "" {
-		go func() { logger.Printf("pprof: %v", http.ListenAndServe(cfg.Pprof, nil)) }()
+		go func() { logger.Error("pprof server stopped", "err", http.ListenAndServe(cfg.Pprof, nil)) }()
 	}
 	opts, err := cfg.nodeOptions(logger)
 	if err != nil {
@@ -59,7 +58,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	nd, err := node.Open(opts)
 	if err != nil {
-		logger.Printf("%v", err)
+		logger.Error("opening the node", "err", err)
 		return 1
 	}
 	var latency *metrics.Latency
@@ -76,7 +75,7 @@ func run(args []string, stderr io.Writer) int {
 	})
 	if err != nil {
 		nd.Close()
-		logger.Printf("%v", err)
+		logger.Error("starting the server", "err", err)
 		return 2
 	}
 
@@ -93,10 +92,10 @@ func run(args []string, stderr io.Writer) int {
 		defer ms.Close()
 		go func() {
 			if err := ms.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				logger.Printf("metrics: %v", err)
+				logger.Error("metrics server stopped", "err", err)
 			}
 		}()
-		logger.Printf("serving Prometheus metrics on http://%s/metrics", ln.Addr())
+		logger.Info("serving Prometheus metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	}
 
 	served := make(chan error, 1)
@@ -109,43 +108,43 @@ func run(args []string, stderr io.Writer) int {
 	case <-srv.Ready():
 	case err := <-served:
 		nd.Close()
-		logger.Printf("listening on %s: %v", cfg.Listen, err)
+		logger.Error("listening", "addr", cfg.Listen, "err", err)
 		return 1
 	}
 	if srv.Addr() == nil { // Serve failed; its error follows
 		err := <-served
 		nd.Close()
-		logger.Printf("listening on %s: %v", cfg.Listen, err)
+		logger.Error("listening", "addr", cfg.Listen, "err", err)
 		return 1
 	}
-	logger.Printf("serving memcached protocol on %s, data in %s, durability %s, actor %x",
-		srv.Addr(), cfg.Data, cfg.Durability, nd.Engine().Actor())
+	logger.Info("serving the memcached protocol", "addr", srv.Addr().String(), "data", cfg.Data,
+		"durability", cfg.Durability.String(), "actor", fmt.Sprintf("%x", nd.Engine().Actor()))
 	if cfg.NodeID != "" {
-		logger.Printf("cluster node %s: gossip %s, internode %s, N=%d R=%d W=%d",
-			cfg.NodeID, nd.GossipAddr(), nd.InternodeAddr(), cfg.N, cfg.R, cfg.W)
+		logger.Info("cluster node", "node", cfg.NodeID, "gossip", nd.GossipAddr(), "internode", nd.InternodeAddr(),
+			"n", cfg.N, "r", cfg.R, "w", cfg.W)
 	}
 
 	code := 0
 	select {
 	case sig := <-sigs:
-		logger.Printf("%v: draining connections and flushing the write buffer", sig)
+		logger.Info("draining connections and flushing the write buffer", "signal", sig.String())
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := srv.Shutdown(ctx); err != nil {
-			logger.Printf("shutdown: %v", err)
+			logger.Error("shutdown", "err", err)
 			code = 1
 		}
 		cancel()
 	case err := <-served:
 		if err != nil {
-			logger.Printf("server stopped: %v", err)
+			logger.Error("server stopped", "err", err)
 			code = 1
 		}
 	}
 	if err := nd.Close(); err != nil {
-		logger.Printf("closing store: %v", err)
+		logger.Error("closing the store", "err", err)
 		return 1
 	}
-	logger.Printf("stopped cleanly")
+	logger.Info("stopped cleanly")
 	return code
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"log/slog"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
@@ -211,6 +212,7 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 		}
 	}
 	n.stats.aaeRepaired.Add(uint64(repaired))
+	n.logs.aaeRepaired.add(n.log, slog.LevelInfo, "anti-entropy repaired keys, by peer", peer, uint64(repaired))
 	return repaired
 }
 

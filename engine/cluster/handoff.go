@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
@@ -77,6 +78,9 @@ func (n *Node) HandOff() int {
 				moved++
 				n.stats.handedOff.Add(1)
 			}
+		}
+		if len(took) > 0 {
+			n.logs.handedOff.add(n.log, slog.LevelInfo, "handed off records of partitions this node no longer replicates", "", uint64(len(took)))
 		}
 	}
 	return moved

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"log/slog"
 	"slices"
 
 	"github.com/dynamo-kv/dynamo/engine/kv"
@@ -63,6 +64,7 @@ func (n *Node) DeliverHints() int {
 	for _, d := range sent {
 		if slices.ContainsFunc(d.to, func(id string) bool { return failed[id] }) {
 			n.stats.hintFailures.Add(1)
+			n.logs.hintFailures.add(n.log, slog.LevelWarn, "hint deliveries failed, by owner (tried again next round)", d.owner, 1)
 			continue // delivered again next round
 		}
 		if ok, err := n.eng.DeleteHintIf(d.owner, d.key, d.sent); err != nil || !ok {
@@ -70,6 +72,7 @@ func (n *Node) DeliverHints() int {
 		}
 		delivered++
 		n.stats.hintsDelivered.Add(1)
+		n.logs.hintsDelivered.add(n.log, slog.LevelInfo, "hints delivered, by owner", d.owner, 1)
 		if d.sent != nil {
 			n.releaseIfFallback(t, d.key, d.sent, d.to)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,8 @@ type Node struct {
 	hintKick chan struct{}            // a hint round now (a member came back)
 	watched  atomic.Pointer[Topology] // the last topology the watcher saw
 	ready    readiness                // partitions not caught up yet: no reads from here
+	log      *slog.Logger
+	logs     logs
 
 	stop     chan struct{}
 	closed   atomic.Bool
@@ -61,6 +64,7 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 	}
 	n := &Node{opts: opts, eng: eng, topo: topo, peers: wirePeers{tr}, fwd: wirePeers{tr}, stop: make(chan struct{}), hintKick: make(chan struct{}, 1), cond: newCondLocks()}
 	n.urgent.m = map[int]urgentMark{}
+	n.log = opts.Logger
 	n.bgw = newBackground(opts)
 	n.every(opts.BackgroundPeriod, func() { n.bgw.ctl.Tick(n.bgw.now()) })
 	if opts.Forward != nil {

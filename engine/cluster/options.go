@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -69,6 +70,10 @@ type Options struct {
 	// whatever the foreground latency (to compare against).
 	BackgroundTarget      time.Duration
 	BackgroundUnthrottled bool
+	// Logger receives the node's events: handoff and hint delivery
+	// (summed, at most one line per 10 s), partitions caught up after a
+	// ring change, anti-entropy repairs, reaps deferred. Default: discarded.
+	Logger *slog.Logger
 	// BackgroundPeriod is the controller's window. Default 250 ms;
 	// negative: no window closes by itself (tests call Tick).
 	BackgroundPeriod time.Duration
@@ -120,6 +125,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.CatchUpInterval == 0 {
 		o.CatchUpInterval = 200 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.BackgroundPeriod == 0 {
 		o.BackgroundPeriod = admitPeriod

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,8 @@ type readiness struct {
 	ring    *ring.Ring // the ring last looked at (under mu)
 	seen    atomic.Pointer[ring.Ring]
 	pending map[int]*catchUpState
+	started time.Time                // when pending last went from empty to not (for the log)
+	marked  int                      // partitions marked since then
 	unready atomic.Pointer[[]uint64] // bitset of pending partitions; nil when none
 }
 
@@ -171,6 +174,7 @@ func (n *Node) noteRing(t *Topology) {
 		rd.pending = map[int]*catchUpState{}
 	}
 	first := prev == nil
+	before := len(rd.pending)
 	markFirst := first && r.Version() > 1 && n.storeEmpty()
 	nrep := min(n.opts.N, r.Len())
 	now := time.Now()
@@ -218,6 +222,14 @@ func (n *Node) noteRing(t *Topology) {
 			continue
 		}
 		rd.pending[p] = &catchUpState{sources: slices.Clone(sources), pulled: map[string]bool{}, since: now}
+	}
+	if added := len(rd.pending) - before; added > 0 {
+		if before == 0 {
+			rd.started, rd.marked = now, 0
+		}
+		rd.marked += added
+		n.log.Info("catching up partitions this node became a replica of; reads of them go through to their earlier replicas meanwhile",
+			"partitions", added, "ring_version", r.Version())
 	}
 	rd.ring = r
 	rd.publish(r.Partitions())
@@ -281,6 +293,7 @@ func (n *Node) CatchUp() int {
 			case now.Sub(st.since) > catchUpPatience:
 				st.pulled[id] = true // down too long: its hints and handoff bring what it holds
 				n.stats.catchUpSkipped.Add(1)
+				n.logs.catchUpSkipped.add(n.log, slog.LevelWarn, "partitions caught up without a source that stayed down 30 s, by source", id, 1)
 			}
 		}
 	}
@@ -316,6 +329,10 @@ func (n *Node) CatchUp() int {
 	}
 	if rd.ring != nil {
 		rd.publish(rd.ring.Partitions())
+	}
+	if finished > 0 && len(rd.pending) == 0 {
+		n.log.Info("caught up every partition this node replicates", "partitions", rd.marked,
+			"took", time.Since(rd.started).Round(time.Millisecond), "records_pulled", n.stats.catchUpRecords.Load())
 	}
 	rd.mu.Unlock()
 	return finished

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"log/slog"
 
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
@@ -47,6 +48,7 @@ func (n *Node) Reap() int {
 	members, ok := n.reapMembers(t)
 	if !ok {
 		n.stats.reapDeferred.Add(1)
+		n.logs.reapDeferred.add(n.log, slog.LevelWarn, "reaping deferred: a node that may hold copies is down or unreachable; dead records wait", "", 1)
 		return 0
 	}
 	n.retryReaps(t)

@@ -1,11 +1,14 @@
 package membership
 
 import (
+	"context"
 	"fmt"
-	"io"
+	"log"
+	"log/slog"
 	"math"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/ring"
@@ -78,9 +81,10 @@ type Config struct {
 	// Transport replaces memberlist's UDP+TCP sockets (tests use an
 	// in-memory network). Default nil: sockets on GossipAddr.
 	Transport memberlist.Transport
-	// LogOutput receives this package's and memberlist's logs. Default
-	// nil: discarded.
-	LogOutput io.Writer
+	// Logger receives this package's events (members up and down, rings
+	// derived and adopted) and memberlist's own lines at their levels.
+	// Default nil: discarded.
+	Logger *slog.Logger
 }
 
 // Timing holds the intervals of gossip and ring convergence.
@@ -297,9 +301,32 @@ func (c Config) memberlistConfig(d *delegate) *memberlist.Config {
 	mc.SecretKey = c.SecretKey
 	mc.Label = c.Label
 	mc.Transport = c.Transport
-	mc.LogOutput = c.LogOutput
-	if mc.LogOutput == nil {
-		mc.LogOutput = io.Discard
-	}
+	mc.Logger = log.New(memberlistLog{c.logger()}, "", 0)
 	return mc
+}
+
+// logger is Config.Logger, or one that discards.
+func (c *Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+// memberlistLog carries memberlist's log lines ("[WARN] memberlist: ...")
+// into a slog.Logger at the level each names.
+type memberlistLog struct{ l *slog.Logger }
+
+func (w memberlistLog) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{"[DEBUG] ": slog.LevelDebug, "[INFO] ": slog.LevelInfo, "[WARN] ": slog.LevelWarn, "[ERR] ": slog.LevelError} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			line, level = rest, l
+			break
+		}
+	}
+	line = strings.TrimPrefix(line, "memberlist: ")
+	w.l.Log(context.Background(), level, line, "from", "memberlist")
+	return len(p), nil
 }

@@ -20,7 +20,7 @@ var (
 func (d *delegate) NodeMeta(limit int) []byte {
 	b := *d.m.meta.Load()
 	if len(b) > limit { // cannot happen: Config and SetZone check the size; memberlist would panic
-		d.m.log.Printf("node metadata of %d bytes exceeds %d; sending none", len(b), limit)
+		d.m.log.Error("node metadata exceeds the limit; sending none", "bytes", len(b), "limit", limit)
 		return nil
 	}
 	return b
@@ -60,7 +60,7 @@ func (d *delegate) NotifyLeave(n *memberlist.Node)  { d.m.in.node(n, false) }
 // and Join check.
 func (d *delegate) NotifyConflict(existing, other *memberlist.Node) {
 	d.m.stats.conflicts.Add(1)
-	d.m.log.Printf("node ID %q claimed by both %s and %s; IDs must be unique", existing.Name, existing.Address(), other.Address())
+	d.m.log.Error("node ID claimed by two nodes; IDs must be unique", "id", existing.Name, "addr", existing.Address(), "other", other.Address())
 	if existing.Name == d.m.self {
 		d.m.noteDuplicate(existing.Name, existing.Address(), other.Address())
 	}

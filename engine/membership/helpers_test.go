@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -72,7 +73,7 @@ func (c *cluster) config(id, gossipAddr string, seeds ...string) Config {
 		Seeds:         seeds,
 		Ring:          c.ring,
 		Timing:        c.timing,
-		LogOutput:     c.logs,
+		Logger:        slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if c.net != nil {
 		cfg.Transport = c.net.transport(gossipAddr)

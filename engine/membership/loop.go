@@ -30,8 +30,16 @@ func (m *Membership) step(now time.Time) {
 	b := m.in.take()
 	m.stats.rejected.Add(b.bad + b.dropped)
 	for id, ev := range b.nodes {
+		was, known := m.core.peers[id]
+		if known && was.alive != ev.alive || !known && ev.alive {
+			if ev.alive {
+				m.log.Info("member up", "peer", id, "addr", ev.addr)
+			} else {
+				m.log.Warn("member down", "peer", id, "addr", ev.addr)
+			}
+		}
 		if _, err := m.core.observe(id, ev.alive, ev.addr, ev.meta); err != nil && ev.alive {
-			m.log.Printf("node %s at %s: %v; it cannot join the ring", id, ev.addr, err)
+			m.log.Warn("a node cannot join the ring", "peer", id, "addr", ev.addr, "err", err)
 		}
 	}
 	for _, raw := range b.rings {
@@ -39,10 +47,10 @@ func (m *Membership) step(now time.Time) {
 	}
 	m.refreshSelf()
 	if next, err := m.core.derive(); err != nil {
-		m.log.Printf("claimant: cannot derive the next ring: %v", err)
+		m.log.Error("claimant cannot derive the next ring", "err", err)
 	} else if next != nil {
 		m.stats.derived.Add(1)
-		m.log.Printf("claimant: derived ring v%d of %d members", next.Version(), next.Len())
+		m.log.Info("claimant derived a ring", "version", next.Version(), "members", next.Len())
 	}
 	if m.core.ring != m.spreadOf {
 		m.spread()
@@ -59,19 +67,20 @@ func (m *Membership) offer(raw []byte) {
 	r, err := ring.Decode(raw)
 	if err != nil {
 		m.stats.rejected.Add(1)
-		m.log.Printf("dropping a ring that does not decode: %v", err)
+		m.log.Warn("dropping a ring that does not decode", "err", err)
 		return
 	}
 	switch m.core.offer(r) {
 	case offerAdopted:
 		m.stats.adopted.Add(1)
-		m.log.Printf("adopted ring v%d of %d members", r.Version(), r.Len())
+		m.log.Info("adopted a ring", "version", r.Version(), "members", r.Len())
 	case offerStale, offerDuplicate:
 		m.stats.ignored.Add(1)
 	case offerMismatch:
 		m.stats.otherConfig.Add(1)
-		m.log.Printf("ignoring ring v%d with Q=%d N=%d: this node holds Q=%d N=%d", r.Version(),
-			r.Partitions(), r.Config().Replicas, m.core.ring.Partitions(), m.core.ring.Config().Replicas)
+		m.log.Warn("ignoring a ring of another configuration", "version", r.Version(),
+			"partitions", r.Partitions(), "replicas", r.Config().Replicas,
+			"held_partitions", m.core.ring.Partitions(), "held_replicas", m.core.ring.Config().Replicas)
 	}
 }
 
@@ -175,7 +184,7 @@ func (m *Membership) advertise() {
 				break
 			}
 			if failures == 0 {
-				m.log.Printf("gossiping metadata: %v; trying again every %v", err, m.cfg.Timing.ProbeInterval)
+				m.log.Warn("gossiping metadata failed; trying again", "err", err, "every", m.cfg.Timing.ProbeInterval)
 			}
 			select {
 			case <-m.stopped:
@@ -193,7 +202,7 @@ func (m *Membership) sendReliable(to *memberlist.Node, msg []byte) error {
 func (m *Membership) sent(err error) {
 	if err != nil {
 		m.stats.sendFailures.Add(1)
-		m.log.Printf("send: %v", err)
+		m.log.Debug("send failed", "err", err)
 		return
 	}
 	m.stats.sends.Add(1)

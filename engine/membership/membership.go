@@ -3,8 +3,7 @@ package membership
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -21,7 +20,7 @@ import (
 type Membership struct {
 	cfg  Config
 	self string
-	log  *log.Logger
+	log  *slog.Logger
 	ml   *memberlist.Memberlist
 
 	// Published state. The loop (and Start, before the loop runs) stores;
@@ -115,14 +114,10 @@ func Start(cfg Config) (*Membership, error) {
 }
 
 func newMembership(cfg Config) *Membership {
-	out := io.Discard
-	if cfg.LogOutput != nil {
-		out = cfg.LogOutput
-	}
 	m := &Membership{
 		cfg:         cfg,
 		self:        cfg.NodeID,
-		log:         log.New(out, "membership "+cfg.NodeID+": ", log.LstdFlags|log.Lmicroseconds),
+		log:         cfg.logger().With("node", cfg.NodeID),
 		in:          newInbox(),
 		advertiseCh: make(chan struct{}, 1),
 		request:     appendFrame(nil, kindRingRequest, []byte(cfg.NodeID)),
@@ -155,7 +150,7 @@ func (m *Membership) settle(solo *ring.Ring) error {
 			ErrRingConfig, m.core.ring.Partitions(), m.core.ring.Config().Replicas)
 	}
 	if m.core.ring == nil {
-		m.log.Printf("no seed has a ring yet; starting a ring of this node alone")
+		m.log.Info("no seed has a ring yet; starting a ring of this node alone")
 		m.core.offer(solo)
 		m.step(time.Now())
 	}
@@ -232,7 +227,7 @@ func (m *Membership) reconnect() {
 				}
 				if n, err := m.ml.Join([]string{addr}); err == nil && n > 0 {
 					m.stats.reconnects.Add(1)
-					m.log.Printf("reconnected to %s", addr)
+					m.log.Info("reconnected to a member gossip had as down", "addr", addr)
 				}
 			}()
 		}
@@ -319,7 +314,7 @@ func (m *Membership) Peers() map[string]string {
 func (m *Membership) noteDuplicate(id, here, there string) error {
 	err := fmt.Errorf("%w: %q is alive at %s and claimed by %s", ErrDuplicateID, id, here, there)
 	m.duplicate.Store(&err)
-	m.log.Print(err)
+	m.log.Error("duplicate node ID", "err", err)
 	return err
 }
 

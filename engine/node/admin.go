@@ -46,10 +46,10 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
 				if err := n.members.Leave(ctx); err != nil {
-					n.opts.Logger.Printf("leave: %v", err)
+					n.opts.Logger.Error("leave failed", "err", err)
 					return
 				}
-				n.opts.Logger.Printf("left the ring; handing data off to the new owners")
+				n.opts.Logger.Info("left the ring; handing data off to the new owners")
 				n.watchDrained()
 			}()
 		})
@@ -195,8 +195,14 @@ const drainCheck = time.Second
 func (n *Node) watchDrained() {
 	tick := time.NewTicker(drainCheck)
 	defer tick.Stop()
+	logged := false
 	for {
-		n.members.SetDrained(n.holdsNothing())
+		drained := n.holdsNothing()
+		n.members.SetDrained(drained)
+		if drained && !logged {
+			logged = true
+			n.opts.Logger.Info("left and handed everything off: this node holds no record and no hint, and may be stopped")
+		}
 		select {
 		case <-n.closing:
 			return

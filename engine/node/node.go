@@ -176,6 +176,9 @@ func (n *Node) startCluster() error {
 	}
 	repl := co.Replication
 	repl.Forward = n.fwdPool
+	if repl.Logger == nil {
+		repl.Logger = n.opts.Logger
+	}
 	if n.coord, err = cluster.New(n.eng, &n.topo, n.pool, repl); err != nil {
 		return err
 	}
@@ -192,6 +195,9 @@ func (n *Node) startCluster() error {
 	dir := n.opts.Engine.Dir
 	mc := co.Membership
 	mc.InternodeAddr = l.Addr().String()
+	if mc.Logger == nil {
+		mc.Logger = n.opts.Logger
+	}
 	mc.SavedRing, _ = n.readFile(filepath.Join(dir, ringFile)) // absent on first start
 	mc.Peers = n.loadPeers(filepath.Join(dir, peersFile))
 	if n.members, err = membership.Start(mc); err != nil {
@@ -207,7 +213,7 @@ func (n *Node) startCluster() error {
 		if v.Ring != nil && (persisted.Load() == nil || !v.Ring.Equal(persisted.Load())) {
 			persisted.Store(v.Ring)
 			if err := n.writeFileAtomic(filepath.Join(dir, ringFile), v.Ring.Encode()); err != nil {
-				log.Printf("saving the ring: %v", err)
+				log.Error("saving the ring", "err", err)
 			}
 		}
 		// And the members' gossip addresses: a node restarted without
@@ -217,7 +223,7 @@ func (n *Node) startCluster() error {
 				s := string(b)
 				savedPeers.Store(&s)
 				if err := n.writeFileAtomic(filepath.Join(dir, peersFile), b); err != nil {
-					log.Printf("saving the peers: %v", err)
+					log.Error("saving the peers", "err", err)
 				}
 			}
 		}
@@ -235,7 +241,7 @@ func (n *Node) stopCluster() {
 	}
 	if n.members != nil {
 		if err := n.members.Shutdown(); err != nil {
-			n.opts.Logger.Printf("gossip shutdown: %v", err)
+			n.opts.Logger.Warn("gossip shutdown", "err", err)
 		}
 	}
 	// Stop serving peers first, so no forwarded write starts background
@@ -265,7 +271,7 @@ func (n *Node) loadPeers(path string) map[string]string {
 	}
 	var peers map[string]string
 	if err := json.Unmarshal(b, &peers); err != nil {
-		n.opts.Logger.Printf("ignoring %s: %v", path, err)
+		n.opts.Logger.Warn("ignoring a saved file that does not parse", "path", path, "err", err)
 		return nil
 	}
 	return peers

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
+	"log/slog"
 	"net"
 	"time"
 
@@ -22,8 +21,9 @@ type Options struct {
 	// Cluster, when set, makes this a cluster node; nil is a single node
 	// without replication.
 	Cluster *ClusterOptions
-	// Logger receives the node's events. Default: discarded.
-	Logger *log.Logger
+	// Logger receives the node's events and every layer's below it
+	// (store, coordinator, membership). Default: discarded.
+	Logger *slog.Logger
 }
 
 // ClusterOptions are the settings of a cluster node.
@@ -62,7 +62,10 @@ var ErrOptions = errors.New("node: invalid options")
 // EnsureDefaults sets every zero field to its default, layer by layer.
 func (o *Options) EnsureDefaults() {
 	if o.Logger == nil {
-		o.Logger = log.New(io.Discard, "", 0)
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Engine.Logger == nil {
+		o.Engine.Logger = o.Logger
 	}
 	if c := o.Cluster; c != nil {
 		o.Engine.Replicated = true

@@ -28,6 +28,7 @@ const (
 // are turned into errors by the store (see the package documentation).
 type Logger interface {
 	Infof(format string, args ...any)
+	Warnf(format string, args ...any) // what an operator acts on: write stalls, a slow disk
 	Errorf(format string, args ...any)
 }
 
@@ -134,4 +135,5 @@ func (o *Options) validate() error {
 type discardLogger struct{}
 
 func (discardLogger) Infof(string, ...any)  {}
+func (discardLogger) Warnf(string, ...any)  {}
 func (discardLogger) Errorf(string, ...any) {}

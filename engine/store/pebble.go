@@ -38,16 +38,18 @@ func (ev *pebbleEvents) listener(log Logger) *pebble.EventListener {
 			log.Errorf("pebble data corruption: %v", info)
 		},
 		DiskSlow: func(info pebble.DiskSlowInfo) {
-			log.Infof("pebble disk slow: %v", info)
+			log.Warnf("pebble disk slow: %v", info)
 		},
 		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
 			ev.writeStalls.Add(1)
 			ev.stallStart.Store(time.Now().UnixNano())
-			log.Infof("pebble write stall: %s", info.Reason)
+			log.Warnf("pebble write stall began: %s", info.Reason)
 		},
 		WriteStallEnd: func() {
 			if start := ev.stallStart.Swap(0); start != 0 {
-				ev.writeStallNanos.Add(time.Now().UnixNano() - start)
+				d := time.Duration(time.Now().UnixNano() - start)
+				ev.writeStallNanos.Add(int64(d))
+				log.Warnf("pebble write stall ended after %v", d)
 			}
 		},
 	}
