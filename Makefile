@@ -10,12 +10,16 @@ BENCHTIME ?= 1s
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## build bin/dynamod and bin/loadgen
+build: ## build bin/dynamod, bin/loadgen, bin/dynctl and the other tools (each answers -version)
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/...
 
-run: build ## start one node: Pebble under ./data, memcached port 127.0.0.1:11211
-	./$(BIN)/dynamod -listen 127.0.0.1:11211 -data ./data
+# make run PORT=11311 DATA=/tmp/d picks another port or data directory
+# (a system memcached often holds 11211).
+PORT ?= 11211
+DATA ?= ./data
+run: build ## start one node: Pebble under ./data, memcached port 127.0.0.1:11211 (PORT=, DATA= to change)
+	./$(BIN)/dynamod -listen 127.0.0.1:$(PORT) -data $(DATA)
 
 cluster: build ## start 3 nodes on 127.0.0.1 (memcached ports 21211-21213, data under ./cluster)
 	perf/cluster.sh start 3

@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster"
 	"github.com/dynamo-kv/dynamo/engine/kv"
@@ -123,6 +124,7 @@ func (f durabilityFlag) Set(v string) error {
 
 func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("dynamod", flag.ContinueOnError)
+	buildinfo.Register(fs)
 	fs.SetOutput(out)
 	// The store's and the cluster's defaults are the node's (one place,
 	// node.Options.EnsureDefaults); the rest are this command's.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,5 +50,25 @@ func TestLogLevelFilters(t *testing.T) {
 	}
 	if out := p.logs.String(); out != "" {
 		t.Fatalf("-log-level warn logged on a clean start and stop: %q", out)
+	}
+}
+
+// A second dynamod on a data directory in use says which process has it,
+// and leaves the first one serving.
+func TestDataDirectoryInUse(t *testing.T) {
+	dir := t.TempDir()
+	addr := freePort(t)
+	p := startProcess(t, addr, "-listen", addr, "-data", dir)
+	var out strings.Builder
+	if code := run([]string{"-listen", freePort(t), "-data", dir}, &out); code != 1 {
+		t.Fatalf("second dynamod on %s: exit %d, %s", dir, code, out.String())
+	}
+	want := fmt.Sprintf("data directory %s is in use by another dynamod (pid %d)", dir, p.cmd.Process.Pid)
+	if !strings.Contains(out.String(), want) || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("second dynamod said %q, want one line with %q", out.String(), want)
+	}
+	m := dialMC(t, addr)
+	if err := m.set("k", "v"); err != nil {
+		t.Fatalf("the first dynamod after the refusal: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 	"github.com/dynamo-kv/dynamo/engine/node"
 	"github.com/dynamo-kv/dynamo/protocol/memcache"
 	"github.com/dynamo-kv/dynamo/protocol/metrics"
@@ -29,6 +30,10 @@ func main() {
 
 // run is main without the exit, so tests can drive it.
 func run(args []string, stderr io.Writer) int {
+	if buildinfo.Asked(args) {
+		fmt.Fprintln(os.Stdout, buildinfo.Line("dynamod"))
+		return 0
+	}
 	cfg, err := loadConfig(args, stderr)
 	if errors.Is(err, errHelp) {
 		return 0

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 	"github.com/dynamo-kv/dynamo/engine/check"
 )
 
@@ -53,6 +54,7 @@ type options struct {
 func parseFlags(args []string) (options, error) {
 	o := options{workload: defaultWorkload()}
 	fs := flag.NewFlagSet("dynchaos", flag.ContinueOnError)
+	buildinfo.Register(fs)
 	fs.StringVar(&o.dynamod, "dynamod", "bin/dynamod", "the dynamod binary to test")
 	seeds := fs.String("seeds", "1-3", "schedules to run: seeds as N, N-M, or a comma-separated list of those")
 	fs.DurationVar(&o.faults, "faults", 30*time.Second, "length of each schedule's fault window")
@@ -136,6 +138,10 @@ func (v *verdict) passed() bool {
 }
 
 func run(args []string) int {
+	if buildinfo.Asked(args) {
+		fmt.Println(buildinfo.Line("dynchaos"))
+		return 0
+	}
 	o, err := parseFlags(args)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -31,8 +33,13 @@ var commands = map[string]string{
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if buildinfo.Asked(args) {
+		fmt.Fprintln(stdout, buildinfo.Line("dynctl"))
+		return 0
+	}
 	fs := flag.NewFlagSet("dynctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	buildinfo.Register(fs)
 	node := fs.String("node", "127.0.0.1:11211", "client address (HOST:PORT) of any node")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the node")
 	usage := func(w io.Writer) {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 	"github.com/dynamo-kv/dynamo/loadgen/profile"
 	"github.com/dynamo-kv/dynamo/perf/launch"
 )
@@ -25,8 +26,13 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if buildinfo.Asked(args) {
+		fmt.Fprintln(stdout, buildinfo.Line("dynsla"))
+		return 0
+	}
 	fs := flag.NewFlagSet("dynsla", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	buildinfo.Register(fs)
 	bin := fs.String("bin", "bin", "directory holding dynamod and loadgen")
 	nodes := fs.Int("nodes", 0, "cluster size (0: max(3, N))")
 	if err := fs.Parse(args); err != nil {

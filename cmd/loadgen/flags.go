@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 	"github.com/dynamo-kv/dynamo/loadgen"
 	"github.com/dynamo-kv/dynamo/loadgen/report"
 	"github.com/dynamo-kv/dynamo/loadgen/sla"
@@ -98,6 +99,7 @@ func (o *options) apply(inv *invocation, stderr io.Writer) error {
 func newFlagSet(inv *invocation, o *options) *flag.FlagSet {
 	cfg := &inv.cfg
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	buildinfo.Register(fs)
 	fs.SetOutput(io.Discard) // errors are reported in one line by the caller
 	o.targets = strings.Join(cfg.Targets, ",")
 	o.dist = string(cfg.Keys.Distribution)

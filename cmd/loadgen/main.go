@@ -20,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 	"github.com/dynamo-kv/dynamo/loadgen"
 	"github.com/dynamo-kv/dynamo/loadgen/fakeserver"
 	"github.com/dynamo-kv/dynamo/loadgen/profile"
@@ -39,6 +40,10 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if buildinfo.Asked(args) {
+		fmt.Fprintln(stdout, buildinfo.Line("loadgen"))
+		return exitOK
+	}
 	inv, err := parseInvocation(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		usage(stdout)

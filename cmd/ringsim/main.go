@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 )
 
 type options struct {
@@ -29,6 +31,10 @@ type options struct {
 }
 
 func main() {
+	if buildinfo.Asked(os.Args[1:]) {
+		fmt.Println(buildinfo.Line("ringsim"))
+		return
+	}
 	opts, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -46,6 +52,7 @@ func main() {
 func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs := flag.NewFlagSet("ringsim", flag.ContinueOnError)
 	fs.SetOutput(errOut)
+	buildinfo.Register(fs)
 	nodes := fs.String("nodes", "4,8,16,32,64,128,256,512,1000", "comma-separated node counts")
 	parts := fs.String("q", "1024,4096,65536", "comma-separated partition counts Q (powers of two); each node count runs with each Q it can hold")
 	replicas := fs.Int("n", 3, "replication factor N")

@@ -47,6 +47,7 @@ type Node struct {
 	closing   chan struct{} // closed when Close begins
 	closeOnce sync.Once
 	closeErr  error
+	unlock    func() // releases the data directory's lock (lockDir)
 }
 
 // Open opens the engine in o.Engine.Dir and, with o.Cluster, joins or
@@ -65,8 +66,17 @@ func Open(o Options) (*Node, error) {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
+	n.unlock = func() {}
+	if o.Engine.Dir != "" && n.fs == vfs.Default {
+		release, err := lockDir(o.Engine.Dir)
+		if err != nil {
+			return nil, err
+		}
+		n.unlock = release
+	}
 	eng, err := engine.Open(o.Engine)
 	if err != nil {
+		n.unlock()
 		return nil, fmt.Errorf("opening store in %s: %w", o.Engine.Dir, err)
 	}
 	n.eng = eng
@@ -74,6 +84,7 @@ func Open(o Options) (*Node, error) {
 		if err := n.startCluster(); err != nil {
 			n.stopCluster()
 			eng.Close()
+			n.unlock()
 			return nil, fmt.Errorf("starting cluster mode: %w", err)
 		}
 	}
@@ -127,6 +138,7 @@ func (n *Node) Close() error {
 		close(n.closing)
 		n.stopCluster()
 		n.closeErr = n.eng.Close()
+		n.unlock()
 	})
 	return n.closeErr
 }
