@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -177,12 +179,16 @@ func TestLeaveHandsOffData(t *testing.T) {
 	if n, _ := strconv.Atoi(statValue(t, leaver.addr, "curr_items")); n == 0 {
 		t.Fatal("setup: the leaving node holds no keys")
 	}
-	c := dialMC(t, leaver.addr)
-	fmt.Fprintf(c.c, "admin leave\r\n")
-	if line, _ := c.r.ReadString('\n'); line != "STAT leaving n4\r\n" {
-		t.Fatalf("admin leave answered %q", line)
+	// dynctl leave -wait follows the handoff until the node holds nothing.
+	dynctl := filepath.Join(t.TempDir(), "dynctl")
+	if out, err := exec.Command("go", "build", "-o", dynctl, "../dynctl").CombinedOutput(); err != nil {
+		t.Fatalf("building dynctl: %v\n%s", err, out)
 	}
-	c.c.Close()
+	out, err := exec.Command(dynctl, "-node", leaver.addr, "-wait", "60s", "leave").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "STAT leaving n4") && !strings.Contains(string(out), "is leaving the ring") ||
+		!strings.Contains(string(out), "n4 ("+leaver.addr+") has left the ring and holds nothing: it may be stopped") {
+		t.Fatalf("dynctl leave -wait: %v\n%s", err, out)
+	}
 	for _, p := range procs[:3] {
 		waitStat(t, p, "cluster_members", "3")
 	}

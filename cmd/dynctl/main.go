@@ -1,10 +1,11 @@
 // Command dynctl administers a running cluster through any node's client
 // port (the memcached text protocol's "admin" command).
 //
-//	dynctl -node 127.0.0.1:11211 status   members, state, zone, weight, partitions
-//	dynctl -node 127.0.0.1:11211 ring     the ring version and each member's addresses
-//	dynctl -node 127.0.0.1:11211 hints    hinted writes this node holds, by owner
-//	dynctl -node 127.0.0.1:11211 leave    the node leaves the ring; its data moves to the new owners
+//	dynctl -node 127.0.0.1:11211 status      members, state, zone, weight, partitions
+//	dynctl -node 127.0.0.1:11211 ring        partition ranges and their preference lists, balance per member (-raw: the encoded ring)
+//	dynctl -node 127.0.0.1:11211 hints       hinted writes this node holds, by owner
+//	dynctl -node 127.0.0.1:11211 transfers   partitions this node is catching up, and its handoff so far
+//	dynctl -node 127.0.0.1:11211 leave       the node leaves the ring; with -wait, follow its handoff to the end
 package main
 
 import (
@@ -26,10 +27,11 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 var commands = map[string]string{
-	"status": "members with state, zone, weight and partition counts",
-	"ring":   "the ring version, partitions, replicas and member addresses",
-	"hints":  "hinted writes held by this node, per intended owner",
-	"leave":  "ask this node to leave the ring (its data moves to the new owners)",
+	"status":    "members with state, zone, weight and partition counts",
+	"ring":      "partition ranges and their preference lists, and each member's share (-raw: the encoded ring)",
+	"hints":     "hinted writes held by this node, per intended owner",
+	"transfers": "partitions this node is catching up after a ring change, and its handoff so far",
+	"leave":     "ask this node to leave the ring (its data moves to the new owners); -wait follows it to the end",
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -42,15 +44,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	buildinfo.Register(fs)
 	node := fs.String("node", "127.0.0.1:11211", "client address (HOST:PORT) of any node")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the node")
+	raw := fs.Bool("raw", false, "ring: print the node's answer as it is (the encoded ring), not a table")
+	wait := fs.Duration("wait", 0, "leave: follow the node's handoff until it holds nothing, at most this long (0: do not wait)")
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: dynctl [-node HOST:PORT] [-timeout D] COMMAND\n\nCommands:\n")
+		fmt.Fprintf(w, "Usage: dynctl [-node HOST:PORT] [-timeout D] [-raw] [-wait D] COMMAND\n\nCommands:\n")
 		names := make([]string, 0, len(commands))
 		for n := range commands {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(w, "  %-7s %s\n", n, commands[n])
+			fmt.Fprintf(w, "  %-10s %s\n", n, commands[n])
 		}
 		fmt.Fprintf(w, "\nFlags:\n")
 		fs.SetOutput(w)
@@ -65,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() != 1 || commands[fs.Arg(0)] == "" {
-		fmt.Fprintf(stderr, "dynctl: need one command: status, ring, hints or leave (dynctl -help)\n")
+		fmt.Fprintf(stderr, "dynctl: need one command: status, ring, hints, transfers or leave (dynctl -help)\n")
 		return 2
 	}
 	stats, err := admin(*node, fs.Arg(0), *timeout)
@@ -73,25 +77,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dynctl: %s: %v\n", *node, err)
 		return 1
 	}
-	if fs.Arg(0) == "status" {
+	switch cmd := fs.Arg(0); {
+	case cmd == "status":
 		printStatus(stdout, stats)
-		return 0
-	}
-	for _, s := range stats {
-		fmt.Fprintf(stdout, "%s %s\n", s[0], s[1])
+	case cmd == "hints":
+		printHints(stdout, *node, stats)
+	case cmd == "transfers":
+		printTransfers(stdout, *node, stats)
+	case cmd == "ring" && !*raw:
+		if err := printRing(stdout, stats); err != nil {
+			fmt.Fprintf(stderr, "dynctl: %s: %v\n", *node, err)
+			return 1
+		}
+	case cmd == "leave" && *wait > 0:
+		fmt.Fprintf(stdout, "%s is leaving the ring; following its handoff\n", *node)
+		if err := followLeave(stdout, *node, *timeout, *wait); err != nil {
+			fmt.Fprintf(stderr, "dynctl: %s: %v\n", *node, err)
+			return 1
+		}
+	default:
+		for _, s := range stats {
+			fmt.Fprintf(stdout, "%s %s\n", s[0], s[1])
+		}
 	}
 	return 0
 }
 
 // admin sends "admin CMD" and returns the STAT lines as name/value pairs.
 func admin(addr, cmd string, timeout time.Duration) ([][2]string, error) {
+	return query(addr, "admin "+cmd, timeout)
+}
+
+// query sends one command line and returns the STAT lines of its answer.
+func query(addr, line string, timeout time.Duration) ([][2]string, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))
-	if _, err := fmt.Fprintf(c, "admin %s\r\n", cmd); err != nil {
+	if _, err := fmt.Fprintf(c, "%s\r\n", line); err != nil {
 		return nil, err
 	}
 	r := bufio.NewReader(c)
@@ -128,14 +153,10 @@ func printStatus(w io.Writer, stats [][2]string) {
 	}
 	fmt.Fprintf(tw, "\nMEMBER\t%s\n", strings.ToUpper(strings.Join(cols, "\t")))
 	for _, m := range members {
-		fields := map[string]string{}
-		for _, kv := range strings.Split(m[1], ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			fields[k] = v
-		}
+		f := fields(m[1])
 		row := []string{strings.TrimPrefix(m[0], "member:")}
 		for _, c := range cols {
-			v := fields[c]
+			v := f[c]
 			if v == "" {
 				v = "-"
 			}

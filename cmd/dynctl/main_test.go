@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/base64"
+
+	"github.com/dynamo-kv/dynamo/ring"
 	"strings"
 	"testing"
 )
@@ -13,5 +16,72 @@ func TestVersionAndUsageErrors(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), "need one command") {
 		t.Fatalf("unknown command: exit %d, %q", code, errOut.String())
+	}
+}
+
+func TestHintsView(t *testing.T) {
+	var out strings.Builder
+	printHints(&out, "127.0.0.1:21211", nil)
+	if got := out.String(); got != "no hints: 127.0.0.1:21211 holds no write owed to another node\n" {
+		t.Fatalf("empty: %q", got)
+	}
+	out.Reset()
+	printHints(&out, "x", [][2]string{{"hints:n2", "12"}, {"hints:n3", "4"}})
+	if got := out.String(); got != "OWNER  HINTS\nn2     12\nn3     4\n" {
+		t.Fatalf("table: %q", got)
+	}
+}
+
+func TestTransfersView(t *testing.T) {
+	var out strings.Builder
+	printTransfers(&out, "n4", [][2]string{
+		{"catching:17", "pulled=n1,left=n2+n3,age=1.2s"},
+		{"cluster_partitions_catching_up", "1"},
+	})
+	want := "PARTITION  PULLED FROM  LEFT   AGE\n17         n1           n2+n3  1.2s\n\ncluster_partitions_catching_up: 1\n"
+	if got := out.String(); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	out.Reset()
+	printTransfers(&out, "n4", nil)
+	if !strings.HasPrefix(out.String(), "n4 is catching up no partition") {
+		t.Fatalf("none: %q", out.String())
+	}
+}
+
+func TestRingView(t *testing.T) {
+	members := []ring.Member{{ID: "n1", Weight: 1}, {ID: "n2", Weight: 1}, {ID: "n3", Weight: 1}, {ID: "n4", Weight: 1}}
+	r, err := ring.New(ring.Config{Partitions: 16, Replicas: 3}, members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := [][2]string{{"version", "1"}, {"ring", base64.StdEncoding.EncodeToString(r.Encode())}, {"client:n1", "127.0.0.1:21211"}}
+	var out strings.Builder
+	if err := printRing(&out, stats); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{
+		"ring v1: 16 partitions, N=3, 4 members",
+		"MEMBER  ZONE  WEIGHT  OWNS  SHARE  REPLICA OF  CLIENT",
+		"n1      -     1       4     25.0%  12          127.0.0.1:21211",
+		"PARTITIONS",
+	} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("missing %q in\n%s", want, got)
+		}
+	}
+	// Every partition appears once, with its preference list.
+	rows := 0
+	for _, line := range strings.Split(got, "\n") {
+		if f := strings.Fields(line); len(f) == 5 && strings.HasPrefix(f[1], "0") {
+			rows++
+		}
+	}
+	if rows == 0 || rows > 16 {
+		t.Fatalf("%d partition rows in\n%s", rows, got)
+	}
+	if err := printRing(&out, nil); err == nil {
+		t.Fatal("no ring: no error")
 	}
 }

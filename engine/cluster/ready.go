@@ -392,3 +392,32 @@ func (n *Node) pull(t *Topology, p int, peer string) bool {
 	}
 	return false
 }
+
+// CatchUpStatus is one partition this node is catching up: the sources it
+// has pulled it from and those it has not, and since when.
+type CatchUpStatus struct {
+	Partition    int
+	Pulled, Left []string
+	Since        time.Time
+}
+
+// CatchingUp lists the partitions this node is catching up, in order.
+func (n *Node) CatchingUp() []CatchUpStatus {
+	rd := &n.ready
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	out := make([]CatchUpStatus, 0, len(rd.pending))
+	for p, st := range rd.pending {
+		s := CatchUpStatus{Partition: p, Since: st.since}
+		for _, id := range st.sources {
+			if st.pulled[id] {
+				s.Pulled = append(s.Pulled, id)
+			} else {
+				s.Left = append(s.Left, id)
+			}
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b CatchUpStatus) int { return a.Partition - b.Partition })
+	return out
+}

@@ -36,6 +36,8 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 			out = append(out, kv.Stat{Name: "hints:" + owner, Value: strconv.Itoa(c)})
 		}
 		return out, nil
+	case "transfers":
+		return n.transfers(), nil
 	case "digest":
 		return n.digests(args[1:])
 	case "record":
@@ -55,7 +57,7 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 		})
 		return []kv.Stat{{Name: "leaving", Value: v.Self}}, nil
 	}
-	return nil, fmt.Errorf("%w: %q (status, ring, hints, digest, record, leave)", kv.ErrAdminUsage, args[0])
+	return nil, fmt.Errorf("%w: %q (status, ring, hints, transfers, digest, record, leave)", kv.ErrAdminUsage, args[0])
 }
 
 // record answers "admin record KEY" with this node's own record of the
@@ -220,4 +222,26 @@ func (n *Node) holdsNothing() bool {
 	empty := true
 	err := n.eng.ScanHashRange(0, 0, func(_, _ []byte) bool { empty = false; return false })
 	return err == nil && empty
+}
+
+// transfers answers "admin transfers": the partitions this node is
+// catching up after a ring change (catching:P = pulled and left sources,
+// age), and how far its handoff of partitions it no longer replicates has
+// gone (records handed off, and the handoff task's current rate).
+func (n *Node) transfers() []kv.Stat {
+	now := time.Now()
+	var out []kv.Stat
+	for _, s := range n.coord.CatchingUp() {
+		out = append(out, kv.Stat{Name: "catching:" + strconv.Itoa(s.Partition), Value: fmt.Sprintf(
+			"pulled=%s,left=%s,age=%s", strings.Join(s.Pulled, "+"), strings.Join(s.Left, "+"),
+			now.Sub(s.Since).Round(100*time.Millisecond))})
+	}
+	for _, st := range n.coord.Stats() {
+		switch st.Name {
+		case "cluster_partitions_catching_up", "cluster_partitions_caught_up", "cluster_catch_up_records",
+			"cluster_handed_off", "bg_handoff_rate", "bg_handoff_done", "engine_hints_held":
+			out = append(out, st)
+		}
+	}
+	return out
 }

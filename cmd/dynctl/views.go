@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// printHints lays out "hints:OWNER count" lines, or says there are none.
+func printHints(w io.Writer, node string, stats [][2]string) {
+	if len(stats) == 0 {
+		fmt.Fprintf(w, "no hints: %s holds no write owed to another node\n", node)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OWNER\tHINTS")
+	for _, s := range stats {
+		fmt.Fprintf(tw, "%s\t%s\n", strings.TrimPrefix(s[0], "hints:"), s[1])
+	}
+	tw.Flush()
+}
+
+// printTransfers lays out "admin transfers": the partitions being caught
+// up, then the node's handoff counters.
+func printTransfers(w io.Writer, node string, stats [][2]string) {
+	var catching, counters [][2]string
+	for _, s := range stats {
+		if strings.HasPrefix(s[0], "catching:") {
+			catching = append(catching, s)
+		} else {
+			counters = append(counters, s)
+		}
+	}
+	if len(catching) == 0 {
+		fmt.Fprintf(w, "%s is catching up no partition: it holds every partition it replicates\n", node)
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PARTITION\tPULLED FROM\tLEFT\tAGE")
+		for _, s := range catching {
+			f := fields(s[1])
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strings.TrimPrefix(s[0], "catching:"), dash(f["pulled"]), dash(f["left"]), f["age"])
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	for _, s := range counters {
+		fmt.Fprintf(w, "%s: %s\n", s[0], s[1])
+	}
+}
+
+// printRing decodes "admin ring" and lays it out: the ring, each member's
+// share, then runs of partitions with one preference list.
+func printRing(w io.Writer, stats [][2]string) error {
+	clients := map[string]string{}
+	var blob string
+	for _, s := range stats {
+		switch {
+		case s[0] == "ring":
+			blob = s[1]
+		case strings.HasPrefix(s[0], "client:"):
+			clients[strings.TrimPrefix(s[0], "client:")] = s[1]
+		}
+	}
+	if blob == "" {
+		return errors.New("the node holds no ring yet")
+	}
+	b, err := base64.StdEncoding.DecodeString(blob)
+	if err != nil {
+		return fmt.Errorf("the ring it sent: %w", err)
+	}
+	r, err := ring.Decode(b)
+	if err != nil {
+		return fmt.Errorf("the ring it sent: %w", err)
+	}
+	q, n := r.Partitions(), min(r.Config().Replicas, r.Len())
+	fmt.Fprintf(w, "ring v%d: %d partitions, N=%d, %d members\n\n", r.Version(), q, n, r.Len())
+	owned := map[string]int{}
+	for _, id := range r.Owners() {
+		owned[id]++
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tZONE\tWEIGHT\tOWNS\tSHARE\tREPLICA OF\tCLIENT")
+	for _, m := range r.Members() {
+		fmt.Fprintf(tw, "%s\t%s\t%g\t%d\t%.1f%%\t%d\t%s\n", m.ID, dash(m.Zone), m.Weight, owned[m.ID],
+			100*float64(owned[m.ID])/float64(q), len(r.Replicated(m.ID)), dash(clients[m.ID]))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARTITIONS\tHASHES\tPREFERENCE LIST")
+	for start := 0; start < q; {
+		list, err := r.PreferenceList(start, n, nil)
+		if err != nil {
+			return err
+		}
+		end := start + 1
+		for ; end < q; end++ {
+			next, err := r.PreferenceList(end, n, nil)
+			if err != nil || strings.Join(next, " ") != strings.Join(list, " ") {
+				break
+			}
+		}
+		lo, _ := r.PartitionRange(start)
+		_, hi := r.PartitionRange(end - 1)
+		parts := fmt.Sprint(start)
+		if end-1 > start {
+			parts = fmt.Sprintf("%d-%d", start, end-1)
+		}
+		fmt.Fprintf(tw, "%s\t%016x-%016x\t%s\n", parts, lo, hi-1, strings.Join(list, " "))
+		start = end
+	}
+	return tw.Flush()
+}
+
+// followLeave polls a leaving node until it holds no record and no hint
+// (its handoff is done: it may be stopped), printing what it still holds
+// as that changes, for at most wait.
+func followLeave(w io.Writer, node string, timeout, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	last := ""
+	for {
+		st, err := query(node, "stats", timeout)
+		if err != nil {
+			return err
+		}
+		f := map[string]string{}
+		for _, s := range st {
+			f[s[0]] = s[1]
+		}
+		records, hints := f["curr_items"], f["engine_hints_held"]
+		if now := fmt.Sprintf("holds %s items and %s hints", records, hints); now != last {
+			fmt.Fprintf(w, "%s %s\n", time.Now().Format("15:04:05"), now)
+			last = now
+		}
+		// Done when it gossips "drained": no record (tombstones count,
+		// curr_items does not) and no hint.
+		status, err := admin(node, "status", timeout)
+		if err != nil {
+			return err
+		}
+		self := ""
+		for _, s := range status {
+			if s[0] == "node" {
+				self = s[1]
+			}
+		}
+		for _, s := range status {
+			if s[0] == "member:"+self && fields(s[1])["state"] == "drained" {
+				fmt.Fprintf(w, "%s (%s) has left the ring and holds nothing: it may be stopped\n", self, node)
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still %s after %v; its handoff goes on (dynctl transfers on the others shows what they catch up)", last, wait)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// fields splits "k=v,k=v".
+func fields(s string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = v
+	}
+	return out
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
