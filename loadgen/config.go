@@ -114,10 +114,12 @@ const (
 	IOGoroutines IOMode = "goroutines"
 )
 
+// DefaultKeys is the key-space size when a Config names none.
+const DefaultKeys = 100_000
+
 const (
 	defaultConns     = 16
 	defaultDuration  = 10 * time.Second
-	defaultKeys      = 100_000
 	defaultPrefix    = "key:"
 	defaultPreloadPL = 64
 	defaultCartItems = 20
@@ -143,7 +145,7 @@ func (c *Config) EnsureDefaults() {
 		c.Mix = workload.DefaultMix
 	}
 	if c.Keys.Keys == 0 {
-		c.Keys.Keys = defaultKeys
+		c.Keys.Keys = DefaultKeys
 	}
 	if c.Keys.Distribution == "" {
 		c.Keys.Distribution = workload.Uniform

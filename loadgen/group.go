@@ -3,7 +3,10 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/dynamo-kv/dynamo/loadgen/client"
 	"github.com/dynamo-kv/dynamo/loadgen/workload"
@@ -52,25 +55,51 @@ func (g *group) close() {
 	}
 }
 
-// preload writes keys [0, Preload) once each, spread over the connections.
+// preload writes keys [0, Preload) once each, spread over the connections,
+// saying so on cfg.Progress when it takes a while: a first line at once,
+// the count done each second, and the time it took.
 func (g *group) preload(ctx context.Context) error {
+	start := time.Now()
+	var done atomic.Uint64
 	errs := make([]error, len(g.sessions))
 	var wg sync.WaitGroup
 	for i, s := range g.sessions {
-		wg.Go(func() { errs[i] = s.preload(ctx, uint64(i), uint64(len(g.sessions))) })
+		wg.Go(func() { errs[i] = s.preload(ctx, uint64(i), uint64(len(g.sessions)), &done) })
+	}
+	stop := make(chan struct{})
+	var progress sync.WaitGroup
+	if w := g.cfg.Progress; w != nil {
+		fmt.Fprintf(w, "preloading %d keys into %s\n", g.cfg.Preload, strings.Join(g.targets, ","))
+		progress.Go(func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					fmt.Fprintf(w, "preloaded %d of %d keys\n", done.Load(), g.cfg.Preload)
+				}
+			}
+		})
 	}
 	wg.Wait()
+	close(stop)
+	progress.Wait()
 	for _, err := range errs {
 		if err != nil {
 			return err
 		}
+	}
+	if w := g.cfg.Progress; w != nil && ctx.Err() == nil {
+		fmt.Fprintf(w, "preloaded %d keys in %v\n", g.cfg.Preload, time.Since(start).Round(time.Millisecond))
 	}
 	return ctx.Err()
 }
 
 // preload sets keys first, first+stride, ... below cfg.Preload with a deep
 // pipeline; any failure aborts the run.
-func (s *session) preload(ctx context.Context, first, stride uint64) error {
+func (s *session) preload(ctx context.Context, first, stride uint64, done *atomic.Uint64) error {
 	q := newFIFO(s.cfg.PreloadPipeline)
 	next := first
 	for {
@@ -93,5 +122,6 @@ func (s *session) preload(ctx context.Context, first, stride uint64) error {
 			s.breakConn()
 			return fmt.Errorf("%w: set %s%d on %s: %s %s", ErrPreload, s.cfg.KeyPrefix, e.key, s.addr, st, s.resp.Message)
 		}
+		done.Add(1)
 	}
 }

@@ -75,11 +75,11 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
     -mix get=1 -duration 1s -quiet -max-errors 100% >/dev/null
   if [ -z "${RATE:-}" ]; then
     ./bin/loadgen -target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -mix get=9,set=1 \
-      -duration 5s -warmup 1s -quiet >"$work/capacity.txt"
+      -duration 5s -warmup 1s -quiet -preload 0 >"$work/capacity.txt"
     RATE=$(awk '/^all /{printf "%d", $2 / 2}' "$work/capacity.txt")
     echo "   capacity $(awk '/^all /{print $2}' "$work/capacity.txt") ops/s closed loop; open loop at $RATE ops/s"
   fi
-  local common=(-target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -mix get=9,set=1 -rate "$RATE" -warmup 1s -quiet)
+  local common=(-target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -mix get=9,set=1 -rate "$RATE" -warmup 1s -quiet -preload 0)
   ./bin/loadgen "${common[@]}" -duration "${IDLE}s" >"$work/$mode-idle.txt"
   echo "   idle:   p99 / p99.9 $(all_row "$work/$mode-idle.txt")"
 

@@ -45,7 +45,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 
-common=(-conns "$CONNS" -mix get=10,set=1 -value-size 100 -keys "$KEYS" -duration "$DURATION" -warmup 1s -pipeline "$PIPELINE" -quiet)
+common=(-conns "$CONNS" -mix get=10,set=1 -value-size 100 -keys "$KEYS" -duration "$DURATION" -warmup 1s -pipeline "$PIPELINE" -quiet -preload 0)
 ./bin/loadgen -target 127.0.0.1:21299 -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
 ./bin/loadgen -target 127.0.0.1:21211,127.0.0.1:21212,127.0.0.1:21213 -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
 

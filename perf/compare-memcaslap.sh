@@ -97,7 +97,7 @@ run() {
     loadgen)
       "${client_cpu[@]}" ./bin/loadgen -io "$IO" -target "127.0.0.1:$port" -conns "$CONNS" \
         -workers "$THREADS" -duration "$((DURATION + 3))s" -mix get=91,set=9 -value-size 100 \
-        -keys "$KEYS" -key-prefix "$prefix" -quiet >"$log" 2>&1 &
+        -keys "$KEYS" -key-prefix "$prefix" -quiet -preload 0 >"$log" 2>&1 &
       tpid=$! ;;
   esac
   sleep 2

@@ -204,11 +204,11 @@ func errorsOnly(t *testing.T) string {
 // exits 1 and says why, with or without an SLA (it exited 0 before).
 func TestFailedRunsExit1(t *testing.T) {
 	addr := errorsOnly(t)
-	code, out, stderr := invoke("-target", addr, "-ops", "300", "-conns", "1", "-mix", "get=1", "-quiet")
+	code, out, stderr := invoke("-target", addr, "-ops", "300", "-conns", "1", "-mix", "get=1", "-quiet", "-preload", "0")
 	if code != exitSLAMissed || !strings.Contains(stderr, "all 300 operations failed: ") || out == "" {
 		t.Errorf("all failed: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
-	code, _, stderr = invoke("-target", addr, "-ops", "300", "-conns", "1", "-mix", "get=1", "-quiet", "-max-errors", "100%")
+	code, _, stderr = invoke("-target", addr, "-ops", "300", "-conns", "1", "-mix", "get=1", "-quiet", "-max-errors", "100%", "-preload", "0")
 	if code != exitOK {
 		t.Errorf("-max-errors 100%%: exit %d, %s", code, stderr)
 	}
@@ -265,5 +265,24 @@ func TestMaxErrorsFlag(t *testing.T) {
 	code, _, stderr := invoke("-target", "127.0.0.1:1", "-max-errors", "200%")
 	if code != exitBadInput || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "-max-errors") {
 		t.Errorf("bad -max-errors: exit %d, %q", code, stderr)
+	}
+}
+
+// A workload that reads preloads its key space unless told otherwise, and
+// says so while it does; one that only writes does not.
+func TestPreloadByDefault(t *testing.T) {
+	addr := fake(t)
+	code, _, stderr := invoke("-target", addr, "-ops", "200", "-conns", "2", "-keys", "150")
+	if code != exitOK || !strings.Contains(stderr, "preloading 150 keys into "+addr) || !strings.Contains(stderr, "preloaded 150 keys in ") {
+		t.Fatalf("default mix: exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"-mix", "set=1"},
+		{"-preload", "0"},
+	} {
+		code, _, stderr := invoke(append([]string{"-target", addr, "-ops", "200", "-conns", "2", "-keys", "150"}, args...)...)
+		if code != exitOK || strings.Contains(stderr, "preload") {
+			t.Fatalf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
 	}
 }
