@@ -208,6 +208,24 @@ func TestLeaveHandsOffData(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Restarted, it stays out of the ring until it is asked back in.
+	leaver.cmd.Process.Signal(syscall.SIGTERM)
+	leaver.cmd.Wait()
+	back := startClusterNode(t, leaver.id, leaver.dir, leaver.addr, leaver.gossip, leaver.internode, procs[0].gossip)
+	waitStat(t, back, "cluster_ring_version", statValue(t, procs[0].addr, "cluster_ring_version"))
+	if !strings.Contains(back.logs.String(), "stays out until asked back in") {
+		t.Errorf("the restarted leaver did not say it stays out:\n%s", back.logs.String())
+	}
+	if got := statValue(t, procs[0].addr, "cluster_members"); got != "3" {
+		t.Fatalf("the leaver rejoined by restarting: n1 has %s members", got)
+	}
+	out, err = exec.Command(dynctl, "-node", back.addr, "rejoin").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "rejoining n4") {
+		t.Fatalf("dynctl rejoin: %v\n%s", err, out)
+	}
+	for _, p := range procs[:3] {
+		waitStat(t, p, "cluster_members", "4")
+	}
 	// And its log says when it may be stopped; the others logged the ring
 	// they moved to.
 	if logs := leaver.logs.String(); !strings.Contains(logs, "left and handed everything off") {

@@ -6,6 +6,7 @@
 //	dynctl -node 127.0.0.1:11211 hints       hinted writes this node holds, by owner
 //	dynctl -node 127.0.0.1:11211 transfers   partitions this node is catching up, and its handoff so far
 //	dynctl -node 127.0.0.1:11211 leave       the node leaves the ring; with -wait, follow its handoff to the end
+//	dynctl -node 127.0.0.1:11211 rejoin      a node that left asks back in (restarting it does not)
 package main
 
 import (
@@ -32,6 +33,7 @@ var commands = map[string]string{
 	"hints":     "hinted writes held by this node, per intended owner",
 	"transfers": "partitions this node is catching up after a ring change, and its handoff so far",
 	"leave":     "ask this node to leave the ring (its data moves to the new owners); -wait follows it to the end",
+	"rejoin":    "ask a node that left back into the ring (a restart alone keeps it out)",
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -69,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() != 1 || commands[fs.Arg(0)] == "" {
-		fmt.Fprintf(stderr, "dynctl: need one command: status, ring, hints, transfers or leave (dynctl -help)\n")
+		fmt.Fprintf(stderr, "dynctl: need one command: status, ring, hints, transfers, leave or rejoin (dynctl -help)\n")
 		return 2
 	}
 	stats, err := admin(*node, fs.Arg(0), *timeout)

@@ -81,6 +81,12 @@ type Config struct {
 	// Transport replaces memberlist's UDP+TCP sockets (tests use an
 	// in-memory network). Default nil: sockets on GossipAddr.
 	Transport memberlist.Transport
+	// Left starts the node as one that left the ring: it gossips, so the
+	// others still ask it before they reap and it can hand off what it
+	// holds, but it does not ask to be in the ring until Rejoin. A node
+	// that left and restarts must not come back into the ring by itself
+	// (the operator asked it out; its data went to others).
+	Left bool
 	// Logger receives this package's events (members up and down, rings
 	// derived and adopted) and memberlist's own lines at their levels.
 	// Default nil: discarded.

@@ -126,6 +126,9 @@ func newMembership(cfg Config) *Membership {
 	}
 	m.out = newFanout(m.sendReliable, m.sent)
 	m.settings.intent, m.settings.zone, m.settings.weight = intentJoin, cfg.Zone, cfg.Weight
+	if cfg.Left {
+		m.settings.intent = intentLeave
+	}
 	return m
 }
 
@@ -378,7 +381,7 @@ func (m *Membership) Subscribe(fn func(*View)) (cancel func()) {
 // once a ring without it is adopted here and advertised by another alive
 // member, so that the ring outlives this node. The caller then hands off
 // its data and calls Shutdown. If ctx ends first the request stays in
-// effect. There is no undo: a node that left rejoins by restarting.
+// effect. Rejoin undoes it; restarting does not (see Config.Left).
 // ErrLastMember if this node is the ring's only member.
 func (m *Membership) Leave(ctx context.Context) error {
 	if m.closed() {
@@ -404,6 +407,28 @@ func (m *Membership) Leave(ctx context.Context) error {
 			return ErrClosed
 		}
 	}
+}
+
+// Rejoin asks for this node to be in the ring again after it left (Leave,
+// or Config.Left on a restart): the claimant adds it as it adds a joiner.
+// It returns at once; the ring changes in the background.
+func (m *Membership) Rejoin() error {
+	if m.closed() {
+		return ErrClosed
+	}
+	m.settings.Lock()
+	m.settings.intent = intentJoin
+	m.settings.Unlock()
+	m.in.signal()
+	return nil
+}
+
+// Leaving reports whether this node asked to be out of the ring (Leave,
+// or Config.Left) and has not asked back in.
+func (m *Membership) Leaving() bool {
+	m.settings.Lock()
+	defer m.settings.Unlock()
+	return m.settings.intent.leaving()
 }
 
 // SetDrained says whether this node, having left the ring, holds nothing

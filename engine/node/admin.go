@@ -3,7 +3,10 @@ package node
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	iofs "io/fs"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,21 +46,36 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 	case "record":
 		return n.record(args[1:])
 	case "leave":
-		n.leaveOnce.Do(func() {
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				if err := n.members.Leave(ctx); err != nil {
-					n.opts.Logger.Error("leave failed", "err", err)
-					return
-				}
-				n.opts.Logger.Info("left the ring; handing data off to the new owners")
-				n.watchDrained()
-			}()
-		})
+		// Remembered first: a node restarted while (or after) leaving stays
+		// out of the ring.
+		if err := n.writeFileAtomic(filepath.Join(n.opts.Engine.Dir, leftFile), nil); err != nil {
+			return nil, fmt.Errorf("recording the leave: %w", err)
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := n.members.Leave(ctx); err != nil {
+				n.opts.Logger.Error("leave failed", "err", err)
+				return
+			}
+			n.opts.Logger.Info("left the ring; handing data off to the new owners")
+			n.startDrainWatch()
+		}()
 		return []kv.Stat{{Name: "leaving", Value: v.Self}}, nil
+	case "rejoin":
+		if !n.members.Leaving() {
+			return nil, fmt.Errorf("%w: %s has not left the ring", kv.ErrAdminUsage, v.Self)
+		}
+		if err := n.fs.Remove(filepath.Join(n.opts.Engine.Dir, leftFile)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return nil, fmt.Errorf("forgetting the leave: %w", err)
+		}
+		if err := n.members.Rejoin(); err != nil {
+			return nil, err
+		}
+		n.opts.Logger.Info("asked back into the ring")
+		return []kv.Stat{{Name: "rejoining", Value: v.Self}}, nil
 	}
-	return nil, fmt.Errorf("%w: %q (status, ring, hints, transfers, digest, record, leave)", kv.ErrAdminUsage, args[0])
+	return nil, fmt.Errorf("%w: %q (status, ring, hints, transfers, digest, record, leave, rejoin)", kv.ErrAdminUsage, args[0])
 }
 
 // record answers "admin record KEY" with this node's own record of the
@@ -194,6 +212,10 @@ const drainCheck = time.Second
 // (out of the ring) still holds a record or a hint: once it holds
 // neither, the others may forget it while it is down; before, they wait
 // for it, since it could bring back what they reap (membership's prune).
+func (n *Node) startDrainWatch() {
+	n.drainWatch.Do(func() { go n.watchDrained() })
+}
+
 func (n *Node) watchDrained() {
 	tick := time.NewTicker(drainCheck)
 	defer tick.Stop()
@@ -201,9 +223,12 @@ func (n *Node) watchDrained() {
 	for {
 		drained := n.holdsNothing()
 		n.members.SetDrained(drained)
-		if drained && !logged {
+		if drained && !logged && n.members.Leaving() {
 			logged = true
 			n.opts.Logger.Info("left and handed everything off: this node holds no record and no hint, and may be stopped")
+		}
+		if !n.members.Leaving() {
+			logged = false // rejoined: a later leave logs again
 		}
 		select {
 		case <-n.closing:

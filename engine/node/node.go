@@ -26,6 +26,7 @@ import (
 const (
 	ringFile  = "ring"  // the ring this node last held (ring.Encode)
 	peersFile = "peers" // the members' gossip addresses, JSON by node ID
+	leftFile  = "left"  // present once asked to leave: a restart stays out of the ring until "admin rejoin"
 )
 
 // Node is one open node.
@@ -43,11 +44,11 @@ type Node struct {
 	topo    topology
 	unsub   func()
 
-	leaveOnce sync.Once
-	closing   chan struct{} // closed when Close begins
-	closeOnce sync.Once
-	closeErr  error
-	unlock    func() // releases the data directory's lock (lockDir)
+	drainWatch sync.Once     // one watchDrained per process, started by a leave
+	closing    chan struct{} // closed when Close begins
+	closeOnce  sync.Once
+	closeErr   error
+	unlock     func() // releases the data directory's lock (lockDir)
 }
 
 // Open opens the engine in o.Engine.Dir and, with o.Cluster, joins or
@@ -212,6 +213,10 @@ func (n *Node) startCluster() error {
 	}
 	mc.SavedRing, _ = n.readFile(filepath.Join(dir, ringFile)) // absent on first start
 	mc.Peers = n.loadPeers(filepath.Join(dir, peersFile))
+	if _, err := n.fs.Stat(filepath.Join(dir, leftFile)); err == nil {
+		mc.Left = true
+		n.opts.Logger.Info("this node left the ring before it stopped: it stays out until asked back in (dynctl rejoin)")
+	}
 	if n.members, err = membership.Start(mc); err != nil {
 		return err // membership errors name themselves
 	}
@@ -242,6 +247,9 @@ func (n *Node) startCluster() error {
 	}
 	apply(n.members.View())
 	n.unsub = n.members.Subscribe(apply)
+	if mc.Left {
+		n.startDrainWatch()
+	}
 	return nil
 }
 

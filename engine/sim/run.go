@@ -256,7 +256,7 @@ func (c *Cluster) heal() {
 // membersHealed says what keeps the membership from agreeing; "" when
 // nothing does. Every node that has run is up, sees every other alive,
 // and routes by the same ring, which holds every node not asked to
-// leave. (One that was asked may be back in it: a restart rejoins.)
+// leave. (One that was asked stays out, restarted or not: see node's leftFile.)
 func (c *Cluster) membersHealed() string {
 	live := c.live()
 	var ref *ring.Ring
