@@ -7,7 +7,9 @@
 //
 // A node asks to be in the ring by running: Start puts a "join" intent in
 // its gossip metadata, and joins the seeds if it has any. It leaves the
-// ring only through Leave, which changes the intent to "leave". A node
+// ring only through Leave, which changes the intent to "leave"; Rejoin
+// changes it back. A node that left and restarts passes Config.Left and
+// stays out until Rejoin. A node
 // that fails stays in the ring and is merely not alive (View.Members):
 // the coordinator's sloppy quorum and hinted handoff cover it, and it
 // comes back under the same ID (the memberlist name) when it restarts.
