@@ -185,3 +185,40 @@ func TestLateForwardRefused(t *testing.T) {
 		t.Fatalf("a forward within its deadline was not applied: %v", got)
 	}
 }
+
+// heldPut is a forward transport whose Put fails at once as "maybe
+// delivered" (a connection broken under it) while the request itself is
+// held, to be delivered later: what a paused node's network did.
+type heldPut struct {
+	peers
+	deadlines chan int64
+}
+
+func (h heldPut) Put(_ context.Context, _ string, _ []byte, _ *kv.PutRequest, deadline int64) (kv.PutResult, error) {
+	h.deadlines <- deadline
+	return kv.PutResult{}, &callError{cause: errors.New("connection reset"), why: maybeDelivered}
+}
+
+// TestForwarderOutwaitsAMaybeDeliveredForward: found by the simulator
+// (seed 1460). A forward failed early (maybe delivered) and the forwarder
+// wrote the key itself and answered at once; the held request reached the
+// owner before its deadline, was applied then, stamped after the client's
+// next write, and read back instead of it. A forwarder that answers the
+// client after a maybe-delivered forward does so only once that forward's
+// deadline has passed: the owner would refuse it from then on.
+func TestForwarderOutwaitsAMaybeDeliveredForward(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 2, R: 1, W: 1, Timeout: 20 * time.Millisecond})
+	_, rest := c.owners("k", 2)
+	fwd := c.nodes[rest[0]] // not an owner: it forwards
+	held := heldPut{peers: fwd.node.fwd, deadlines: make(chan int64, 4)}
+	fwd.node.fwd = held
+	if _, err := fwd.put(t, "k", set("v")); err != nil {
+		t.Fatal(err)
+	}
+	now := fwd.eng.Now().UnixNano()
+	for len(held.deadlines) > 0 {
+		if d := <-held.deadlines; now <= d {
+			t.Fatalf("answered %v before the deadline of a forward that may still be applied", time.Duration(d-now))
+		}
+	}
+}

@@ -76,6 +76,7 @@ func (n *Node) put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 // it, and applying it again elsewhere could report a stored add as
 // failed or count an incr twice.
 func (n *Node) forward(t *Topology, tg target, key []byte, req *kv.PutRequest, wait time.Duration) (res kv.PutResult, err error, next bool) {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	deadline := n.eng.Now().Add(wait / 2).UnixNano()
 	res, err = n.fwd.Put(ctx, t.Addrs[tg.id], key, req, deadline)
@@ -91,8 +92,33 @@ func (n *Node) forward(t *Topology, tg target, key []byte, req *kv.PutRequest, w
 	case delivered == maybeDelivered && conditional(req):
 		n.stats.unavailable.Add(1)
 		return kv.PutResult{}, fmt.Errorf("%w: write forwarded to %s, outcome unknown: %v", kv.ErrUnavailable, tg.id, err), false
+	case delivered == maybeDelivered:
+		// The request may still be on its way (held in a network, queued
+		// on the owner), and the owner applies it until the deadline. A
+		// call that failed early (a broken connection) left that window
+		// open: moving on at once, this node wrote the key elsewhere and
+		// answered, the client wrote the key again, and then the held
+		// request arrived in time, was stamped after that later write and
+		// superseded it (the simulator's seed 1460). So wait out the whole
+		// wait, as a timed-out call does: past it, the owner refuses the
+		// request even with the clocks a half wait apart.
+		n.waitUntil(start.Add(wait))
 	}
 	return kv.PutResult{}, err, true
+}
+
+// waitUntil sleeps until t, or until the node closes.
+func (n *Node) waitUntil(t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-n.stop:
+	}
 }
 
 // servePut coordinates a write a peer forwarded here, unless it arrives
