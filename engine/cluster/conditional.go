@@ -48,18 +48,30 @@ func (l *condLocks) of(hash uint64) chan struct{} {
 	return l[hash%uint64(len(l))]
 }
 
-// putConditional sends a conditional write to the key's first healthy
-// owner, or decides it here when that is this node.
+// putConditional sends a conditional write to the key's first owner that
+// answers, or decides it here when that is this node.
+//
+// Two nodes must not pick two deciders for a key on a healthy cluster,
+// and health is each node's own view: the transport's suspicions can
+// outlive their cause (a call sent into a partition times out after it
+// healed), and gossip can declare a node dead seconds after a partition
+// healed (a suspicion timer started during it fires on one node, whose
+// "dead" the others believe until the node refutes it). A node that
+// skipped a first owner it merely thought down sent the key's conditional
+// writes to the second while other nodes sent theirs to the first (the
+// simulator's seed 1952: two adds of one key both stored, incr numbers
+// handed out twice). So an owner this node thinks down is pinged before
+// it is skipped (verify); only one that does not answer is passed over.
 func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, rt route) (kv.PutResult, error) {
 	wait := time.Duration(3+n.opts.N) * n.opts.Timeout
-	for _, tg := range rt.targets {
-		if tg.hintFor != "" {
-			break // only owners decide
-		}
-		if tg.id == t.Self {
+	for _, id := range rt.top {
+		if id == t.Self {
 			return n.coordinateConditional(t, key, req, rt)
 		}
-		if res, err, next := n.forward(t, tg, key, req, wait); !next {
+		if !n.healthy(t, id) && !n.verify(t, id) {
+			continue
+		}
+		if res, err, next := n.forward(t, target{id: id}, key, req, wait); !next {
 			return res, err
 		}
 		// Never reached that owner: the next one decides.
@@ -153,4 +165,30 @@ func (n *Node) catchUp(t *Topology, key []byte, rt route, ready bool) error {
 			kv.ErrUnavailable, n.opts.R, got+n.opts.R-need, lastErr)
 	}
 	return nil
+}
+
+// verifyBackoff is how long a failed verification of a peer stands: a
+// peer really down costs a conditional write one ping timeout per
+// backoff, not one each.
+const verifyBackoff = time.Second
+
+// verify reports whether peer id answers now (peers.Verify), at most one
+// ping per verifyBackoff after one failed.
+func (n *Node) verify(t *Topology, id string) bool {
+	addr, ok := t.Addrs[id]
+	if !ok {
+		return false
+	}
+	if last, ok := n.verifyFailed.Load(addr); ok && time.Since(last.(time.Time)) < verifyBackoff {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout/2)
+	defer cancel()
+	if n.peers.Verify(ctx, addr) {
+		n.verifyFailed.Delete(addr)
+		n.stats.verified.Add(1)
+		return true
+	}
+	n.verifyFailed.Store(addr, time.Now())
+	return false
 }

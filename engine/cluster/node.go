@@ -46,6 +46,8 @@ type Node struct {
 	ready    readiness                // partitions not caught up yet: no reads from here
 	log      *slog.Logger
 	logs     logs
+	// verifyFailed: when a suspected owner last failed a ping (verify).
+	verifyFailed sync.Map
 
 	stop     chan struct{}
 	closed   atomic.Bool
@@ -105,4 +107,19 @@ func (n *Node) FlushAll(delay time.Duration) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// PeerHealth is this node's view of every member of its topology: gossip's
+// liveness and the transport's (false while it suspects the peer). For
+// operators and the simulator's explanations.
+func (n *Node) PeerHealth() map[string][2]bool {
+	t := n.topo.Topology()
+	out := map[string][2]bool{}
+	for id, alive := range t.Alive {
+		if id != t.Self {
+			addr := t.Addrs[id]
+			out[id] = [2]bool{alive, addr != "" && n.peers.Healthy(addr)}
+		}
+	}
+	return out
 }

@@ -50,6 +50,9 @@ type peers interface {
 	// peer (a timeout, a refused connection): it is unhealthy at once,
 	// before gossip agrees.
 	Healthy(addr string) bool
+	// Verify reports whether the peer answers now: it pings it, and
+	// clears the transport's suspicion when it answers.
+	Verify(ctx context.Context, addr string) bool
 }
 
 // delivery is what a failed call tells about its request.

@@ -20,6 +20,7 @@ type counters struct {
 	caughtUp, catchUpSkipped              atomic.Uint64 // partitions caught up; sources skipped (down too long)
 	catchUpRecords, readsNotReady         atomic.Uint64 // records pulled; reads refused while catching up
 	readsThrough                          atomic.Uint64 // reads answered through a partition's earlier replicas
+	verified                              atomic.Uint64 // suspected owners that answered a ping before a conditional write
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
 	handlerPanics                         atomic.Uint64
 	conditional                           atomic.Uint64 // conditional writes decided here
@@ -74,6 +75,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_catch_up_sources_skipped", Value: u(n.stats.catchUpSkipped.Load())},
 		kv.Stat{Name: "cluster_catch_up_records", Value: u(n.stats.catchUpRecords.Load())},
 		kv.Stat{Name: "cluster_reads_through", Value: u(n.stats.readsThrough.Load())},
+		kv.Stat{Name: "cluster_suspects_verified", Value: u(n.stats.verified.Load())},
 		kv.Stat{Name: "cluster_reads_refused_catching_up", Value: u(n.stats.readsNotReady.Load())},
 		kv.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},
 		kv.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},

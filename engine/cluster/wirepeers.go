@@ -143,6 +143,17 @@ func (w wirePeers) Reap(ctx context.Context, addr string, kds []msg.KeyDigest) (
 
 func (w wirePeers) Healthy(addr string) bool { return w.tr.Healthy(addr) }
 
+// Verify pings the peer when the transport can (*wire.Pool); otherwise
+// it is Healthy.
+func (w wirePeers) Verify(ctx context.Context, addr string) bool {
+	if v, ok := w.tr.(interface {
+		Verify(ctx context.Context, addr string) bool
+	}); ok {
+		return v.Verify(ctx, addr)
+	}
+	return w.tr.Healthy(addr)
+}
+
 // Recover tells the transport that gossip saw addr come back, when it can
 // use that (*wire.Pool.Recover probes it at once).
 func (w wirePeers) Recover(addr string) {

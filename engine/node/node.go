@@ -330,3 +330,7 @@ func (n *Node) writeFileAtomic(path string, b []byte) error {
 	}
 	return errors.Join(d.Sync(), d.Close())
 }
+
+// Coordinator is the cluster coordinator of a cluster node; nil on a
+// single node.
+func (n *Node) Coordinator() *cluster.Node { return n.coord }

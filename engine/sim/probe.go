@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,11 @@ const (
 // still have been applied), counted but not failures.
 func (c *Cluster) probeConditionals() (bad []string, unavailable int) {
 	live := c.live()
+	defer func() {
+		if len(bad) > 0 {
+			c.traceViews("after the probes")
+		}
+	}()
 	a, b := c.node(live[0]).KV(), c.node(live[len(live)-1]).KV()
 	var mu sync.Mutex
 	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
@@ -57,6 +63,7 @@ func (c *Cluster) probeConditionals() (bad []string, unavailable int) {
 	// still skip a peer it saw time out until its backoff ends (up to a
 	// second; docs/architecture.md, failure detection).
 	time.Sleep(2 * time.Second)
+	c.traceViews("before the probes")
 
 	// incr: both nodes at once on one counter.
 	const ctr = "probe-incr"
@@ -141,4 +148,29 @@ func both(a, b kv.KV, fn func(kv.KV)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// traceViews writes each live node's view of the others into the trace:
+// gossip's liveness and its transport's, and the ring it routes by.
+func (c *Cluster) traceViews(when string) {
+	for _, i := range c.live() {
+		n := c.node(i)
+		if n == nil || n.Coordinator() == nil {
+			continue
+		}
+		var parts []string
+		for id, h := range n.Coordinator().PeerHealth() {
+			state := "up"
+			switch {
+			case !h[0]:
+				state = "down"
+			case !h[1]:
+				state = "suspect"
+			}
+			parts = append(parts, id+"="+state)
+		}
+		slices.Sort(parts)
+		v := n.View()
+		c.trace.add("view %s of n%d: ring v%d, %s", when, i+1, v.Ring.Version(), strings.Join(parts, " "))
+	}
 }

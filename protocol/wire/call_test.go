@@ -498,3 +498,33 @@ func TestRecoverProbesAtOnce(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Verify pings a suspected peer at once and clears the suspicion when it
+// answers; a peer that still refuses stays suspect.
+func TestVerifyClearsAStaleSuspicion(t *testing.T) {
+	_, addr := startServer(t, newTestHandler(), ServerOptions{})
+	var down atomic.Bool
+	down.Store(true)
+	opts := Options{RetryMin: time.Hour, RetryMax: time.Hour} // no probe during the test
+	opts.Dial = func(ctx context.Context, a string) (net.Conn, error) {
+		if down.Load() {
+			return nil, syscall.ECONNREFUSED
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", a)
+	}
+	pool := newTestPool(t, opts)
+	if _, _, err := pool.Call(ctxTimeout(t, 5*time.Second), addr, typeEcho, nil, nil); err == nil {
+		t.Fatal("call through a refusing dialer succeeded")
+	}
+	if pool.Verify(ctxTimeout(t, 5*time.Second), addr) || pool.Healthy(addr) {
+		t.Fatal("a peer that still refuses verified")
+	}
+	down.Store(false)
+	if !pool.Verify(ctxTimeout(t, 5*time.Second), addr) || !pool.Healthy(addr) {
+		t.Fatal("a peer that answers did not verify, or stayed suspect")
+	}
+	if _, _, err := pool.Call(ctxTimeout(t, 5*time.Second), addr, typeEcho, nil, nil); err != nil {
+		t.Fatalf("call after Verify: %v", err)
+	}
+}

@@ -89,6 +89,23 @@ func (p *Pool) Recover(addr string) {
 	}
 }
 
+// Verify reports whether addr answers now: it pings the peer, past the
+// fast failure of a suspected one, and marks it healthy when it answers.
+// A suspicion can outlive its cause (a call issued into a partition times
+// out after the partition healed), and so can another signal's (gossip's
+// "dead"), so a decision that must not rest on a stale one, such as which
+// owner decides a conditional write, verifies the peer first.
+func (p *Pool) Verify(ctx context.Context, addr string) bool {
+	c := p.Client(addr)
+	if c.Ping(ctx) != nil {
+		return false
+	}
+	if !c.Healthy() {
+		c.markHealthy()
+	}
+	return true
+}
+
 // Remove closes the client for addr, failing its calls in flight with
 // ErrClosed and stopping its probes. A later call to addr starts afresh.
 func (p *Pool) Remove(addr string) {
