@@ -469,9 +469,10 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 
 // TestRecoverProbesAtOnce: a suspect peer whose backoff is an hour is
 // healthy again as soon as Recover is called once it answers.
-func TestRecoverProbesAtOnce(t *testing.T) {
-	_, addr := startServer(t, newTestHandler(), ServerOptions{})
-	var down atomic.Bool
+// refusingPool is a pool, with no probes of its own during a test, whose
+// dials are refused while *down.
+func refusingPool(t *testing.T) (pool *Pool, down *atomic.Bool) {
+	down = &atomic.Bool{}
 	down.Store(true)
 	opts := Options{RetryMin: time.Hour, RetryMax: time.Hour}
 	opts.Dial = func(ctx context.Context, a string) (net.Conn, error) {
@@ -481,7 +482,12 @@ func TestRecoverProbesAtOnce(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", a)
 	}
-	pool := newTestPool(t, opts)
+	return newTestPool(t, opts), down
+}
+
+func TestRecoverProbesAtOnce(t *testing.T) {
+	_, addr := startServer(t, newTestHandler(), ServerOptions{})
+	pool, down := refusingPool(t)
 	if _, _, err := pool.Call(ctxTimeout(t, 5*time.Second), addr, typeEcho, nil, nil); err == nil {
 		t.Fatal("call through a refusing dialer succeeded")
 	}
@@ -503,17 +509,7 @@ func TestRecoverProbesAtOnce(t *testing.T) {
 // answers; a peer that still refuses stays suspect.
 func TestVerifyClearsAStaleSuspicion(t *testing.T) {
 	_, addr := startServer(t, newTestHandler(), ServerOptions{})
-	var down atomic.Bool
-	down.Store(true)
-	opts := Options{RetryMin: time.Hour, RetryMax: time.Hour} // no probe during the test
-	opts.Dial = func(ctx context.Context, a string) (net.Conn, error) {
-		if down.Load() {
-			return nil, syscall.ECONNREFUSED
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", a)
-	}
-	pool := newTestPool(t, opts)
+	pool, down := refusingPool(t)
 	if _, _, err := pool.Call(ctxTimeout(t, 5*time.Second), addr, typeEcho, nil, nil); err == nil {
 		t.Fatal("call through a refusing dialer succeeded")
 	}
