@@ -56,7 +56,7 @@ func freePort(t *testing.T) string {
 type process struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *strings.Builder
+	logs *syncWriter // its stderr; read with String while it runs
 }
 
 func startNode(t *testing.T, dir, durability string) *process {
@@ -69,9 +69,9 @@ func startNode(t *testing.T, dir, durability string) *process {
 // port) accepts connections; the test's cleanup kills it if still running.
 func startProcess(t *testing.T, addr string, args ...string) *process {
 	t.Helper()
-	n := &process{addr: addr, logs: &strings.Builder{}}
+	n := &process{addr: addr, logs: &syncWriter{w: &strings.Builder{}}}
 	n.cmd = exec.Command(dynamodBinary(t), args...)
-	n.cmd.Stderr = &syncWriter{w: n.logs}
+	n.cmd.Stderr = n.logs
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, rt ro
 		if id == t.Self {
 			return n.coordinateConditional(t, key, req, rt)
 		}
-		if !n.healthy(t, id) && !n.verify(t, id) {
+		if !(n.healthy(t, id) && n.fwd.Healthy(t.Addrs[id])) && !n.verify(t, id) {
 			continue
 		}
 		if res, err, next := n.forward(t, target{id: id}, key, req, wait); !next {
@@ -172,8 +172,8 @@ func (n *Node) catchUp(t *Topology, key []byte, rt route, ready bool) error {
 // backoff, not one each.
 const verifyBackoff = time.Second
 
-// verify reports whether peer id answers now (peers.Verify), at most one
-// ping per verifyBackoff after one failed.
+// verify reports whether peer id answers now on both transports
+// (peers.Verify), at most one ping per verifyBackoff after one failed.
 func (n *Node) verify(t *Topology, id string) bool {
 	addr, ok := t.Addrs[id]
 	if !ok {
@@ -184,7 +184,9 @@ func (n *Node) verify(t *Topology, id string) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout/2)
 	defer cancel()
-	if n.peers.Verify(ctx, addr) {
+	// Both transports: the forward goes over its own connections, whose
+	// suspicion would fail it at once just the same.
+	if n.peers.Verify(ctx, addr) && n.fwd.Verify(ctx, addr) {
 		n.verifyFailed.Delete(addr)
 		n.stats.verified.Add(1)
 		return true

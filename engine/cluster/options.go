@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Options are the cluster defaults: replication factor and quorums, and
@@ -70,6 +72,16 @@ type Options struct {
 	// whatever the foreground latency (to compare against).
 	BackgroundTarget      time.Duration
 	BackgroundUnthrottled bool
+	// ReadyRing is the last ring this node held every partition of (what
+	// an earlier run handed OnReady): its first ring is compared with it,
+	// so partitions it gained while it was down, or left half pulled when
+	// it stopped, are pulled again (see ready.go). Nil: the first ring
+	// marks partitions only when the store is empty.
+	ReadyRing *ring.Ring
+	// OnReady, when set, is called (on a goroutine of its own) with each
+	// ring in which this node holds every partition it replicates; persist
+	// it for ReadyRing.
+	OnReady func(*ring.Ring)
 	// Logger receives the node's events: handoff and hint delivery
 	// (summed, at most one line per 10 s), partitions caught up after a
 	// ring change, anti-entropy repairs, reaps deferred. Default: discarded.

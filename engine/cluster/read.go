@@ -10,6 +10,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/quorum"
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // reply is one replica's answer.
@@ -130,7 +131,15 @@ func (n *Node) drain(cancel context.CancelFunc, replies chan reply, inFlight int
 // fetch asks one replica for key's record, answering on replies.
 func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, replies chan<- reply) {
 	if tg.id == t.Self {
-		rec, found, err := n.ownRecord(t, key)
+		if !n.readable(t, ring.HashKey(key)) {
+			// Reading through takes round trips: not ahead of the others.
+			go func() {
+				rec, found, err := n.ownRecord(t, key)
+				replies <- reply{t: tg, rec: rec, ok: found, err: err}
+			}()
+			return
+		}
+		rec, found, err := n.eng.Record(key, nil)
 		replies <- reply{t: tg, rec: rec, ok: found, err: err}
 		return
 	}

@@ -165,10 +165,15 @@ func (n *Node) noteRing(t *Topology) {
 		return
 	}
 	prev := rd.ring
-	if prev != nil && prev.Version() == r.Version() && prev.Fingerprint() == r.Fingerprint() {
-		rd.ring = r
-		rd.seen.Store(r)
-		return
+	if prev != nil && !ringBeats(r, prev) {
+		if prev.Version() == r.Version() && prev.Fingerprint() == r.Fingerprint() {
+			rd.ring = r // the same ring, another copy
+			rd.seen.Store(r)
+		}
+		return // an older ring, from a request that loaded it before the change
+	}
+	if prev == nil && n.opts.ReadyRing != nil {
+		prev = n.opts.ReadyRing // compare the first ring with the last one caught up
 	}
 	if rd.pending == nil {
 		rd.pending = map[int]*catchUpState{}
@@ -234,6 +239,23 @@ func (n *Node) noteRing(t *Topology) {
 	rd.ring = r
 	rd.publish(r.Partitions())
 	rd.seen.Store(r)
+	if len(rd.pending) == 0 {
+		n.reportReady(r)
+	}
+}
+
+// ringBeats reports whether ring a replaces ring b: membership's order, a
+// higher version, or the same version and a smaller fingerprint.
+func ringBeats(a, b *ring.Ring) bool {
+	return a.Version() > b.Version() || a.Version() == b.Version() && a.Fingerprint() < b.Fingerprint()
+}
+
+// reportReady hands r to Options.OnReady, off the caller's locks: this
+// node holds every partition it replicates in r.
+func (n *Node) reportReady(r *ring.Ring) {
+	if f := n.opts.OnReady; f != nil {
+		n.bg.goTask(func() { f(r) })
+	}
 }
 
 // publish rebuilds the bitset readers check (under mu).
@@ -271,6 +293,7 @@ func (n *Node) CatchUp() int {
 	type job struct {
 		p   int
 		src string
+		st  *catchUpState
 	}
 	var jobs []job
 	rd := &n.ready
@@ -289,7 +312,7 @@ func (n *Node) CatchUp() int {
 			}
 			switch {
 			case n.healthy(t, id):
-				jobs = append(jobs, job{p, id})
+				jobs = append(jobs, job{p, id, st})
 			case now.Sub(st.since) > catchUpPatience:
 				st.pulled[id] = true // down too long: its hints and handoff bring what it holds
 				n.stats.catchUpSkipped.Add(1)
@@ -304,8 +327,8 @@ func (n *Node) CatchUp() int {
 		}
 		if n.pull(t, j.p, j.src) {
 			rd.mu.Lock()
-			if st := rd.pending[j.p]; st != nil && rd.ring == t.Ring {
-				st.pulled[j.src] = true
+			if rd.pending[j.p] == j.st { // still the same catch-up (not dropped and marked again)
+				j.st.pulled[j.src] = true
 			}
 			rd.mu.Unlock()
 		}
@@ -333,6 +356,9 @@ func (n *Node) CatchUp() int {
 	if finished > 0 && len(rd.pending) == 0 {
 		n.log.Info("caught up every partition this node replicates", "partitions", rd.marked,
 			"took", time.Since(rd.started).Round(time.Millisecond), "records_pulled", n.stats.catchUpRecords.Load())
+		if rd.ring != nil {
+			n.reportReady(rd.ring)
+		}
 	}
 	rd.mu.Unlock()
 	return finished
@@ -347,50 +373,45 @@ func (n *Node) catchingUp() int {
 
 // pull takes into this node every record peer holds in partition p that
 // differs from its own (a merkle comparison, as anti-entropy's, but one
-// way). It reports whether the partition is now caught up with peer: a
-// comparison found nothing the peer holds that this node lacked, with no
-// segment cut short.
+// way). It reports whether the partition is now caught up with peer: every
+// differing segment came whole. (Writes landing meanwhile reach this node
+// too, as a replica; requiring a pass that merged nothing new stalled on a
+// partition under steady writes.)
 func (n *Node) pull(t *Topology, p int, peer string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
 	defer cancel()
 	addr := t.Addrs[peer]
-	for range 4 { // each pass takes what the last one's truncated segments left
-		local, err := n.partitionTree(t, p)
+	local, err := n.partitionTree(t, p)
+	if err != nil {
+		return false
+	}
+	leaves, err := n.peers.Tree(ctx, addr, p, nil)
+	if err != nil {
+		return false
+	}
+	diff, err := local.DiffLeaves(leaves)
+	if err != nil {
+		return false
+	}
+	whole := true
+	for _, seg := range diff {
+		lo, hi := local.SegmentRange(seg)
+		theirs, truncated, err := n.peers.Segment(ctx, addr, lo, hi)
 		if err != nil {
 			return false
 		}
-		leaves, err := n.peers.Tree(ctx, addr, p, nil)
-		if err != nil {
-			return false
-		}
-		diff, err := local.DiffLeaves(leaves)
-		if err != nil {
-			return false
-		}
-		changed, cut := 0, false
-		for _, seg := range diff {
-			lo, hi := local.SegmentRange(seg)
-			theirs, truncated, err := n.peers.Segment(ctx, addr, lo, hi)
+		whole = whole && !truncated // the rest comes in the next round's pass
+		for key, rec := range theirs {
+			changed, err := n.eng.MergeRecord([]byte(key), rec, kv.DurabilityDefault)
 			if err != nil {
 				return false
 			}
-			cut = cut || truncated
-			for key, rec := range theirs {
-				c, err := n.eng.MergeRecord([]byte(key), rec, kv.DurabilityDefault)
-				if err != nil {
-					return false
-				}
-				if c {
-					changed++
-				}
+			if changed {
+				n.stats.catchUpRecords.Add(1)
 			}
 		}
-		n.stats.catchUpRecords.Add(uint64(changed))
-		if changed == 0 && !cut {
-			return true
-		}
 	}
-	return false
+	return whole
 }
 
 // CatchUpStatus is one partition this node is catching up: the sources it

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/ring"
@@ -104,4 +105,45 @@ func statValue(stats []kv.Stat, name string) string {
 		}
 	}
 	return ""
+}
+
+// A node that restarts into a ring newer than the last one it had caught
+// up (it was down while a join moved partitions to it, or stopped half
+// way through pulling them) pulls what it gained since, though its store
+// is not empty.
+func TestRestartCatchesUpFromTheLastReadyRing(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
+	before := c.topo.Load().Ring
+	c.leaveRing(4)
+	after := c.topo.Load().Ring // a leave hands n5's partitions to the others
+	tn := c.nodes[0]
+	if _, err := tn.put(t, "k", set("v")); err != nil {
+		t.Fatal(err)
+	}
+	gained := 0
+	for p := range after.Partitions() {
+		o1, _ := before.PreferenceList(p, 2, nil)
+		o2, _ := after.PreferenceList(p, 2, nil)
+		if contains(o2, tn.id) && !contains(o1, tn.id) {
+			gained++
+		}
+	}
+	if gained == 0 {
+		t.Fatal("setup: the leave gave n1 no partition")
+	}
+	restarted, err := New(tn.eng, topoFor{c, tn.id, &tn.ring}, tn.pool, Options{N: 2, R: 1, W: 2,
+		HintInterval: time.Hour, HandoffInterval: time.Hour, AntiEntropyInterval: -1, ReapInterval: -1, CatchUpInterval: -1,
+		ReadyRing: before})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Close()
+	if got := restarted.catchingUp(); got != gained {
+		t.Fatalf("restarted with the ring before the leave as its last ready one: %d partitions to catch up, want %d", got, gained)
+	}
+	// A request still holding the old ring does not undo the marks.
+	restarted.noteRing(&Topology{Ring: before, Self: tn.id})
+	if got := restarted.catchingUp(); got != gained {
+		t.Fatalf("after an older ring was noted: %d partitions to catch up, want %d", got, gained)
+	}
 }

@@ -21,6 +21,7 @@ type counters struct {
 	catchUpRecords, readsNotReady         atomic.Uint64 // records pulled; reads refused while catching up
 	readsThrough                          atomic.Uint64 // reads answered through a partition's earlier replicas
 	verified                              atomic.Uint64 // suspected owners that answered a ping before a conditional write
+	forwardsWaitedOut                     atomic.Uint64 // forwards that failed maybe delivered, waited out before moving on
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
 	handlerPanics                         atomic.Uint64
 	conditional                           atomic.Uint64 // conditional writes decided here
@@ -59,6 +60,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_writes_coordinated", Value: u(n.stats.writes.Load())},
 		kv.Stat{Name: "cluster_writes_forwarded", Value: u(n.stats.forwarded.Load())},
 		kv.Stat{Name: "cluster_late_forwards_refused", Value: u(n.stats.lateForwards.Load())},
+		kv.Stat{Name: "cluster_forwards_waited_out", Value: u(n.stats.forwardsWaitedOut.Load())},
 		kv.Stat{Name: "cluster_unavailable", Value: u(n.stats.unavailable.Load())},
 		kv.Stat{Name: "cluster_read_repairs", Value: u(n.stats.readRepairs.Load())},
 		kv.Stat{Name: "cluster_read_repair_failures", Value: u(n.stats.readRepairFailures.Load())},

@@ -102,6 +102,7 @@ func (n *Node) forward(t *Topology, tg target, key []byte, req *kv.PutRequest, w
 		// superseded it (the simulator's seed 1460). So wait out the whole
 		// wait, as a timed-out call does: past it, the owner refuses the
 		// request even with the clocks a half wait apart.
+		n.stats.forwardsWaitedOut.Add(1)
 		n.waitUntil(start.Add(wait))
 	}
 	return kv.PutResult{}, err, true

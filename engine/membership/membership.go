@@ -384,16 +384,33 @@ func (m *Membership) Subscribe(fn func(*View)) (cancel func()) {
 // effect. Rejoin undoes it; restarting does not (see Config.Left).
 // ErrLastMember if this node is the ring's only member.
 func (m *Membership) Leave(ctx context.Context) error {
+	if err := m.StartLeave(); err != nil {
+		return err
+	}
+	return m.WaitLeft(ctx)
+}
+
+// StartLeave asks for this node to be out of the ring and returns at once;
+// WaitLeft waits until it is. Errors: ErrClosed, ErrLastMember.
+func (m *Membership) StartLeave() error {
 	if m.closed() {
 		return ErrClosed
 	}
-	if v := m.View(); v.Ring.Len() == 1 && v.Ring.Owner(0) == m.self {
+	if v := m.View(); v.Ring != nil && v.Ring.Len() == 1 && v.Ring.Owner(0) == m.self {
 		return ErrLastMember
 	}
 	m.settings.Lock()
-	m.settings.intent = intentLeave
+	if !m.settings.intent.leaving() {
+		m.settings.intent = intentLeave
+	}
 	m.settings.Unlock()
 	m.in.signal()
+	return nil
+}
+
+// WaitLeft waits until a ring without this node has reached the others
+// (see Leave), ctx ends, or the node closes.
+func (m *Membership) WaitLeft(ctx context.Context) error {
 	for {
 		v := m.View()
 		if left(v) {

@@ -47,15 +47,20 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 		return n.record(args[1:])
 	case "leave":
 		// Remembered first: a node restarted while (or after) leaving stays
-		// out of the ring.
+		// out of the ring. The intent is set before the answer, so a
+		// rejoin that follows at once undoes it.
 		if err := n.writeFileAtomic(filepath.Join(n.opts.Engine.Dir, leftFile), nil); err != nil {
 			return nil, fmt.Errorf("recording the leave: %w", err)
+		}
+		if err := n.members.StartLeave(); err != nil {
+			n.forgetLeave()
+			return nil, err
 		}
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			if err := n.members.Leave(ctx); err != nil {
-				n.opts.Logger.Error("leave failed", "err", err)
+			if err := n.members.WaitLeft(ctx); err != nil {
+				n.opts.Logger.Warn("the ring without this node has not reached the others yet; the leave stays in effect", "err", err)
 				return
 			}
 			n.opts.Logger.Info("left the ring; handing data off to the new owners")
@@ -66,8 +71,8 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 		if !n.members.Leaving() {
 			return nil, fmt.Errorf("%w: %s has not left the ring", kv.ErrAdminUsage, v.Self)
 		}
-		if err := n.fs.Remove(filepath.Join(n.opts.Engine.Dir, leftFile)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
-			return nil, fmt.Errorf("forgetting the leave: %w", err)
+		if err := n.forgetLeave(); err != nil {
+			return nil, err
 		}
 		if err := n.members.Rejoin(); err != nil {
 			return nil, err
@@ -269,4 +274,12 @@ func (n *Node) transfers() []kv.Stat {
 		}
 	}
 	return out
+}
+
+// forgetLeave removes the leave marker (leftFile).
+func (n *Node) forgetLeave() error {
+	if err := n.fs.Remove(filepath.Join(n.opts.Engine.Dir, leftFile)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		return fmt.Errorf("forgetting the leave: %w", err)
+	}
+	return nil
 }

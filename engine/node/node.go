@@ -24,9 +24,10 @@ import (
 
 // Files in the data directory beside the engine's, written atomically.
 const (
-	ringFile  = "ring"  // the ring this node last held (ring.Encode)
-	peersFile = "peers" // the members' gossip addresses, JSON by node ID
-	leftFile  = "left"  // present once asked to leave: a restart stays out of the ring until "admin rejoin"
+	ringFile  = "ring"       // the ring this node last held (ring.Encode)
+	peersFile = "peers"      // the members' gossip addresses, JSON by node ID
+	leftFile  = "left"       // present once asked to leave: a restart stays out of the ring until "admin rejoin"
+	readyFile = "ready-ring" // the last ring this node held every partition of (cluster.Options.ReadyRing)
 )
 
 // Node is one open node.
@@ -192,6 +193,28 @@ func (n *Node) startCluster() error {
 	if repl.Logger == nil {
 		repl.Logger = n.opts.Logger
 	}
+	readyPath := filepath.Join(n.opts.Engine.Dir, readyFile)
+	if b, err := n.readFile(readyPath); err == nil {
+		if r, err := ring.Decode(b); err == nil {
+			repl.ReadyRing = r
+		} else {
+			n.opts.Logger.Warn("ignoring a saved file that does not parse", "path", readyPath, "err", err)
+		}
+	}
+	var readyMu sync.Mutex // one writer of the file (and of its .tmp) at a time
+	readySaved := repl.ReadyRing
+	repl.OnReady = func(r *ring.Ring) {
+		readyMu.Lock()
+		defer readyMu.Unlock()
+		if readySaved != nil && (readySaved.Equal(r) || ringNewer(readySaved, r)) {
+			return
+		}
+		if err := n.writeFileAtomic(readyPath, r.Encode()); err != nil {
+			n.opts.Logger.Error("saving the ring caught up to", "err", err)
+			return
+		}
+		readySaved = r
+	}
 	if n.coord, err = cluster.New(n.eng, &n.topo, n.pool, repl); err != nil {
 		return err
 	}
@@ -334,3 +357,8 @@ func (n *Node) writeFileAtomic(path string, b []byte) error {
 // Coordinator is the cluster coordinator of a cluster node; nil on a
 // single node.
 func (n *Node) Coordinator() *cluster.Node { return n.coord }
+
+// ringNewer reports whether a replaces b in membership's order.
+func ringNewer(a, b *ring.Ring) bool {
+	return a.Version() > b.Version() || a.Version() == b.Version() && a.Fingerprint() < b.Fingerprint()
+}

@@ -121,6 +121,7 @@ var known = map[string]metric{
 	"cluster_catch_up_sources_skipped":   {kind: counter, help: "Catch-up sources skipped after being down longer than the catch-up patience."},
 	"cluster_catch_up_records":           {kind: counter, help: "Records that changed here while catching up partitions."},
 	"cluster_suspects_verified":          {kind: counter, help: "Owners the transport suspected but that answered a ping before a conditional write chose its decider."},
+	"cluster_forwards_waited_out":        {kind: counter, help: "Forwarded writes that failed but may have been delivered, waited out (the forward wait) before the next owner was tried."},
 	"cluster_reads_through":              {kind: counter, help: "Reads of a partition this node is catching up, answered after reading the key through from the partition's earlier replicas."},
 	"cluster_reads_refused_catching_up":  {kind: counter, help: "Reads refused because this node is still catching up the key's partition and reached none of its earlier replicas."},
 	"cluster_aae_exchanges":              {kind: counter, name: "cluster_antientropy_exchanges", help: "Anti-entropy exchanges of Merkle trees."},
