@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-join bench-loadgen fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-join bench-loadgen cost-model fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ bench-memcached: ## this store vs a real memcached, side by side (perf/compare-m
 
 bench-join: ## a fourth node joins a loaded 3-node cluster, admission controller on and off (perf/bench-join.sh; KEYS, VALUE, IDLE, RATE)
 	perf/bench-join.sh
+
+cost-model: ## syscalls, context switches, allocations and time per replicated get and set (perf/cost-model.sh; OPS)
+	perf/cost-model.sh
 
 bench-loadgen: ## loadgen vs memcaslap on one memcached, side by side (perf/compare-memcaslap.sh; ROUNDS, PIN, IO)
 	perf/compare-memcaslap.sh
