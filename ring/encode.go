@@ -48,6 +48,13 @@ func (r *Ring) AppendEncode(dst []byte) []byte { return append(dst, r.enc...) }
 // members and owners.
 func (r *Ring) Equal(o *Ring) bool { return bytes.Equal(r.enc, o.enc) }
 
+// Replaces reports whether r replaces o in the order every node adopts
+// rings by: a higher version, or the same version and a smaller
+// fingerprint (rings made at once by two claimants converge on one).
+func (r *Ring) Replaces(o *Ring) bool {
+	return r.version > o.version || r.version == o.version && r.fingerprint < o.fingerprint
+}
+
 func (r *Ring) encode() []byte {
 	b := append([]byte(encMagic), encFormat, byte(r.cfg.log2()), byte(r.cfg.Replicas))
 	b = binary.AppendUvarint(b, r.version)

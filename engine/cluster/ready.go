@@ -165,7 +165,7 @@ func (n *Node) noteRing(t *Topology) {
 		return
 	}
 	prev := rd.ring
-	if prev != nil && !ringBeats(r, prev) {
+	if prev != nil && !r.Replaces(prev) {
 		if prev.Version() == r.Version() && prev.Fingerprint() == r.Fingerprint() {
 			rd.ring = r // the same ring, another copy
 			rd.seen.Store(r)
@@ -242,12 +242,6 @@ func (n *Node) noteRing(t *Topology) {
 	if len(rd.pending) == 0 {
 		n.reportReady(r)
 	}
-}
-
-// ringBeats reports whether ring a replaces ring b: membership's order, a
-// higher version, or the same version and a smaller fingerprint.
-func ringBeats(a, b *ring.Ring) bool {
-	return a.Version() > b.Version() || a.Version() == b.Version() && a.Fingerprint() < b.Fingerprint()
 }
 
 // reportReady hands r to Options.OnReady, off the caller's locks: this

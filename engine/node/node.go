@@ -206,7 +206,7 @@ func (n *Node) startCluster() error {
 	repl.OnReady = func(r *ring.Ring) {
 		readyMu.Lock()
 		defer readyMu.Unlock()
-		if readySaved != nil && (readySaved.Equal(r) || ringNewer(readySaved, r)) {
+		if readySaved != nil && (readySaved.Equal(r) || readySaved.Replaces(r)) {
 			return
 		}
 		if err := n.writeFileAtomic(readyPath, r.Encode()); err != nil {
@@ -357,8 +357,3 @@ func (n *Node) writeFileAtomic(path string, b []byte) error {
 // Coordinator is the cluster coordinator of a cluster node; nil on a
 // single node.
 func (n *Node) Coordinator() *cluster.Node { return n.coord }
-
-// ringNewer reports whether a replaces b in membership's order.
-func ringNewer(a, b *ring.Ring) bool {
-	return a.Version() > b.Version() || a.Version() == b.Version() && a.Fingerprint() < b.Fingerprint()
-}
