@@ -63,6 +63,7 @@ type config struct {
 	// Background work's admission controller.
 	BackgroundTarget      time.Duration
 	BackgroundUnthrottled bool
+	TransferRate          int
 }
 
 // size is a byte count written as 1048576, 64k, 64m, 1g (binary units,
@@ -175,6 +176,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.DurableReplicas, "durable-replicas", 0, "cluster: how many replicas of each write (coordinator first) fsync it; the others use -durability")
 	fs.DurationVar(&c.BackgroundTarget, "background-target", 0, "cluster: client p99 that background work (hints, handoff, anti-entropy, reaping) backs off to protect; 0 = twice this node's own quiet p99, at least 2ms")
 	fs.BoolVar(&c.BackgroundUnthrottled, "background-unthrottled", false, "cluster: run background work at its full rate whatever the client latency (for comparison)")
+	fs.IntVar(&c.TransferRate, "transfer-rate", 20000, "cluster: most records a second this node reads and moves for a new replica's catch-up pulls, as puller and as source; the controller grants between a twentieth of it and all of it")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics at /metrics over HTTP on this address (e.g. 127.0.0.1:9150); empty: off")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log lines on stderr as text (key=value) or json")
@@ -317,7 +319,7 @@ func (c *config) nodeOptions(logger *slog.Logger) (node.Options, error) {
 			Ring: ring.Config{Partitions: c.Partitions},
 		},
 		Replication: cluster.Options{N: c.N, R: c.R, W: c.W, DurableReplicas: c.DurableReplicas,
-			BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled},
+			BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate},
 		InternodeAddr: c.Internode,
 	}
 	return o, nil

@@ -208,3 +208,24 @@ func TestTakeAccruesAtRateUpToABurst(t *testing.T) {
 		t.Fatalf("take of 5: %d", got)
 	}
 }
+
+// Work whose size is known only once done (a segment served) is paid
+// after: debt holds the task back until the rate has paid it off.
+func TestChargedWorkHoldsBackUntilPaid(t *testing.T) {
+	c := New(DefaultLaw(), time.Second)
+	task := c.Task("transfer", 0, 100, 50)
+	now := time.Unix(0, 0)
+	if !task.Ready(now) {
+		t.Fatal("a fresh task is not ready")
+	}
+	task.Charge(150) // a burst of 50 held: in debt by 100
+	if task.Ready(now.Add(990 * time.Millisecond)) {
+		t.Fatal("ready after 0.99 s at 100/s with a debt of 100")
+	}
+	if !task.Ready(now.Add(1015 * time.Millisecond)) {
+		t.Fatal("not ready once 1.015 s at 100/s paid a debt of 100")
+	}
+	if got := task.Take(1000, now.Add(1015*time.Millisecond)); got != 1 {
+		t.Fatalf("take right after paying off the debt: %d, want the 1 unit accrued past it", got)
+	}
+}

@@ -135,13 +135,41 @@ func (t *Task) Take(want int, now time.Time) int {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.refill(now)
+	n := max(0, min(want, int(t.tokens)))
+	t.tokens -= float64(n)
+	return n
+}
+
+// Ready reports whether the task may start work now whose size it learns
+// only by doing it (a scan, a segment a peer asks for): its grant is not
+// in debt. Charge then pays for what the work took.
+func (t *Task) Ready(now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refill(now)
+	return t.tokens >= 1
+}
+
+// Charge pays for n units of work done after Ready. The grant goes into
+// debt, which later grants pay off first: the rate holds on average
+// however large the pieces the work came in.
+func (t *Task) Charge(n int) {
+	if n <= 0 {
+		return
+	}
+	t.mu.Lock()
+	t.tokens -= float64(n)
+	t.done += uint64(n)
+	t.mu.Unlock()
+}
+
+// refill adds what the rate accrued since the last grant (under mu).
+func (t *Task) refill(now time.Time) {
 	if !t.filled.IsZero() {
 		t.tokens = min(t.burst, t.tokens+t.rate*now.Sub(t.filled).Seconds())
 	}
 	t.filled = now
-	n := min(want, int(t.tokens))
-	t.tokens -= float64(n)
-	return n
 }
 
 // Refund gives back units taken and not used (a round found less work

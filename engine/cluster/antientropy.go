@@ -166,16 +166,22 @@ func (n *Node) AntiEntropy() int {
 
 // exchange reconciles partition p with one peer.
 func (n *Node) exchange(t *Topology, p int, peer string) int {
+	if !n.partitionReadable(t, p) {
+		return 0 // catching it up: the pull brings what an exchange would
+	}
 	n.stats.aaeRounds.Add(1)
-	local, err := n.partitionTree(t, p)
+	local, _, err := n.partitionTree(t, p)
 	if err != nil {
 		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
 	defer cancel()
 	addr := t.Addrs[peer]
-	leaves, err := n.peers.Tree(ctx, addr, p, nil)
+	leaves, err := n.peers.Tree(ctx, addr, p, msg.AntiEntropy, nil)
 	if err != nil {
+		if refusedWith(err, msg.ErrNotReady) {
+			n.stats.aaeNotReady.Add(1) // the peer is catching it up
+		}
 		return 0
 	}
 	diff, err := local.DiffLeaves(leaves)
@@ -186,7 +192,7 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 	for _, seg := range diff {
 		n.stats.aaeSegments.Add(1)
 		lo, hi := local.SegmentRange(seg)
-		theirs, _, err := n.peers.Segment(ctx, addr, lo, hi) // the rest of a truncated one: next pass
+		theirs, _, err := n.peers.Segment(ctx, addr, lo, hi, msg.AntiEntropy) // the rest of a truncated one: next pass
 		if err != nil {
 			return repaired
 		}
@@ -218,22 +224,25 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 
 var errNoRing = errors.New("cluster: no ring")
 
-// partitionTree builds the merkle tree of this node's records in p.
-func (n *Node) partitionTree(t *Topology, p int) (*merkle.Tree, error) {
+// partitionTree builds the merkle tree of this node's records in p, and
+// says how many records it read.
+func (n *Node) partitionTree(t *Topology, p int) (*merkle.Tree, int, error) {
 	if t.Ring == nil || p < 0 || p >= t.Ring.Partitions() {
-		return nil, errNoRing
+		return nil, 0, errNoRing
 	}
 	lo, hi := t.Ring.PartitionRange(p)
 	tree, err := merkle.New(lo, hi)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	count := 0
 	err = n.eng.ScanHashRange(lo, hi, func(key, rec []byte) bool {
 		tree.Add(ring.HashKey(key), key, rec)
+		count++
 		return true
 	})
 	tree.Seal()
-	return tree, err
+	return tree, count, err
 }
 
 // records yields this node's records with hashes in [lo, hi).

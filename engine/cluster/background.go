@@ -19,6 +19,7 @@ const admitPeriod = 250 * time.Millisecond
 type background struct {
 	ctl                       *admit.Controller
 	hints, handoff, aae, reap *admit.Task
+	catchup, transfer         *admit.Task      // the two ends of catch-up pulls (pull.go)
 	now                       func() time.Time // tests replace it
 }
 
@@ -45,6 +46,8 @@ func newBackground(o Options) background {
 	b.handoff = task("handoff", o.HandoffBatch, o.HandoffInterval)
 	b.aae = task("aae_urgent", urgentPerTick, o.AntiEntropyInterval)
 	b.reap = task("reap", o.ReapBatch, o.ReapInterval)
+	b.catchup = task("catchup", o.TransferRate/4, time.Second/4)
+	b.transfer = task("transfer", o.TransferRate/4, time.Second/4)
 	return b
 }
 

@@ -76,21 +76,23 @@ func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 		res, err := n.servePut(key, &req, deadline)
 		return msg.AppendPutResp(dst, &res), msg.ToRemote(err)
 	case msg.Tree:
-		part, err := msg.DecodeTree(p)
+		part, why, err := msg.DecodeTree(p)
 		if err != nil {
 			return nil, err
 		}
-		tree, err := n.partitionTree(n.topo.Topology(), part)
-		if err != nil {
-			return nil, msg.ToRemote(err)
-		}
-		return tree.AppendLeaves(dst), nil
+		return n.serveTree(part, why, dst)
 	case msg.Segment:
-		lo, hi, err := msg.DecodeSegmentReq(p)
+		lo, hi, why, err := msg.DecodeSegmentReq(p)
 		if err != nil {
 			return nil, err
 		}
-		return msg.AppendSegment(dst, n.records(lo, hi)), nil
+		return n.serveSegment(lo, hi, why, dst)
+	case msg.Holds:
+		kds, err := msg.DecodeKeyDigests(p)
+		if err != nil {
+			return nil, err
+		}
+		return msg.AppendBoolsResp(dst, n.holds(kds)), nil
 	case msg.Reapable, msg.Reap:
 		kds, err := msg.DecodeKeyDigests(p)
 		if err != nil {
@@ -99,7 +101,7 @@ func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 		if t == msg.Reap {
 			return msg.AppendReapResp(dst, n.reap(kds)), nil
 		}
-		return msg.AppendReapableResp(dst, n.reapable(kds)), nil
+		return msg.AppendBoolsResp(dst, n.reapable(kds)), nil
 	case msg.FlushAll:
 		delay, err := msg.DecodeFlushAll(p)
 		if err != nil {

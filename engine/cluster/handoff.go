@@ -4,24 +4,36 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 )
 
 // Ownership handoff: after the ring changes (a join, a leave), a node may
-// hold records of partitions it no longer replicates. This loop pushes
-// each such record to the partition's current replicas and lets go of it
-// once all of them acknowledged, so data follows the ring in the
-// background (Dynamo §4.9). Rounds are bounded (HandoffBatch records) so
-// the transfer cannot crowd out client requests.
+// hold records of partitions it no longer replicates. This loop makes sure
+// each such record is at every one of the partition's current replicas
+// and then lets go of it, so data follows the ring in the background
+// (Dynamo §4.9). A new replica has usually pulled most of them already
+// (CatchUp), so the loop first asks each owner, one message per batch,
+// which records it holds as they are here (Holds), sends only the others,
+// and drops a record once every owner has it. Rounds take their work from
+// the handoff task of the admission controller: a record sent costs one
+// unit, a record found held a heldCost fraction of one.
 
 type heldRecord struct {
 	key, rec []byte
 }
 
-// HandOff runs one round: it finds up to HandoffBatch records of
-// partitions this node does not replicate, sends them to their replicas,
-// and drops those every replica took. It returns how many it dropped.
+// heldCost is how many records found already held cost the handoff grant
+// one unit: they are read and checked here, and dropped, but not sent.
+const heldCost = 8
+
+// holdsBatch bounds the keys of one Holds message.
+const holdsBatch = 1024
+
+// HandOff runs one round: it finds records of partitions this node does
+// not replicate, makes sure every replica holds them, and drops them. It
+// returns how many it dropped.
 func (n *Node) HandOff() int {
 	t := n.topo.Topology()
 	r := t.Ring
@@ -33,15 +45,20 @@ func (n *Node) HandOff() int {
 	nrep := min(n.opts.N, r.Len())
 	moved := 0
 	budget := n.bgw.handoff.Take(n.opts.HandoffBatch, n.bgw.now())
+	spent := handoffCost{}
 	defer func() {
-		n.bgw.handoff.Refund(budget)
+		if c := spent.units(); c < budget {
+			n.bgw.handoff.Refund(budget - c)
+		} else {
+			n.bgw.handoff.Charge(c - budget)
+		}
 		n.bgw.handoff.Done(moved)
 	}()
 	// Resume where the last round stopped, so records that cannot move
 	// (an owner refusing, a key rewritten constantly) do not starve the
 	// partitions after them.
 	start := int(n.handoffNext.Load())
-	for i := 0; i < r.Partitions() && budget > 0 && !n.closed.Load(); i++ {
+	for i := 0; i < r.Partitions() && spent.units() < budget && !n.closed.Load(); i++ {
 		p := (start + i) % r.Partitions()
 		n.handoffNext.Store(uint64(p + 1))
 		owners, err := r.PreferenceList(p, nrep, nil)
@@ -59,14 +76,32 @@ func (n *Node) HandOff() int {
 		}
 		lo, hi := r.PartitionRange(p)
 		var batch []heldRecord
+		most := (budget - spent.units()) * heldCost
 		n.eng.ScanHashRange(lo, hi, func(key, rec []byte) bool {
 			batch = append(batch, heldRecord{append([]byte(nil), key...), append([]byte(nil), rec...)})
-			return len(batch) < budget
+			return len(batch) < most
 		})
-		budget -= len(batch)
+		held := n.heldBy(t, owners, batch)
 		var took []heldRecord
-		for _, h := range batch {
-			if n.pushToAll(t, owners, h) {
+		heldHere := 0
+		for i, h := range batch {
+			if spent.units() >= budget {
+				break // the rest next time round
+			}
+			var missing []string
+			for _, id := range owners {
+				if !held[id][i] {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) == 0 {
+				spent.held++
+				heldHere++
+				took = append(took, h)
+				continue
+			}
+			spent.sent++
+			if n.pushToAll(t, missing, h) {
 				took = append(took, h)
 			}
 		}
@@ -79,15 +114,67 @@ func (n *Node) HandOff() int {
 				n.stats.handedOff.Add(1)
 			}
 		}
-		if len(took) > 0 {
-			n.logs.handedOff.add(n.log, slog.LevelInfo, "handed off records of partitions this node no longer replicates", "", uint64(len(took)))
-		}
+		n.stats.handedOffHeld.Add(uint64(heldHere))
+		n.logs.handedOff.add(n.log, slog.LevelInfo, "handed off records of partitions this node no longer replicates", "", uint64(len(took)))
 	}
 	return moved
 }
 
-// pushToAll sends a record to every owner, at the owners' own durability,
-// and reports whether all took it. Before this node lets go of its copy,
+// handoffCost is the work of one handoff round: records sent, and
+// records found held.
+type handoffCost struct{ sent, held int }
+
+func (c handoffCost) units() int { return c.sent + (c.held+heldCost-1)/heldCost }
+
+// heldBy asks each owner which records of batch it holds as they are
+// here: held[id][i] for batch[i]. An owner that does not answer holds
+// none, as far as this round knows.
+func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) map[string][]bool {
+	held := make(map[string][]bool, len(owners))
+	kds := make([]msg.KeyDigest, len(batch))
+	for i, h := range batch {
+		kds[i] = msg.KeyDigest{Key: h.key, Digest: engine.Digest(h.rec)}
+	}
+	for _, id := range owners {
+		answers := make([]bool, len(batch))
+		for lo := 0; lo < len(kds); lo += holdsBatch {
+			hi := min(len(kds), lo+holdsBatch)
+			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+			ok, err := n.peers.Holds(ctx, t.Addrs[id], kds[lo:hi])
+			cancel()
+			if err != nil {
+				break
+			}
+			copy(answers[lo:hi], ok)
+		}
+		held[id] = answers
+	}
+	return held
+}
+
+// holds answers a Holds message: per pair, whether this node owns the key
+// by its own ring (a node that does not would hand it off in turn, and two
+// nodes each trusting the other's copy could both drop theirs) and holds
+// exactly that record.
+func (n *Node) holds(kds []msg.KeyDigest) []bool {
+	t := n.topo.Topology()
+	out := make([]bool, len(kds))
+	var buf []byte
+	for i, kd := range kds {
+		if !n.owns(t, kd.Key) {
+			continue
+		}
+		rec, found, err := n.eng.Record(kd.Key, buf[:0])
+		if err == nil && found && engine.Digest(rec) == kd.Digest {
+			out[i] = true
+		}
+		buf = rec
+	}
+	return out
+}
+
+// pushToAll sends a record to each of owners, at the owners' own
+// durability, and reports whether all took it. Before this node lets go of its copy,
 // makeDurable must succeed.
 func (n *Node) pushToAll(t *Topology, owners []string, h heldRecord) bool {
 	for _, id := range owners {

@@ -65,6 +65,11 @@ type Options struct {
 	// of them until it has; see ready.go). Default 200 ms; negative turns
 	// the loop off (tests call CatchUp).
 	CatchUpInterval time.Duration
+	// TransferRate is the most records per second this node reads and
+	// moves for catch-up pulls, as the puller and, apart, as a source; the
+	// admission controller grants between a twentieth of it and all of
+	// it. Default 20,000.
+	TransferRate int
 	// BackgroundTarget is the foreground p99 this node's background work
 	// (hint delivery, handoff, urgent anti-entropy, reaping) backs off to
 	// protect (package admit). Default 0: twice the node's own quiet p99,
@@ -138,6 +143,9 @@ func (o *Options) EnsureDefaults() {
 	if o.CatchUpInterval == 0 {
 		o.CatchUpInterval = 200 * time.Millisecond
 	}
+	if o.TransferRate == 0 {
+		o.TransferRate = 20000
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,7 +162,7 @@ func (o *Options) Validate() error {
 	case o.DurableReplicas < 0 || o.DurableReplicas > o.N:
 		return fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
 	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0 || o.HandoffInterval < 0 || o.HandoffBatch < 0 ||
-		o.AntiEntropyCycle < 0 || o.ReapBatch < 0 || o.BackgroundTarget < 0:
+		o.AntiEntropyCycle < 0 || o.ReapBatch < 0 || o.BackgroundTarget < 0 || o.TransferRate < 0:
 		return fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
 	}
 	return nil

@@ -34,11 +34,16 @@ type peers interface {
 	// no longer apply it.
 	Put(ctx context.Context, addr string, key []byte, req *kv.PutRequest, deadline int64) (kv.PutResult, error)
 	// Tree returns the merkle leaves (merkle.Tree.AppendLeaves) of the
-	// peer's records in a partition, appended to dst.
-	Tree(ctx context.Context, addr string, partition int, dst []byte) (leaves []byte, err error)
+	// peer's records in a partition, appended to dst; why says how the
+	// peer serves it (msg.Purpose).
+	Tree(ctx context.Context, addr string, partition int, why msg.Purpose, dst []byte) (leaves []byte, err error)
 	// Segment returns the peer's records with hashes in [lo, hi), by key;
 	// a large segment comes in part (truncated).
-	Segment(ctx context.Context, addr string, lo, hi uint64) (records map[string][]byte, truncated bool, err error)
+	Segment(ctx context.Context, addr string, lo, hi uint64, why msg.Purpose) (records map[string][]byte, truncated bool, err error)
+	// Holds reports, per pair, whether the peer owns the key by its own
+	// ring and holds exactly the record with that digest: a node handing
+	// off need not send it again.
+	Holds(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error)
 	// FlushAll has the peer flush its data after delay.
 	FlushAll(ctx context.Context, addr string, delay time.Duration) error
 	// Reapable reports, per pair, whether the peer lets the key be reaped.
@@ -97,4 +102,10 @@ func causeOf(err error) error {
 		return ce.cause
 	}
 	return err
+}
+
+// refusedWith reports whether a call failed because the peer answered
+// with the given sentinel of the msg codec (msg.ErrBusy …).
+func refusedWith(err error, sentinel error) bool {
+	return deliveryOf(err) == answered && errors.Is(msg.FromRemote(causeOf(err)), sentinel)
 }

@@ -136,15 +136,20 @@ func (n *Node) readable(t *Topology, hash uint64) bool {
 	if t.Ring == nil {
 		return true
 	}
+	return n.partitionReadable(t, t.Ring.Partition(hash))
+}
+
+// partitionReadable reports whether this node is not catching up
+// partition p of t's ring.
+func (n *Node) partitionReadable(t *Topology, p int) bool {
+	if t.Ring == nil {
+		return true
+	}
 	if n.ready.seen.Load() != t.Ring {
 		n.noteRing(t)
 	}
 	set := n.ready.unready.Load()
-	if set == nil {
-		return true
-	}
-	p := t.Ring.Partition(hash)
-	return (*set)[p/64]&(1<<(p%64)) == 0
+	return set == nil || (*set)[p/64]&(1<<(p%64)) == 0
 }
 
 // NoteTopology tells the node its topology source has a new topology.
@@ -315,16 +320,23 @@ func (n *Node) CatchUp() int {
 		}
 	}
 	rd.mu.Unlock()
+	busy := map[string]bool{}
 	for _, j := range jobs {
-		if n.closed.Load() {
-			break
+		if n.closed.Load() || !n.bgw.catchup.Ready(n.bgw.now()) {
+			break // this node's grant is spent: the rest next round
 		}
-		if n.pull(t, j.p, j.src) {
+		if busy[j.src] {
+			continue
+		}
+		switch n.pull(t, j.p, j.src) {
+		case pullWhole:
 			rd.mu.Lock()
 			if rd.pending[j.p] == j.st { // still the same catch-up (not dropped and marked again)
 				j.st.pulled[j.src] = true
 			}
 			rd.mu.Unlock()
+		case pullBusy:
+			busy[j.src] = true
 		}
 	}
 	finished := 0
@@ -363,49 +375,6 @@ func (n *Node) catchingUp() int {
 	n.ready.mu.Lock()
 	defer n.ready.mu.Unlock()
 	return len(n.ready.pending)
-}
-
-// pull takes into this node every record peer holds in partition p that
-// differs from its own (a merkle comparison, as anti-entropy's, but one
-// way). It reports whether the partition is now caught up with peer: every
-// differing segment came whole. (Writes landing meanwhile reach this node
-// too, as a replica; requiring a pass that merged nothing new stalled on a
-// partition under steady writes.)
-func (n *Node) pull(t *Topology, p int, peer string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
-	defer cancel()
-	addr := t.Addrs[peer]
-	local, err := n.partitionTree(t, p)
-	if err != nil {
-		return false
-	}
-	leaves, err := n.peers.Tree(ctx, addr, p, nil)
-	if err != nil {
-		return false
-	}
-	diff, err := local.DiffLeaves(leaves)
-	if err != nil {
-		return false
-	}
-	whole := true
-	for _, seg := range diff {
-		lo, hi := local.SegmentRange(seg)
-		theirs, truncated, err := n.peers.Segment(ctx, addr, lo, hi)
-		if err != nil {
-			return false
-		}
-		whole = whole && !truncated // the rest comes in the next round's pass
-		for key, rec := range theirs {
-			changed, err := n.eng.MergeRecord([]byte(key), rec, kv.DurabilityDefault)
-			if err != nil {
-				return false
-			}
-			if changed {
-				n.stats.catchUpRecords.Add(1)
-			}
-		}
-	}
-	return whole
 }
 
 // CatchUpStatus is one partition this node is catching up: the sources it

@@ -20,6 +20,9 @@ type counters struct {
 	caughtUp, catchUpSkipped              atomic.Uint64 // partitions caught up; sources skipped (down too long)
 	catchUpRecords, readsNotReady         atomic.Uint64 // records pulled; reads refused while catching up
 	readsThrough                          atomic.Uint64 // reads answered through a partition's earlier replicas
+	pullsBusy, servesBusy                 atomic.Uint64 // catch-up pulls a source refused, and this node refused, for want of grant
+	aaeNotReady                           atomic.Uint64 // exchanges a peer refused: it is catching the partition up
+	handedOffHeld                         atomic.Uint64 // records handed off without sending: every owner held them
 	verified                              atomic.Uint64 // suspected owners that answered a ping before a conditional write
 	forwardsWaitedOut                     atomic.Uint64 // forwards that failed maybe delivered, waited out before moving on
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
@@ -77,6 +80,10 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_catch_up_sources_skipped", Value: u(n.stats.catchUpSkipped.Load())},
 		kv.Stat{Name: "cluster_catch_up_records", Value: u(n.stats.catchUpRecords.Load())},
 		kv.Stat{Name: "cluster_reads_through", Value: u(n.stats.readsThrough.Load())},
+		kv.Stat{Name: "cluster_catch_up_pulls_busy", Value: u(n.stats.pullsBusy.Load())},
+		kv.Stat{Name: "cluster_catch_up_serves_refused", Value: u(n.stats.servesBusy.Load())},
+		kv.Stat{Name: "cluster_aae_refused_catching_up", Value: u(n.stats.aaeNotReady.Load())},
+		kv.Stat{Name: "cluster_handed_off_held", Value: u(n.stats.handedOffHeld.Load())},
 		kv.Stat{Name: "cluster_suspects_verified", Value: u(n.stats.verified.Load())},
 		kv.Stat{Name: "cluster_reads_refused_catching_up", Value: u(n.stats.readsNotReady.Load())},
 		kv.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},

@@ -105,12 +105,12 @@ func (w wirePeers) Put(ctx context.Context, addr string, key []byte, req *kv.Put
 	return res, badAnswer(err)
 }
 
-func (w wirePeers) Tree(ctx context.Context, addr string, partition int, dst []byte) ([]byte, error) {
-	return w.call(ctx, addr, msg.Tree, msg.AppendTree(nil, partition), dst)
+func (w wirePeers) Tree(ctx context.Context, addr string, partition int, why msg.Purpose, dst []byte) ([]byte, error) {
+	return w.call(ctx, addr, msg.Tree, msg.AppendTree(nil, partition, why), dst)
 }
 
-func (w wirePeers) Segment(ctx context.Context, addr string, lo, hi uint64) (map[string][]byte, bool, error) {
-	resp, err := w.call(ctx, addr, msg.Segment, msg.AppendSegmentReq(nil, lo, hi), nil)
+func (w wirePeers) Segment(ctx context.Context, addr string, lo, hi uint64, why msg.Purpose) (map[string][]byte, bool, error) {
+	resp, err := w.call(ctx, addr, msg.Segment, msg.AppendSegmentReq(nil, lo, hi, why), nil)
 	if err != nil {
 		return nil, false, err
 	}
@@ -124,11 +124,20 @@ func (w wirePeers) FlushAll(ctx context.Context, addr string, delay time.Duratio
 }
 
 func (w wirePeers) Reapable(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error) {
-	resp, err := w.call(ctx, addr, msg.Reapable, msg.AppendKeyDigests(nil, kds), nil)
+	return w.bools(ctx, addr, msg.Reapable, kds)
+}
+
+func (w wirePeers) Holds(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error) {
+	return w.bools(ctx, addr, msg.Holds, kds)
+}
+
+// bools asks one question per (key, digest) pair.
+func (w wirePeers) bools(ctx context.Context, addr string, t wire.MsgType, kds []msg.KeyDigest) ([]bool, error) {
+	resp, err := w.call(ctx, addr, t, msg.AppendKeyDigests(nil, kds), nil)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := msg.DecodeReapableResp(resp, len(kds))
+	ok, err := msg.DecodeBoolsResp(resp, len(kds))
 	return ok, badAnswer(err)
 }
 

@@ -18,19 +18,20 @@ import (
 
 // Internode message types. ONLY APPEND: the numbers are the protocol.
 const (
-	Fetch    wire.MsgType = 1 // key → found, record
-	Merge    wire.MsgType = 2 // key, record, durability, hint owner → ack
-	Put      wire.MsgType = 3 // a forwarded write → cas, context
-	FlushAll wire.MsgType = 4 // delay in ms → ack
-	Tree     wire.MsgType = 5 // partition → merkle leaves of the responder's records
-	Segment  wire.MsgType = 6 // hash range → (key, record) pairs, truncated flag
-	Digest   wire.MsgType = 7 // key → found, xxHash64 of the record (as Fetch's answer)
-	Reapable wire.MsgType = 8 // (key, digest) pairs → per pair, whether the responder lets it be reaped
-	Reap     wire.MsgType = 9 // (key, digest) pairs → how many the responder reaped
+	Fetch    wire.MsgType = 1  // key → found, record
+	Merge    wire.MsgType = 2  // key, record, durability, hint owner → ack
+	Put      wire.MsgType = 3  // a forwarded write → cas, context
+	FlushAll wire.MsgType = 4  // delay in ms → ack
+	Tree     wire.MsgType = 5  // partition → merkle leaves of the responder's records
+	Segment  wire.MsgType = 6  // hash range → (key, record) pairs, truncated flag
+	Digest   wire.MsgType = 7  // key → found, xxHash64 of the record (as Fetch's answer)
+	Reapable wire.MsgType = 8  // (key, digest) pairs → per pair, whether the responder lets it be reaped
+	Reap     wire.MsgType = 9  // (key, digest) pairs → how many the responder reaped
+	Holds    wire.MsgType = 10 // (key, digest) pairs → per pair, whether the responder owns the key and holds that record
 )
 
 // ServerTypes is every message type a node serves.
-var ServerTypes = wire.NewTypeSet(Fetch, Merge, Put, FlushAll, Tree, Segment, Digest, Reapable, Reap)
+var ServerTypes = wire.NewTypeSet(Fetch, Merge, Put, FlushAll, Tree, Segment, Digest, Reapable, Reap, Holds)
 
 // Error codes carried in wire.RemoteError, so a coordinator's answer keeps
 // the engine's sentinel across a forward. ONLY APPEND.
@@ -48,6 +49,7 @@ const (
 	codeLateForward
 	codeNotOwner
 	codeNotReady
+	codeBusy
 )
 
 var codeErrors = map[uint16]error{
@@ -63,7 +65,13 @@ var codeErrors = map[uint16]error{
 	codeLateForward: ErrLateForward,
 	codeNotOwner:    ErrNotOwner,
 	codeNotReady:    ErrNotReady,
+	codeBusy:        ErrBusy,
 }
+
+// ErrBusy: a catch-up pull (Purpose CatchUp) reached a node whose grant
+// for serving them is spent (its admission controller backed it off for
+// its clients' sake); pull again later.
+var ErrBusy = errors.New("cluster: catch-up pull refused for now: this node's grant for serving them is spent")
 
 // ErrNotReady: a read reached a replica still catching up the key's
 // partition (it became a replica of it lately) that could reach none of
@@ -241,13 +249,15 @@ func DecodeMerge(p []byte, m *MergeRequest) error {
 	return nil
 }
 
-// KeyDigest is one (key, record digest) pair of a reap round.
+// KeyDigest is one (key, record digest) pair of a reap round or a holds
+// check.
 type KeyDigest struct {
 	Key    []byte
 	Digest uint64
 }
 
-// AppendKeyDigests encodes the pairs of a reap check or a reap.
+// AppendKeyDigests encodes the pairs of a reap check, a reap or a holds
+// check.
 func AppendKeyDigests(dst []byte, kds []KeyDigest) []byte {
 	dst = wire.AppendUvarint(dst, uint64(len(kds)))
 	for _, kd := range kds {
@@ -281,24 +291,43 @@ func DecodeMergeResp(p []byte) uint64 {
 	return binary.LittleEndian.Uint64(p)
 }
 
-// A tree request names a partition.
-func AppendTree(dst []byte, partition int) []byte { return wire.AppendUint32(dst, uint32(partition)) }
+// Purpose is why a node asks another for a partition's tree or a
+// segment's records, which decides how the other serves it.
+type Purpose uint8
 
-func DecodeTree(p []byte) (partition int, err error) {
+const (
+	// AntiEntropy: an exchange between replicas. A responder catching
+	// up the partition refuses it (ErrNotReady): its copy is incomplete,
+	// and the pull already brings it what the exchange would.
+	AntiEntropy Purpose = iota
+	// CatchUp: a new replica pulling the partition. The responder paces
+	// these against its own clients (ErrBusy), and answers from its own
+	// copy whatever its state.
+	CatchUp
+)
+
+// A tree request names a partition and its purpose.
+func AppendTree(dst []byte, partition int, why Purpose) []byte {
+	return wire.AppendUint8(wire.AppendUint32(dst, uint32(partition)), uint8(why))
+}
+
+func DecodeTree(p []byte) (partition int, why Purpose, err error) {
 	d := wire.NewDecoder(p)
 	partition = int(d.Uint32())
-	return partition, d.Finish()
+	why = Purpose(d.Uint8())
+	return partition, why, d.Finish()
 }
 
-// A segment request names a hash range [lo, hi).
-func AppendSegmentReq(dst []byte, lo, hi uint64) []byte {
-	return wire.AppendUint64(wire.AppendUint64(dst, lo), hi)
+// A segment request names a hash range [lo, hi) and its purpose.
+func AppendSegmentReq(dst []byte, lo, hi uint64, why Purpose) []byte {
+	return wire.AppendUint8(wire.AppendUint64(wire.AppendUint64(dst, lo), hi), uint8(why))
 }
 
-func DecodeSegmentReq(p []byte) (lo, hi uint64, err error) {
+func DecodeSegmentReq(p []byte) (lo, hi uint64, why Purpose, err error) {
 	d := wire.NewDecoder(p)
 	lo, hi = d.Uint64(), d.Uint64()
-	return lo, hi, d.Finish()
+	why = Purpose(d.Uint8())
+	return lo, hi, why, d.Finish()
 }
 
 // SegmentBudget bounds a segment answer; a larger segment is sent in part
@@ -345,8 +374,9 @@ func DecodeFlushAll(p []byte) (time.Duration, error) {
 	return time.Duration(ms) * time.Millisecond, d.Finish()
 }
 
-// A reap check's answer is one byte per pair, 1 where the key may go.
-func AppendReapableResp(dst []byte, ok []bool) []byte {
+// A reap check's answer, and a holds check's, is one byte per pair, 1
+// where the answer is yes.
+func AppendBoolsResp(dst []byte, ok []bool) []byte {
 	for _, b := range ok {
 		v := uint8(0)
 		if b {
@@ -357,9 +387,9 @@ func AppendReapableResp(dst []byte, ok []bool) []byte {
 	return dst
 }
 
-func DecodeReapableResp(p []byte, pairs int) ([]bool, error) {
+func DecodeBoolsResp(p []byte, pairs int) ([]bool, error) {
 	if len(p) != pairs {
-		return nil, fmt.Errorf("cluster: %d reap answers for %d keys", len(p), pairs)
+		return nil, fmt.Errorf("cluster: %d answers for %d keys", len(p), pairs)
 	}
 	ok := make([]bool, len(p))
 	for i, b := range p {

@@ -62,6 +62,18 @@ func TestPutRoundTrip(t *testing.T) {
 	if got, err := DecodeKeyDigests(AppendKeyDigests(nil, kds)); err != nil || len(got) != 2 || string(got[1].Key) != "bb" || got[1].Digest != 1<<63 {
 		t.Fatalf("key digests round trip: %+v %v", got, err)
 	}
+	if p, why, err := DecodeTree(AppendTree(nil, 1023, CatchUp)); err != nil || p != 1023 || why != CatchUp {
+		t.Fatalf("tree request round trip: %d %d %v", p, why, err)
+	}
+	if lo, hi, why, err := DecodeSegmentReq(AppendSegmentReq(nil, 5, 1<<63, AntiEntropy)); err != nil || lo != 5 || hi != 1<<63 || why != AntiEntropy {
+		t.Fatalf("segment request round trip: %d %d %d %v", lo, hi, why, err)
+	}
+	if ok, err := DecodeBoolsResp(AppendBoolsResp(nil, []bool{true, false, true}), 3); err != nil || !ok[0] || ok[1] || !ok[2] {
+		t.Fatalf("bools round trip: %v %v", ok, err)
+	}
+	if _, err := DecodeBoolsResp([]byte{1}, 2); err == nil {
+		t.Fatal("one answer for two keys accepted")
+	}
 }
 
 // FuzzDecodeMessages: no internode payload, however hostile, panics a
@@ -74,6 +86,8 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(AppendKeyDigests(nil, []KeyDigest{{[]byte("k"), 7}}))
 	f.Add(AppendFetchOwn(nil, []byte("k")))
 	f.Add(AppendFetchResp(nil, true, []byte("rec")))
+	f.Add(AppendTree(nil, 7, CatchUp))
+	f.Add(AppendSegmentReq(nil, 1, 2, CatchUp))
 	f.Add([]byte{0, 1, 'k', 1, 'r'})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var req kv.PutRequest
@@ -100,6 +114,6 @@ func FuzzDecodeMessages(f *testing.F) {
 		DecodeSegmentReq(p)
 		DecodeFlushAll(p)
 		DecodeReapResp(p)
-		DecodeReapableResp(p, len(p))
+		DecodeBoolsResp(p, len(p))
 	})
 }

@@ -1,0 +1,136 @@
+package cluster
+
+import (
+	"context"
+	"iter"
+
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
+	"github.com/dynamo-kv/dynamo/engine/kv"
+)
+
+// Catch-up pulls, both ends. The puller (CatchUp, ready.go) compares its
+// tree of a partition with a source's and takes the segments that differ;
+// the source serves the tree and the segments. Both ends pace the work by
+// their own admission controller (Dynamo §6.5): the puller's catchup task
+// counts the records it reads and takes, the source's transfer task the
+// records it reads and sends. The source is where a join hurts clients (a
+// joiner serves none yet, so its own latency says nothing), so a source
+// whose grant is in debt refuses the pull's tree (msg.ErrBusy) and the
+// puller tries that source again next round. A pull once admitted runs to
+// its end, its cost charged to both grants afterwards: gating each message
+// instead let the tree, requested again every round, eat the grant while
+// the segments never came. Both tasks have a floor, so a join under full
+// load finishes, later.
+
+// pullResult is how one pull of a partition from one source went.
+type pullResult uint8
+
+const (
+	pullFailed  pullResult = iota // try again next round
+	pullPartial                   // more to take from this source: a segment came truncated, or the grant ran out
+	pullWhole                     // caught up with this source
+	pullBusy                      // the source's grant is spent: leave it alone this round
+)
+
+// pull takes into this node every record peer holds in partition p that
+// differs from its own (a merkle comparison, as anti-entropy's, but one
+// way). pullWhole: the partition is now caught up with peer, every
+// differing segment came whole. (Writes landing meanwhile reach this node
+// too, as a replica; requiring a pass that merged nothing new stalled on a
+// partition under steady writes.)
+func (n *Node) pull(t *Topology, p int, peer string) pullResult {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
+	defer cancel()
+	addr := t.Addrs[peer]
+	local, scanned, err := n.partitionTree(t, p)
+	n.bgw.catchup.Charge(scanned)
+	if err != nil {
+		return pullFailed
+	}
+	leaves, err := n.peers.Tree(ctx, addr, p, msg.CatchUp, nil)
+	if refusedWith(err, msg.ErrBusy) {
+		n.stats.pullsBusy.Add(1)
+		return pullBusy
+	}
+	if err != nil {
+		return pullFailed
+	}
+	diff, err := local.DiffLeaves(leaves)
+	if err != nil {
+		return pullFailed
+	}
+	result := pullWhole
+	for _, seg := range diff {
+		lo, hi := local.SegmentRange(seg)
+		theirs, truncated, err := n.peers.Segment(ctx, addr, lo, hi, msg.CatchUp)
+		if err != nil {
+			return pullFailed
+		}
+		if truncated {
+			result = pullPartial // the rest comes in the next round's pass
+		}
+		n.bgw.catchup.Charge(len(theirs))
+		for key, rec := range theirs {
+			changed, err := n.eng.MergeRecord([]byte(key), rec, kv.DurabilityDefault)
+			if err != nil {
+				return pullFailed
+			}
+			if changed {
+				n.stats.catchUpRecords.Add(1)
+			}
+		}
+	}
+	return result
+}
+
+// serveTree answers a tree request. An anti-entropy exchange of a
+// partition this node is catching up is refused: its copy is not whole
+// yet, and its pull takes what the exchange would (one record per merge,
+// the other way). A pull is served from this node's own copy whatever its
+// state, within its transfer grant.
+func (n *Node) serveTree(p int, why msg.Purpose, dst []byte) ([]byte, error) {
+	t := n.topo.Topology()
+	switch why {
+	case msg.AntiEntropy:
+		if !n.partitionReadable(t, p) {
+			return nil, msg.ToRemote(msg.ErrNotReady)
+		}
+	case msg.CatchUp:
+		if !n.bgw.transfer.Ready(n.bgw.now()) {
+			n.stats.servesBusy.Add(1)
+			return nil, msg.ToRemote(msg.ErrBusy)
+		}
+	}
+	tree, scanned, err := n.partitionTree(t, p)
+	if why == msg.CatchUp {
+		n.bgw.transfer.Charge(scanned)
+	}
+	if err != nil {
+		return nil, msg.ToRemote(err)
+	}
+	return tree.AppendLeaves(dst), nil
+}
+
+// serveSegment answers a segment request; a pull's is charged to this
+// node's transfer grant (admitted with the pull's tree).
+func (n *Node) serveSegment(lo, hi uint64, why msg.Purpose, dst []byte) ([]byte, error) {
+	if why != msg.CatchUp {
+		return msg.AppendSegment(dst, n.records(lo, hi)), nil
+	}
+	sent := 0
+	out := msg.AppendSegment(dst, counted(n.records(lo, hi), &sent))
+	n.bgw.transfer.Charge(sent)
+	return out, nil
+}
+
+// counted yields what seq yields, counting it into *count.
+func counted(seq iter.Seq2[[]byte, []byte], count *int) iter.Seq2[[]byte, []byte] {
+	return func(yield func(k, v []byte) bool) {
+		for k, v := range seq {
+			*count++
+			if !yield(k, v) {
+				return
+			}
+		}
+	}
+}

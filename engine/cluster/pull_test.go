@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/ring"
+)
+
+// movedKeys writes count keys the join of the cluster's last node gives
+// it, through node 0, and returns them with the ring before and after.
+func movedKeys(t *testing.T, c *testCluster, n, count int) (keys []string, before, after *ring.Ring) {
+	t.Helper()
+	last := len(c.nodes) - 1
+	c.leaveRing(last)
+	before = c.topo.Load().Ring
+	after = c.joined(last)
+	joiner := c.nodes[last]
+	for i := 0; len(keys) < count; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if o, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), n, nil); contains(o, joiner.id) {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if _, err := c.nodes[0].put(t, k, set("v-"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys, before, after
+}
+
+// A node handing off a partition the joiner already pulled asks the owners
+// what they hold and sends nothing they have: it drops its copies after
+// one Holds message per owner, not one merge per record and owner. A key
+// written again after the pull still reaches every owner before the old
+// copy goes.
+func TestHandoffSendsOnlyWhatTheOwnersLack(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
+	keys, before, after := movedKeys(t, c, 2, 40)
+	c.setRing(after)
+	joiner := c.nodes[4]
+	for joiner.node.catchingUp() > 0 {
+		joiner.node.CatchUp()
+	}
+	// One key the joiner lacks as the old owners hold it: written again
+	// on the old owners alone, after the pull.
+	rewritten := keys[0]
+	o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(rewritten))), 2, nil)
+	o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(rewritten))), 2, nil)
+	merges := func() (total uint64) {
+		for _, tn := range c.nodes {
+			total += tn.node.stats.mergesServed.Load()
+		}
+		return total
+	}
+	// The rewrite: a sibling minted on an old owner that is leaving the
+	// key, merged to the other old owners, not to the joiner.
+	var stale []*testNode
+	for _, id := range o1 {
+		if !contains(o2, id) {
+			stale = append(stale, c.nodeByID(id))
+		}
+	}
+	if len(stale) == 0 {
+		t.Skip("setup: the join left the rewritten key's old owners in place")
+	}
+	req := set("v2")
+	if _, err := stale[0].eng.Put([]byte(rewritten), &req); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := stale[0].eng.Record([]byte(rewritten), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range stale[1:] {
+		if _, err := tn.eng.MergeRecord([]byte(rewritten), rec, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mergesBefore := merges()
+	for _, tn := range c.nodes[:4] {
+		tn.node.HandOff()
+	}
+	sent := merges() - mergesBefore
+	var held uint64
+	for _, tn := range c.nodes {
+		held += tn.node.stats.handedOffHeld.Load()
+	}
+	// Every old owner dropped the keys it no longer owns.
+	for _, k := range keys {
+		o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(k))), 2, nil)
+		o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil)
+		for _, id := range o1 {
+			if contains(o2, id) {
+				continue
+			}
+			if _, found, _ := c.nodeByID(id).eng.Record([]byte(k), nil); found {
+				t.Fatalf("%s still holds %s after its handoff", id, k)
+			}
+		}
+	}
+	if held == 0 {
+		t.Fatal("no record was found held by its owners: every one was sent again")
+	}
+	// Only the rewritten key went by merge (to each owner lacking it,
+	// from each old owner holding it).
+	if max := uint64(len(stale) * len(o2)); sent == 0 || sent > max {
+		t.Fatalf("%d merges sent in the handoff, want 1..%d (only the key rewritten after the pull)", sent, max)
+	}
+	for _, id := range o2 {
+		if got := c.nodeByID(id).local(t, rewritten); !got["v2"] {
+			t.Fatalf("owner %s lacks the rewrite of %s after the handoff: %v", id, rewritten, got)
+		}
+	}
+}
+
+// A source whose transfer grant is spent refuses pulls (msg.ErrBusy); the
+// puller leaves it for the round and takes the rest later, so a join's
+// catch-up moves at the rate its sources grant and still finishes.
+func TestBusySourcePacesAPull(t *testing.T) {
+	const rate = 40 // records per second: a burst of 10
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2, TransferRate: rate, BackgroundUnthrottled: true})
+	var now atomic.Int64
+	now.Store(time.Unix(1e9, 0).UnixNano())
+	for _, tn := range c.nodes {
+		tn.node.bgw.now = func() time.Time { return time.Unix(0, now.Load()) }
+	}
+	keys, _, after := movedKeys(t, c, 2, 200)
+	c.setRing(after)
+	joiner := c.nodes[4]
+	// A source in debt refuses; the pull of that partition waits.
+	top := joiner.node.topo.Topology()
+	p := after.Partition(ring.HashKey([]byte(keys[0])))
+	source := c.nodeByID(joiner.node.ready.sourcesLeft(p)[0])
+	source.node.bgw.transfer.Charge(2 * rate) // two seconds of its grant
+	if got := joiner.node.pull(top, p, source.id); got != pullBusy {
+		t.Fatalf("a pull from a source whose grant is in debt: %d, want pullBusy", got)
+	}
+	if source.node.stats.servesBusy.Load() != 1 || joiner.node.stats.pullsBusy.Load() != 1 {
+		t.Fatalf("serves refused %d, pulls refused %d; want 1 and 1", source.node.stats.servesBusy.Load(), joiner.node.stats.pullsBusy.Load())
+	}
+	now.Add(int64(3 * time.Second))
+	if got := joiner.node.pull(top, p, source.id); got != pullWhole {
+		t.Fatalf("a pull once the source paid its debt: %d, want pullWhole", got)
+	}
+	// And the whole catch-up moves at the grants' pace, but finishes.
+	joiner.node.CatchUp()
+	if joiner.node.catchingUp() == 0 {
+		t.Fatal("200 records caught up in one round at a grant of 10")
+	}
+	rounds := 1
+	for ; joiner.node.catchingUp() > 0 && rounds < 1000; rounds++ {
+		now.Add(int64(time.Second)) // grants accrue: 40 records a second at each end
+		joiner.node.CatchUp()
+	}
+	if joiner.node.catchingUp() > 0 {
+		t.Fatalf("still catching up %d partitions after %d rounds a second apart", joiner.node.catchingUp(), rounds)
+	}
+	for _, k := range keys {
+		if _, found, _ := joiner.eng.Record([]byte(k), nil); !found {
+			t.Fatalf("caught up without %s", k)
+		}
+	}
+	t.Logf("caught up 200 records in %d rounds", rounds)
+}
+
+// An anti-entropy exchange leaves a partition alone while either end is
+// catching it up: the pull brings what it would, once.
+func TestAntiEntropySkipsPartitionsCatchingUp(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
+	keys, _, after := movedKeys(t, c, 2, 10)
+	c.setRing(after)
+	joiner := c.nodes[4]
+	p := after.Partition(ring.HashKey([]byte(keys[0])))
+	owners, _ := after.PreferenceList(p, 2, nil)
+	var peer *testNode
+	for _, id := range owners {
+		if id != joiner.id {
+			peer = c.nodeByID(id)
+		}
+	}
+	top := peer.node.topo.Topology()
+	if got := peer.node.exchange(top, p, joiner.id); got != 0 {
+		t.Fatalf("an exchange with the joiner, still catching up, repaired %d keys", got)
+	}
+	if peer.node.stats.aaeNotReady.Load() != 1 {
+		t.Fatalf("cluster_aae_refused_catching_up = %d, want 1", peer.node.stats.aaeNotReady.Load())
+	}
+	if got := joiner.node.exchange(joiner.node.topo.Topology(), p, peer.id); got != 0 {
+		t.Fatalf("the joiner exchanged a partition it is catching up: %d keys", got)
+	}
+	for joiner.node.catchingUp() > 0 {
+		joiner.node.CatchUp()
+	}
+	if _, found, _ := joiner.eng.Record([]byte(keys[0]), nil); !found {
+		t.Fatal("caught up without the key")
+	}
+	if got := peer.node.exchange(top, p, joiner.id); got != 0 {
+		t.Fatalf("after the catch-up an exchange found %d keys to repair", got)
+	}
+	if peer.node.stats.aaeNotReady.Load() != 1 {
+		t.Fatal("an exchange was refused after the catch-up")
+	}
+}
+
+func (c *testCluster) nodeByID(id string) *testNode {
+	for _, tn := range c.nodes {
+		if tn.id == id {
+			return tn
+		}
+	}
+	c.t.Fatalf("no node %s", id)
+	return nil
+}
