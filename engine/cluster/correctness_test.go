@@ -599,3 +599,56 @@ func TestReapWaitsForANodeOutsideTheRing(t *testing.T) {
 		t.Fatalf("after the handoff: reaped %d, %d copies left", n, c.copies("k"))
 	}
 }
+
+// A reaper that knows only part of the cluster (it restarted, and gossip
+// has not told it of every node yet) asks only the nodes it knows: one it
+// has not heard of may hold a version the reaped record never saw, which
+// then comes back with nothing left to hide it. So each member refuses a
+// reap check that did not name every node it knows of (the simulator's
+// seed 2279: a fallback held a write concurrent with a later set whose
+// TTL ran out; the restarted first owner reaped the expired set, and the
+// fallback's hint brought the older write back).
+func TestReapWaitsUntilTheReaperKnowsEveryNode(t *testing.T) {
+	c := newTestCluster(t, 4, Options{N: 3, R: 2, W: 3})
+	c.leaveRing(3) // n4 is outside the ring, a fallback
+	top, _ := c.owners("k", 3)
+	first, fallback := c.nodes[top[0]], c.nodes[3]
+	// A write the fallback took alone (its client was told it failed),
+	// then a set with a TTL through the owners, which never saw it.
+	old := kv.PutRequest{Value: []byte("older"), SupersedeAll: true}
+	if _, err := fallback.eng.Put([]byte("k"), &old); err != nil {
+		t.Fatal(err)
+	}
+	c.clock.Advance(time.Millisecond)
+	if _, err := first.put(t, "k", kv.PutRequest{Value: []byte("short"), SupersedeAll: true, Expires: c.clock.Now().Add(time.Second).Unix()}); err != nil {
+		t.Fatal(err)
+	}
+	c.clock.Advance(2 * time.Minute) // the set has expired: the record is dead on the owners
+	first.unknown.Store(&[]string{fallback.id})
+	if n := first.node.Reap(); n != 0 || c.copies("k") != 4 {
+		t.Fatalf("a reaper that has not heard of %s reaped %d; %d copies left", fallback.id, n, c.copies("k"))
+	}
+	var refused uint64
+	for _, tn := range c.nodes {
+		refused += tn.node.stats.reapUnasked.Load()
+	}
+	if refused == 0 {
+		t.Fatal("no member refused the reap check for the node it was not asked of")
+	}
+	// Knowing every node again, it asks the fallback too, which holds
+	// another record: still nothing goes, the key is repaired instead.
+	first.unknown.Store(nil)
+	if n := first.node.Reap(); n != 0 {
+		t.Fatalf("with the fallback asked: reaped %d", n)
+	}
+	fallback.node.HandOff()
+	for _, i := range top {
+		var o kv.Object
+		if err := c.nodes[i].eng.Get([]byte("k"), &o, kv.ReadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if s, ok := o.Winner(); ok {
+			t.Fatalf("%s reads %q, a write older than the set that expired", c.nodes[i].id, s.Value)
+		}
+	}
+}

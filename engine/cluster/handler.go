@@ -101,7 +101,13 @@ func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 		if t == msg.Reap {
 			return msg.AppendReapResp(dst, n.reap(kds)), nil
 		}
-		return msg.AppendBoolsResp(dst, n.reapable(kds)), nil
+		return msg.AppendBoolsResp(dst, make([]bool, len(kds))), nil // retired: see msg.ReapCheck
+	case msg.ReapCheck:
+		asked, kds, err := msg.DecodeReapCheck(p)
+		if err != nil {
+			return nil, err
+		}
+		return msg.AppendBoolsResp(dst, n.reapable(asked, kds)), nil
 	case msg.FlushAll:
 		delay, err := msg.DecodeFlushAll(p)
 		if err != nil {

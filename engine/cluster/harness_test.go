@@ -47,12 +47,17 @@ type testNode struct {
 	// ring, when set, is the ring this node routes by instead of the
 	// cluster's: gossip has not brought it the same one yet.
 	ring atomic.Pointer[ring.Ring]
+	// unknown, when set, names nodes this node's gossip has not heard of
+	// (it restarted and gossip has not reached it yet): its topology
+	// lacks them.
+	unknown atomic.Pointer[[]string]
 }
 
 type topoFor struct {
-	c    *testCluster
-	self string
-	own  *atomic.Pointer[ring.Ring]
+	c       *testCluster
+	self    string
+	own     *atomic.Pointer[ring.Ring]
+	unknown *atomic.Pointer[[]string] // nil: none
 }
 
 func (s topoFor) Topology() *Topology {
@@ -60,6 +65,13 @@ func (s topoFor) Topology() *Topology {
 	t.Self = s.self
 	if r := s.own.Load(); r != nil {
 		t.Ring = r
+	}
+	if s.unknown != nil && s.unknown.Load() != nil {
+		t.Alive, t.Addrs = maps.Clone(t.Alive), maps.Clone(t.Addrs)
+		for _, id := range *s.unknown.Load() {
+			delete(t.Alive, id)
+			delete(t.Addrs, id)
+		}
 	}
 	return &t
 }
@@ -122,7 +134,7 @@ func newTestCluster(t testing.TB, n int, opts Options) *testCluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tn.node, err = New(tn.eng, topoFor{c, id, &tn.ring}, tn.pool, opts)
+		tn.node, err = New(tn.eng, topoFor{c, id, &tn.ring, &tn.unknown}, tn.pool, opts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -91,6 +91,10 @@ type Options struct {
 	// (summed, at most one line per 10 s), partitions caught up after a
 	// ring change, anti-entropy repairs, reaps deferred. Default: discarded.
 	Logger *slog.Logger
+	// TraceKey, when set, is told this node's decisions about a key that
+	// the engine's Observer cannot see (a reap round's answers), for the
+	// simulator's trace of watched keys. It must be quick.
+	TraceKey func(key []byte, what string)
 	// BackgroundPeriod is the controller's window. Default 250 ms;
 	// negative: no window closes by itself (tests call Tick).
 	BackgroundPeriod time.Duration

@@ -46,8 +46,9 @@ type peers interface {
 	Holds(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error)
 	// FlushAll has the peer flush its data after delay.
 	FlushAll(ctx context.Context, addr string, delay time.Duration) error
-	// Reapable reports, per pair, whether the peer lets the key be reaped.
-	Reapable(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error)
+	// Reapable reports, per pair, whether the peer lets the key be reaped;
+	// asked is every node the asker asks, itself included.
+	Reapable(ctx context.Context, addr string, asked []string, kds []msg.KeyDigest) ([]bool, error)
 	// Reap has the peer reap the keys whose records are still the ones
 	// named, and returns how many it reaped.
 	Reap(ctx context.Context, addr string, kds []msg.KeyDigest) (int, error)

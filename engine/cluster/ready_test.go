@@ -131,7 +131,7 @@ func TestRestartCatchesUpFromTheLastReadyRing(t *testing.T) {
 	if gained == 0 {
 		t.Fatal("setup: the leave gave n1 no partition")
 	}
-	restarted, err := New(tn.eng, topoFor{c, tn.id, &tn.ring}, tn.pool, Options{N: 2, R: 1, W: 2,
+	restarted, err := New(tn.eng, topoFor{c, tn.id, &tn.ring, nil}, tn.pool, Options{N: 2, R: 1, W: 2,
 		HintInterval: time.Hour, HandoffInterval: time.Hour, AntiEntropyInterval: -1, ReapInterval: -1, CatchUpInterval: -1,
 		ReadyRing: before})
 	if err != nil {

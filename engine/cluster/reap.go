@@ -3,7 +3,9 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
@@ -88,6 +90,7 @@ func (n *Node) Reap() int {
 		if len(cands) == 0 {
 			continue
 		}
+		n.traceKeys(cands, func(int) string { return fmt.Sprintf("reaping by %s: every one of %v agreed", t.Self, members) })
 		for _, id := range members {
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 			_, err := n.peers.Reap(ctx, t.Addrs[id], cands)
@@ -177,16 +180,21 @@ func (n *Node) agreed(t *Topology, members []string, cands []msg.KeyDigest) (ok,
 	for i := range keep {
 		keep[i] = true
 	}
+	asked := append([]string{t.Self}, members...)
 	for _, id := range members {
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-		lets, err := n.peers.Reapable(ctx, t.Addrs[id], cands)
+		lets, err := n.peers.Reapable(ctx, t.Addrs[id], asked, cands)
 		cancel()
 		if err != nil {
+			n.traceKeys(cands, func(int) string { return fmt.Sprintf("reap check by %s: %s did not answer: %v", t.Self, id, err) })
 			return nil, nil
 		}
 		for i, b := range lets {
 			keep[i] = keep[i] && b
 		}
+		n.traceKeys(cands, func(i int) string {
+			return fmt.Sprintf("reap check by %s (digest %x): %s says %v", t.Self, cands[i].Digest, id, lets[i])
+		})
 	}
 	for i, kd := range cands {
 		if keep[i] {
@@ -196,6 +204,16 @@ func (n *Node) agreed(t *Topology, members []string, cands []msg.KeyDigest) (ok,
 		}
 	}
 	return ok, disputed
+}
+
+// traceKeys hands Options.TraceKey what line(i) says of cands[i].
+func (n *Node) traceKeys(cands []msg.KeyDigest, line func(i int) string) {
+	if n.opts.TraceKey == nil {
+		return
+	}
+	for i, kd := range cands {
+		n.opts.TraceKey(kd.Key, line(i))
+	}
 }
 
 // repairDisputed repairs dead keys a member refused to reap: its copy
@@ -217,10 +235,20 @@ func (n *Node) repairDisputed(t *Topology, disputed []msg.KeyDigest) {
 
 // reapable answers a reap check: per pair, whether this node lets the key
 // be reaped (no hint for it, and the same record, or none and not an
-// owner).
-func (n *Node) reapable(kds []msg.KeyDigest) []bool {
+// owner). It lets none be reaped if it knows of a node the asker does not
+// ask (gossip's members, up or down, and the ring's): that node may hold
+// a version no one was asked about. A node that has just restarted knows
+// only part of the cluster until gossip reaches it; reaping by its view,
+// it forgot a record while a node it had not heard of yet held a
+// concurrent version, which came back (the simulator's seed 2279).
+func (n *Node) reapable(asked []string, kds []msg.KeyDigest) []bool {
 	t := n.topo.Topology()
 	out := make([]bool, len(kds))
+	if unasked := n.unasked(t, asked); unasked != "" {
+		n.stats.reapUnasked.Add(1)
+		n.traceKeys(kds, func(int) string { return "refuses the reap check: it was not asked of " + unasked })
+		return out
+	}
 	for i, kd := range kds {
 		hinted, err := n.eng.HasHints(kd.Key)
 		if err != nil || hinted {
@@ -236,6 +264,24 @@ func (n *Node) reapable(kds []msg.KeyDigest) []bool {
 		}
 	}
 	return out
+}
+
+// unasked is a node this node knows of that asked does not name ("" if
+// none).
+func (n *Node) unasked(t *Topology, asked []string) string {
+	for id := range t.Alive {
+		if !slices.Contains(asked, id) {
+			return id
+		}
+	}
+	if t.Ring != nil {
+		for _, m := range t.Ring.Members() {
+			if !slices.Contains(asked, m.ID) {
+				return m.ID
+			}
+		}
+	}
+	return ""
 }
 
 // reap reaps the listed keys whose records are still the ones named, and

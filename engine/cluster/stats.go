@@ -30,6 +30,7 @@ type counters struct {
 	conditional                           atomic.Uint64 // conditional writes decided here
 	reapRounds, reaped, reapDeferred      atomic.Uint64
 	reapRepairs                           atomic.Uint64 // dead keys repaired because a member refused to reap them
+	reapUnasked                           atomic.Uint64 // reap checks refused: the asker did not ask a node this one knows of
 	peersBack                             atomic.Uint64 // members seen coming back up
 	writeRepairs                          atomic.Uint64 // writes that found replicas holding more than the coordinator
 }
@@ -95,6 +96,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_reaped", Value: u(n.stats.reaped.Load())},
 		kv.Stat{Name: "cluster_reap_deferred", Value: u(n.stats.reapDeferred.Load())},
 		kv.Stat{Name: "cluster_reap_repairs", Value: u(n.stats.reapRepairs.Load())},
+		kv.Stat{Name: "cluster_reap_checks_refused_unasked", Value: u(n.stats.reapUnasked.Load())},
 		kv.Stat{Name: "cluster_peers_back", Value: u(n.stats.peersBack.Load())},
 		kv.Stat{Name: "cluster_write_repairs", Value: u(n.stats.writeRepairs.Load())},
 	)

@@ -123,21 +123,21 @@ func (w wirePeers) FlushAll(ctx context.Context, addr string, delay time.Duratio
 	return err
 }
 
-func (w wirePeers) Reapable(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error) {
-	return w.bools(ctx, addr, msg.Reapable, kds)
+func (w wirePeers) Reapable(ctx context.Context, addr string, asked []string, kds []msg.KeyDigest) ([]bool, error) {
+	return w.bools(ctx, addr, msg.ReapCheck, msg.AppendReapCheck(nil, asked, kds), len(kds))
 }
 
 func (w wirePeers) Holds(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error) {
-	return w.bools(ctx, addr, msg.Holds, kds)
+	return w.bools(ctx, addr, msg.Holds, msg.AppendKeyDigests(nil, kds), len(kds))
 }
 
 // bools asks one question per (key, digest) pair.
-func (w wirePeers) bools(ctx context.Context, addr string, t wire.MsgType, kds []msg.KeyDigest) ([]bool, error) {
-	resp, err := w.call(ctx, addr, t, msg.AppendKeyDigests(nil, kds), nil)
+func (w wirePeers) bools(ctx context.Context, addr string, t wire.MsgType, req []byte, pairs int) ([]bool, error) {
+	resp, err := w.call(ctx, addr, t, req, nil)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := msg.DecodeBoolsResp(resp, len(kds))
+	ok, err := msg.DecodeBoolsResp(resp, pairs)
 	return ok, badAnswer(err)
 }
 

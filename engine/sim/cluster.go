@@ -100,6 +100,7 @@ func (c *Cluster) start(i int, first bool) error {
 		Replication: cluster.Options{
 			N: c.sc.N, R: c.sc.R, W: c.sc.W,
 			DurableReplicas: c.sc.DurableReplicas,
+			TraceKey:        c.obs.traceKey(sn.id),
 		},
 		InternodeAddr: fmt.Sprintf("%s:%d", sn.host.IP(), internodePort),
 		Network:       sn.host,

@@ -73,6 +73,16 @@ func (o *observer) forNode(id string) func(engine.Event) {
 	}
 }
 
+// traceKey is the cluster's TraceKey of one node: its decisions about
+// watched keys go into the trace.
+func (o *observer) traceKey(id string) func([]byte, string) {
+	return func(key []byte, what string) {
+		if o.watched(key) {
+			o.trace.add("watch %s %s %s", id, key, what)
+		}
+	}
+}
+
 func (o *observer) mint(id string, ev engine.Event) {
 	k := fmt.Sprintf("%s %x:%d", ev.Key, uint64(ev.Dot.Actor), ev.Dot.Counter)
 	at := time.Since(o.trace.start)

@@ -63,6 +63,10 @@ func (d *Decoder) Finish() error {
 	return d.err
 }
 
+// Fail latches a decoding error the caller found (a count larger than the
+// payload could hold), as the Decoder's own are.
+func (d *Decoder) Fail(format string, args ...any) { d.fail(format, args...) }
+
 func (d *Decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: payload at offset %d: %s", ErrMalformed, d.off, fmt.Sprintf(format, args...))

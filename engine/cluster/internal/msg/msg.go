@@ -18,20 +18,21 @@ import (
 
 // Internode message types. ONLY APPEND: the numbers are the protocol.
 const (
-	Fetch    wire.MsgType = 1  // key → found, record
-	Merge    wire.MsgType = 2  // key, record, durability, hint owner → ack
-	Put      wire.MsgType = 3  // a forwarded write → cas, context
-	FlushAll wire.MsgType = 4  // delay in ms → ack
-	Tree     wire.MsgType = 5  // partition → merkle leaves of the responder's records
-	Segment  wire.MsgType = 6  // hash range → (key, record) pairs, truncated flag
-	Digest   wire.MsgType = 7  // key → found, xxHash64 of the record (as Fetch's answer)
-	Reapable wire.MsgType = 8  // (key, digest) pairs → per pair, whether the responder lets it be reaped
-	Reap     wire.MsgType = 9  // (key, digest) pairs → how many the responder reaped
-	Holds    wire.MsgType = 10 // (key, digest) pairs → per pair, whether the responder owns the key and holds that record
+	Fetch     wire.MsgType = 1  // key → found, record
+	Merge     wire.MsgType = 2  // key, record, durability, hint owner → ack
+	Put       wire.MsgType = 3  // a forwarded write → cas, context
+	FlushAll  wire.MsgType = 4  // delay in ms → ack
+	Tree      wire.MsgType = 5  // partition → merkle leaves of the responder's records
+	Segment   wire.MsgType = 6  // hash range → (key, record) pairs, truncated flag
+	Digest    wire.MsgType = 7  // key → found, xxHash64 of the record (as Fetch's answer)
+	Reapable  wire.MsgType = 8  // retired (it did not say whom the asker asked): answered with no to every pair
+	Reap      wire.MsgType = 9  // (key, digest) pairs → how many the responder reaped
+	Holds     wire.MsgType = 10 // (key, digest) pairs → per pair, whether the responder owns the key and holds that record
+	ReapCheck wire.MsgType = 11 // the nodes the asker asks, (key, digest) pairs → per pair, whether the responder lets it be reaped
 )
 
 // ServerTypes is every message type a node serves.
-var ServerTypes = wire.NewTypeSet(Fetch, Merge, Put, FlushAll, Tree, Segment, Digest, Reapable, Reap, Holds)
+var ServerTypes = wire.NewTypeSet(Fetch, Merge, Put, FlushAll, Tree, Segment, Digest, Reapable, Reap, Holds, ReapCheck)
 
 // Error codes carried in wire.RemoteError, so a coordinator's answer keeps
 // the engine's sentinel across a forward. ONLY APPEND.
@@ -268,15 +269,52 @@ func AppendKeyDigests(dst []byte, kds []KeyDigest) []byte {
 
 func DecodeKeyDigests(p []byte) ([]KeyDigest, error) {
 	d := wire.NewDecoder(p)
+	kds := decodeKeyDigests(&d, len(p))
+	if err := d.Finish(); err != nil {
+		return nil, err
+	}
+	return kds, nil
+}
+
+func decodeKeyDigests(d *wire.Decoder, size int) []KeyDigest {
 	n := d.Uvarint()
-	if n > uint64(len(p)) {
-		return nil, errors.New("cluster: malformed key digests")
+	if n > uint64(size) {
+		d.Fail("malformed key digests: %d pairs in %d bytes", n, size)
+		return nil
 	}
 	out := make([]KeyDigest, 0, n)
 	for range n {
 		out = append(out, KeyDigest{Key: d.Bytes(), Digest: d.Uint64()})
 	}
-	return out, d.Finish()
+	return out
+}
+
+// A reap check names every node the asker asks (itself included), then
+// the pairs: a responder that knows of a node not named must say no, for
+// that node may hold a copy nobody asked about.
+func AppendReapCheck(dst []byte, asked []string, kds []KeyDigest) []byte {
+	dst = wire.AppendUvarint(dst, uint64(len(asked)))
+	for _, id := range asked {
+		dst = wire.AppendBytes(dst, []byte(id))
+	}
+	return AppendKeyDigests(dst, kds)
+}
+
+func DecodeReapCheck(p []byte) (asked []string, kds []KeyDigest, err error) {
+	d := wire.NewDecoder(p)
+	n := d.Uvarint()
+	if n > uint64(len(p)) {
+		return nil, nil, errors.New("cluster: malformed reap check")
+	}
+	asked = make([]string, 0, n)
+	for range n {
+		asked = append(asked, d.Text())
+	}
+	kds = decodeKeyDigests(&d, len(p))
+	if err := d.Finish(); err != nil {
+		return nil, nil, err
+	}
+	return asked, kds, nil
 }
 
 // A merge's answer is the digest of the record the replica holds

@@ -68,6 +68,9 @@ func TestPutRoundTrip(t *testing.T) {
 	if lo, hi, why, err := DecodeSegmentReq(AppendSegmentReq(nil, 5, 1<<63, AntiEntropy)); err != nil || lo != 5 || hi != 1<<63 || why != AntiEntropy {
 		t.Fatalf("segment request round trip: %d %d %d %v", lo, hi, why, err)
 	}
+	if asked, got, err := DecodeReapCheck(AppendReapCheck(nil, []string{"n1", "n22"}, kds)); err != nil || len(asked) != 2 || asked[1] != "n22" || len(got) != 2 || got[1].Digest != 1<<63 {
+		t.Fatalf("reap check round trip: %v %+v %v", asked, got, err)
+	}
 	if ok, err := DecodeBoolsResp(AppendBoolsResp(nil, []bool{true, false, true}), 3); err != nil || !ok[0] || ok[1] || !ok[2] {
 		t.Fatalf("bools round trip: %v %v", ok, err)
 	}
@@ -87,6 +90,7 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(AppendFetchOwn(nil, []byte("k")))
 	f.Add(AppendFetchResp(nil, true, []byte("rec")))
 	f.Add(AppendTree(nil, 7, CatchUp))
+	f.Add(AppendReapCheck(nil, []string{"n1"}, []KeyDigest{{[]byte("k"), 7}}))
 	f.Add(AppendSegmentReq(nil, 1, 2, CatchUp))
 	f.Add([]byte{0, 1, 'k', 1, 'r'})
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -115,5 +119,6 @@ func FuzzDecodeMessages(f *testing.F) {
 		DecodeFlushAll(p)
 		DecodeReapResp(p)
 		DecodeBoolsResp(p, len(p))
+		DecodeReapCheck(p)
 	})
 }
