@@ -7,7 +7,8 @@
 #
 # Node i (1-based) listens for memcached clients on 127.0.0.1:$((BASE+i)),
 # gossips on $((BASE+100+i)) and replicates on $((BASE+200+i)); BASE is
-# 21210 unless set. Data, logs and PIDs live under $DIR (./cluster).
+# 21210 unless set. Data, logs and PIDs live under $DIR (./cluster). With
+# PPROF=1 node i also serves Go's profiles on 127.0.0.1:$((BASE+300+i)).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${DIR:-cluster}
@@ -30,6 +31,8 @@ start)
     fi
     join=()
     [ "$i" -gt 1 ] && join=(-join "127.0.0.1:$((BASE + 101))")
+    # PPROF=1: each node serves Go's profiles on BASE+300+i.
+    [ -n "${PPROF:-}" ] && join+=(-pprof "127.0.0.1:$((BASE + 300 + i))")
     ./bin/dynamod -node-id "n$i" -data "$d/data" \
       -listen "127.0.0.1:$((BASE + i))" -gossip "127.0.0.1:$((BASE + 100 + i))" \
       -internode "127.0.0.1:$((BASE + 200 + i))" "${join[@]}" "$@" >>"$d/log" 2>&1 &

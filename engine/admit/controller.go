@@ -1,6 +1,7 @@
 package admit
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,7 +21,8 @@ type Controller struct {
 	prev   Snapshot
 	last   Window
 	target time.Duration
-	quiet  quietFloor
+	quiet  quietBaseline
+	work   uint64 // background work done by the last tick, over all tasks
 	tasks  []*Task
 }
 
@@ -56,9 +58,11 @@ func (c *Controller) Tick(now time.Time) {
 	defer c.mu.Unlock()
 	w := Between(&c.prev, &cur)
 	c.prev, c.last = cur, w
-	if w.Count >= c.law.MinSamples {
-		c.quiet.add(w.P99)
+	work := c.workDone()
+	if w.Count >= c.law.MinSamples && work == c.work {
+		c.quiet.add(w.P99) // no background work this window: the foreground alone
 	}
+	c.work = work
 	c.target = c.targetNow()
 	breached := c.law.Breached(w, c.target)
 	for _, t := range c.tasks {
@@ -75,7 +79,7 @@ func (c *Controller) targetNow() time.Duration {
 	if c.law.Target > 0 {
 		return c.law.Target
 	}
-	q, ok := c.quiet.min()
+	q, ok := c.quiet.median()
 	if !ok {
 		return c.law.MinTarget
 	}
@@ -205,31 +209,46 @@ func (t *Task) Rate() float64 {
 	return t.rate
 }
 
-// quietFloor is the lowest p99 of the last quietWindows windows that had
-// enough requests: the node's latency with background work backed off,
-// from which the target is derived when none is set.
-type quietFloor struct {
+// workDone is the work every task has done (under c.mu).
+func (c *Controller) workDone() uint64 {
+	var sum uint64
+	for _, t := range c.tasks {
+		t.mu.Lock()
+		sum += t.done
+		t.mu.Unlock()
+	}
+	return sum
+}
+
+// quietBaseline is the median p99 of the last quietWindows windows in
+// which no background task did any work: the node's own latency at its
+// current load, from which the target is derived when none is set. It
+// was the lowest such p99 of any window; one quiet moment set the target
+// so far under the node's usual p99 at a steady load (2 ms against 6-7 ms
+// under half of a 2-core cluster's capacity) that every window breached
+// it and every task sat at its floor for good, whatever its work cost.
+// Samples stay until newer ones replace them, so a long join keeps the
+// baseline measured before it.
+type quietBaseline struct {
 	ring [quietWindows]time.Duration
 	n    int
 	next int
 }
 
-// quietWindows: at a 250 ms period, the last 5 minutes.
+// quietWindows: at a 250 ms period, 5 minutes of quiet windows.
 const quietWindows = 1200
 
-func (q *quietFloor) add(p time.Duration) {
+func (q *quietBaseline) add(p time.Duration) {
 	q.ring[q.next] = p
 	q.next = (q.next + 1) % quietWindows
 	q.n = min(q.n+1, quietWindows)
 }
 
-func (q *quietFloor) min() (time.Duration, bool) {
+func (q *quietBaseline) median() (time.Duration, bool) {
 	if q.n == 0 {
 		return 0, false
 	}
-	m := q.ring[0]
-	for _, p := range q.ring[1:q.n] {
-		m = min(m, p)
-	}
-	return m, true
+	s := slices.Clone(q.ring[:q.n])
+	slices.Sort(s)
+	return s[q.n/2], true
 }

@@ -20,12 +20,12 @@ import (
 // read at R=1, or at R=2 over two new replicas, miss a value every old
 // replica held; a conditional write decided there missed it too.
 //
-// So the node pulls each such partition from every node that replicated
-// it in either ring (a merkle comparison with each, taking what differs
-// and sending nothing: CatchUp), and until it has, it answers a read of
-// the partition by reading through: it fetches the key's own copy
-// (FetchOwn) from each source it has not pulled yet, merges what they
-// hold into its own, and answers with that. If no source answers, it
+// So the node pulls each such partition from the earlier replicas whose
+// places it took (replacedOwners: a merkle comparison with each, taking
+// what differs and sending nothing: CatchUp), and until it has, it
+// answers a read of the partition by reading through: it fetches the
+// key's own copy (FetchOwn) from each of them it has not pulled yet,
+// merges what they hold into its own, and answers with that. If no source answers, it
 // refuses the read (msg.ErrNotReady) and the coordinator reads another
 // replica. Writes reach it as usual, so once the pulls are done it holds
 // everything acknowledged before and after: a partition's ownership moves
@@ -214,11 +214,7 @@ func (n *Node) noteRing(t *Topology) {
 			if err == nil && contains(before, t.Self) {
 				continue // replicated it before: caught up then, or still pending
 			}
-			for _, id := range append(before, owners...) {
-				if id != t.Self && !contains(sources, id) {
-					sources = append(sources, id)
-				}
-			}
+			sources = replacedOwners(before, owners, t.Self)
 		}
 		if len(sources) == 0 {
 			continue
@@ -247,6 +243,33 @@ func (n *Node) noteRing(t *Topology) {
 	if len(rd.pending) == 0 {
 		n.reportReady(r)
 	}
+}
+
+// replacedOwners is whom a node that became a replica of a partition
+// pulls it from: the earlier replicas that are replicas no more, whose
+// places it took. Holding what they held, and every write since, its copy
+// stands where theirs stood in every read and write quorum; the replicas
+// that stay hold their own copies, and anti-entropy compares them with it
+// afterwards. Pulling and reading through from every earlier replica
+// instead tripled the cost of a join: each read of a moved key fetched it
+// from three nodes and wrote what it found. When the replica set grew
+// instead (N grew past the members there were), it replaced no one, and
+// pulls from every earlier replica.
+func replacedOwners(before, after []string, self string) []string {
+	var out []string
+	for _, id := range before {
+		if id != self && !contains(after, id) {
+			out = append(out, id)
+		}
+	}
+	if len(out) == 0 {
+		for _, id := range before {
+			if id != self {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
 }
 
 // reportReady hands r to Options.OnReady, off the caller's locks: this
