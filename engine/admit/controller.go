@@ -1,7 +1,6 @@
 package admit
 
 import (
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -21,8 +20,7 @@ type Controller struct {
 	prev   Snapshot
 	last   Window
 	target time.Duration
-	quiet  quietBaseline
-	work   uint64 // background work done by the last tick, over all tasks
+	quiet  quietFloor
 	tasks  []*Task
 }
 
@@ -58,11 +56,9 @@ func (c *Controller) Tick(now time.Time) {
 	defer c.mu.Unlock()
 	w := Between(&c.prev, &cur)
 	c.prev, c.last = cur, w
-	work := c.workDone()
-	if w.Count >= c.law.MinSamples && work == c.work {
-		c.quiet.add(w.P99) // no background work this window: the foreground alone
+	if w.Count >= c.law.MinSamples {
+		c.quiet.add(w.P99)
 	}
-	c.work = work
 	c.target = c.targetNow()
 	breached := c.law.Breached(w, c.target)
 	for _, t := range c.tasks {
@@ -79,7 +75,7 @@ func (c *Controller) targetNow() time.Duration {
 	if c.law.Target > 0 {
 		return c.law.Target
 	}
-	q, ok := c.quiet.median()
+	q, ok := c.quiet.min()
 	if !ok {
 		return c.law.MinTarget
 	}
@@ -209,46 +205,31 @@ func (t *Task) Rate() float64 {
 	return t.rate
 }
 
-// workDone is the work every task has done (under c.mu).
-func (c *Controller) workDone() uint64 {
-	var sum uint64
-	for _, t := range c.tasks {
-		t.mu.Lock()
-		sum += t.done
-		t.mu.Unlock()
-	}
-	return sum
-}
-
-// quietBaseline is the median p99 of the last quietWindows windows in
-// which no background task did any work: the node's own latency at its
-// current load, from which the target is derived when none is set. It
-// was the lowest such p99 of any window; one quiet moment set the target
-// so far under the node's usual p99 at a steady load (2 ms against 6-7 ms
-// under half of a 2-core cluster's capacity) that every window breached
-// it and every task sat at its floor for good, whatever its work cost.
-// Samples stay until newer ones replace them, so a long join keeps the
-// baseline measured before it.
-type quietBaseline struct {
+// quietFloor is the lowest p99 of the last quietWindows windows that had
+// enough requests: the node's latency with background work backed off,
+// from which the target is derived when none is set.
+type quietFloor struct {
 	ring [quietWindows]time.Duration
 	n    int
 	next int
 }
 
-// quietWindows: at a 250 ms period, 5 minutes of quiet windows.
+// quietWindows: at a 250 ms period, the last 5 minutes.
 const quietWindows = 1200
 
-func (q *quietBaseline) add(p time.Duration) {
+func (q *quietFloor) add(p time.Duration) {
 	q.ring[q.next] = p
 	q.next = (q.next + 1) % quietWindows
 	q.n = min(q.n+1, quietWindows)
 }
 
-func (q *quietBaseline) median() (time.Duration, bool) {
+func (q *quietFloor) min() (time.Duration, bool) {
 	if q.n == 0 {
 		return 0, false
 	}
-	s := slices.Clone(q.ring[:q.n])
-	slices.Sort(s)
-	return s[q.n/2], true
+	m := q.ring[0]
+	for _, p := range q.ring[1:q.n] {
+		m = min(m, p)
+	}
+	return m, true
 }

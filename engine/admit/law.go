@@ -21,9 +21,8 @@ import "time"
 // finishes, later.
 type Law struct {
 	// Target is the foreground p99 background work must not push the node
-	// past. 0: Factor times the node's own quiet p99 (the median p99 of
-	// recent windows without background work; Controller tracks it), but
-	// at least MinTarget.
+	// past. 0: Factor times the node's own quiet p99 (Controller tracks
+	// it), but at least MinTarget.
 	Target    time.Duration
 	Factor    float64
 	MinTarget time.Duration

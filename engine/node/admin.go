@@ -256,8 +256,10 @@ func (n *Node) holdsNothing() bool {
 
 // transfers answers "admin transfers": the partitions this node is
 // catching up after a ring change (catching:P = pulled and left sources,
-// age), and how far its handoff of partitions it no longer replicates has
-// gone (records handed off, and the handoff task's current rate).
+// age) and the rates the controller grants its pulls and its sources,
+// and how far its handoff of partitions it no longer replicates has gone
+// (records handed off, those the owners already held, and the handoff
+// task's current rate).
 func (n *Node) transfers() []kv.Stat {
 	now := time.Now()
 	var out []kv.Stat
@@ -269,7 +271,8 @@ func (n *Node) transfers() []kv.Stat {
 	for _, st := range n.coord.Stats() {
 		switch st.Name {
 		case "cluster_partitions_catching_up", "cluster_partitions_caught_up", "cluster_catch_up_records",
-			"cluster_handed_off", "bg_handoff_rate", "bg_handoff_done", "engine_hints_held":
+			"cluster_catch_up_pulls_busy", "bg_catchup_rate", "bg_transfer_rate",
+			"cluster_handed_off", "cluster_handed_off_held", "bg_handoff_rate", "bg_handoff_done", "engine_hints_held":
 			out = append(out, st)
 		}
 	}
