@@ -229,3 +229,35 @@ func TestChargedWorkHoldsBackUntilPaid(t *testing.T) {
 		t.Fatalf("take right after paying off the debt: %d, want the 1 unit accrued past it", got)
 	}
 }
+
+// A node serving fewer requests than a window needs to be judged is
+// judged over a longer window, not taken for quiet: its tasks back off
+// when its few clients are slow. Taken for quiet, a node below 800
+// requests a second ran every task at its ceiling however slow its
+// clients were.
+func TestSlowNodeWithFewRequestsBacksOff(t *testing.T) {
+	law := DefaultLaw()
+	law.Target = 5 * time.Millisecond
+	c := New(law, 250*time.Millisecond)
+	task := c.Task("handoff", 40, 10_000, 2500)
+	now := time.Unix(0, 0)
+	for range 80 { // 20 s of 100 requests a window (400 a second), all slow
+		for range 100 {
+			c.Foreground.Record(50 * time.Millisecond)
+		}
+		now = now.Add(250 * time.Millisecond)
+		c.Tick(now)
+	}
+	if r := task.Rate(); r != 40 {
+		t.Fatalf("rate %.0f with every request at 50 ms against a 5 ms target, want the floor 40", r)
+	}
+	// Truly idle (no request at all), it climbs again: after each
+	// stretched window, by a step.
+	for range 8 * 20 {
+		now = now.Add(250 * time.Millisecond)
+		c.Tick(now)
+	}
+	if r := task.Rate(); r != 10_000 {
+		t.Fatalf("rate %.0f after 40 s without requests, want the ceiling", r)
+	}
+}

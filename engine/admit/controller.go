@@ -21,7 +21,10 @@ type Controller struct {
 	last   Window
 	target time.Duration
 	quiet  quietFloor
-	tasks  []*Task
+	// stretched counts the periods the open window has been stretched
+	// for want of requests.
+	stretched int
+	tasks     []*Task
 }
 
 // New returns a controller that moves rates once per period by law.
@@ -48,13 +51,24 @@ func (c *Controller) Task(name string, floor, ceiling, burst float64) *Task {
 }
 
 // Tick closes a window at now: it reads the foreground latency since the
-// last tick and moves every task's rate.
+// last tick and moves every task's rate. A window with fewer requests than
+// the law's MinSamples stays open, up to maxStretch periods, so that a
+// node serving a few hundred requests a second is judged over a longer
+// window rather than never: at 250 ms and 200 samples, a node below 800
+// requests a second had every window count as quiet, and every task
+// climbed to its ceiling however slow its clients were (bench-join at
+// 1,000,000 keys: about 400 to 700 requests a second per node).
 func (c *Controller) Tick(now time.Time) {
 	var cur Snapshot
 	c.Foreground.Snapshot(&cur)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := Between(&c.prev, &cur)
+	if w.Count < c.law.MinSamples && c.stretched < maxStretch {
+		c.stretched++
+		return
+	}
+	c.stretched = 0
 	c.prev, c.last = cur, w
 	if w.Count >= c.law.MinSamples {
 		c.quiet.add(w.P99)
@@ -204,6 +218,11 @@ func (t *Task) Rate() float64 {
 	defer t.mu.Unlock()
 	return t.rate
 }
+
+// maxStretch bounds how many periods a window with too few requests is
+// stretched: at 250 ms, a window of 2 s. A node quieter than that is
+// judged quiet.
+const maxStretch = 7
 
 // quietFloor is the lowest p99 of the last quietWindows windows that had
 // enough requests: the node's latency with background work backed off,
