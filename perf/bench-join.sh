@@ -102,9 +102,9 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
     fi
     if [ "$held" -eq $((3 * KEYS)) ] && [ "$(stat $((BASE + 4)) curr_items)" -gt 0 ]; then still=$((still + 1)); else still=0; fi
     [ "$still" -ge "$STILL" ] && break
-    if [ $(($(date +%s) - t0)) -ge "$JOIN_MAX" ]; then echo "   join not done after ${JOIN_MAX}s ($held copies held, want $((3 * KEYS)))" >&2; break; fi
+    if [ $(($(date +%s) - t0)) -ge "$JOIN_MAX" ]; then echo "   join not done after ${JOIN_MAX}s ($held copies held, want $((3 * KEYS)))" >&2; still=0; break; fi
   done
-  t1=$(($(date +%s) - STILL))
+  t1=$(($(date +%s) - still)) # the STILL seconds of checking are not the join's
   join_secs=$((t1 - t0))
   kill -INT "$lg" 2>/dev/null || true # it has ended by itself when the join ran JOIN_MAX
   wait "$lg" || true

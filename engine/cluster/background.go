@@ -46,8 +46,9 @@ func newBackground(o Options) background {
 	b.handoff = task("handoff", o.HandoffBatch, o.HandoffInterval)
 	b.aae = task("aae_urgent", urgentPerTick, o.AntiEntropyInterval)
 	b.reap = task("reap", o.ReapBatch, o.ReapInterval)
-	b.catchup = task("catchup", o.TransferRate/4, time.Second/4)
-	b.transfer = task("transfer", o.TransferRate/4, time.Second/4)
+	quarter := max(1, o.TransferRate/4) // a quarter second's worth, at least one record
+	b.catchup = task("catchup", quarter, time.Second/4)
+	b.transfer = task("transfer", quarter, time.Second/4)
 	return b
 }
 

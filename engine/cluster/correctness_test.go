@@ -635,6 +635,9 @@ func TestReapWaitsUntilTheReaperKnowsEveryNode(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("no member refused the reap check for the node it was not asked of")
 	}
+	if got := first.node.stats.reapRepairs.Load(); got != 0 {
+		t.Fatalf("the refused round repaired %d keys: a partial view is no dispute", got)
+	}
 	// Knowing every node again, it asks the fallback too, which holds
 	// another record: still nothing goes, the key is repaired instead.
 	first.unknown.Store(nil)

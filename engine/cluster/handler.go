@@ -107,7 +107,11 @@ func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return msg.AppendBoolsResp(dst, n.reapable(asked, kds)), nil
+		ok, err := n.reapable(asked, kds)
+		if err != nil {
+			return nil, msg.ToRemote(err)
+		}
+		return msg.AppendBoolsResp(dst, ok), nil
 	case msg.FlushAll:
 		delay, err := msg.DecodeFlushAll(p)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Ownership handoff: after the ring changes (a join, a leave), a node may
@@ -17,8 +18,8 @@ import (
 // (CatchUp), so the loop first asks each owner, one message per batch,
 // which records it holds as they are here (Holds), sends only the others,
 // and drops a record once every owner has it. Rounds take their work from
-// the handoff task of the admission controller: a record sent costs one
-// unit, a record found held a heldCost fraction of one.
+// the handoff task of the admission controller: a record sent costs a
+// unit, one read and checked but not sent a heldCost fraction of one.
 
 type heldRecord struct {
 	key, rec []byte
@@ -75,53 +76,74 @@ func (n *Node) HandOff() int {
 			continue
 		}
 		lo, hi := r.PartitionRange(p)
+		moved += n.handOffPartition(t, owners, lo, hi, budget, &spent)
+	}
+	return moved
+}
+
+// handOffPartition hands off the records this node holds in [lo, hi),
+// a partition owners replicate, within what is left of budget, and
+// returns how many it dropped. It goes in chunks, each no larger than the
+// grant left would pay for if every record had to be sent, so a
+// partition whose owners lack its records costs no more than one sent
+// record each, and one whose owners hold them moves on to the next chunk.
+func (n *Node) handOffPartition(t *Topology, owners []string, lo, hi uint64, budget int, spent *handoffCost) (moved int) {
+	cursor := lo
+	for spent.units() < budget && !n.closed.Load() {
+		chunk := min(holdsBatch, budget-spent.units())
 		var batch []heldRecord
-		most := (budget - spent.units()) * heldCost
-		n.eng.ScanHashRange(lo, hi, func(key, rec []byte) bool {
+		n.eng.ScanHashRange(cursor, hi, func(key, rec []byte) bool {
 			batch = append(batch, heldRecord{append([]byte(nil), key...), append([]byte(nil), rec...)})
-			return len(batch) < most
+			return len(batch) < chunk
 		})
+		if len(batch) == 0 {
+			return moved
+		}
 		held := n.heldBy(t, owners, batch)
 		var took []heldRecord
 		heldHere := 0
 		for i, h := range batch {
-			if spent.units() >= budget {
-				break // the rest next time round
-			}
 			var missing []string
 			for _, id := range owners {
 				if !held[id][i] {
 					missing = append(missing, id)
 				}
 			}
-			if len(missing) == 0 {
+			switch {
+			case len(missing) == 0:
 				spent.held++
 				heldHere++
 				took = append(took, h)
-				continue
-			}
-			spent.sent++
-			if n.pushToAll(t, missing, h) {
-				took = append(took, h)
-			}
-		}
-		if len(took) == 0 || !n.makeDurable(t, owners, took[len(took)-1]) {
-			continue
-		}
-		for _, h := range took {
-			if dropped, _ := n.eng.DropRecordIf(h.key, h.rec); dropped {
-				moved++
-				n.stats.handedOff.Add(1)
+			case spent.units() >= budget:
+				spent.held++ // checked, not sent: next time round
+			default:
+				spent.sent++
+				if n.pushToAll(t, missing, h) {
+					took = append(took, h)
+				}
 			}
 		}
-		n.stats.handedOffHeld.Add(uint64(heldHere))
-		n.logs.handedOff.add(n.log, slog.LevelInfo, "handed off records of partitions this node no longer replicates", "", uint64(len(took)))
+		if len(took) > 0 && n.makeDurable(t, owners, took[len(took)-1]) {
+			for _, h := range took {
+				if dropped, _ := n.eng.DropRecordIf(h.key, h.rec); dropped {
+					moved++
+					n.stats.handedOff.Add(1)
+				}
+			}
+			n.stats.handedOffHeld.Add(uint64(heldHere))
+			n.logs.handedOff.add(n.log, slog.LevelInfo, "handed off records of partitions this node no longer replicates", "", uint64(len(took)))
+		}
+		next := ring.HashKey(batch[len(batch)-1].key) + 1
+		if len(batch) < chunk || next == 0 || (hi != 0 && next >= hi) {
+			return moved // the partition's end
+		}
+		cursor = next
 	}
 	return moved
 }
 
-// handoffCost is the work of one handoff round: records sent, and
-// records found held.
+// handoffCost is the work of one handoff round: records sent, and records
+// read and checked with the owners but not sent.
 type handoffCost struct{ sent, held int }
 
 func (c handoffCost) units() int { return c.sent + (c.held+heldCost-1)/heldCost }

@@ -27,7 +27,7 @@ type pullResult uint8
 
 const (
 	pullFailed  pullResult = iota // try again next round
-	pullPartial                   // more to take from this source: a segment came truncated, or the grant ran out
+	pullPartial                   // more to take from this source: a segment came truncated
 	pullWhole                     // caught up with this source
 	pullBusy                      // the source's grant is spent: leave it alone this round
 )
@@ -42,16 +42,17 @@ func (n *Node) pull(t *Topology, p int, peer string) pullResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
 	defer cancel()
 	addr := t.Addrs[peer]
-	local, scanned, err := n.partitionTree(t, p)
-	n.bgw.catchup.Charge(scanned)
-	if err != nil {
-		return pullFailed
-	}
+	// The source's tree first: a source that refuses costs nothing here.
 	leaves, err := n.peers.Tree(ctx, addr, p, msg.CatchUp, nil)
 	if refusedWith(err, msg.ErrBusy) {
 		n.stats.pullsBusy.Add(1)
 		return pullBusy
 	}
+	if err != nil {
+		return pullFailed
+	}
+	local, scanned, err := n.partitionTree(t, p)
+	n.bgw.catchup.Charge(scanned)
 	if err != nil {
 		return pullFailed
 	}
@@ -90,6 +91,9 @@ func (n *Node) pull(t *Topology, p int, peer string) pullResult {
 // state, within its transfer grant.
 func (n *Node) serveTree(p int, why msg.Purpose, dst []byte) ([]byte, error) {
 	t := n.topo.Topology()
+	if t.Ring == nil || p < 0 || p >= t.Ring.Partitions() {
+		return nil, errNoRing
+	}
 	switch why {
 	case msg.AntiEntropy:
 		if !n.partitionReadable(t, p) {

@@ -20,21 +20,22 @@ import (
 // read at R=1, or at R=2 over two new replicas, miss a value every old
 // replica held; a conditional write decided there missed it too.
 //
-// So the node pulls each such partition from the earlier replicas whose
-// places it took (replacedOwners: a merkle comparison with each, taking
-// what differs and sending nothing: CatchUp), and until it has, it
-// answers a read of the partition by reading through: it fetches the
-// key's own copy (FetchOwn) from each of them it has not pulled yet,
-// merges what they hold into its own, and answers with that. If no source answers, it
+// So the node pulls each such partition from every node that replicated
+// it in either ring, the ones whose places it took first (a merkle
+// comparison with each, taking what differs and sending nothing:
+// CatchUp), and until it has, it answers a read of the partition by
+// reading through: it fetches the key's own copy (FetchOwn) from the
+// replicas it replaced that it has not pulled yet (readThrough), merges
+// what they hold into its own, and answers with that. If no source answers, it
 // refuses the read (msg.ErrNotReady) and the coordinator reads another
 // replica. Writes reach it as usual, so once the pulls are done it holds
 // everything acknowledged before and after: a partition's ownership moves
 // for readers only when its transfer is complete, and meanwhile reads
 // cost one more round trip.
 //
-// A source that is down is waited for catchUpPatience, then skipped: what
-// only it holds comes back through its hints and handoff when it returns,
-// as for any replica that was down. A node's first ring marks partitions
+// A source that stays down for catchUpPatience is skipped: what only it
+// holds comes back through its hints and handoff when it returns, as for
+// any replica that was down. A node's first ring marks partitions
 // only when the store is empty and the ring is not the cluster's first:
 // a node restarting with its data owned them before (it was caught up then),
 // and the founders of a cluster start with nothing to pull.
@@ -58,9 +59,11 @@ type readiness struct {
 }
 
 type catchUpState struct {
-	sources []string        // nodes to pull from, in order
-	pulled  map[string]bool // sources done (pulled, or skipped after patience)
-	since   time.Time
+	sources  []string             // nodes to pull from, in order: the replaced ones first
+	replaced []string             // the earlier replicas whose places this node took
+	pulled   map[string]bool      // sources done (pulled, or skipped after patience)
+	down     map[string]time.Time // since when each source has been seen down
+	since    time.Time
 }
 
 // ownRecord is this node's copy of key as a replica answers a read: while
@@ -72,7 +75,7 @@ func (n *Node) ownRecord(t *Topology, key []byte) (rec []byte, found bool, err e
 	if n.readable(t, hash) {
 		return n.eng.Record(key, nil)
 	}
-	sources := n.ready.sourcesLeft(t.Ring.Partition(hash))
+	sources := n.ready.readThrough(t.Ring.Partition(hash))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout/2)
 	defer cancel()
 	type answer struct {
@@ -121,13 +124,37 @@ func (rd *readiness) sourcesLeft(p int) []string {
 	if st == nil {
 		return nil
 	}
-	var left []string
-	for _, id := range st.sources {
+	return st.left(st.sources)
+}
+
+// readThrough is whom a read of partition p reads through to: the
+// replicas this node replaced that it has not pulled yet (their copies
+// stood where its own stands in every quorum: one fetch, where asking
+// every earlier and current replica took three or four, each merged and
+// written, a quarter of a joiner's CPU in bench-join), or once those are
+// pulled, the other sources not pulled yet.
+func (rd *readiness) readThrough(p int) []string {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	st := rd.pending[p]
+	if st == nil {
+		return nil
+	}
+	if left := st.left(st.replaced); len(left) > 0 {
+		return left
+	}
+	return st.left(st.sources)
+}
+
+// left is the nodes of ids not pulled yet.
+func (st *catchUpState) left(ids []string) []string {
+	var out []string
+	for _, id := range ids {
 		if !st.pulled[id] {
-			left = append(left, id)
+			out = append(out, id)
 		}
 	}
-	return left
+	return out
 }
 
 // readable reports whether this node's own copy of key (hash) answers
@@ -202,11 +229,11 @@ func (n *Node) noteRing(t *Topology) {
 			delete(rd.pending, p)
 			continue
 		}
-		var sources []string
+		var sources, replaced []string
 		switch {
 		case markFirst:
 			// Who held p before this node is not known: ask everyone.
-			sources = everyone
+			sources, replaced = everyone, everyone
 		case first:
 			continue
 		default:
@@ -214,7 +241,13 @@ func (n *Node) noteRing(t *Topology) {
 			if err == nil && contains(before, t.Self) {
 				continue // replicated it before: caught up then, or still pending
 			}
-			sources = replacedOwners(before, owners, t.Self)
+			replaced = replacedOwners(before, owners, t.Self)
+			sources = slices.Clone(replaced)
+			for _, id := range append(before, owners...) {
+				if id != t.Self && !contains(sources, id) {
+					sources = append(sources, id)
+				}
+			}
 		}
 		if len(sources) == 0 {
 			continue
@@ -225,9 +258,15 @@ func (n *Node) noteRing(t *Topology) {
 					st.sources = append(st.sources, id)
 				}
 			}
+			for _, id := range replaced {
+				if !contains(st.replaced, id) {
+					st.replaced = append(st.replaced, id)
+				}
+			}
 			continue
 		}
-		rd.pending[p] = &catchUpState{sources: slices.Clone(sources), pulled: map[string]bool{}, since: now}
+		rd.pending[p] = &catchUpState{sources: sources, replaced: slices.Clone(replaced),
+			pulled: map[string]bool{}, down: map[string]time.Time{}, since: now}
 	}
 	if added := len(rd.pending) - before; added > 0 {
 		if before == 0 {
@@ -245,16 +284,14 @@ func (n *Node) noteRing(t *Topology) {
 	}
 }
 
-// replacedOwners is whom a node that became a replica of a partition
-// pulls it from: the earlier replicas that are replicas no more, whose
-// places it took. Holding what they held, and every write since, its copy
-// stands where theirs stood in every read and write quorum; the replicas
-// that stay hold their own copies, and anti-entropy compares them with it
-// afterwards. Pulling and reading through from every earlier replica
-// instead tripled the cost of a join: each read of a moved key fetched it
-// from three nodes and wrote what it found. When the replica set grew
-// instead (N grew past the members there were), it replaced no one, and
-// pulls from every earlier replica.
+// replacedOwners is the earlier replicas of a partition that are replicas
+// no more: the ones whose places a node that became a replica took. Its
+// reads go through to them first (readThrough), and its pulls start with
+// them; it still pulls from every earlier and current replica before it
+// counts as caught up, for the replaced one may itself have been catching
+// up when it was replaced (a join after a join), or be skipped as down.
+// When the replica set only grew, it replaced no one: every earlier
+// replica stands in.
 func replacedOwners(before, after []string, self string) []string {
 	var out []string
 	for _, id := range before {
@@ -325,17 +362,25 @@ func (n *Node) CatchUp() int {
 		parts = append(parts, p)
 	}
 	slices.Sort(parts)
-	now := time.Now()
+	now := n.bgw.now()
 	for _, p := range parts {
 		st := rd.pending[p]
 		for _, id := range st.sources {
 			if st.pulled[id] || len(jobs) == catchUpPerRound {
 				continue
 			}
-			switch {
-			case n.healthy(t, id):
+			if n.healthy(t, id) {
+				delete(st.down, id)
 				jobs = append(jobs, job{p, id, st})
-			case now.Sub(st.since) > catchUpPatience:
+				continue
+			}
+			// Patience runs from when the source was first seen down, not
+			// from when the partition was marked: a pull of minutes must
+			// not skip a source that was down for one round.
+			if _, ok := st.down[id]; !ok {
+				st.down[id] = now
+			}
+			if now.Sub(st.down[id]) > catchUpPatience {
 				st.pulled[id] = true // down too long: its hints and handoff bring what it holds
 				n.stats.catchUpSkipped.Add(1)
 				n.logs.catchUpSkipped.add(n.log, slog.LevelWarn, "partitions caught up without a source that stayed down 30 s, by source", id, 1)

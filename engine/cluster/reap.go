@@ -241,13 +241,16 @@ func (n *Node) repairDisputed(t *Topology, disputed []msg.KeyDigest) {
 // only part of the cluster until gossip reaches it; reaping by its view,
 // it forgot a record while a node it had not heard of yet held a
 // concurrent version, which came back (the simulator's seed 2279).
-func (n *Node) reapable(asked []string, kds []msg.KeyDigest) []bool {
+//
+// That refusal is an error (msg.ErrUnasked), not a "no" per key: the keys
+// are in no dispute, and the reaper must neither reap nor repair them.
+func (n *Node) reapable(asked []string, kds []msg.KeyDigest) ([]bool, error) {
 	t := n.topo.Topology()
 	out := make([]bool, len(kds))
 	if unasked := n.unasked(t, asked); unasked != "" {
 		n.stats.reapUnasked.Add(1)
 		n.traceKeys(kds, func(int) string { return "refuses the reap check: it was not asked of " + unasked })
-		return out
+		return nil, msg.ErrUnasked
 	}
 	for i, kd := range kds {
 		hinted, err := n.eng.HasHints(kd.Key)
@@ -263,7 +266,7 @@ func (n *Node) reapable(asked []string, kds []msg.KeyDigest) []bool {
 			out[i] = true
 		}
 	}
-	return out
+	return out, nil
 }
 
 // unasked is a node this node knows of that asked does not name ("" if

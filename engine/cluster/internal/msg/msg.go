@@ -51,6 +51,7 @@ const (
 	codeNotOwner
 	codeNotReady
 	codeBusy
+	codeUnasked
 )
 
 var codeErrors = map[uint16]error{
@@ -67,7 +68,13 @@ var codeErrors = map[uint16]error{
 	codeNotOwner:    ErrNotOwner,
 	codeNotReady:    ErrNotReady,
 	codeBusy:        ErrBusy,
+	codeUnasked:     ErrUnasked,
 }
+
+// ErrUnasked: a reap check reached a node that knows of a node the reaper
+// did not ask; the reaper's view of the cluster is partial, so nothing may
+// be reaped this round (and nothing is in dispute).
+var ErrUnasked = errors.New("cluster: reap check refused: the reaper did not ask every node this one knows of")
 
 // ErrBusy: a catch-up pull (Purpose CatchUp) reached a node whose grant
 // for serving them is spent (its admission controller backed it off for
