@@ -116,17 +116,6 @@ func (n *Node) ownRecord(t *Topology, key []byte) (rec []byte, found bool, err e
 	return n.eng.Record(key, nil)
 }
 
-// sourcesLeft is the sources partition p has not been pulled from.
-func (rd *readiness) sourcesLeft(p int) []string {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	st := rd.pending[p]
-	if st == nil {
-		return nil
-	}
-	return st.left(st.sources)
-}
-
 // readThrough is whom a read of partition p reads through to: the
 // replicas this node replaced that it has not pulled yet (their copies
 // stood where its own stands in every quorum: one fetch, where asking

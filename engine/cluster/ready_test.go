@@ -228,3 +228,13 @@ func TestCatchUpWaitsOutASourceDownOnlyBriefly(t *testing.T) {
 		}
 	}
 }
+
+// sourcesLeft is the sources partition p has not been pulled from.
+func (rd *readiness) sourcesLeft(p int) []string {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if st := rd.pending[p]; st != nil {
+		return st.left(st.sources)
+	}
+	return nil
+}
