@@ -46,19 +46,19 @@ func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 			return nil, err
 		}
 		var rec []byte
-		var found bool
+		var a msg.FetchAnswer
 		if own {
-			rec, found, err = n.eng.Record(key, nil)
+			rec, a.Found, err = n.eng.Record(key, nil)
 		} else {
-			rec, found, err = n.ownRecord(n.topo.Topology(), key)
+			rec, a, err = n.ownRecord(n.topo.Topology(), key)
 		}
 		if err != nil {
 			return nil, msg.ToRemote(err)
 		}
 		if t == msg.Digest {
-			return msg.AppendDigestResp(dst, found, digestIf(found, rec)), nil
+			return msg.AppendDigestResp(dst, a, digestIf(a.Found, rec)), nil
 		}
-		return msg.AppendFetchResp(dst, found, rec), nil
+		return msg.AppendFetchResp(dst, a, rec), nil
 	case msg.Merge:
 		var m msg.MergeRequest
 		if err := msg.DecodeMerge(p, &m); err != nil {

@@ -44,6 +44,7 @@ type Node struct {
 	hintKick chan struct{}            // a hint round now (a member came back)
 	watched  atomic.Pointer[Topology] // the last topology the watcher saw
 	ready    readiness                // partitions not caught up yet: no reads from here
+	behind   behindMarks              // peers heard catching up a partition: reads go around them
 	log      *slog.Logger
 	logs     logs
 	// verifyFailed: when a suspected owner last failed a ping (verify).

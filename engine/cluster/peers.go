@@ -19,13 +19,16 @@ import (
 // answer to a forwarded write carries the engine's sentinel
 // (kv.ErrNotStored …, or msg.ErrLateForward).
 type peers interface {
-	// Fetch returns key's record as the peer holds it, appended to dst.
-	Fetch(ctx context.Context, addr string, key, dst []byte) (rec []byte, found bool, err error)
+	// Fetch returns key's record as the peer holds it, appended to dst;
+	// a.Behind says the peer is catching up the key's partition and read
+	// its answer through (ready.go).
+	Fetch(ctx context.Context, addr string, key, dst []byte) (rec []byte, a msg.FetchAnswer, err error)
 	// FetchOwn is Fetch of the peer's own copy, as it is even while the
 	// peer catches up the key's partition (see ready.go).
 	FetchOwn(ctx context.Context, addr string, key, dst []byte) (rec []byte, found bool, err error)
-	// Digest returns the digest (engine.Digest) of the peer's record of key.
-	Digest(ctx context.Context, addr string, key []byte) (digest uint64, found bool, err error)
+	// Digest returns the digest (engine.Digest) of the peer's record of
+	// key, with Fetch's answer flags.
+	Digest(ctx context.Context, addr string, key []byte) (digest uint64, a msg.FetchAnswer, err error)
 	// Merge has the peer merge a record, and returns the digest of the
 	// record it holds afterwards (0: the peer did not say).
 	Merge(ctx context.Context, addr string, m *msg.MergeRequest) (digest uint64, err error)

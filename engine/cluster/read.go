@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
@@ -49,7 +50,7 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 	if err != nil {
 		return err
 	}
-	targets, spares := rt.targets, rt.spares
+	targets, spares := n.readTargets(t, rt, r)
 	n.stats.reads.Add(1)
 	// Replica calls and read repair outlive the caller's buffer.
 	key = bytes.Clone(key)
@@ -99,7 +100,7 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 // checking the others by digest in the background. done is false when
 // that copy is unreadable.
 func (n *Node) readOwn(key []byte, t *Topology, targets []target, i int, o *kv.Object) (done bool, err error) {
-	rec, found, err := n.ownRecord(t, key)
+	rec, a, err := n.ownRecord(t, key)
 	if err != nil {
 		return false, nil
 	}
@@ -107,7 +108,12 @@ func (n *Node) readOwn(key []byte, t *Topology, targets []target, i int, o *kv.O
 		return true, err
 	}
 	others := append(append([]target(nil), targets[:i]...), targets[i+1:]...)
-	n.bg.goTask(func() { n.repairByDigest(key, t, targets[i], others, rec, found) })
+	if n.behind.any.Load() {
+		// Replicas heard catching up would read through only to compare.
+		p, now := t.Ring.Partition(ring.HashKey(key)), time.Now()
+		others = slices.DeleteFunc(others, func(tg target) bool { return n.behind.is(tg.id, t.Ring, p, now) })
+	}
+	n.bg.goTask(func() { n.repairByDigest(key, t, targets[i], others, rec, a.Found) })
 	return true, nil
 }
 
@@ -134,8 +140,8 @@ func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, re
 		if !n.readable(t, ring.HashKey(key)) {
 			// Reading through takes round trips: not ahead of the others.
 			go func() {
-				rec, found, err := n.ownRecord(t, key)
-				replies <- reply{t: tg, rec: rec, ok: found, err: err}
+				rec, a, err := n.ownRecord(t, key)
+				replies <- reply{t: tg, rec: rec, ok: a.Found, err: err}
 			}()
 			return
 		}
@@ -145,8 +151,9 @@ func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, re
 	}
 	addr := t.Addrs[tg.id]
 	go func() {
-		rec, found, err := n.peers.Fetch(ctx, addr, key, nil)
-		replies <- reply{t: tg, rec: rec, ok: found, err: err}
+		rec, a, err := n.peers.Fetch(ctx, addr, key, nil)
+		n.noteBehind(t, tg.id, key, a.Behind)
+		replies <- reply{t: tg, rec: rec, ok: a.Found, err: err}
 	}()
 }
 
@@ -198,8 +205,8 @@ func (n *Node) repairByDigest(key []byte, t *Topology, self target, others []tar
 		if !a.found {
 			continue
 		}
-		theirs, theirsFound, err := n.peers.Fetch(ctx, t.Addrs[a.tg.id], key, nil)
-		if err != nil || !theirsFound {
+		theirs, answer, err := n.peers.Fetch(ctx, t.Addrs[a.tg.id], key, nil)
+		if err != nil || !answer.Found {
 			continue
 		}
 		if merged, err = engine.MergeRecords(nil, merged, theirs); err != nil {
@@ -241,7 +248,10 @@ func (n *Node) differingDigests(ctx context.Context, t *Topology, key []byte, ot
 	for _, tg := range others {
 		go func() {
 			a := digestAnswer{tg: tg}
-			a.digest, a.found, a.err = n.peers.Digest(ctx, t.Addrs[tg.id], key)
+			var fa msg.FetchAnswer
+			a.digest, fa, a.err = n.peers.Digest(ctx, t.Addrs[tg.id], key)
+			a.found = fa.Found
+			n.noteBehind(t, tg.id, key, fa.Behind)
 			answers <- a
 		}()
 	}

@@ -68,13 +68,15 @@ type catchUpState struct {
 
 // ownRecord is this node's copy of key as a replica answers a read: while
 // the key's partition is catching up, first brought up to date from the
-// sources not pulled yet (read-through). It fails with msg.ErrNotReady
-// when none of them answers.
-func (n *Node) ownRecord(t *Topology, key []byte) (rec []byte, found bool, err error) {
+// sources not pulled yet (read-through); a.Behind says it was. It fails
+// with msg.ErrNotReady when none of them answers.
+func (n *Node) ownRecord(t *Topology, key []byte) (rec []byte, a msg.FetchAnswer, err error) {
 	hash := ring.HashKey(key)
 	if n.readable(t, hash) {
-		return n.eng.Record(key, nil)
+		rec, a.Found, err = n.eng.Record(key, nil)
+		return rec, a, err
 	}
+	a.Behind = true
 	sources := n.ready.readThrough(t.Ring.Partition(hash))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout/2)
 	defer cancel()
@@ -97,23 +99,24 @@ func (n *Node) ownRecord(t *Topology, key []byte) (rec []byte, found bool, err e
 	}
 	answered := 0
 	for range asked {
-		a := <-answers
-		if a.err != nil {
+		got := <-answers
+		if got.err != nil {
 			continue
 		}
 		answered++
-		if a.found {
-			if _, err := n.eng.MergeRecord(key, a.rec, kv.DurabilityDefault); err != nil {
-				return nil, false, err
+		if got.found {
+			if _, err := n.eng.MergeRecord(key, got.rec, kv.DurabilityDefault); err != nil {
+				return nil, a, err
 			}
 		}
 	}
 	if answered == 0 && len(sources) > 0 {
 		n.stats.readsNotReady.Add(1)
-		return nil, false, msg.ErrNotReady
+		return nil, a, msg.ErrNotReady
 	}
 	n.stats.readsThrough.Add(1)
-	return n.eng.Record(key, nil)
+	rec, a.Found, err = n.eng.Record(key, nil)
+	return rec, a, err
 }
 
 // readThrough is whom a read of partition p reads through to: the

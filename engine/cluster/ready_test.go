@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -237,4 +238,77 @@ func (rd *readiness) sourcesLeft(p int) []string {
 		return st.left(st.sources)
 	}
 	return nil
+}
+
+// A coordinator that hears a replica answer a read as catching up (read
+// through) reads the partition around it while the others make R, and
+// still asks it when they do not: at R=N, or with another replica down.
+func TestReadsGoAroundAReplicaCatchingUp(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 3, R: 2, W: 2})
+	c.leaveRing(4)
+	after := c.joined(4)
+	joiner, coord := c.nodes[4], c.nodes[0]
+	// Keys of one partition the joiner gains, coordinated by a node
+	// outside it, so that every replica is asked over the network.
+	var keys []string
+	part := -1
+	for i := 0; len(keys) < 12; i++ {
+		k := fmt.Sprintf("k%d", i)
+		p := after.Partition(ring.HashKey([]byte(k)))
+		o, _ := after.PreferenceList(p, 3, nil)
+		if contains(o, joiner.id) && !contains(o, coord.id) && (part < 0 || p == part) {
+			part = p
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if _, err := coord.put(t, k, set("v-"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.setRing(after)
+	read := func(k string, opt kv.ReadOptions) {
+		t.Helper()
+		var o kv.Object
+		if err := coord.node.Get([]byte(k), &o, opt); err != nil {
+			t.Fatalf("read of %s: %v", k, err)
+		}
+		if s, ok := o.Winner(); !ok || string(s.Value) != "v-"+k {
+			t.Fatalf("read of %s: %+v, want v-%s", k, o.Siblings, k)
+		}
+	}
+	through := func() string { return statValue(joiner.node.Stats(), "cluster_reads_through") }
+	read(keys[0], kv.ReadOptions{})
+	eventually(t, "the coordinator to hear the joiner is catching up", func() bool {
+		return coord.node.behind.is(joiner.id, after, part, time.Now())
+	})
+	before := through()
+	for _, k := range keys[1:8] {
+		read(k, kv.ReadOptions{})
+	}
+	if got := through(); got != before {
+		t.Fatalf("cluster_reads_through on the joiner went from %s to %s: reads did not go around it", before, got)
+	}
+	if got := statValue(coord.node.Stats(), "cluster_reads_around_catching_up"); got != "7" {
+		t.Fatalf("cluster_reads_around_catching_up = %s, want 7", got)
+	}
+	// At R=N the joiner is one of the N it takes.
+	read(keys[8], kv.ReadOptions{R: 3})
+	if got := through(); got == before {
+		t.Fatal("a read at R=N did not ask the joiner")
+	}
+	// When the caught-up replica a read asks refuses it (its port is
+	// closed), a replica catching up is the spare that makes R.
+	top, _ := c.owners(keys[9], 3)
+	for _, i := range top {
+		if !coord.node.behind.is(c.nodes[i].id, after, part, time.Now()) {
+			coord.net.Set(c.nodes[i].addr, wiretest.Fault{Refuse: true})
+			coord.net.Reset(c.nodes[i].addr)
+		}
+	}
+	before = through()
+	read(keys[9], kv.ReadOptions{})
+	if got := through(); got == before {
+		t.Fatal("with a caught-up replica unreachable, the read did not ask the joiner")
+	}
 }

@@ -20,6 +20,7 @@ type counters struct {
 	caughtUp, catchUpSkipped              atomic.Uint64 // partitions caught up; sources skipped (down too long)
 	catchUpRecords, readsNotReady         atomic.Uint64 // records pulled; reads refused while catching up
 	readsThrough                          atomic.Uint64 // reads answered through a partition's earlier replicas
+	readsAroundBehind                     atomic.Uint64 // reads that left out a replica heard catching up (behind.go)
 	pullsBusy, servesBusy                 atomic.Uint64 // catch-up pulls a source refused, and this node refused, for want of grant
 	aaeNotReady                           atomic.Uint64 // exchanges a peer refused: it is catching the partition up
 	handedOffHeld                         atomic.Uint64 // records handed off without sending: every owner held them
@@ -81,6 +82,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_catch_up_sources_skipped", Value: u(n.stats.catchUpSkipped.Load())},
 		kv.Stat{Name: "cluster_catch_up_records", Value: u(n.stats.catchUpRecords.Load())},
 		kv.Stat{Name: "cluster_reads_through", Value: u(n.stats.readsThrough.Load())},
+		kv.Stat{Name: "cluster_reads_around_catching_up", Value: u(n.stats.readsAroundBehind.Load())},
 		kv.Stat{Name: "cluster_catch_up_pulls_busy", Value: u(n.stats.pullsBusy.Load())},
 		kv.Stat{Name: "cluster_catch_up_serves_refused", Value: u(n.stats.servesBusy.Load())},
 		kv.Stat{Name: "cluster_aae_refused_catching_up", Value: u(n.stats.aaeNotReady.Load())},

@@ -58,30 +58,31 @@ func badAnswer(err error) error {
 	return &callError{cause: err, why: answered}
 }
 
-func (w wirePeers) Fetch(ctx context.Context, addr string, key, dst []byte) ([]byte, bool, error) {
+func (w wirePeers) Fetch(ctx context.Context, addr string, key, dst []byte) ([]byte, msg.FetchAnswer, error) {
 	return w.fetch(ctx, addr, msg.AppendFetch(nil, key), dst)
 }
 
 func (w wirePeers) FetchOwn(ctx context.Context, addr string, key, dst []byte) ([]byte, bool, error) {
-	return w.fetch(ctx, addr, msg.AppendFetchOwn(nil, key), dst)
+	rec, a, err := w.fetch(ctx, addr, msg.AppendFetchOwn(nil, key), dst)
+	return rec, a.Found, err
 }
 
-func (w wirePeers) fetch(ctx context.Context, addr string, req, dst []byte) ([]byte, bool, error) {
+func (w wirePeers) fetch(ctx context.Context, addr string, req, dst []byte) ([]byte, msg.FetchAnswer, error) {
 	resp, err := w.call(ctx, addr, msg.Fetch, req, dst)
 	if err != nil {
-		return nil, false, err
+		return nil, msg.FetchAnswer{}, err
 	}
-	found, rec, err := msg.DecodeFetchResp(resp)
-	return rec, found, badAnswer(err)
+	a, rec, err := msg.DecodeFetchResp(resp)
+	return rec, a, badAnswer(err)
 }
 
-func (w wirePeers) Digest(ctx context.Context, addr string, key []byte) (uint64, bool, error) {
+func (w wirePeers) Digest(ctx context.Context, addr string, key []byte) (uint64, msg.FetchAnswer, error) {
 	resp, err := w.call(ctx, addr, msg.Digest, msg.AppendFetch(nil, key), nil)
 	if err != nil {
-		return 0, false, err
+		return 0, msg.FetchAnswer{}, err
 	}
-	found, digest, err := msg.DecodeDigestResp(resp)
-	return digest, found, badAnswer(err)
+	a, digest, err := msg.DecodeDigestResp(resp)
+	return digest, a, badAnswer(err)
 }
 
 func (w wirePeers) Merge(ctx context.Context, addr string, m *msg.MergeRequest) (uint64, error) {

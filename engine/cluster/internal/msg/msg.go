@@ -147,44 +147,68 @@ func DecodeFetch(p []byte) (key []byte, own bool, err error) {
 	return key, own, d.Finish()
 }
 
-// AppendFetchResp encodes a fetch's answer: found, then the record.
-func AppendFetchResp(dst []byte, found bool, rec []byte) []byte {
+// FetchAnswer is a replica's answer to a fetch or a digest request.
+// Behind says the replica is catching up the key's partition (it joined,
+// or the ring moved the partition to it): it read its answer through from
+// the partition's earlier replicas, and a coordinator that can make its
+// quorum without it leaves it out of reads for a while.
+type FetchAnswer struct {
+	Found, Behind bool
+}
+
+// The flag bits of a fetch answer's first byte.
+const (
+	answerFound  = 1 << 0
+	answerBehind = 1 << 1
+)
+
+// AppendFetchResp encodes a fetch's answer: its flags, then the record.
+func AppendFetchResp(dst []byte, a FetchAnswer, rec []byte) []byte {
 	f := uint8(0)
-	if found {
-		f = 1
+	if a.Found {
+		f |= answerFound
+	}
+	if a.Behind {
+		f |= answerBehind
 	}
 	return wire.AppendBytes(wire.AppendUint8(dst, f), rec)
 }
 
-func DecodeFetchResp(p []byte) (found bool, rec []byte, err error) {
+func DecodeFetchResp(p []byte) (a FetchAnswer, rec []byte, err error) {
 	d := wire.NewDecoder(p)
-	found = d.Uint8() == 1
+	f := d.Uint8()
 	rec = d.Bytes()
-	return found, rec, d.Finish()
+	if err := d.Finish(); err != nil {
+		return FetchAnswer{}, nil, err
+	}
+	if f&^(answerFound|answerBehind) != 0 {
+		return FetchAnswer{}, nil, fmt.Errorf("cluster: fetch answer flags %#x", f)
+	}
+	return FetchAnswer{Found: f&answerFound != 0, Behind: f&answerBehind != 0}, rec, nil
 }
 
 // AppendDigestResp encodes a Digest answer: as Fetch's, with the
 // record's digest (engine.Digest, 8 bytes little endian) for the record.
-func AppendDigestResp(dst []byte, found bool, digest uint64) []byte {
-	if !found {
-		return AppendFetchResp(dst, false, nil)
+func AppendDigestResp(dst []byte, a FetchAnswer, digest uint64) []byte {
+	if !a.Found {
+		return AppendFetchResp(dst, a, nil)
 	}
 	var d [8]byte
 	binary.LittleEndian.PutUint64(d[:], digest)
-	return AppendFetchResp(dst, true, d[:])
+	return AppendFetchResp(dst, a, d[:])
 }
 
-func DecodeDigestResp(p []byte) (found bool, digest uint64, err error) {
-	found, d, err := DecodeFetchResp(p)
+func DecodeDigestResp(p []byte) (a FetchAnswer, digest uint64, err error) {
+	a, d, err := DecodeFetchResp(p)
 	switch {
 	case err != nil:
-		return false, 0, err
-	case found && len(d) != 8:
-		return false, 0, fmt.Errorf("cluster: %d-byte digest", len(d))
-	case found:
+		return a, 0, err
+	case a.Found && len(d) != 8:
+		return FetchAnswer{}, 0, fmt.Errorf("cluster: %d-byte digest", len(d))
+	case a.Found:
 		digest = binary.LittleEndian.Uint64(d)
 	}
-	return found, digest, nil
+	return a, digest, nil
 }
 
 // MergeRequest is one record sent to a replica, with the owners that are

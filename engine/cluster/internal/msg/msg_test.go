@@ -58,6 +58,17 @@ func TestPutRoundTrip(t *testing.T) {
 	if _, _, err := DecodeFetch(append(AppendFetch(nil, []byte("k")), 2)); err == nil {
 		t.Fatal("a fetch with an unknown flag decoded")
 	}
+	for _, a := range []FetchAnswer{{}, {Found: true}, {Behind: true}, {Found: true, Behind: true}} {
+		if got, digest, err := DecodeDigestResp(AppendDigestResp(nil, a, 42)); err != nil || got != a || (a.Found && digest != 42) {
+			t.Fatalf("digest answer %+v round trip: %+v %d %v", a, got, digest, err)
+		}
+	}
+	if _, _, err := DecodeFetchResp(AppendFetchResp(nil, FetchAnswer{}, nil)[:0]); err == nil {
+		t.Fatal("an empty fetch answer decoded")
+	}
+	if _, _, err := DecodeFetchResp([]byte{4, 0}); err == nil {
+		t.Fatal("a fetch answer with an unknown flag decoded")
+	}
 	kds := []KeyDigest{{[]byte("a"), 1}, {[]byte("bb"), 1 << 63}}
 	if got, err := DecodeKeyDigests(AppendKeyDigests(nil, kds)); err != nil || len(got) != 2 || string(got[1].Key) != "bb" || got[1].Digest != 1<<63 {
 		t.Fatalf("key digests round trip: %+v %v", got, err)
@@ -88,7 +99,7 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(AppendMerge(nil, &MergeRequest{Key: []byte("k"), Rec: []byte("r"), Transfer: true}))
 	f.Add(AppendKeyDigests(nil, []KeyDigest{{[]byte("k"), 7}}))
 	f.Add(AppendFetchOwn(nil, []byte("k")))
-	f.Add(AppendFetchResp(nil, true, []byte("rec")))
+	f.Add(AppendFetchResp(nil, FetchAnswer{Found: true, Behind: true}, []byte("rec")))
 	f.Add(AppendTree(nil, 7, CatchUp))
 	f.Add(AppendReapCheck(nil, []string{"n1"}, []KeyDigest{{[]byte("k"), 7}}))
 	f.Add(AppendSegmentReq(nil, 1, 2, CatchUp))
@@ -108,7 +119,11 @@ func FuzzDecodeMessages(f *testing.F) {
 				t.Fatalf("re-encoded merge rejected: %v", err)
 			}
 		}
-		DecodeFetchResp(p)
+		if a, rec, err := DecodeFetchResp(p); err == nil {
+			if b, rec2, err := DecodeFetchResp(AppendFetchResp(nil, a, rec)); err != nil || b != a || string(rec2) != string(rec) {
+				t.Fatalf("re-encoded fetch answer: %+v %q, %v", b, rec2, err)
+			}
+		}
 		DecodeFetch(p)
 		DecodeSegment(p)
 		DecodePutResp(p)
