@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
@@ -192,7 +193,11 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 	for _, seg := range diff {
 		n.stats.aaeSegments.Add(1)
 		lo, hi := local.SegmentRange(seg)
-		theirs, _, err := n.peers.Segment(ctx, addr, lo, hi, msg.AntiEntropy) // the rest of a truncated one: next pass
+		theirs := map[string][]byte{}
+		err := n.segment(ctx, addr, lo, hi, msg.AntiEntropy, func(part map[string][]byte) error {
+			maps.Copy(theirs, part)
+			return nil
+		})
 		if err != nil {
 			return repaired
 		}

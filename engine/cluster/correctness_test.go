@@ -416,6 +416,7 @@ func TestTransferReachesOnlyAnOwnerByItsOwnRing(t *testing.T) {
 	joiner.ring.Store(nil)
 	old.ring.Store(nil)
 	c.setRing(after)
+	c.catchUpAll()
 	for _, tn := range c.nodes {
 		tn.node.HandOff()
 	}
@@ -519,6 +520,7 @@ func TestHandoffLeavesADurableCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.leaveRing(top[0])
+	c.catchUpAll() // the owners pull first; the handoff then finds k held
 	if moved := c.nodes[top[0]].node.HandOff(); moved != 1 {
 		t.Fatalf("handed off %d records, want 1", moved)
 	}
@@ -592,6 +594,7 @@ func TestReapWaitsForANodeOutsideTheRing(t *testing.T) {
 	}
 	// It hands its copy off (the tombstone supersedes it) and lets go;
 	// then the key is reaped everywhere, and the old value is nowhere.
+	c.catchUpAll()
 	if n := gone.node.HandOff(); n != 1 {
 		t.Fatalf("handed off %d records, want 1", n)
 	}

@@ -92,7 +92,11 @@ func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return msg.AppendBoolsResp(dst, n.holds(kds)), nil
+		held, err := n.holds(kds)
+		if err != nil {
+			return nil, msg.ToRemote(err)
+		}
+		return msg.AppendBoolsResp(dst, held), nil
 	case msg.Reapable, msg.Reap:
 		kds, err := msg.DecodeKeyDigests(p)
 		if err != nil {

@@ -99,7 +99,15 @@ func (n *Node) handOffPartition(t *Topology, owners []string, lo, hi uint64, bud
 		if len(batch) == 0 {
 			return moved
 		}
-		held := n.heldBy(t, owners, batch)
+		held, behind := n.heldBy(t, owners, batch)
+		if behind {
+			// An owner is pulling this partition (from this node too): what
+			// this node would send, the pull takes, and the records drop
+			// once the owner has caught up and holds them.
+			spent.held += len(batch)
+			n.stats.handoffsWaited.Add(1)
+			return moved
+		}
 		var took []heldRecord
 		heldHere := 0
 		for i, h := range batch {
@@ -150,9 +158,10 @@ func (c handoffCost) units() int { return c.sent + (c.held+heldCost-1)/heldCost 
 
 // heldBy asks each owner which records of batch it holds as they are
 // here: held[id][i] for batch[i]. An owner that does not answer holds
-// none, as far as this round knows.
-func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) map[string][]bool {
-	held := make(map[string][]bool, len(owners))
+// none, as far as this round knows. behind: an owner is catching up the
+// partition (msg.ErrNotReady), and the others were not asked.
+func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) (held map[string][]bool, behind bool) {
+	held = make(map[string][]bool, len(owners))
 	kds := make([]msg.KeyDigest, len(batch))
 	for i, h := range batch {
 		kds[i] = msg.KeyDigest{Key: h.key, Digest: engine.Digest(h.rec)}
@@ -164,6 +173,9 @@ func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) map[stri
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 			ok, err := n.peers.Holds(ctx, t.Addrs[id], kds[lo:hi])
 			cancel()
+			if refusedWith(err, msg.ErrNotReady) {
+				return nil, true
+			}
 			if err != nil {
 				break
 			}
@@ -171,17 +183,24 @@ func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) map[stri
 		}
 		held[id] = answers
 	}
-	return held
+	return held, false
 }
 
 // holds answers a Holds message: per pair, whether this node owns the key
 // by its own ring (a node that does not would hand it off in turn, and two
 // nodes each trusting the other's copy could both drop theirs) and holds
-// exactly that record.
-func (n *Node) holds(kds []msg.KeyDigest) []bool {
+// exactly that record. A node catching up the partition of any of the
+// keys refuses them all (msg.ErrNotReady): its pull takes them from the
+// asker, which would otherwise send each record the pull also brings.
+func (n *Node) holds(kds []msg.KeyDigest) ([]bool, error) {
 	t := n.topo.Topology()
 	out := make([]bool, len(kds))
 	var buf []byte
+	for _, kd := range kds {
+		if !n.readable(t, ring.HashKey(kd.Key)) {
+			return nil, msg.ErrNotReady
+		}
+	}
 	for i, kd := range kds {
 		if !n.owns(t, kd.Key) {
 			continue
@@ -192,7 +211,7 @@ func (n *Node) holds(kds []msg.KeyDigest) []bool {
 		}
 		buf = rec
 	}
-	return out
+	return out, nil
 }
 
 // pushToAll sends a record to each of owners, at the owners' own

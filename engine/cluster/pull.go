@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"iter"
 
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Catch-up pulls, both ends. The puller (CatchUp, ready.go) compares its
@@ -26,10 +28,9 @@ import (
 type pullResult uint8
 
 const (
-	pullFailed  pullResult = iota // try again next round
-	pullPartial                   // more to take from this source: a segment came truncated
-	pullWhole                     // caught up with this source
-	pullBusy                      // the source's grant is spent: leave it alone this round
+	pullFailed pullResult = iota // try again next round
+	pullWhole                    // caught up with this source
+	pullBusy                     // the source's grant is spent: leave it alone this round
 )
 
 // pull takes into this node every record peer holds in partition p that
@@ -60,28 +61,64 @@ func (n *Node) pull(t *Topology, p int, peer string) pullResult {
 	if err != nil {
 		return pullFailed
 	}
-	result := pullWhole
 	for _, seg := range diff {
 		lo, hi := local.SegmentRange(seg)
-		theirs, truncated, err := n.peers.Segment(ctx, addr, lo, hi, msg.CatchUp)
+		err := n.segment(ctx, addr, lo, hi, msg.CatchUp, func(theirs map[string][]byte) error {
+			n.bgw.catchup.Charge(len(theirs))
+			for key, rec := range theirs {
+				changed, err := n.eng.MergeRecord([]byte(key), rec, kv.DurabilityDefault)
+				if err != nil {
+					return err
+				}
+				if changed {
+					n.stats.catchUpRecords.Add(1)
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return pullFailed
 		}
-		if truncated {
-			result = pullPartial // the rest comes in the next round's pass
-		}
-		n.bgw.catchup.Charge(len(theirs))
-		for key, rec := range theirs {
-			changed, err := n.eng.MergeRecord([]byte(key), rec, kv.DurabilityDefault)
-			if err != nil {
-				return pullFailed
-			}
-			if changed {
-				n.stats.catchUpRecords.Add(1)
-			}
-		}
 	}
-	return result
+	return pullWhole
+}
+
+// errSegmentStuck: a truncated segment answer with nothing to resume
+// after (a peer that sends none of a record larger than its budget).
+var errSegmentStuck = errors.New("cluster: a truncated segment answer without records")
+
+// segment takes every record peer holds with hashes in [lo, hi), handing
+// take each answer: a segment larger than msg.SegmentBudget comes in
+// parts, each asked for from just after the last key of the one before
+// (records are sent in hash order). Before, a truncated segment was asked
+// for again from its start in the next round, got the same part, and a
+// pull of it never finished.
+func (n *Node) segment(ctx context.Context, addr string, lo, hi uint64, why msg.Purpose, take func(map[string][]byte) error) error {
+	for {
+		theirs, truncated, err := n.peers.Segment(ctx, addr, lo, hi, why)
+		if err != nil {
+			return err
+		}
+		if err := take(theirs); err != nil {
+			return err
+		}
+		if !truncated {
+			return nil
+		}
+		last, any := uint64(0), false
+		for key := range theirs {
+			if h := ring.HashKey([]byte(key)); !any || h > last {
+				last, any = h, true
+			}
+		}
+		if !any {
+			return errSegmentStuck
+		}
+		if last+1 == 0 || (hi != 0 && last+1 >= hi) {
+			return nil // the last key sent ends the range
+		}
+		lo = last + 1
+	}
 }
 
 // serveTree answers a tree request. An anti-entropy exchange of a

@@ -2,10 +2,13 @@ package cluster
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
+	"github.com/dynamo-kv/dynamo/engine/merkle"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -32,6 +35,20 @@ func movedKeys(t *testing.T, c *testCluster, n, count int) (keys []string, befor
 	return keys, before, after
 }
 
+// catchUpAll has every node pull what it gained, as their catch-up loops
+// do.
+func (c *testCluster) catchUpAll() {
+	c.t.Helper()
+	for _, tn := range c.nodes {
+		for rounds := 0; tn.node.catchingUp() > 0; rounds++ {
+			if rounds == 1000 {
+				c.t.Fatalf("%s still catching up %d partitions after %d rounds", tn.id, tn.node.catchingUp(), rounds)
+			}
+			tn.node.CatchUp()
+		}
+	}
+}
+
 // A node handing off a partition the joiner already pulled asks the owners
 // what they hold and sends nothing they have: it drops its copies after
 // one Holds message per owner, not one merge per record and owner. A key
@@ -41,10 +58,7 @@ func TestHandoffSendsOnlyWhatTheOwnersLack(t *testing.T) {
 	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
 	keys, before, after := movedKeys(t, c, 2, 40)
 	c.setRing(after)
-	joiner := c.nodes[4]
-	for joiner.node.catchingUp() > 0 {
-		joiner.node.CatchUp()
-	}
+	c.catchUpAll()
 	// One key the joiner lacks as the old owners hold it: written again
 	// on the old owners alone, after the pull.
 	rewritten := keys[0]
@@ -114,6 +128,62 @@ func TestHandoffSendsOnlyWhatTheOwnersLack(t *testing.T) {
 		if got := c.nodeByID(id).local(t, rewritten); !got["v2"] {
 			t.Fatalf("owner %s lacks the rewrite of %s after the handoff: %v", id, rewritten, got)
 		}
+	}
+}
+
+// A node handing off a partition to an owner still pulling it sends
+// nothing: the owner refuses the Holds question (msg.ErrNotReady), its
+// pull takes the records, and the old copies drop once it holds them.
+// Sending them as well was a second transfer of the same records, one
+// merge each, while the joiner pulled them.
+func TestHandoffWaitsForAnOwnerCatchingUp(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
+	keys, before, after := movedKeys(t, c, 2, 40)
+	c.setRing(after)
+	joiner := c.nodes[4]
+	oldCopies := func() (n int) {
+		for _, k := range keys {
+			o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(k))), 2, nil)
+			o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil)
+			for _, id := range o1 {
+				if !contains(o2, id) {
+					if _, found, _ := c.nodeByID(id).eng.Record([]byte(k), nil); found {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	held := oldCopies()
+	if held == 0 {
+		t.Skip("setup: the join moved no key away from an old owner")
+	}
+	for _, tn := range c.nodes[:4] {
+		tn.node.HandOff()
+	}
+	if got := joiner.node.stats.mergesServed.Load(); got != 0 {
+		t.Fatalf("the joiner, still catching up, was sent %d records by handoff", got)
+	}
+	if got := oldCopies(); got != held {
+		t.Fatalf("old owners dropped %d copies before the joiner caught up", held-got)
+	}
+	var waited uint64
+	for _, tn := range c.nodes[:4] {
+		waited += tn.node.stats.handoffsWaited.Load()
+	}
+	if waited == 0 {
+		t.Fatal("no handoff waited for the joiner")
+	}
+	c.catchUpAll()
+	for _, tn := range c.nodes[:4] {
+		tn.node.HandOff()
+	}
+	if got := oldCopies(); got != 0 {
+		t.Fatalf("%d old copies left after the joiner caught up and the handoff ran", got)
+	}
+	if got := joiner.node.stats.mergesServed.Load(); got != 0 {
+		t.Fatalf("%d records sent to the joiner, which had pulled them all", got)
 	}
 }
 
@@ -214,4 +284,56 @@ func (c *testCluster) nodeByID(id string) *testNode {
 	}
 	c.t.Fatalf("no node %s", id)
 	return nil
+}
+
+// A segment larger than one answer's budget is pulled in parts, each from
+// just after the last key of the one before. Asked for again from its
+// start, it came back with the same first part every round, and the pull
+// of its partition never finished.
+func TestPullTakesASegmentLargerThanOneAnswer(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
+	last := len(c.nodes) - 1
+	c.leaveRing(last)
+	after := c.joined(last)
+	joiner := c.nodes[last]
+	// Keys of one merkle segment of a partition the joiner gains, holding
+	// twice the budget between them.
+	const valueSize = 512 << 10
+	var keys []string
+	part, seg := -1, -1
+	for i := 0; len(keys) < 2*msg.SegmentBudget/valueSize+1; i++ {
+		k := fmt.Sprintf("k%d", i)
+		h := ring.HashKey([]byte(k))
+		p := after.Partition(h)
+		if o, _ := after.PreferenceList(p, 2, nil); !contains(o, joiner.id) || (part >= 0 && p != part) {
+			continue
+		}
+		tree, err := merkle.New(after.PartitionRange(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part >= 0 && tree.Segment(h) != seg {
+			continue
+		}
+		part, seg = p, tree.Segment(h)
+		keys = append(keys, k)
+	}
+	value := strings.Repeat("x", valueSize)
+	for _, k := range keys {
+		if _, err := c.nodes[0].put(t, k, set(value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.setRing(after)
+	top := joiner.node.topo.Topology()
+	for _, src := range joiner.node.ready.sourcesLeft(part) {
+		if got := joiner.node.pull(top, part, src); got != pullWhole {
+			t.Fatalf("pull of partition %d from %s: %d, want pullWhole", part, src, got)
+		}
+	}
+	for _, k := range keys {
+		if _, found, _ := joiner.eng.Record([]byte(k), nil); !found {
+			t.Fatalf("the joiner lacks %s after pulling its segment", k)
+		}
+	}
 }

@@ -124,6 +124,7 @@ var known = map[string]metric{
 	"cluster_forwards_waited_out":         {kind: counter, help: "Forwarded writes that failed but may have been delivered, waited out (the forward wait) before the next owner was tried."},
 	"cluster_reads_through":               {kind: counter, help: "Reads of a partition this node is catching up, answered after reading the key through from the partition's earlier replicas."},
 	"cluster_reads_around_catching_up":    {kind: counter, help: "Reads coordinated here that left out a replica heard catching up the key's partition (it would have read through), asking the others that make R."},
+	"cluster_handoffs_waiting_catch_up":   {kind: counter, help: "Handoff batches put off because an owner is still catching up the partition (its pull brings the records; they drop once it holds them)."},
 	"cluster_catch_up_pulls_busy":         {kind: counter, help: "Catch-up pulls a source refused because its grant for serving them was spent (it backed off for its clients)."},
 	"cluster_catch_up_serves_refused":     {kind: counter, help: "Catch-up pulls this node refused because its grant for serving them was spent."},
 	"cluster_aae_refused_catching_up":     {kind: counter, name: "cluster_antientropy_refused_catching_up", help: "Anti-entropy exchanges a peer refused because it is still catching up the partition."},

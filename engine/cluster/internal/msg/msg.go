@@ -399,17 +399,18 @@ func DecodeSegmentReq(p []byte) (lo, hi uint64, why Purpose, err error) {
 	return lo, hi, why, d.Finish()
 }
 
-// SegmentBudget bounds a segment answer; a larger segment is sent in part
-// and the rest repaired in later rounds.
+// SegmentBudget bounds a segment answer; a larger segment is sent in
+// parts, each asked for from where the one before ended.
 const SegmentBudget = 4 << 20
 
 // AppendSegment encodes a segment answer: a truncated flag, then (key,
-// record) pairs of records up to SegmentBudget bytes.
+// record) pairs of records up to SegmentBudget bytes, and at least one,
+// so that asking again after the last one sent always moves on.
 func AppendSegment(dst []byte, records iter.Seq2[[]byte, []byte]) []byte {
 	var body []byte
 	truncated := uint8(0)
 	for key, rec := range records {
-		if len(body)+len(key)+len(rec) > SegmentBudget {
+		if len(body) > 0 && len(body)+len(key)+len(rec) > SegmentBudget {
 			truncated = 1
 			break
 		}
