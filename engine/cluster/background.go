@@ -19,6 +19,7 @@ const admitPeriod = 250 * time.Millisecond
 type background struct {
 	ctl                       *admit.Controller
 	hints, handoff, aae, reap *admit.Task
+	aaeScan                   *admit.Task      // records the regular anti-entropy pass reads and takes
 	catchup, transfer         *admit.Task      // the two ends of catch-up pulls (pull.go)
 	now                       func() time.Time // tests replace it
 }
@@ -45,6 +46,7 @@ func newBackground(o Options) background {
 	b.hints = task("hints", o.HintBatch, o.HintInterval)
 	b.handoff = task("handoff", o.HandoffBatch, o.HandoffInterval)
 	b.aae = task("aae_urgent", urgentPerTick, o.AntiEntropyInterval)
+	b.aaeScan = task("aae", max(1, o.AntiEntropyRate/4), time.Second/4)
 	b.reap = task("reap", o.ReapBatch, o.ReapInterval)
 	quarter := max(1, o.TransferRate/4) // a quarter second's worth, at least one record
 	b.catchup = task("catchup", quarter, time.Second/4)

@@ -17,14 +17,22 @@ import (
 // (msg.FetchAnswer.Behind), and the coordinator that hears it marks the
 // replica behind in that partition, under that ring, for behindFor. Its
 // reads of the partition then leave it out while R targets remain, and
-// keep it as the first spare, asked only if a target fails.
+// keep it as the first spare, asked if a target fails or, hedging, if the
+// targets have not made R within half the replica timeout.
 //
-// No read can miss anything by it: a read answers from the first R
-// replies of its targets, whichever they are, so a set of R targets
-// without the replica is one it could already answer from. Reads at
-// R = N, or with too few others healthy, still ask it. A mark outlives
-// the catch-up by at most behindFor, and costs only that the replica is
-// not read (nor read-repaired) meanwhile.
+// Why no read misses more by it: a read answers from the first R replies
+// of its targets, whichever they are, so R targets without the replica
+// are a set it could already answer from. That holds while they answer;
+// when one hangs, it fails only at the read's deadline, too late for a
+// spare to be asked, and the round would answer from fewer copies than
+// one that had asked the replica (a reviewer's test read a miss of an
+// acknowledged write that way). So the read hedges: if the targets have
+// not made R within half the replica timeout, it asks the replicas it
+// left out
+// (readRound.hedge). Reads at R = N, or with too few others healthy,
+// still ask it at once. A mark outlives the catch-up by at most
+// behindFor, and costs only that the replica is not read (nor
+// read-repaired) meanwhile.
 
 // behindFor is how long a replica's answer that it is catching up keeps
 // it out of a coordinator's reads of that partition.
@@ -42,18 +50,43 @@ type peerBehind struct {
 	until                []atomic.Int64 // per partition, unix nanoseconds
 }
 
-// mark notes that id answered a read of partition p of r as behind.
+// mark notes that id answered a read of partition p of r as behind. An
+// answer under an older ring than the marks held is ignored; one under a
+// newer ring replaces them.
 func (b *behindMarks) mark(id string, r *ring.Ring, p int, now time.Time) {
 	if r == nil || p < 0 || p >= r.Partitions() {
 		return
 	}
 	pb := b.of(id, r)
 	if pb == nil {
-		pb = &peerBehind{version: r.Version(), fingerprint: r.Fingerprint(), until: make([]atomic.Int64, r.Partitions())}
-		b.peers.Store(id, pb) // a racing mark under the same ring may be lost: the next answer marks again
+		if pb = b.install(id, r); pb == nil {
+			return
+		}
 	}
 	pb.until[p].Store(now.Add(behindFor).UnixNano())
 	b.any.Store(true)
+}
+
+// install makes id's marks those of ring r, unless they are already, or
+// are of a newer ring (then nil: the answer was stale).
+func (b *behindMarks) install(id string, r *ring.Ring) *peerBehind {
+	fresh := &peerBehind{version: r.Version(), fingerprint: r.Fingerprint(), until: make([]atomic.Int64, r.Partitions())}
+	for {
+		v, loaded := b.peers.LoadOrStore(id, fresh)
+		if !loaded {
+			return fresh
+		}
+		old := v.(*peerBehind)
+		switch {
+		case old.version == fresh.version && old.fingerprint == fresh.fingerprint:
+			return old // a racing mark made them
+		case old.version > fresh.version:
+			return nil
+		case b.peers.CompareAndSwap(id, old, fresh):
+			return fresh
+		}
+		// Changed meanwhile: look again.
+	}
 }
 
 // is reports whether reads of partition p of r go around id at now.
@@ -78,8 +111,8 @@ func (b *behindMarks) of(id string, r *ring.Ring) *peerBehind {
 // aroundBehind is a read's targets without those behind reports as
 // catching up, as many of them as leave r targets (the later ones in
 // preference order first); those left out go first among the spares.
-// moved says whether it left any out; it allocates only then.
-func aroundBehind(r int, targets, spares []target, behind func(target) bool) (ts, sp []target, moved bool) {
+// left is how many it left out; it allocates only when it left any.
+func aroundBehind(r int, targets, spares []target, behind func(target) bool) (ts, sp []target, left int) {
 	out := 0
 	for _, tg := range targets {
 		if behind(tg) {
@@ -87,11 +120,11 @@ func aroundBehind(r int, targets, spares []target, behind func(target) bool) (ts
 		}
 	}
 	if out == 0 || len(targets) <= r {
-		return targets, spares, false // fewer targets than R take spares too: all are asked
+		return targets, spares, 0 // fewer targets than R take spares too: all are asked
 	}
 	keep := out - min(out, len(targets)-r) // behind targets that must stay to make r
 	if keep == out {
-		return targets, spares, false
+		return targets, spares, 0
 	}
 	ts = make([]target, 0, len(targets)-out+keep)
 	sp = make([]target, 0, out-keep+len(spares))
@@ -106,24 +139,26 @@ func aroundBehind(r int, targets, spares []target, behind func(target) bool) (ts
 			sp = append(sp, tg)
 		}
 	}
-	return ts, append(sp, spares...), true
+	left = len(sp)
+	return ts, append(sp, spares...), left
 }
 
 // readTargets is where a read of rt at R=r goes: around the targets this
-// node has heard are catching up the key's partition.
-func (n *Node) readTargets(t *Topology, rt route, r int) (targets, spares []target) {
+// node has heard are catching up the key's partition, left is how many
+// it left out (the first spares; the read hedges with them).
+func (n *Node) readTargets(t *Topology, rt route, r int) (targets, spares []target, left int) {
 	if !n.behind.any.Load() || t.Ring == nil {
-		return rt.targets, rt.spares
+		return rt.targets, rt.spares, 0
 	}
 	p := t.Ring.Partition(rt.hash)
 	now := time.Now()
-	targets, spares, moved := aroundBehind(r, rt.targets, rt.spares, func(tg target) bool {
+	targets, spares, left = aroundBehind(r, rt.targets, rt.spares, func(tg target) bool {
 		return tg.id != t.Self && n.behind.is(tg.id, t.Ring, p, now)
 	})
-	if moved {
+	if left > 0 {
 		n.stats.readsAroundBehind.Add(1)
 	}
-	return targets, spares
+	return targets, spares, left
 }
 
 // noteBehind marks id behind in key's partition when its answer says so.

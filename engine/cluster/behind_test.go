@@ -20,22 +20,22 @@ func TestAroundBehind(t *testing.T) {
 		r                       int
 		targets, spares, behind string
 		want, wantSpares        string
-		moved                   bool
+		left                    int
 	}{
 		{r: 2, targets: "a b c", spares: "d", behind: "", want: "a b c", wantSpares: "d"},
-		{r: 2, targets: "a b c", spares: "d", behind: "b", want: "a c", wantSpares: "b d", moved: true},
+		{r: 2, targets: "a b c", spares: "d", behind: "b", want: "a c", wantSpares: "b d", left: 1},
 		// Two behind, one caught up: the earlier behind one stays to make R.
-		{r: 2, targets: "a b c", spares: "d", behind: "a b", want: "a c", wantSpares: "b d", moved: true},
-		{r: 1, targets: "a b c", spares: "", behind: "a b", want: "c", wantSpares: "a b", moved: true},
+		{r: 2, targets: "a b c", spares: "d", behind: "a b", want: "a c", wantSpares: "b d", left: 1},
+		{r: 1, targets: "a b c", spares: "", behind: "a b", want: "c", wantSpares: "a b", left: 2},
 		// R = N, or every target behind at R = len: nothing left out.
 		{r: 3, targets: "a b c", spares: "d", behind: "b", want: "a b c", wantSpares: "d"},
 		{r: 2, targets: "a b", spares: "d", behind: "a b", want: "a b", wantSpares: "d"},
 		// Fewer targets than R (owners down, no fallback): spares make it up.
 		{r: 3, targets: "a b", spares: "", behind: "a", want: "a b", wantSpares: ""},
-		{r: 2, targets: "a b c", spares: "", behind: "a b c", want: "a b", wantSpares: "c", moved: true},
+		{r: 2, targets: "a b c", spares: "", behind: "a b c", want: "a b", wantSpares: "c", left: 1},
 	} {
 		behind := func(tg target) bool { return strings.Contains(" "+tc.behind+" ", " "+tg.id+" ") }
-		got, spares, moved := aroundBehind(tc.r, ts(tc.targets), ts(tc.spares), behind)
+		got, spares, left := aroundBehind(tc.r, ts(tc.targets), ts(tc.spares), behind)
 		ids := func(x []target) string {
 			var s []string
 			for _, tg := range x {
@@ -43,9 +43,9 @@ func TestAroundBehind(t *testing.T) {
 			}
 			return strings.Join(s, " ")
 		}
-		if ids(got) != tc.want || ids(spares) != tc.wantSpares || moved != tc.moved {
-			t.Errorf("R=%d targets %q behind %q: got %q spares %q moved %v, want %q spares %q moved %v",
-				tc.r, tc.targets, tc.behind, ids(got), ids(spares), moved, tc.want, tc.wantSpares, tc.moved)
+		if ids(got) != tc.want || ids(spares) != tc.wantSpares || left != tc.left {
+			t.Errorf("R=%d targets %q behind %q: got %q spares %q left %d, want %q spares %q left %d",
+				tc.r, tc.targets, tc.behind, ids(got), ids(spares), left, tc.want, tc.wantSpares, tc.left)
 		}
 	}
 }
@@ -80,6 +80,10 @@ func TestBehindMarksExpireAndFollowTheRing(t *testing.T) {
 		if got := b.is("n4", tc.r, tc.p, now.Add(tc.at)); got != tc.want {
 			t.Errorf("is(n4, ring v%d, %d, +%v) = %v, want %v", tc.r.Version(), tc.p, tc.at, got, tc.want)
 		}
+	}
+	b.mark("n4", r1, 3, now) // an answer under the older ring, arriving late
+	if !b.is("n4", r2, 7, now) || b.is("n4", r1, 3, now) {
+		t.Error("a late answer under an older ring replaced the marks of the newer one")
 	}
 	if b.is("n3", r2, 7, now) {
 		t.Error("a peer never marked reads as behind")

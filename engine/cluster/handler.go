@@ -88,11 +88,11 @@ func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 		}
 		return n.serveSegment(lo, hi, why, dst)
 	case msg.Holds:
-		kds, err := msg.DecodeKeyDigests(p)
+		asker, kds, err := msg.DecodeHolds(p)
 		if err != nil {
 			return nil, err
 		}
-		held, err := n.holds(kds)
+		held, err := n.holds(asker, kds)
 		if err != nil {
 			return nil, msg.ToRemote(err)
 		}

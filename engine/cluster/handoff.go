@@ -171,7 +171,7 @@ func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) (held ma
 		for lo := 0; lo < len(kds); lo += holdsBatch {
 			hi := min(len(kds), lo+holdsBatch)
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-			ok, err := n.peers.Holds(ctx, t.Addrs[id], kds[lo:hi])
+			ok, err := n.peers.Holds(ctx, t.Addrs[id], t.Self, kds[lo:hi])
 			cancel()
 			if refusedWith(err, msg.ErrNotReady) {
 				return nil, true
@@ -189,15 +189,17 @@ func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) (held ma
 // holds answers a Holds message: per pair, whether this node owns the key
 // by its own ring (a node that does not would hand it off in turn, and two
 // nodes each trusting the other's copy could both drop theirs) and holds
-// exactly that record. A node catching up the partition of any of the
-// keys refuses them all (msg.ErrNotReady): its pull takes them from the
-// asker, which would otherwise send each record the pull also brings.
-func (n *Node) holds(kds []msg.KeyDigest) ([]bool, error) {
+// exactly that record. A node still to pull the partition of any of the
+// keys from the asker refuses them all (msg.ErrNotReady): its pull takes
+// them, where the asker would otherwise send each record the pull also
+// brings. Once it has pulled from the asker it answers, so a handoff
+// waits on that one pull, not on the whole catch-up.
+func (n *Node) holds(asker string, kds []msg.KeyDigest) ([]bool, error) {
 	t := n.topo.Topology()
 	out := make([]bool, len(kds))
 	var buf []byte
 	for _, kd := range kds {
-		if !n.readable(t, ring.HashKey(kd.Key)) {
+		if h := ring.HashKey(kd.Key); !n.readable(t, h) && n.ready.awaits(t.Ring.Partition(h), asker) {
 			return nil, msg.ErrNotReady
 		}
 	}

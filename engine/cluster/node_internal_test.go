@@ -83,3 +83,51 @@ func (n *Node) skipCatchUp() {
 	clear(n.ready.pending)
 	n.ready.unready.Store(nil)
 }
+
+// The regular anti-entropy pass runs under the admission controller: each
+// exchange is charged the records it reads and takes, and a node whose
+// clients are slow runs fewer, at the floor, while a quiet one keeps its
+// cycle.
+func TestAntiEntropyYieldsToForeground(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 3, R: 2, W: 2, AntiEntropyInterval: time.Hour, AntiEntropyRate: 640,
+		BackgroundTarget: 10 * time.Millisecond, BackgroundPeriod: -1})
+	x := c.nodes[0]
+	now := time.Unix(1_000_000, 0)
+	x.node.bgw.now = func() time.Time { return now }
+	for i := range 640 { // about ten records in each of the 64 partitions
+		if _, err := x.put(t, fmt.Sprintf("k%d", i), set("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	windows := func(latency time.Duration) {
+		for range 20 {
+			for range 1000 {
+				x.node.bgw.ctl.Foreground.Record(latency)
+			}
+			now = now.Add(admitPeriod)
+			x.node.bgw.ctl.Tick(now)
+		}
+	}
+	// exchanges runs five one-second ticks of the loop (each owes a whole
+	// pass: the interval is an hour) and counts the exchanges made.
+	exchanges := func() uint64 {
+		before := x.node.stats.aaeRounds.Load()
+		for range 5 {
+			now = now.Add(time.Second)
+			x.node.aaeTick()
+		}
+		return x.node.stats.aaeRounds.Load() - before
+	}
+	windows(100 * time.Millisecond) // loaded: over the target
+	x.node.aaeTick()                // spend what the quiet start saved
+	loaded := exchanges()
+	windows(time.Millisecond) // the load is gone
+	now = now.Add(time.Minute)
+	quiet := exchanges()
+	// At the floor, 32 records a second: about three exchanges a second;
+	// at the ceiling, 640 (a burst of 160): about sixteen.
+	if loaded > 25 || quiet < 60 || x.node.stats.aaeDeferred.Load() == 0 {
+		t.Fatalf("exchanges in 5 s: %d loaded, %d quiet (deferred %d); want at most 25 loaded, at least 60 quiet",
+			loaded, quiet, x.node.stats.aaeDeferred.Load())
+	}
+}

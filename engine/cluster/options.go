@@ -52,6 +52,12 @@ type Options struct {
 	// interval turns anti-entropy off.
 	AntiEntropyInterval time.Duration
 	AntiEntropyCycle    time.Duration
+	// AntiEntropyRate is the most records per second this node's regular
+	// anti-entropy pass reads (its trees) and takes (differing segments);
+	// the admission controller grants between a twentieth of it and all
+	// of it, so under load a pass takes longer than AntiEntropyCycle.
+	// Default 20,000.
+	AntiEntropyRate int
 	// ReapInterval is how often this node looks, in the partitions it is
 	// first owner of, for dead records (expired, flushed, or tombstones
 	// past the engine's TombstoneTTL) that every member agrees may go;
@@ -138,6 +144,9 @@ func (o *Options) EnsureDefaults() {
 	if o.AntiEntropyCycle == 0 {
 		o.AntiEntropyCycle = 2 * time.Minute
 	}
+	if o.AntiEntropyRate == 0 {
+		o.AntiEntropyRate = 20000
+	}
 	if o.ReapInterval == 0 {
 		o.ReapInterval = time.Second
 	}
@@ -166,7 +175,7 @@ func (o *Options) Validate() error {
 	case o.DurableReplicas < 0 || o.DurableReplicas > o.N:
 		return fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
 	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0 || o.HandoffInterval < 0 || o.HandoffBatch < 0 ||
-		o.AntiEntropyCycle < 0 || o.ReapBatch < 0 || o.BackgroundTarget < 0 || o.TransferRate < 0:
+		o.AntiEntropyCycle < 0 || o.ReapBatch < 0 || o.BackgroundTarget < 0 || o.TransferRate < 0 || o.AntiEntropyRate < 0:
 		return fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
 	}
 	return nil

@@ -46,7 +46,9 @@ type peers interface {
 	// Holds reports, per pair, whether the peer owns the key by its own
 	// ring and holds exactly the record with that digest: a node handing
 	// off need not send it again.
-	Holds(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error)
+	// asker is this node's id: a peer still pulling the partition from it
+	// refuses (msg.ErrNotReady).
+	Holds(ctx context.Context, addr, asker string, kds []msg.KeyDigest) ([]bool, error)
 	// FlushAll has the peer flush its data after delay.
 	FlushAll(ctx context.Context, addr string, delay time.Duration) error
 	// Reapable reports, per pair, whether the peer lets the key be reaped;

@@ -40,11 +40,11 @@ const (
 // too, as a replica; requiring a pass that merged nothing new stalled on a
 // partition under steady writes.)
 func (n *Node) pull(t *Topology, p int, peer string) pullResult {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
-	defer cancel()
 	addr := t.Addrs[peer]
 	// The source's tree first: a source that refuses costs nothing here.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
 	leaves, err := n.peers.Tree(ctx, addr, p, msg.CatchUp, nil)
+	cancel()
 	if refusedWith(err, msg.ErrBusy) {
 		n.stats.pullsBusy.Add(1)
 		return pullBusy
@@ -63,7 +63,7 @@ func (n *Node) pull(t *Topology, p int, peer string) pullResult {
 	}
 	for _, seg := range diff {
 		lo, hi := local.SegmentRange(seg)
-		err := n.segment(ctx, addr, lo, hi, msg.CatchUp, func(theirs map[string][]byte) error {
+		err := n.segment(addr, lo, hi, msg.CatchUp, func(theirs map[string][]byte) error {
 			n.bgw.catchup.Charge(len(theirs))
 			for key, rec := range theirs {
 				changed, err := n.eng.MergeRecord([]byte(key), rec, kv.DurabilityDefault)
@@ -83,21 +83,34 @@ func (n *Node) pull(t *Topology, p int, peer string) pullResult {
 	return pullWhole
 }
 
-// errSegmentStuck: a truncated segment answer with nothing to resume
-// after (a peer that sends none of a record larger than its budget).
+// errSegmentStuck: a truncated segment answer with nothing new in it.
 var errSegmentStuck = errors.New("cluster: a truncated segment answer without records")
 
 // segment takes every record peer holds with hashes in [lo, hi), handing
 // take each answer: a segment larger than msg.SegmentBudget comes in
-// parts, each asked for from just after the last key of the one before
-// (records are sent in hash order). Before, a truncated segment was asked
+// parts, each asked for from the last key of the one before (records are
+// sent in hash order). Before, a truncated segment was asked
 // for again from its start in the next round, got the same part, and a
-// pull of it never finished.
-func (n *Node) segment(ctx context.Context, addr string, lo, hi uint64, why msg.Purpose, take func(map[string][]byte) error) error {
+// pull of it never finished. Each part has the whole of 4×Timeout: one
+// deadline for them all made a large enough segment fail part-way every
+// round.
+func (n *Node) segment(addr string, lo, hi uint64, why msg.Purpose, take func(map[string][]byte) error) error {
+	// A part resumes at the last hash sent, inclusive, without the keys
+	// already taken there: keys are stored by hash, then key, and two keys
+	// of one hash may be split between parts.
+	var taken map[string]bool
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
 		theirs, truncated, err := n.peers.Segment(ctx, addr, lo, hi, why)
+		cancel()
 		if err != nil {
 			return err
+		}
+		for key := range taken {
+			delete(theirs, key)
+		}
+		if truncated && len(theirs) == 0 {
+			return errSegmentStuck
 		}
 		if err := take(theirs); err != nil {
 			return err
@@ -105,19 +118,22 @@ func (n *Node) segment(ctx context.Context, addr string, lo, hi uint64, why msg.
 		if !truncated {
 			return nil
 		}
-		last, any := uint64(0), false
+		last := lo
 		for key := range theirs {
-			if h := ring.HashKey([]byte(key)); !any || h > last {
-				last, any = h, true
+			last = max(last, ring.HashKey([]byte(key)))
+		}
+		if last != lo {
+			taken = nil
+		}
+		if taken == nil {
+			taken = map[string]bool{}
+		}
+		for key := range theirs {
+			if ring.HashKey([]byte(key)) == last {
+				taken[key] = true
 			}
 		}
-		if !any {
-			return errSegmentStuck
-		}
-		if last+1 == 0 || (hi != 0 && last+1 >= hi) {
-			return nil // the last key sent ends the range
-		}
-		lo = last + 1
+		lo = last
 	}
 }
 

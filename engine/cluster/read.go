@@ -50,7 +50,7 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 	if err != nil {
 		return err
 	}
-	targets, spares := n.readTargets(t, rt, r)
+	targets, spares, left := n.readTargets(t, rt, r)
 	n.stats.reads.Add(1)
 	// Replica calls and read repair outlive the caller's buffer.
 	key = bytes.Clone(key)
@@ -68,7 +68,15 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 	}
 	replies := make(chan reply, len(targets)+len(spares))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
-	round, acts := newReadRound(r, targets, spares)
+	round, acts := newReadRound(r, targets, spares, left)
+	var hedge <-chan time.Time
+	if left > 0 {
+		// The replicas left out as catching up are asked if the targets
+		// have not made R by half the timeout (behind.go).
+		timer := time.NewTimer(n.opts.Timeout / 2)
+		defer timer.Stop()
+		hedge = timer.C
+	}
 	for {
 		for _, a := range acts {
 			switch {
@@ -92,7 +100,14 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 				return nil
 			}
 		}
-		acts = round.reply(<-replies)
+		select {
+		case rp := <-replies:
+			acts = round.reply(rp)
+		case <-hedge:
+			hedge = nil
+			acts = round.hedge()
+			n.stats.readHedges.Add(uint64(len(acts)))
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 type readRound struct {
 	tracker quorum.Tracker
 	spares  []target
+	hedges  int     // spares at the head of spares to ask on hedge (left out as catching up)
 	got     []reply // every reply so far, in arrival order
 	merged  []byte  // the merge of the records found; nil while none
 	over    bool
@@ -40,14 +41,16 @@ type readAction struct {
 // newReadRound asks the targets and, when they are fewer than r, as many
 // spares as make up r: then a round still pending always has a replica
 // in flight (every failure that leaves R in reach is replaced), and the
-// driver never waits for nothing.
-func newReadRound(r int, targets, spares []target) (*readRound, []readAction) {
+// driver never waits for nothing. The first hedges spares are replicas
+// left out of the targets (catching up, behind.go): hedge asks them.
+func newReadRound(r int, targets, spares []target, hedges int) (*readRound, []readAction) {
 	if short := r - len(targets); short > 0 {
 		short = min(short, len(spares))
 		targets = append(targets[:len(targets):len(targets)], spares[:short]...)
 		spares = spares[short:]
+		hedges = max(0, hedges-short)
 	}
-	rr := &readRound{tracker: quorum.New(r, len(targets), len(spares)), spares: spares}
+	rr := &readRound{tracker: quorum.New(r, len(targets), len(spares)), spares: spares, hedges: min(hedges, len(spares))}
 	acts := make([]readAction, 0, len(targets))
 	for i := range targets {
 		acts = append(acts, readAction{fetch: &targets[i]})
@@ -66,9 +69,7 @@ func (rr *readRound) reply(r reply) []readAction {
 		outcome, next := rr.tracker.Fail()
 		var acts []readAction
 		if next {
-			sp := rr.spares[0]
-			rr.spares = rr.spares[1:]
-			acts = append(acts, readAction{fetch: &sp})
+			acts = append(acts, rr.nextSpare())
 		}
 		return rr.answerIfDecided(outcome, acts)
 	}
@@ -85,6 +86,28 @@ func (rr *readRound) reply(r reply) []readAction {
 		}
 	}
 	return rr.answerIfDecided(rr.tracker.Ack(), nil)
+}
+
+// nextSpare takes the next spare to ask.
+func (rr *readRound) nextSpare() readAction {
+	sp := rr.spares[0]
+	rr.spares = rr.spares[1:]
+	rr.hedges = max(0, rr.hedges-1)
+	return readAction{fetch: &sp}
+}
+
+// hedge asks the replicas left out of the targets that no failure has
+// brought in yet, while the round is undecided: the driver calls it when
+// the targets are slow to make R. A target that hangs fails only when the
+// read's deadline passes, too late for a spare to answer, and a round
+// without the replicas it left out would then answer from fewer copies
+// than one that had asked them (or from a non-owner's miss).
+func (rr *readRound) hedge() []readAction {
+	var acts []readAction
+	for rr.hedges > 0 && !rr.over && rr.tracker.Hedge() {
+		acts = append(acts, rr.nextSpare())
+	}
+	return acts
 }
 
 func (rr *readRound) answerIfDecided(o quorum.Outcome, acts []readAction) []readAction {

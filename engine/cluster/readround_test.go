@@ -109,15 +109,18 @@ func TestReadRound(t *testing.T) {
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
 			case "round":
-				var r int
+				var r, hedges int
 				var targets, spares string
 				d.ScanArgs(t, "r", &r)
 				d.ScanArgs(t, "targets", &targets)
 				d.MaybeScanArgs(t, "spares", &spares)
+				d.MaybeScanArgs(t, "hedges", &hedges)
 				clear(asked)
 				var acts []readAction
-				rr, acts = newReadRound(r, parseTargets(targets), parseTargets(spares))
+				rr, acts = newReadRound(r, parseTargets(targets), parseTargets(spares), hedges)
 				return trace(acts)
+			case "hedge":
+				return trace(rr.hedge())
 			case "reply":
 				id, what := d.CmdArgs[0].Key, d.CmdArgs[1].Key
 				tg, ok := asked[id]

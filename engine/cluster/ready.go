@@ -138,6 +138,14 @@ func (rd *readiness) readThrough(p int) []string {
 	return st.left(st.sources)
 }
 
+// awaits reports whether partition p is still to be pulled from id.
+func (rd *readiness) awaits(p int, id string) bool {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	st := rd.pending[p]
+	return st != nil && slices.Contains(st.sources, id) && !st.pulled[id]
+}
+
 // left is the nodes of ids not pulled yet.
 func (st *catchUpState) left(ids []string) []string {
 	var out []string

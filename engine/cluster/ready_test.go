@@ -297,7 +297,7 @@ func TestReadsGoAroundAReplicaCatchingUp(t *testing.T) {
 	if got := through(); got == before {
 		t.Fatal("a read at R=N did not ask the joiner")
 	}
-	// When the caught-up replica a read asks refuses it (its port is
+	// When the caught-up replicas a read asks refuse it (their ports are
 	// closed), a replica catching up is the spare that makes R.
 	top, _ := c.owners(keys[9], 3)
 	for _, i := range top {
@@ -310,5 +310,79 @@ func TestReadsGoAroundAReplicaCatchingUp(t *testing.T) {
 	read(keys[9], kv.ReadOptions{})
 	if got := through(); got == before {
 		t.Fatal("with a caught-up replica unreachable, the read did not ask the joiner")
+	}
+}
+
+// A read that left a replica out as catching up asks it after all when a
+// target hangs: the hung target fails only at the read's deadline, too
+// late for a spare, and the round answered from the other target and a
+// non-owner's miss, losing a write the left-out replica held (found by
+// review: the write was on the hung target and the joiner only).
+func TestReadHedgesWhenATargetHangs(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 3, R: 2, W: 2})
+	c.leaveRing(4)
+	after := c.joined(4)
+	joiner, coord := c.nodes[4], c.nodes[0]
+	var keys []string
+	part := -1
+	for i := 0; len(keys) < 2; i++ {
+		k := fmt.Sprintf("k%d", i)
+		p := after.Partition(ring.HashKey([]byte(k)))
+		if o, _ := after.PreferenceList(p, 3, nil); contains(o, joiner.id) && !contains(o, coord.id) && (part < 0 || p == part) {
+			part = p
+			keys = append(keys, k)
+		}
+	}
+	c.setRing(after)
+	for _, k := range keys {
+		if _, err := coord.put(t, k, set("v-"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var o kv.Object
+	if err := coord.node.Get([]byte(keys[0]), &o, kv.ReadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the coordinator to hear the joiner is catching up", func() bool {
+		return coord.node.behind.is(joiner.id, after, part, time.Now())
+	})
+	top, _ := c.owners(keys[1], 3)
+	var others []*testNode
+	for _, i := range top {
+		if c.nodes[i] != joiner {
+			others = append(others, c.nodes[i])
+		}
+	}
+	// The write is on others[0] and the joiner; others[1] lost it, and
+	// others[0] hangs.
+	rec, _, _ := others[1].eng.Record([]byte(keys[1]), nil)
+	if dropped, err := others[1].eng.DropRecordIf([]byte(keys[1]), rec); !dropped || err != nil {
+		t.Fatalf("dropping %s from %s: %v %v", keys[1], others[1].id, dropped, err)
+	}
+	coord.net.Set(others[0].addr, wiretest.Fault{BlackHole: true})
+	if err := coord.node.Get([]byte(keys[1]), &o, kv.ReadOptions{}); err != nil {
+		t.Fatalf("read of %s: %v", keys[1], err)
+	}
+	if s, ok := o.Winner(); !ok || string(s.Value) != "v-"+keys[1] {
+		t.Fatalf("read of %s with a target hung: %+v, want v-%s (the joiner holds it)", keys[1], o.Siblings, keys[1])
+	}
+	if got := statValue(coord.node.Stats(), "cluster_read_hedges"); got == "0" {
+		t.Fatal("cluster_read_hedges = 0: the read did not hedge")
+	}
+}
+
+// A Holds question is refused only by an owner that still has to pull the
+// partition from the asker: one it has pulled from, or that is not among
+// its sources, waits on nothing.
+func TestAwaitsOnlyASourceNotPulled(t *testing.T) {
+	rd := readiness{pending: map[int]*catchUpState{3: {sources: []string{"a", "b"}, pulled: map[string]bool{"a": true}}}}
+	for _, tc := range []struct {
+		p    int
+		id   string
+		want bool
+	}{{3, "a", false}, {3, "b", true}, {3, "c", false}, {4, "b", false}} {
+		if got := rd.awaits(tc.p, tc.id); got != tc.want {
+			t.Errorf("awaits(%d, %s) = %v, want %v", tc.p, tc.id, got, tc.want)
+		}
 	}
 }

@@ -21,6 +21,7 @@ type counters struct {
 	catchUpRecords, readsNotReady         atomic.Uint64 // records pulled; reads refused while catching up
 	readsThrough                          atomic.Uint64 // reads answered through a partition's earlier replicas
 	readsAroundBehind                     atomic.Uint64 // reads that left out a replica heard catching up (behind.go)
+	readHedges                            atomic.Uint64 // replicas left out that a slow read asked after all
 	pullsBusy, servesBusy                 atomic.Uint64 // catch-up pulls a source refused, and this node refused, for want of grant
 	aaeNotReady                           atomic.Uint64 // exchanges a peer refused: it is catching the partition up
 	handedOffHeld                         atomic.Uint64 // records handed off without sending: every owner held them
@@ -28,6 +29,7 @@ type counters struct {
 	verified                              atomic.Uint64 // suspected owners that answered a ping before a conditional write
 	forwardsWaitedOut                     atomic.Uint64 // forwards that failed maybe delivered, waited out before moving on
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
+	aaeDeferred                           atomic.Uint64 // anti-entropy ticks that left exchanges for later: the aae grant was spent
 	handlerPanics                         atomic.Uint64
 	conditional                           atomic.Uint64 // conditional writes decided here
 	reapRounds, reaped, reapDeferred      atomic.Uint64
@@ -84,6 +86,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_catch_up_records", Value: u(n.stats.catchUpRecords.Load())},
 		kv.Stat{Name: "cluster_reads_through", Value: u(n.stats.readsThrough.Load())},
 		kv.Stat{Name: "cluster_reads_around_catching_up", Value: u(n.stats.readsAroundBehind.Load())},
+		kv.Stat{Name: "cluster_read_hedges", Value: u(n.stats.readHedges.Load())},
 		kv.Stat{Name: "cluster_catch_up_pulls_busy", Value: u(n.stats.pullsBusy.Load())},
 		kv.Stat{Name: "cluster_catch_up_serves_refused", Value: u(n.stats.servesBusy.Load())},
 		kv.Stat{Name: "cluster_aae_refused_catching_up", Value: u(n.stats.aaeNotReady.Load())},
@@ -92,6 +95,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_suspects_verified", Value: u(n.stats.verified.Load())},
 		kv.Stat{Name: "cluster_reads_refused_catching_up", Value: u(n.stats.readsNotReady.Load())},
 		kv.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},
+		kv.Stat{Name: "cluster_aae_deferred", Value: u(n.stats.aaeDeferred.Load())},
 		kv.Stat{Name: "cluster_aae_segments_differing", Value: u(n.stats.aaeSegments.Load())},
 		kv.Stat{Name: "cluster_aae_keys_repaired", Value: u(n.stats.aaeRepaired.Load())},
 		kv.Stat{Name: "cluster_handler_panics", Value: u(n.stats.handlerPanics.Load())},

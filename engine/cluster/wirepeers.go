@@ -128,8 +128,8 @@ func (w wirePeers) Reapable(ctx context.Context, addr string, asked []string, kd
 	return w.bools(ctx, addr, msg.ReapCheck, msg.AppendReapCheck(nil, asked, kds), len(kds))
 }
 
-func (w wirePeers) Holds(ctx context.Context, addr string, kds []msg.KeyDigest) ([]bool, error) {
-	return w.bools(ctx, addr, msg.Holds, msg.AppendKeyDigests(nil, kds), len(kds))
+func (w wirePeers) Holds(ctx context.Context, addr, asker string, kds []msg.KeyDigest) ([]bool, error) {
+	return w.bools(ctx, addr, msg.Holds, msg.AppendHolds(nil, asker, kds), len(kds))
 }
 
 // bools asks one question per (key, digest) pair.

@@ -78,6 +78,18 @@ func (t *Tracker) Outcome() Outcome {
 	return Pending
 }
 
+// Hedge asks the next candidate before any failure (a speculative
+// request): it reports whether there was one to ask, while the outcome is
+// still pending.
+func (t *Tracker) Hedge() bool {
+	if t.Outcome() != Pending || t.candidates == 0 {
+		return false
+	}
+	t.candidates--
+	t.inFlight++
+	return true
+}
+
 // Acked, Failed and InFlight report the counts.
 func (t *Tracker) Acked() int    { return t.acked }
 func (t *Tracker) Failed() int   { return t.failed }

@@ -46,3 +46,24 @@ func TestTracker(t *testing.T) {
 		})
 	}
 }
+
+func TestHedge(t *testing.T) {
+	tr := New(2, 2, 2)
+	if !tr.Hedge() || tr.InFlight() != 3 {
+		t.Fatalf("a hedge with spares left: in flight %d, want 3", tr.InFlight())
+	}
+	// The hedged replica's answer counts like any other.
+	if tr.Fail(); tr.Ack() != Pending {
+		t.Fatal("one ack of two decided the round")
+	}
+	if tr.Ack() != Won {
+		t.Fatal("two acks did not win")
+	}
+	if tr.Hedge() {
+		t.Fatal("a decided round hedged")
+	}
+	empty := New(1, 1, 0)
+	if empty.Hedge() {
+		t.Fatal("hedged without a candidate")
+	}
+}

@@ -16,13 +16,15 @@ const (
 	Magic byte = 0xD7
 	// Version is the protocol version this package speaks. 2: the
 	// cluster's payloads changed (a merge names the owners owed it, a put
-	// carries touch and arithmetic, its result what the write saw), so
-	// nodes before it are refused rather than misread; a cluster moves to
-	// it by restarting every node.
-	Version uint8 = 2
+	// carries touch and arithmetic, its result what the write saw). 3: a
+	// fetch answer's first byte is a set of flags (found, and "behind": the
+	// replica read its answer through), which a version-2 node would read
+	// as "not found". Nodes before it are refused rather than misread; a
+	// cluster moves to it by restarting every node.
+	Version uint8 = 3
 	// MinVersion is the oldest version this package still accepts. A
 	// responder answers in the version of the request.
-	MinVersion uint8 = 2
+	MinVersion uint8 = 3
 	// DefaultMaxPayload is the default limit on a frame's payload: 8 MiB.
 	DefaultMaxPayload = 8 << 20
 	// MaxPayloadLimit is the largest MaxPayload an Options may set (1 GiB).

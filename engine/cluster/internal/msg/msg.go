@@ -320,6 +320,22 @@ func decodeKeyDigests(d *wire.Decoder, size int) []KeyDigest {
 	return out
 }
 
+// A holds question names the node asking (a responder still pulling the
+// partition from it refuses), then (key, digest) pairs.
+func AppendHolds(dst []byte, asker string, kds []KeyDigest) []byte {
+	return AppendKeyDigests(wire.AppendBytes(dst, []byte(asker)), kds)
+}
+
+func DecodeHolds(p []byte) (asker string, kds []KeyDigest, err error) {
+	d := wire.NewDecoder(p)
+	asker = d.Text()
+	kds = decodeKeyDigests(&d, len(p))
+	if err := d.Finish(); err != nil {
+		return "", nil, err
+	}
+	return asker, kds, nil
+}
+
 // A reap check names every node the asker asks (itself included), then
 // the pairs: a responder that knows of a node not named must say no, for
 // that node may hold a copy nobody asked about.

@@ -70,6 +70,9 @@ func TestPutRoundTrip(t *testing.T) {
 		t.Fatal("a fetch answer with an unknown flag decoded")
 	}
 	kds := []KeyDigest{{[]byte("a"), 1}, {[]byte("bb"), 1 << 63}}
+	if asker, got, err := DecodeHolds(AppendHolds(nil, "n7", kds)); err != nil || asker != "n7" || len(got) != 2 || got[1].Digest != 1<<63 {
+		t.Fatalf("holds round trip: %q %+v %v", asker, got, err)
+	}
 	if got, err := DecodeKeyDigests(AppendKeyDigests(nil, kds)); err != nil || len(got) != 2 || string(got[1].Key) != "bb" || got[1].Digest != 1<<63 {
 		t.Fatalf("key digests round trip: %+v %v", got, err)
 	}
@@ -102,6 +105,7 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(AppendFetchResp(nil, FetchAnswer{Found: true, Behind: true}, []byte("rec")))
 	f.Add(AppendTree(nil, 7, CatchUp))
 	f.Add(AppendReapCheck(nil, []string{"n1"}, []KeyDigest{{[]byte("k"), 7}}))
+	f.Add(AppendHolds(nil, "n1", []KeyDigest{{[]byte("k"), 7}}))
 	f.Add(AppendSegmentReq(nil, 1, 2, CatchUp))
 	f.Add([]byte{0, 1, 'k', 1, 'r'})
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -135,5 +139,6 @@ func FuzzDecodeMessages(f *testing.F) {
 		DecodeReapResp(p)
 		DecodeBoolsResp(p, len(p))
 		DecodeReapCheck(p)
+		DecodeHolds(p)
 	})
 }
