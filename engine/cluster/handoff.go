@@ -99,11 +99,11 @@ func (n *Node) handOffPartition(t *Topology, owners []string, lo, hi uint64, bud
 		if len(batch) == 0 {
 			return moved
 		}
-		held, behind := n.heldBy(t, owners, batch)
-		if behind {
-			// An owner is pulling this partition (from this node too): what
+		held, wait := n.heldBy(t, owners, batch)
+		if wait {
+			// An owner is still to pull this partition from this node (what
 			// this node would send, the pull takes, and the records drop
-			// once the owner has caught up and holds them.
+			// once it holds them), or its grant for answering is spent.
 			spent.held += len(batch)
 			n.stats.handoffsWaited.Add(1)
 			return moved
@@ -158,9 +158,10 @@ func (c handoffCost) units() int { return c.sent + (c.held+heldCost-1)/heldCost 
 
 // heldBy asks each owner which records of batch it holds as they are
 // here: held[id][i] for batch[i]. An owner that does not answer holds
-// none, as far as this round knows. behind: an owner is catching up the
-// partition (msg.ErrNotReady), and the others were not asked.
-func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) (held map[string][]bool, behind bool) {
+// none, as far as this round knows. wait: an owner asks this node to come
+// back later, still to pull the partition from it (msg.ErrNotReady) or
+// out of grant for answering (msg.ErrBusy); the others were not asked.
+func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) (held map[string][]bool, wait bool) {
 	held = make(map[string][]bool, len(owners))
 	kds := make([]msg.KeyDigest, len(batch))
 	for i, h := range batch {
@@ -173,7 +174,7 @@ func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) (held ma
 			ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 			ok, err := n.peers.Holds(ctx, t.Addrs[id], t.Self, kds[lo:hi])
 			cancel()
-			if refusedWith(err, msg.ErrNotReady) {
+			if refusedWith(err, msg.ErrNotReady) || refusedWith(err, msg.ErrBusy) {
 				return nil, true
 			}
 			if err != nil {
@@ -193,7 +194,8 @@ func (n *Node) heldBy(t *Topology, owners []string, batch []heldRecord) (held ma
 // keys from the asker refuses them all (msg.ErrNotReady): its pull takes
 // them, where the asker would otherwise send each record the pull also
 // brings. Once it has pulled from the asker it answers, so a handoff
-// waits on that one pull, not on the whole catch-up.
+// waits on that one pull, not on the whole catch-up. The lookups are
+// paced by this node's transfer grant (msg.ErrBusy while it is in debt).
 func (n *Node) holds(asker string, kds []msg.KeyDigest) ([]bool, error) {
 	t := n.topo.Topology()
 	out := make([]bool, len(kds))
@@ -203,6 +205,14 @@ func (n *Node) holds(asker string, kds []msg.KeyDigest) ([]bool, error) {
 			return nil, msg.ErrNotReady
 		}
 	}
+	// A point read per key, here, for another node's background work: it
+	// is charged to this node's transfer grant, and refused while the
+	// grant is in debt, as a pull's tree is.
+	if !n.bgw.transfer.Ready(n.bgw.now()) {
+		n.stats.servesBusy.Add(1)
+		return nil, msg.ErrBusy
+	}
+	defer n.bgw.transfer.Charge(len(kds))
 	for i, kd := range kds {
 		if !n.owns(t, kd.Key) {
 			continue

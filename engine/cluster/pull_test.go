@@ -337,3 +337,51 @@ func TestPullTakesASegmentLargerThanOneAnswer(t *testing.T) {
 		}
 	}
 }
+
+// The lookups a Holds question costs an owner are its background work: an
+// owner whose transfer grant is in debt refuses (msg.ErrBusy), and the
+// node handing off neither sends nor drops anything until it answers.
+func TestHandoffWaitsForABusyOwner(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
+	keys, before, after := movedKeys(t, c, 2, 40)
+	c.setRing(after)
+	c.catchUpAll()
+	joiner := c.nodes[4]
+	now := time.Now() // the grant was last filled on the real clock
+	joiner.node.bgw.now = func() time.Time { return now }
+	joiner.node.bgw.transfer.Charge(1 << 20) // far in debt
+	oldCopies := func() (n int) {
+		for _, k := range keys {
+			o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(k))), 2, nil)
+			o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil)
+			for _, id := range o1 {
+				if !contains(o2, id) {
+					if _, found, _ := c.nodeByID(id).eng.Record([]byte(k), nil); found {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	held := oldCopies()
+	if held == 0 {
+		t.Fatal("setup: the join moved no key away from an old owner")
+	}
+	for _, tn := range c.nodes[:4] {
+		tn.node.HandOff()
+	}
+	if got := joiner.node.stats.mergesServed.Load(); got != 0 {
+		t.Fatalf("%d records sent to a busy owner", got)
+	}
+	if got := oldCopies(); got != held {
+		t.Fatalf("%d old copies dropped while the owner was too busy to answer", held-got)
+	}
+	now = now.Add(time.Hour) // the debt paid off
+	for _, tn := range c.nodes[:4] {
+		tn.node.HandOff()
+	}
+	if got := oldCopies(); got != 0 {
+		t.Fatalf("%d old copies left once the owner answered", got)
+	}
+}
