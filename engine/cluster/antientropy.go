@@ -23,13 +23,13 @@ import (
 //
 // Pacing: every AntiEntropyInterval the loop runs as many exchanges as
 // keep a full pass over this node's partitions within AntiEntropyCycle,
-// so a copy that only one replica holds is spread within one cycle, as
-// far as the admission controller's aae grant allows: each exchange is
-// charged the records it reads for its tree and takes from the peer, and
-// under load a pass takes up to twenty times longer (at 1,000,000 keys a
-// pass read about 6,400 records a second on each node, whatever its
-// clients' latency). One
-// partition per second, as before, took 17 minutes for 1,024 partitions.
+// so a copy that only one replica holds is spread within one cycle (one
+// partition per second, as before, took 17 minutes for 1,024
+// partitions), as far as the admission controller's aae grant allows:
+// each exchange is charged the records it reads for its tree and takes
+// from the peer, and under load a pass takes up to twenty times longer.
+// Unpaced, at 1,000,000 keys a pass read about 6,400 records a second on
+// each node whatever its clients' latency.
 // Partitions shared with a member that just came back, and every
 // partition after this node restarted from an unclean shutdown (it may
 // have lost buffered writes nobody hinted), are urgent: they go first, up

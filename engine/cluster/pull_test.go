@@ -35,6 +35,23 @@ func movedKeys(t *testing.T, c *testCluster, n, count int) (keys []string, befor
 	return keys, before, after
 }
 
+// oldCopies counts the copies of keys held by nodes that replicated them
+// (N=n) in before and do not in after.
+func (c *testCluster) oldCopies(keys []string, before, after *ring.Ring, n int) (copies int) {
+	for _, k := range keys {
+		o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(k))), n, nil)
+		o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), n, nil)
+		for _, id := range o1 {
+			if !contains(o2, id) {
+				if _, found, _ := c.nodeByID(id).eng.Record([]byte(k), nil); found {
+					copies++
+				}
+			}
+		}
+	}
+	return copies
+}
+
 // catchUpAll has every node pull what it gained, as their catch-up loops
 // do.
 func (c *testCluster) catchUpAll() {
@@ -141,20 +158,7 @@ func TestHandoffWaitsForAnOwnerCatchingUp(t *testing.T) {
 	keys, before, after := movedKeys(t, c, 2, 40)
 	c.setRing(after)
 	joiner := c.nodes[4]
-	oldCopies := func() (n int) {
-		for _, k := range keys {
-			o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(k))), 2, nil)
-			o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil)
-			for _, id := range o1 {
-				if !contains(o2, id) {
-					if _, found, _ := c.nodeByID(id).eng.Record([]byte(k), nil); found {
-						n++
-					}
-				}
-			}
-		}
-		return n
-	}
+	oldCopies := func() int { return c.oldCopies(keys, before, after, 2) }
 	held := oldCopies()
 	if held == 0 {
 		t.Fatal("setup: the join moved no key away from an old owner")
@@ -350,20 +354,7 @@ func TestHandoffWaitsForABusyOwner(t *testing.T) {
 	now := time.Now() // the grant was last filled on the real clock
 	joiner.node.bgw.now = func() time.Time { return now }
 	joiner.node.bgw.transfer.Charge(1 << 20) // far in debt
-	oldCopies := func() (n int) {
-		for _, k := range keys {
-			o1, _ := before.PreferenceList(before.Partition(ring.HashKey([]byte(k))), 2, nil)
-			o2, _ := after.PreferenceList(after.Partition(ring.HashKey([]byte(k))), 2, nil)
-			for _, id := range o1 {
-				if !contains(o2, id) {
-					if _, found, _ := c.nodeByID(id).eng.Record([]byte(k), nil); found {
-						n++
-					}
-				}
-			}
-		}
-		return n
-	}
+	oldCopies := func() int { return c.oldCopies(keys, before, after, 2) }
 	held := oldCopies()
 	if held == 0 {
 		t.Fatal("setup: the join moved no key away from an old owner")

@@ -240,6 +240,22 @@ func (rd *readiness) sourcesLeft(p int) []string {
 	return nil
 }
 
+// keysAroundCoordinator returns count keys of one partition the joiner
+// replicates in r (N=3) and coord does not, so that every replica a read
+// through coord asks is asked over the network, and that partition.
+func keysAroundCoordinator(r *ring.Ring, joiner, coord *testNode, count int) (keys []string, part int) {
+	part = -1
+	for i := 0; len(keys) < count; i++ {
+		k := fmt.Sprintf("k%d", i)
+		p := r.Partition(ring.HashKey([]byte(k)))
+		if o, _ := r.PreferenceList(p, 3, nil); contains(o, joiner.id) && !contains(o, coord.id) && (part < 0 || p == part) {
+			part = p
+			keys = append(keys, k)
+		}
+	}
+	return keys, part
+}
+
 // A coordinator that hears a replica answer a read as catching up (read
 // through) reads the partition around it while the others make R, and
 // still asks it when they do not: at R=N, or with another replica down.
@@ -248,19 +264,7 @@ func TestReadsGoAroundAReplicaCatchingUp(t *testing.T) {
 	c.leaveRing(4)
 	after := c.joined(4)
 	joiner, coord := c.nodes[4], c.nodes[0]
-	// Keys of one partition the joiner gains, coordinated by a node
-	// outside it, so that every replica is asked over the network.
-	var keys []string
-	part := -1
-	for i := 0; len(keys) < 12; i++ {
-		k := fmt.Sprintf("k%d", i)
-		p := after.Partition(ring.HashKey([]byte(k)))
-		o, _ := after.PreferenceList(p, 3, nil)
-		if contains(o, joiner.id) && !contains(o, coord.id) && (part < 0 || p == part) {
-			part = p
-			keys = append(keys, k)
-		}
-	}
+	keys, part := keysAroundCoordinator(after, joiner, coord, 12)
 	for _, k := range keys {
 		if _, err := coord.put(t, k, set("v-"+k)); err != nil {
 			t.Fatal(err)
@@ -323,16 +327,7 @@ func TestReadHedgesWhenATargetHangs(t *testing.T) {
 	c.leaveRing(4)
 	after := c.joined(4)
 	joiner, coord := c.nodes[4], c.nodes[0]
-	var keys []string
-	part := -1
-	for i := 0; len(keys) < 2; i++ {
-		k := fmt.Sprintf("k%d", i)
-		p := after.Partition(ring.HashKey([]byte(k)))
-		if o, _ := after.PreferenceList(p, 3, nil); contains(o, joiner.id) && !contains(o, coord.id) && (part < 0 || p == part) {
-			part = p
-			keys = append(keys, k)
-		}
-	}
+	keys, part := keysAroundCoordinator(after, joiner, coord, 2)
 	c.setRing(after)
 	for _, k := range keys {
 		if _, err := coord.put(t, k, set("v-"+k)); err != nil {
