@@ -52,6 +52,26 @@ func (c *testCluster) oldCopies(keys []string, before, after *ring.Ring, n int) 
 	return copies
 }
 
+// handOffHeldBack runs a handoff round on every node but the joiner (the
+// last) and checks that it sent the joiner nothing and dropped no old
+// copy, the joiner being why.
+func (c *testCluster) handOffHeldBack(t *testing.T, joiner *testNode, oldCopies func() int, why string) {
+	t.Helper()
+	held := oldCopies()
+	if held == 0 {
+		t.Fatal("setup: the join moved no key away from an old owner")
+	}
+	for _, tn := range c.nodes[:len(c.nodes)-1] {
+		tn.node.HandOff()
+	}
+	if got := joiner.node.stats.mergesServed.Load(); got != 0 {
+		t.Fatalf("%d records sent to the joiner, %s", got, why)
+	}
+	if got := oldCopies(); got != held {
+		t.Fatalf("%d old copies dropped while the joiner was %s", held-got, why)
+	}
+}
+
 // catchUpAll has every node pull what it gained, as their catch-up loops
 // do.
 func (c *testCluster) catchUpAll() {
@@ -159,19 +179,7 @@ func TestHandoffWaitsForAnOwnerCatchingUp(t *testing.T) {
 	c.setRing(after)
 	joiner := c.nodes[4]
 	oldCopies := func() int { return c.oldCopies(keys, before, after, 2) }
-	held := oldCopies()
-	if held == 0 {
-		t.Fatal("setup: the join moved no key away from an old owner")
-	}
-	for _, tn := range c.nodes[:4] {
-		tn.node.HandOff()
-	}
-	if got := joiner.node.stats.mergesServed.Load(); got != 0 {
-		t.Fatalf("the joiner, still catching up, was sent %d records by handoff", got)
-	}
-	if got := oldCopies(); got != held {
-		t.Fatalf("old owners dropped %d copies before the joiner caught up", held-got)
-	}
+	c.handOffHeldBack(t, joiner, oldCopies, "still catching up")
 	var waited uint64
 	for _, tn := range c.nodes[:4] {
 		waited += tn.node.stats.handoffsWaited.Load()
@@ -355,19 +363,7 @@ func TestHandoffWaitsForABusyOwner(t *testing.T) {
 	joiner.node.bgw.now = func() time.Time { return now }
 	joiner.node.bgw.transfer.Charge(1 << 20) // far in debt
 	oldCopies := func() int { return c.oldCopies(keys, before, after, 2) }
-	held := oldCopies()
-	if held == 0 {
-		t.Fatal("setup: the join moved no key away from an old owner")
-	}
-	for _, tn := range c.nodes[:4] {
-		tn.node.HandOff()
-	}
-	if got := joiner.node.stats.mergesServed.Load(); got != 0 {
-		t.Fatalf("%d records sent to a busy owner", got)
-	}
-	if got := oldCopies(); got != held {
-		t.Fatalf("%d old copies dropped while the owner was too busy to answer", held-got)
-	}
+	c.handOffHeldBack(t, joiner, oldCopies, "too busy to answer")
 	now = now.Add(time.Hour) // the debt paid off
 	for _, tn := range c.nodes[:4] {
 		tn.node.HandOff()
