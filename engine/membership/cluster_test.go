@@ -319,3 +319,38 @@ func TestRestartWithoutSeedsRejoins(t *testing.T) {
 	a = c.start(cfg)
 	waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
 }
+
+// TestIntentUnheardByGossipReachesTheClaimant: the claimant learns a
+// joiner at its join's push/pull, before the joiner holds a ring, and adds
+// a joiner only once its metadata says it holds one. That update travels
+// by gossip packets; here none reaches the claimant, and push/pull is an
+// hour away. The joiner must announce itself again over a stream until it
+// is in the ring (before, it waited for the next push/pull: 30 s on a LAN,
+// the simulator's formation deadline), and a leaver until it is out.
+func TestIntentUnheardByGossipReachesTheClaimant(t *testing.T) {
+	c := newCluster(t, true)
+	c.timing.PushPullInterval = time.Hour
+	// No probes: with the packets lost one way, a probe's ack would be
+	// lost too and suspicion would add its own refutations to the story.
+	c.timing.ProbeInterval, c.timing.ProbeTimeout = time.Hour, time.Minute
+	a := c.node("a")
+	cfg := c.config("b", "", a.GossipAddr())
+	c.net.mute(cfg.Transport.(*memTransport).addr, a.GossipAddr())
+	b := c.start(cfg)
+	// Not waitConverged: a hears b's later metadata (the ring b adopts
+	// next) at the next push/pull too, and a stale ring stamp only delays
+	// b's pulls from a, which it does not need.
+	inRing := func(m *Membership) bool { _, in := m.View().Ring.Member("b"); return in }
+	waitFor(t, convergeWithin, func() string { return describe([]*Membership{a, b}) },
+		func() bool { return inRing(a) && inRing(b) })
+	if s := b.Stats(); s.Reannounces == 0 {
+		t.Errorf("b was added without announcing itself again: %+v", s)
+	}
+	// The same for a leave: the intent reaches a only by announcement.
+	if err := b.Leave(ctxWithin(t, convergeWithin)); err != nil {
+		t.Fatalf("leave, heard only by announcement: %v\n%s", err, describe([]*Membership{a, b}))
+	}
+	if inRing(a) {
+		t.Errorf("b left but a's ring still has it: %s", describe([]*Membership{a, b}))
+	}
+}

@@ -24,6 +24,11 @@
 // until the ring reflects them, so a change lost with a failed claimant is
 // derived again by the next one. A claimant whose ring is behind a peer's
 // waits until it has caught up, so it never builds on a stale ring.
+// Metadata travels by gossip packets and, at worst, the next push/pull; a
+// node whose wish the ring has not reflected for a Timing.Reconnect
+// interval pushes its state to the claimant over a stream (push/pull), so
+// a lost broadcast delays a join or leave by seconds, not a push/pull
+// interval.
 //
 // # Convergence
 //

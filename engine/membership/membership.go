@@ -205,6 +205,7 @@ func (m *Membership) reconnect() {
 	defer tick.Stop()
 	var mu sync.Mutex
 	trying := map[string]bool{}
+	unheard := false
 	for first := true; ; first = false {
 		if !first {
 			select {
@@ -213,6 +214,14 @@ func (m *Membership) reconnect() {
 			case <-tick.C:
 			}
 		}
+		// A wish the ring has not reflected for a whole interval is
+		// announced again over a stream (below); one just made is left to
+		// the gossip broadcast already under way.
+		addr := m.unheardBy()
+		if addr != "" && unheard {
+			m.announce(addr, &mu, trying)
+		}
+		unheard = addr != ""
 		for _, addr := range m.downAddrs() {
 			mu.Lock()
 			busy := trying[addr]
@@ -235,6 +244,63 @@ func (m *Membership) reconnect() {
 			}()
 		}
 	}
+}
+
+// unheardBy returns the claimant's gossip address when the ring does not
+// reflect what this node asks of it: in the ring while it wants in, out
+// while it wants out, its zone and weight. "" when it does, or this node
+// is the claimant, or no claimant is known.
+//
+// The claimant learns what a node asks from its gossip metadata, and an
+// update is gossiped by packets a few times and then only at the next
+// push/pull (30 s on a LAN). A joiner is first heard at its join's
+// push/pull, before it holds a ring, so the update that makes it addable
+// (the ring config it holds) is the one that must arrive: when the
+// packets that carried it were lost, the joiner waited out the push/pull
+// interval (the simulator's seeds 40 and 71 did not form in 30 s).
+func (m *Membership) unheardBy() string {
+	v := m.View()
+	if v == nil || v.Ring == nil || m.closed() {
+		return ""
+	}
+	m.settings.Lock()
+	want, zone, weight := m.settings.intent, m.settings.zone, m.settings.weight
+	m.settings.Unlock()
+	rm, in := v.Ring.Member(m.self)
+	switch {
+	case want == intentJoin && !in:
+	case want.leaving() && in:
+	case in && !want.leaving() && (rm.Zone != zone || rm.Weight != weight):
+	default:
+		return ""
+	}
+	who := v.Claimant()
+	if who == "" || who == m.self {
+		return ""
+	}
+	return v.Members[who].GossipAddr
+}
+
+// announce pushes this node's memberlist state, its metadata in it, to
+// addr by push/pull: a stream, where gossip's packets are best effort.
+func (m *Membership) announce(addr string, mu *sync.Mutex, trying map[string]bool) {
+	mu.Lock()
+	busy := trying[addr]
+	trying[addr] = true
+	mu.Unlock()
+	if busy {
+		return
+	}
+	go func() {
+		defer func() { mu.Lock(); delete(trying, addr); mu.Unlock() }()
+		if m.closed() {
+			return
+		}
+		if n, err := m.ml.Join([]string{addr}); err == nil && n > 0 {
+			m.stats.reannounces.Add(1)
+			m.log.Info("announced this node to the claimant again; the ring does not reflect it yet", "addr", addr)
+		}
+	}()
 }
 
 // downAddrs lists the last known gossip addresses of ring members, and

@@ -23,10 +23,11 @@ type memNet struct {
 	port  int
 	nodes map[string]*memTransport // by address
 	cut   map[[2]string]bool       // severed links, both directions
+	muted map[[2]string]bool       // from→to links that lose every packet but carry streams
 }
 
 func newMemNet() *memNet {
-	return &memNet{nodes: map[string]*memTransport{}, cut: map[[2]string]bool{}}
+	return &memNet{nodes: map[string]*memTransport{}, cut: map[[2]string]bool{}, muted: map[[2]string]bool{}}
 }
 
 // transport returns a transport at addr, or at a fresh address if addr is
@@ -59,6 +60,15 @@ func (n *memNet) partition(a, b []string, cut bool) {
 			n.cut[[2]string{x, y}], n.cut[[2]string{y, x}] = cut, cut
 		}
 	}
+}
+
+// mute makes every packet from one address to another lost, while streams
+// (push/pull, reliable sends, TCP probes) still pass: gossip that never
+// arrives one way, as UDP dropped by a firewall that lets TCP through.
+func (n *memNet) mute(from, to string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.muted[[2]string{from, to}] = true
 }
 
 func (n *memNet) route(from, to string) *memTransport {
@@ -97,7 +107,10 @@ func (t *memTransport) FinalAdvertiseAddr(string, int) (net.IP, int, error) {
 func (t *memTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	now := time.Now()
 	dest := t.net.route(t.addr, addr)
-	if dest == nil {
+	t.net.mu.Lock()
+	muted := t.net.muted[[2]string{t.addr, addr}]
+	t.net.mu.Unlock()
+	if dest == nil || muted {
 		return now, nil // lost, as UDP would
 	}
 	p := &memberlist.Packet{Buf: bytes.Clone(b), From: memAddr(t.addr), Timestamp: now}

@@ -27,12 +27,16 @@ type Stats struct {
 	// Reconnects counts joins of members gossip had as down that reached
 	// them (see Timing.Reconnect).
 	Reconnects uint64
+	// Reannounces counts push/pulls with the claimant made because the
+	// ring had not reflected this node's join, leave, zone or weight for
+	// a Timing.Reconnect interval (gossip of the metadata may be lost).
+	Reannounces uint64
 }
 
 type counters struct {
 	derived, adopted, ignored, otherConfig, rejected atomic.Uint64
 	pulls, sends, sendFailures, conflicts            atomic.Uint64
-	reconnects                                       atomic.Uint64
+	reconnects, reannounces                          atomic.Uint64
 }
 
 // Stats returns the node's counters.
@@ -49,5 +53,6 @@ func (m *Membership) Stats() Stats {
 		SendFailures:     c.sendFailures.Load(),
 		Conflicts:        c.conflicts.Load(),
 		Reconnects:       c.reconnects.Load(),
+		Reannounces:      c.reannounces.Load(),
 	}
 }

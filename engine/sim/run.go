@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -213,10 +212,39 @@ func (c *Cluster) form() error {
 			c.trace.add("cluster formed")
 			return nil
 		} else if time.Now().After(deadline) {
-			return errors.New(why)
+			return fmt.Errorf("%s; %s", why, c.views())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// views says how each running node sees the cluster: its ring, and each
+// member's liveness, intent and advertised ring version, so that a cluster
+// that did not form says which node missed what.
+func (c *Cluster) views() string {
+	var b strings.Builder
+	for i := range c.nodes {
+		n := c.node(i)
+		if n == nil {
+			continue
+		}
+		v := n.View()
+		if v.Ring == nil {
+			fmt.Fprintf(&b, "%s: no ring; ", c.nodes[i].id)
+			continue
+		}
+		var ids []string
+		for _, m := range v.Ring.Members() {
+			ids = append(ids, m.ID)
+		}
+		fmt.Fprintf(&b, "%s: v%d %v sees", c.nodes[i].id, v.Ring.Version(), ids)
+		for _, id := range slices.Sorted(maps.Keys(v.Members)) {
+			m := v.Members[id]
+			fmt.Fprintf(&b, " %s(alive=%t leaving=%t v%d)", id, m.Alive, m.Leaving, m.RingVersion)
+		}
+		b.WriteString("; ")
+	}
+	return strings.TrimSuffix(b.String(), "; ")
 }
 
 // initCounters sets every counter to 0, through any node, until one
