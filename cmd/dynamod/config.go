@@ -62,6 +62,7 @@ type config struct {
 	GossipKeyFile   string
 	// Background work's admission controller.
 	BackgroundTarget      time.Duration
+	SlowRequest           time.Duration
 	BackgroundUnthrottled bool
 	TransferRate          int
 }
@@ -174,6 +175,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.W, "w", repl.W, "cluster default: replicas that must acknowledge a write")
 	fs.IntVar(&c.Partitions, "partitions", d.Cluster.Membership.Ring.Partitions, "cluster: partitions Q (a power of two), fixed when the cluster is created")
 	fs.IntVar(&c.DurableReplicas, "durable-replicas", 0, "cluster: how many replicas of each write (coordinator first) fsync it; the others use -durability")
+	fs.DurationVar(&c.SlowRequest, "slow-request", 500*time.Millisecond, "cluster: log a client request that takes this long or longer, with what each replica did (at most one line a second); 0 = never")
 	fs.DurationVar(&c.BackgroundTarget, "background-target", 0, "cluster: client p99 that background work (hints, handoff, anti-entropy, reaping) backs off to protect; 0 = twice this node's own quiet p99, at least 2ms")
 	fs.BoolVar(&c.BackgroundUnthrottled, "background-unthrottled", false, "cluster: run background work at its full rate whatever the client latency (for comparison)")
 	fs.IntVar(&c.TransferRate, "transfer-rate", 20000, "cluster: most records a second this node reads and moves for a new replica's catch-up pulls, as puller and as source; the controller grants between a twentieth of it and all of it")
@@ -265,6 +267,8 @@ func (c *config) validate() error {
 		return errors.New("-item-size-max must be between 1k and 1g")
 	case c.NodeID != "" && (c.N < 1 || c.R < 1 || c.W < 1 || c.R > c.N || c.W > c.N):
 		return fmt.Errorf("need 1 <= -r, -w <= -n (got n=%d r=%d w=%d)", c.N, c.R, c.W)
+	case c.SlowRequest < 0:
+		return errors.New("-slow-request must not be negative")
 	case c.BackgroundTarget < 0:
 		return errors.New("-background-target must not be negative")
 	case c.NodeID != "" && (c.DurableReplicas < 0 || c.DurableReplicas > c.N):
@@ -319,7 +323,7 @@ func (c *config) nodeOptions(logger *slog.Logger) (node.Options, error) {
 			Ring: ring.Config{Partitions: c.Partitions},
 		},
 		Replication: cluster.Options{N: c.N, R: c.R, W: c.W, DurableReplicas: c.DurableReplicas,
-			BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate},
+			SlowRequest: slowRequest(c.SlowRequest), BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate},
 		InternodeAddr: c.Internode,
 	}
 	return o, nil
@@ -362,4 +366,12 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// slowRequest maps the flag's 0 (never) to the option's negative.
+func slowRequest(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -62,16 +62,19 @@ func (l *condLocks) of(hash uint64) chan struct{} {
 // simulator's seed 1952: two adds of one key both stored, incr numbers
 // handed out twice). So an owner this node thinks down is pinged before
 // it is skipped (verify); only one that does not answer is passed over.
-func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, rt route) (kv.PutResult, error) {
+func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, rt route, sn *slowNote) (kv.PutResult, error) {
 	wait := time.Duration(3+n.opts.N) * n.opts.Timeout
 	for _, id := range rt.top {
 		if id == t.Self {
-			return n.coordinateConditional(t, key, req, rt)
+			return n.coordinateConditional(t, key, req, rt, sn)
 		}
 		if !(n.healthy(t, id) && n.fwd.Healthy(t.Addrs[id])) && !n.verify(t, id) {
 			continue
 		}
 		if res, err, next := n.forward(t, target{id: id}, key, req, wait); !next {
+			if n.slow.slow(sn) {
+				sn.detail = fmt.Sprintf("conditional, forwarded to owner %s; answered after %v", id, time.Since(sn.start).Round(100*time.Microsecond))
+			}
 			return res, err
 		}
 		// Never reached that owner: the next one decides.
@@ -84,7 +87,7 @@ func (n *Node) putConditional(t *Topology, key []byte, req *kv.PutRequest, rt ro
 // the key's other conditional writes held off, it brings its own copy up
 // to date with R replicas (itself included), then coordinates the write
 // as any other, answering after W acknowledgements.
-func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest, rt route) (kv.PutResult, error) {
+func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest, rt route, sn *slowNote) (kv.PutResult, error) {
 	key = bytes.Clone(key) // the catch-up's fetches outlive the caller's buffer
 	lock := n.cond.of(rt.hash)
 	lock <- struct{}{}
@@ -95,7 +98,7 @@ func (n *Node) coordinateConditional(t *Topology, key []byte, req *kv.PutRequest
 	if err := n.catchUp(t, key, rt, err == nil); err != nil {
 		return kv.PutResult{}, err
 	}
-	return n.coordinate(t, key, req, rt)
+	return n.coordinate(t, key, req, rt, sn)
 }
 
 // catchUp merges the records of the key's replicas into the local copy:

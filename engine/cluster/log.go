@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -59,4 +61,96 @@ func (t *tally) add(l *slog.Logger, level slog.Level, msg, peer string, n uint64
 // logs are the node's tallies.
 type logs struct {
 	handedOff, hintsDelivered, hintFailures, aaeRepaired, reapDeferred, catchUpSkipped tally
+}
+
+// slowEvery is the least time between two slow-request lines.
+const slowEvery = time.Second
+
+// slowLog logs client requests that took Options.SlowRequest or longer:
+// one line a second at most, saying how many more there were since.
+type slowLog struct {
+	threshold time.Duration // <= 0: off
+	mu        sync.Mutex
+	last      time.Time
+	skipped   uint64
+}
+
+// slowNote is what one request's coordination tells the slow log: when
+// it started and, filled only once the request is known to be slow, what
+// its replicas did (slowLog.detail).
+type slowNote struct {
+	start  time.Time
+	detail string
+}
+
+// slow reports whether the request has taken long enough to be logged.
+func (l *slowLog) slow(sn *slowNote) bool {
+	return l.threshold > 0 && time.Since(sn.start) >= l.threshold
+}
+
+// note logs the request when it was slow.
+func (l *slowLog) note(lg *slog.Logger, op string, key []byte, sn *slowNote, err error) {
+	if !l.slow(sn) {
+		return
+	}
+	took := time.Since(sn.start)
+	l.mu.Lock()
+	now := time.Now()
+	if now.Sub(l.last) < slowEvery {
+		l.skipped++
+		l.mu.Unlock()
+		return
+	}
+	skipped := l.skipped
+	l.last, l.skipped = now, 0
+	l.mu.Unlock()
+	k := string(key)
+	if len(k) > 64 {
+		k = k[:64] + "…"
+	}
+	attrs := []any{slog.String("op", op), slog.String("key", k), slog.Duration("took", took.Round(time.Microsecond))}
+	if sn.detail != "" {
+		attrs = append(attrs, slog.String("replicas", sn.detail))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	attrs = append(attrs, slog.Uint64("more_since_last_line", skipped))
+	lg.Warn("slow request", attrs...)
+}
+
+// replyLine describes the replies a round got, in arrival order, and the
+// replicas still in flight: "n2 found 3ms, n4 failed 480ms (not ready),
+// waiting n3". A read's reply is found or none; a write's acked.
+func replyLine(got []reply, asked []target, read bool) string {
+	var b strings.Builder
+	for _, r := range got {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(r.t.id)
+		switch {
+		case r.err != nil:
+			b.WriteString(" failed")
+		case !read:
+			b.WriteString(" acked")
+		case r.ok:
+			b.WriteString(" found")
+		default:
+			b.WriteString(" none")
+		}
+		fmt.Fprintf(&b, " %v", r.at.Round(100*time.Microsecond))
+		if r.err != nil {
+			fmt.Fprintf(&b, " (%v)", r.err)
+		}
+	}
+	for _, tg := range asked {
+		if !slices.ContainsFunc(got, func(r reply) bool { return r.t.id == tg.id }) {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("waiting " + tg.id)
+		}
+	}
+	return b.String()
 }

@@ -47,6 +47,7 @@ type Node struct {
 	behind   behindMarks              // peers heard catching up a partition: reads go around them
 	log      *slog.Logger
 	logs     logs
+	slow     slowLog // client requests over Options.SlowRequest
 	// verifyFailed: when a suspected owner last failed a ping (verify).
 	verifyFailed sync.Map
 
@@ -66,6 +67,7 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 		return nil, err
 	}
 	n := &Node{opts: opts, eng: eng, topo: topo, peers: wirePeers{tr}, fwd: wirePeers{tr}, stop: make(chan struct{}), hintKick: make(chan struct{}, 1), cond: newCondLocks()}
+	n.slow.threshold = opts.SlowRequest
 	n.urgent.m = map[int]urgentMark{}
 	n.log = opts.Logger
 	n.bgw = newBackground(opts)

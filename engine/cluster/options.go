@@ -26,6 +26,11 @@ type Options struct {
 	// time counts as failed and its slot goes to the next node of the
 	// extended list. Default 1 s.
 	Timeout time.Duration
+	// SlowRequest is the latency from which a client request coordinated
+	// here is logged (at most one line a second, with the number of
+	// others since): the replicas asked, each one's answer and when it
+	// came. Default 500 ms; negative: never.
+	SlowRequest time.Duration
 	// RepairWait bounds how long a read waits, after answering, for the
 	// slower replicas before it repairs the stale ones. Default 2 s.
 	RepairWait time.Duration
@@ -155,6 +160,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.CatchUpInterval == 0 {
 		o.CatchUpInterval = 200 * time.Millisecond
+	}
+	if o.SlowRequest == 0 {
+		o.SlowRequest = 500 * time.Millisecond
 	}
 	if o.TransferRate == 0 {
 		o.TransferRate = 20000

@@ -21,19 +21,21 @@ type reply struct {
 	ok       bool // found (reads)
 	diverged bool // the replica holds more than the write sent it (writes)
 	err      error
+	at       time.Duration // since the request began, when the coordinator took the reply (the slow log)
 }
 
 // Get implements kv.KV: read from the N healthy replicas, answer after
 // R (opt.R, 1 to N, when the request names one), merge by causality,
 // repair stale replicas in the background.
 func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
-	start := time.Now()
-	err := n.get(key, o, opt)
-	n.foreground(start)
+	sn := slowNote{start: time.Now()}
+	err := n.get(key, o, opt, &sn)
+	n.foreground(sn.start)
+	n.slow.note(n.log, "get", key, &sn, err)
 	return err
 }
 
-func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
+func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) error {
 	o.Reset()
 	r := opt.R
 	if r == 0 {
@@ -61,6 +63,9 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 	if r == 1 {
 		if i := indexOf(targets, t.Self); i >= 0 {
 			if done, err := n.readOwn(key, t, targets, i, o); done {
+				if n.slow.slow(sn) {
+					sn.detail = "R=1: this node's own copy"
+				}
 				return err
 			}
 			// This node's copy is unreadable: read the others in full.
@@ -77,19 +82,30 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 		defer timer.Stop()
 		hedge = timer.C
 	}
+	var askedBuf [8]target
+	asked := askedBuf[:0]
+	explain := func() {
+		if n.slow.slow(sn) {
+			sn.detail = fmt.Sprintf("R=%d: %s", r, replyLine(round.got, asked, true))
+		}
+	}
 	for {
 		for _, a := range acts {
 			switch {
 			case a.fetch != nil:
+				asked = append(asked, *a.fetch)
 				n.fetch(ctx, t, *a.fetch, key, replies)
 			case a.err != nil:
+				explain()
 				cancel()
 				return a.err
 			case a.outcome == quorum.Lost:
+				explain()
 				n.stats.unavailable.Add(1)
 				go n.drain(cancel, replies, round.inFlight())
 				return fmt.Errorf("%w: read got %d of %d replicas (last error: %v)", kv.ErrUnavailable, round.tracker.Acked(), r, lastErr(round.got))
 			default:
+				explain() // before the repair takes the round over
 				if err := n.eng.FillObject(key, round.merged, o); err != nil {
 					cancel()
 					return err
@@ -102,6 +118,7 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 		}
 		select {
 		case rp := <-replies:
+			rp.at = time.Since(sn.start)
 			acts = round.reply(rp)
 		case <-hedge:
 			hedge = nil

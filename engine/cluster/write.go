@@ -17,13 +17,14 @@ import (
 // Put implements kv.KV. A node in the key's top N coordinates; any
 // other node forwards to the first healthy one that is.
 func (n *Node) Put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
-	start := time.Now()
-	res, err := n.put(key, req)
-	n.foreground(start)
+	sn := slowNote{start: time.Now()}
+	res, err := n.put(key, req, &sn)
+	n.foreground(sn.start)
+	n.slow.note(n.log, "put", key, &sn, err)
 	return res, err
 }
 
-func (n *Node) put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
+func (n *Node) put(key []byte, req *kv.PutRequest, sn *slowNote) (kv.PutResult, error) {
 	if len(key) == 0 || len(key) > kv.MaxKeyLen {
 		return kv.PutResult{}, kv.ErrKeyTooLong
 	}
@@ -36,10 +37,10 @@ func (n *Node) put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 		return kv.PutResult{}, err
 	}
 	if conditional(req) {
-		return n.putConditional(t, key, req, rt)
+		return n.putConditional(t, key, req, rt, sn)
 	}
 	if contains(rt.top, t.Self) {
-		return n.coordinate(t, key, req, rt)
+		return n.coordinate(t, key, req, rt, sn)
 	}
 	// The owner may need its own write, a replica timeout and one per
 	// spare before it answers; wait that long, not less, so a slow answer
@@ -50,12 +51,15 @@ func (n *Node) put(key []byte, req *kv.PutRequest) (kv.PutResult, error) {
 			break // no healthy owner left to forward to
 		}
 		if res, err, next := n.forward(t, tg, key, req, wait); !next {
+			if n.slow.slow(sn) {
+				sn.detail = fmt.Sprintf("forwarded to owner %s; answered after %v", tg.id, time.Since(sn.start).Round(100*time.Microsecond))
+			}
 			return res, err
 		}
 		// The request never reached that owner: try the next one.
 	}
 	// No owner reachable: this node takes the write as a fallback.
-	return n.coordinate(t, key, req, rt)
+	return n.coordinate(t, key, req, rt, sn)
 }
 
 // forward sends a write to owner tg to coordinate, waiting up to wait.
@@ -138,16 +142,21 @@ func (n *Node) servePut(key []byte, req *kv.PutRequest, deadline int64) (kv.PutR
 	if err != nil {
 		return kv.PutResult{}, err
 	}
+	sn := slowNote{start: time.Now()}
+	var res kv.PutResult
 	if conditional(req) {
-		return n.coordinateConditional(topo, key, req, rt)
+		res, err = n.coordinateConditional(topo, key, req, rt, &sn)
+	} else {
+		res, err = n.coordinate(topo, key, req, rt, &sn)
 	}
-	return n.coordinate(topo, key, req, rt)
+	n.slow.note(n.log, "put (forwarded here)", key, &sn, err)
+	return res, err
 }
 
 // coordinate applies a write locally (minting its dot), replicates the
 // record, and answers after W acknowledgements. The round (writeRound)
 // decides; a writeDriver carries out what it decides.
-func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, rt route) (kv.PutResult, error) {
+func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, rt route, sn *slowNote) (kv.PutResult, error) {
 	// The round's end runs after the answer, so it is a task of its own,
 	// taken before anything is written: a closing node writes nothing.
 	roundDone, ok := n.bg.add()
@@ -163,10 +172,12 @@ func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, rt route)
 	n.stats.writes.Add(1)
 	self, others, spares := coordinatorRoles(t.Self, rt.targets, rt.spares)
 	w := n.newWriteDriver(t, key, req, rt)
+	w.start = sn.start
 	res, err := w.writeLocal(req, self)
 	if err != nil {
 		return kv.PutResult{}, err
 	}
+	w.got = append(w.got, reply{t: self, at: time.Since(w.start)})
 	w.acks = make(chan reply, len(others)+len(spares))
 	round, acts := newWriteRound(w.need, others, spares)
 	w.do(acts)
@@ -175,7 +186,9 @@ func (n *Node) coordinate(t *Topology, key []byte, req *kv.PutRequest, rt route)
 		defer roundDone()
 		w.finish(round)
 	}()
-	if err := <-w.decided; err != nil {
+	err = <-w.decided
+	sn.detail = w.detail
+	if err != nil {
 		return kv.PutResult{}, err
 	}
 	return res, nil
@@ -197,6 +210,15 @@ type writeDriver struct {
 	need       int           // acknowledgements that decide the write
 	acks       chan reply
 	decided    chan error // the outcome, as soon as it is known
+	// For the slow log, owned by whoever drives the round: when the
+	// request began, the replicas sent to and their answers, and, set
+	// before decided when the answer came late, what they did.
+	start   time.Time
+	sent    []target
+	got     []reply
+	detail  string
+	sentBuf [4]target // N=3 and a spare without allocating
+	gotBuf  [4]reply
 }
 
 func (n *Node) newWriteDriver(t *Topology, key []byte, req *kv.PutRequest, rt route) *writeDriver {
@@ -204,8 +226,10 @@ func (n *Node) newWriteDriver(t *Topology, key []byte, req *kv.PutRequest, rt ro
 	if req.W != 0 {
 		need = req.W
 	}
-	return &writeDriver{n: n, t: t, key: bytes.Clone(key), top: rt.top, targets: rt.targets, asked: req.Durability,
+	w := &writeDriver{n: n, t: t, key: bytes.Clone(key), top: rt.top, targets: rt.targets, asked: req.Durability,
 		need: need, decided: make(chan error, 1)}
+	w.sent, w.got = w.sentBuf[:0], w.gotBuf[:0]
+	return w
 }
 
 // durability is what the copy of a given rank (the coordinator's is 0)
@@ -242,7 +266,10 @@ func (w *writeDriver) writeLocal(req *kv.PutRequest, self target) (kv.PutResult,
 // finish feeds the round every replica's answer until it is done.
 func (w *writeDriver) finish(round *writeRound) {
 	for !round.done() {
-		if r := <-w.acks; r.err == nil {
+		r := <-w.acks
+		r.at = time.Since(w.start)
+		w.got = append(w.got, r)
+		if r.err == nil {
 			w.do(round.ack(r.diverged))
 		} else {
 			w.do(round.fail(r.t))
@@ -268,6 +295,7 @@ func (w *writeDriver) do(acts []writeAction) {
 
 // send replicates the record to one replica, its answer going to acks.
 func (w *writeDriver) send(to target, rank int) {
+	w.sent = append(w.sent, to)
 	m := &msg.MergeRequest{Key: w.key, Rec: w.rec, Durability: w.durability(rank), Owed: withOwner(w.owed, to.hintFor)}
 	go func() {
 		d, err := w.n.sendMergeDigest(context.Background(), w.t, to.id, m)
@@ -288,6 +316,9 @@ func (w *writeDriver) hint(a writeAction) {
 
 // answer reports the outcome to the caller.
 func (w *writeDriver) answer(a writeAction) {
+	if w.n.slow.slow(&slowNote{start: w.start}) {
+		w.detail = fmt.Sprintf("W=%d: %s", w.need, replyLine(w.got, w.sent, false))
+	}
 	if a.outcome == quorum.Won {
 		w.decided <- nil
 		return
