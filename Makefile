@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-join bench-loadgen cost-model fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-join bench-aae bench-loadgen cost-model fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,10 @@ bench-memcached: ## this store vs a real memcached, side by side (perf/compare-m
 
 bench-join: ## a fourth node joins a loaded 3-node cluster, admission controller on and off (perf/bench-join.sh; KEYS, VALUE, IDLE, RATE)
 	perf/bench-join.sh
+
+AAE_KEYS ?= 1000000
+bench-aae: ## anti-entropy between two replicas of AAE_KEYS keys: a first pass, then 1, 100 and 10,000 keys lost (time, wire bytes, records read)
+	$(GO) test -count=1 -timeout 60m -run '^TestAntiEntropyCost$$' ./engine/cluster -aae.keys $(AAE_KEYS) -v | grep -vE '^=== RUN'
 
 cost-model: ## syscalls, context switches, allocations and time per replicated get and set (perf/cost-model.sh; OPS)
 	perf/cost-model.sh

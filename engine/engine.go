@@ -30,6 +30,7 @@ type Engine struct {
 	flush flushState
 	fence fence        // keys reaped here, against late older copies
 	cache *cache.Cache // records by data key; see readRecord
+	trees trees        // partition merkle trees kept on writes (trees.go)
 
 	scratch sync.Pool // *scratch
 
@@ -424,7 +425,7 @@ func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord b
 			return kv.PutResult{}, recDst, err
 		}
 	}
-	if err := e.writeRecord(s.key, s.enc, d); err != nil {
+	if err := e.writeRecord(s.key, oldRecord(found, raw), s.enc, d); err != nil {
 		return kv.PutResult{}, recDst, err
 	}
 	e.observe(Event{What: EventPut, Key: key, Record: s.enc, Dot: dot})
@@ -551,10 +552,12 @@ func (e *Engine) readRecord(dataKey, dst []byte) ([]byte, bool, error) {
 	return v, found, err
 }
 
-// writeRecord stores a record and then updates the cache, under the key's
-// lock, so the cache never holds a record older than the store's.
-func (e *Engine) writeRecord(dataKey, rec []byte, d kv.Durability) error {
-	if err := e.st.Set(dataKey, rec, d); err != nil {
+// writeRecord stores a record in place of old (nil: none) and then
+// updates the cache, under the key's lock, so the cache never holds a
+// record older than the store's; the key's partition tree follows (see
+// trees.go).
+func (e *Engine) writeRecord(dataKey, old, rec []byte, d kv.Durability) error {
+	if err := e.stored(dataHash(dataKey), userKey(dataKey), dataKey, old, rec, d); err != nil {
 		e.cache.Delete(userKey(dataKey)) // what the store holds is now uncertain
 		return err
 	}

@@ -165,7 +165,7 @@ func (e *Engine) dropIf(key []byte, what EventKind, keep func(cur []byte, r *rec
 	if hinted, err := e.HasHints(key); err != nil || hinted {
 		return false, err
 	}
-	if err := e.st.Delete(s.key, kv.Buffered); err != nil {
+	if err := e.stored(dataHash(s.key), key, s.key, s.raw, nil, kv.Buffered); err != nil {
 		return false, err
 	}
 	e.cache.Delete(key)

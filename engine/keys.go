@@ -38,6 +38,17 @@ func appendDataKey(dst []byte, hash uint64, key []byte) []byte {
 	return append(dst, key...)
 }
 
+// dataHash returns the ring hash inside a data key.
+func dataHash(dataKey []byte) uint64 { return binary.BigEndian.Uint64(dataKey[1:dataHeader]) }
+
+// oldRecord is the stored record a write replaces: nil when none was.
+func oldRecord(found bool, raw []byte) []byte {
+	if !found {
+		return nil
+	}
+	return raw
+}
+
 // userKey returns the client's key inside a data key.
 func userKey(dataKey []byte) []byte { return dataKey[dataHeader:] }
 

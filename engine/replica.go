@@ -96,7 +96,7 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 	if found && string(s.enc) == string(raw) {
 		return false, Digest(raw), e.flushFor(d)
 	}
-	if err := e.writeRecord(s.key, s.enc, d); err != nil {
+	if err := e.writeRecord(s.key, oldRecord(found, raw), s.enc, d); err != nil {
 		return false, 0, err
 	}
 	e.observe(Event{What: EventMerge, Key: key, Record: s.enc})

@@ -205,6 +205,13 @@ func (t *Task) Done(n int) {
 	t.mu.Unlock()
 }
 
+// Worked is the work counted so far, by Charge and Done.
+func (t *Task) Worked() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.done
+}
+
 // Left records how much work is known to remain (-1: unknown).
 func (t *Task) Left(n int64) {
 	t.mu.Lock()

@@ -8,9 +8,9 @@ import (
 	"maps"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/merkle"
-	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // Anti-entropy (Dynamo §4.7): replicas that missed writes nobody reads
@@ -243,25 +243,25 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 
 var errNoRing = errors.New("cluster: no ring")
 
-// partitionTree builds the merkle tree of this node's records in p, and
-// says how many records it read.
+// partitionTree returns the merkle tree of this node's records in p, and
+// says how many records it read: none when the engine kept the tree up to
+// date since it last built it (engine.PartitionTree).
 func (n *Node) partitionTree(t *Topology, p int) (*merkle.Tree, int, error) {
 	if t.Ring == nil || p < 0 || p >= t.Ring.Partitions() {
 		return nil, 0, errNoRing
 	}
 	lo, hi := t.Ring.PartitionRange(p)
-	tree, err := merkle.New(lo, hi)
-	if err != nil {
-		return nil, 0, err
+	if tree, scanned, err := n.eng.PartitionTree(lo, hi); !errors.Is(err, engine.ErrTreeRange) {
+		return tree, scanned, err
 	}
-	count := 0
-	err = n.eng.ScanHashRange(lo, hi, func(key, rec []byte) bool {
-		tree.Add(ring.HashKey(key), key, rec)
-		count++
-		return true
-	})
+	// Not the width of the engine's kept trees (a ring of another
+	// partition count): a tree of its own, from a scan.
+	tree, scanned, err := n.eng.ScanTree(lo, hi)
+	if err != nil {
+		return nil, scanned, err
+	}
 	tree.Seal()
-	return tree, count, err
+	return tree, scanned, nil
 }
 
 // records yields this node's records with hashes in [lo, hi).

@@ -78,6 +78,12 @@ func (s topoFor) Topology() *Topology {
 
 func newTestCluster(t testing.TB, n int, opts Options) *testCluster {
 	t.Helper()
+	return newTestClusterQ(t, n, 64, opts)
+}
+
+// newTestClusterQ is newTestCluster with a ring of q partitions.
+func newTestClusterQ(t testing.TB, n, q int, opts Options) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, clock: &testClock{}}
 	var members []ring.Member
 	listeners := make([]net.Listener, n)
@@ -94,7 +100,7 @@ func newTestCluster(t testing.TB, n int, opts Options) *testCluster {
 		alive[id] = true
 		members = append(members, ring.Member{ID: id, Weight: 1})
 	}
-	r, err := ring.New(ring.Config{Partitions: 64, Replicas: min(opts.N, n)}, members)
+	r, err := ring.New(ring.Config{Partitions: q, Replicas: min(opts.N, n)}, members)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,10 @@
 // record) pair in its segment, so it does not depend on the order records
 // are visited and can be built in one pass of a store scan. Inner nodes
 // hash their two children; equal roots mean equal partitions (up to the
-// digest's collision odds). Trees are built on demand from a scan, at the
-// cost of reading the partition, which the caller throttles; nothing is
-// maintained on the write path.
+// digest's collision odds). A tree is built from a scan, at the cost of
+// reading the partition; since a leaf is an XOR, adding an item again
+// takes it out, so a tree's leaves can also be kept up to date record by
+// record (the engine does: engine/trees.go).
 //
 // The package is pure: no I/O, no clocks.
 package merkle
@@ -89,8 +90,9 @@ func ItemDigest(key, record []byte) Digest {
 	h.Write(n[:])
 	h.Write(key)
 	h.Write(record)
+	var sum [32]byte
 	var d Digest
-	copy(d[:], h.Sum(nil))
+	copy(d[:], h.Sum(sum[:0]))
 	return d
 }
 

@@ -34,6 +34,9 @@ type Result struct {
 	// write of it had (see observer): a broken promise of the versioning
 	// whether or not a value was lost by it.
 	DotsMintedTwice []string
+	// TreesWrong lists the partition trees a node kept up to date on its
+	// writes that differ from a scan of the partition (engine.CheckKeptTrees).
+	TreesWrong []string
 	// ConvergedAfter is the time from healing until every check of
 	// convergence held.
 	ConvergedAfter time.Duration
@@ -64,6 +67,7 @@ func (r *Result) add(o *Result) {
 	r.Diverged = append(r.Diverged, o.Diverged...)
 	r.Probe = append(r.Probe, o.Probe...)
 	r.DotsMintedTwice = append(r.DotsMintedTwice, o.DotsMintedTwice...)
+	r.TreesWrong = append(r.TreesWrong, o.TreesWrong...)
 	r.ProbeUnavailable += o.ProbeUnavailable
 	r.Simulated += o.Simulated
 	r.Seeds++
@@ -72,7 +76,7 @@ func (r *Result) add(o *Result) {
 // Passed reports whether the run kept every promise.
 func (r *Result) Passed() bool {
 	return r.SetupErr == "" && r.Report.Failures() == 0 && len(r.Diverged) == 0 && r.Unhealed == "" && len(r.Probe) == 0 &&
-		len(r.DotsMintedTwice) == 0
+		len(r.DotsMintedTwice) == 0 && len(r.TreesWrong) == 0
 }
 
 // Counts says what the clients did and what the checker found.
@@ -97,6 +101,8 @@ func (r *Result) Summary() string {
 		s += fmt.Sprintf("; %d probe failures: %s", len(r.Probe), strings.Join(r.Probe[:min(3, len(r.Probe))], "; "))
 	case len(r.DotsMintedTwice) > 0:
 		s += fmt.Sprintf("; %d dots minted twice: %s", len(r.DotsMintedTwice), strings.Join(r.DotsMintedTwice[:min(3, len(r.DotsMintedTwice))], "; "))
+	case len(r.TreesWrong) > 0:
+		s += fmt.Sprintf("; %d kept partition trees differ from a scan: %s", len(r.TreesWrong), strings.Join(r.TreesWrong[:min(3, len(r.TreesWrong))], "; "))
 	default:
 		s += fmt.Sprintf("; converged %.1fs after healing", r.ConvergedAfter.Seconds())
 		if r.ProbeUnavailable > 0 {
@@ -186,6 +192,10 @@ func Run(seed uint64, watch ...string) *Result {
 	for _, v := range res.DotsMintedTwice {
 		tr.add("violation: %s", v)
 	}
+	res.TreesWrong = c.checkKeptTrees()
+	for _, v := range res.TreesWrong {
+		tr.add("violation: %s", v)
+	}
 	if len(res.Diverged) == 0 && res.Unhealed == "" {
 		res.Probe, res.ProbeUnavailable = c.probeConditionals()
 		for _, p := range res.Probe {
@@ -216,6 +226,27 @@ func (c *Cluster) form() error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// checkKeptTrees asks every running node's engine whether the partition
+// trees it kept up to date on writes still equal scans of their
+// partitions.
+func (c *Cluster) checkKeptTrees() []string {
+	var out []string
+	for i := range c.nodes {
+		n := c.node(i)
+		if n == nil {
+			continue
+		}
+		wrong, err := n.Engine().CheckKeptTrees()
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: checking kept trees: %v", c.nodes[i].id, err))
+		}
+		for _, lo := range wrong {
+			out = append(out, fmt.Sprintf("%s: kept tree of the partition at %#x differs from a scan", c.nodes[i].id, lo))
+		}
+	}
+	return out
 }
 
 // views says how each running node sees the cluster: its ring, and each

@@ -60,6 +60,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.isClosed() {
 		return 0, net.ErrClosed
 	}
+	c.n.sent.Add(uint64(len(p)))
 	out := c.filter.filter(nil, p, func(h wire.Header) bool { return c.n.drop(c.addr, h) })
 	f, _ := c.n.state(c.addr)
 	if len(c.queue) == 0 && f.Delay == 0 && !f.BlackHole {
@@ -155,6 +156,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		n, err := c.Conn.Read(p)
+		c.n.received.Add(uint64(n))
 		if f, _ := c.n.state(c.addr); !f.BlackHole || errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}

@@ -53,7 +53,14 @@ type Network struct {
 	changed chan struct{} // closed and replaced on every fault change
 	rng     *rand.Rand
 	dropped atomic.Uint64
+	// sent and received count the bytes written to and read from its
+	// connections (Traffic).
+	sent, received atomic.Uint64
 }
+
+// Traffic returns the bytes written to and read from the Network's
+// connections so far: what a node sent and received, measured.
+func (n *Network) Traffic() (sent, received uint64) { return n.sent.Load(), n.received.Load() }
 
 // NewNetwork returns a healthy Network whose random drops follow seed.
 func NewNetwork(seed uint64) *Network {
