@@ -16,9 +16,10 @@ import (
 // write and delete in the partition folds the old record out of its leaf
 // and the new one in (a leaf is the XOR of its items' digests, so the
 // order does not matter), and the next request costs a copy of 64 leaves,
-// not a read of the partition. A node that is never asked for a tree
-// pays nothing on its writes; one that is pays two item digests per write
-// in a partition it was asked for.
+// not a read of the partition. A write pays two item digests only in a
+// partition a tree was asked of; until the first tree is asked for, a
+// shared lock (see trees.setup); on a single node (not Replicated),
+// nothing: no tree is kept there.
 //
 // Exactness: a build holds its partition's lock exclusively while it
 // scans; a writer holds it shared from before its store write until its
@@ -32,7 +33,11 @@ import (
 var ErrTreeRange = errors.New("engine: tree range is not a partition of the width in use")
 
 type trees struct {
-	setup sync.Mutex
+	// setup is held exclusively while the set is created, and shared by
+	// a writer that found no set, across its store write: the set's
+	// first build then cannot start while a write that saw no set to
+	// fold into is in flight.
+	setup sync.RWMutex
 	set   atomic.Pointer[treeSet] // nil until the first tree is asked for
 }
 
@@ -109,20 +114,27 @@ func (tr *trees) partitionSet(lo, hi uint64) (*treeSet, error) {
 // key's partition tree, if one is kept, up to date. The caller holds the
 // key's stripe lock.
 func (e *Engine) stored(hash uint64, key, dataKey, old, rec []byte, d kv.Durability) error {
+	write := func() error {
+		if rec != nil {
+			return e.st.Set(dataKey, rec, d)
+		}
+		return e.st.Delete(dataKey, d)
+	}
+	if !e.opts.Replicated {
+		return write() // a single node compares no trees: PartitionTree keeps none
+	}
 	pt := e.trees.of(hash)
-	if pt != nil {
-		pt.mu.RLock()
-		defer pt.mu.RUnlock()
-	}
-	var err error
-	if rec != nil {
-		err = e.st.Set(dataKey, rec, d)
-	} else {
-		err = e.st.Delete(dataKey, d)
-	}
 	if pt == nil {
-		return err
+		e.trees.setup.RLock()
+		if pt = e.trees.of(hash); pt == nil {
+			defer e.trees.setup.RUnlock()
+			return write()
+		}
+		e.trees.setup.RUnlock()
 	}
+	pt.mu.RLock()
+	defer pt.mu.RUnlock()
+	err := write()
 	kt := pt.kept.Load()
 	if kt == nil || !kt.ready.Load() {
 		return err
@@ -153,6 +165,13 @@ func (e *Engine) PartitionTree(lo, hi uint64) (*merkle.Tree, int, error) {
 	}
 	if _, err := merkle.New(lo, hi); err != nil {
 		return nil, 0, err
+	}
+	if !e.opts.Replicated {
+		t, n, err := e.ScanTree(lo, hi)
+		if err == nil {
+			t.Seal()
+		}
+		return t, n, err
 	}
 	s, err := e.trees.partitionSet(lo, hi)
 	if err != nil {

@@ -164,7 +164,7 @@ func TestKeptTreesUnderConcurrentWrites(t *testing.T) {
 // Trees of another partition width than the one in use are refused, so
 // the caller builds its own: the kept trees follow one width.
 func TestKeptTreesRefuseAnotherWidth(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, func(o *Options) { o.Replicated = true })
 	lo, hi := partRange(3)
 	if _, _, err := f.e.PartitionTree(lo, hi); err != nil {
 		t.Fatal(err)
