@@ -265,3 +265,18 @@ func (e *Engine) ScanTree(lo, hi uint64) (*merkle.Tree, int, error) {
 	})
 	return t, n, err
 }
+
+// TreeKept reports whether PartitionTree(lo, hi) would answer without a
+// scan: the partition's tree is kept.
+func (e *Engine) TreeKept(lo, hi uint64) bool {
+	s := e.trees.set.Load()
+	if s == nil || !e.opts.Replicated {
+		return false
+	}
+	pt := e.trees.of(lo)
+	if s.bits < 64 && hi-lo != 1<<s.bits {
+		return false
+	}
+	kt := pt.kept.Load()
+	return kt != nil && kt.ready.Load()
+}

@@ -124,10 +124,12 @@ func TestAntiEntropyYieldsToForeground(t *testing.T) {
 	windows(time.Millisecond) // the load is gone
 	now = now.Add(time.Minute)
 	quiet := exchanges()
-	// At the floor, 32 records a second: about three exchanges a second;
-	// at the ceiling, 640 (a burst of 160): about sixteen.
-	if loaded > 25 || quiet < 60 || x.node.stats.aaeDeferred.Load() == 0 {
-		t.Fatalf("exchanges in 5 s: %d loaded, %d quiet (deferred %d); want at most 25 loaded, at least 60 quiet",
+	// At the floor, 32 records a second; an exchange costs the records its
+	// first tree of a partition scans (about ten), and one once the tree
+	// is kept: 20 to 30 exchanges in 5 s, against 200 to 280 at the
+	// ceiling (640 a second, a burst of 160).
+	if loaded > 40 || quiet < 4*loaded || x.node.stats.aaeDeferred.Load() == 0 {
+		t.Fatalf("exchanges in 5 s: %d loaded, %d quiet (deferred %d); want at most 40 loaded, 4 times that quiet",
 			loaded, quiet, x.node.stats.aaeDeferred.Load())
 	}
 }

@@ -141,7 +141,8 @@ func (n *Node) segment(addr string, lo, hi uint64, why msg.Purpose, take func(ma
 // partition this node is catching up is refused: its copy is not whole
 // yet, and its pull takes what the exchange would (one record per merge,
 // the other way). A pull is served from this node's own copy whatever its
-// state, within its transfer grant.
+// state, within its transfer grant. A handoff's question is answered only
+// by an owner of the partition (see handOffByTree).
 func (n *Node) serveTree(p int, why msg.Purpose, dst []byte) ([]byte, error) {
 	t := n.topo.Topology()
 	if t.Ring == nil || p < 0 || p >= t.Ring.Partitions() {
@@ -157,10 +158,20 @@ func (n *Node) serveTree(p int, why msg.Purpose, dst []byte) ([]byte, error) {
 			n.stats.servesBusy.Add(1)
 			return nil, msg.ToRemote(msg.ErrBusy)
 		}
+	case msg.Handoff:
+		owners, err := t.Ring.PreferenceList(p, min(n.opts.N, t.Ring.Len()), nil)
+		if err != nil || !contains(owners, t.Self) {
+			return nil, msg.ToRemote(msg.ErrNotReady)
+		}
+		// A kept tree costs a copy; one to build, a scan, waits for the grant.
+		if lo, hi := t.Ring.PartitionRange(p); !n.eng.TreeKept(lo, hi) && !n.bgw.transfer.Ready(n.bgw.now()) {
+			n.stats.servesBusy.Add(1)
+			return nil, msg.ToRemote(msg.ErrBusy)
+		}
 	}
 	tree, scanned, err := n.partitionTree(t, p)
-	if why == msg.CatchUp {
-		n.bgw.transfer.Charge(scanned)
+	if why != msg.AntiEntropy {
+		n.bgw.transfer.Charge(scanned) // 0 for a kept tree
 	}
 	if err != nil {
 		return nil, msg.ToRemote(err)

@@ -352,25 +352,51 @@ func TestPullTakesASegmentLargerThanOneAnswer(t *testing.T) {
 	}
 }
 
-// The lookups a Holds question costs an owner are its background work: an
-// owner whose transfer grant is in debt refuses (msg.ErrBusy), and the
-// node handing off neither sends nor drops anything until it answers.
+// An owner whose transfer grant is in debt still answers a handoff with
+// its kept tree (a copy of 64 leaves, no work to pace), so the old copies
+// it holds exactly drop; the lookups of a Holds question are its
+// background work, refused in debt (msg.ErrBusy): a key the owner lacks
+// is neither sent nor dropped until it answers.
 func TestHandoffWaitsForABusyOwner(t *testing.T) {
 	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
 	keys, before, after := movedKeys(t, c, 2, 40)
 	c.setRing(after)
-	c.catchUpAll()
+	c.catchUpAll() // the joiner's trees are kept from its pulls
 	joiner := c.nodes[4]
+	// One key the joiner lacks as the old owners hold it: dropped from the
+	// joiner alone, so its segment differs and goes key by key.
+	lacked := keys[0]
+	rec, _, _ := joiner.eng.Record([]byte(lacked), nil)
+	if dropped, err := joiner.eng.DropRecordIf([]byte(lacked), rec); !dropped || err != nil {
+		t.Fatalf("dropping %s from the joiner: %v %v", lacked, dropped, err)
+	}
 	now := time.Now() // the grant was last filled on the real clock
 	joiner.node.bgw.now = func() time.Time { return now }
 	joiner.node.bgw.transfer.Charge(1 << 20) // far in debt
 	oldCopies := func() int { return c.oldCopies(keys, before, after, 2) }
-	c.handOffHeldBack(t, joiner, oldCopies, "too busy to answer")
+	held := oldCopies()
+	for _, tn := range c.nodes[:4] {
+		tn.node.HandOff()
+	}
+	if got := joiner.node.stats.mergesServed.Load(); got != 0 {
+		t.Fatalf("%d records sent to the joiner while it was too busy to answer a Holds question", got)
+	}
+	var segments uint64
+	for _, tn := range c.nodes[:4] {
+		segments += tn.node.stats.handoffSegmentsHeld.Load()
+	}
+	if got := oldCopies(); got == held || got == 0 || segments == 0 {
+		t.Fatalf("old copies %d of %d after a handoff to a busy owner (%d segments held), want the held ones dropped and the lacked key's kept",
+			got, held, segments)
+	}
 	now = now.Add(time.Hour) // the debt paid off
 	for _, tn := range c.nodes[:4] {
 		tn.node.HandOff()
 	}
 	if got := oldCopies(); got != 0 {
 		t.Fatalf("%d old copies left once the owner answered", got)
+	}
+	if _, found, _ := joiner.eng.Record([]byte(lacked), nil); !found {
+		t.Fatalf("the joiner lacks %s after the handoff", lacked)
 	}
 }

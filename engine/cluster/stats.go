@@ -26,6 +26,7 @@ type counters struct {
 	aaeNotReady                           atomic.Uint64 // exchanges a peer refused: it is catching the partition up
 	handedOffHeld                         atomic.Uint64 // records handed off without sending: every owner held them
 	handoffsWaited                        atomic.Uint64 // handoff batches put off: an owner is catching up the partition
+	handoffSegmentsHeld                   atomic.Uint64 // merkle segments handed off whole: every owner's leaf matched
 	verified                              atomic.Uint64 // suspected owners that answered a ping before a conditional write
 	forwardsWaitedOut                     atomic.Uint64 // forwards that failed maybe delivered, waited out before moving on
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
@@ -92,6 +93,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_aae_refused_catching_up", Value: u(n.stats.aaeNotReady.Load())},
 		kv.Stat{Name: "cluster_handed_off_held", Value: u(n.stats.handedOffHeld.Load())},
 		kv.Stat{Name: "cluster_handoffs_waiting_catch_up", Value: u(n.stats.handoffsWaited.Load())},
+		kv.Stat{Name: "cluster_handoff_segments_held", Value: u(n.stats.handoffSegmentsHeld.Load())},
 		kv.Stat{Name: "cluster_suspects_verified", Value: u(n.stats.verified.Load())},
 		kv.Stat{Name: "cluster_reads_refused_catching_up", Value: u(n.stats.readsNotReady.Load())},
 		kv.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},

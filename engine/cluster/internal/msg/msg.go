@@ -389,6 +389,12 @@ const (
 	// these against its own clients (ErrBusy), and answers from its own
 	// copy whatever its state.
 	CatchUp
+	// Handoff: a node handing off a partition it no longer replicates
+	// asks an owner for its tree, to drop at once every segment whose
+	// records the owner holds exactly as it does. A responder that does
+	// not own the partition by its own ring refuses (ErrNotReady): it
+	// would hand the records off in turn.
+	Handoff
 )
 
 // A tree request names a partition and its purpose.
