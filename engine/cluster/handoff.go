@@ -94,6 +94,14 @@ func (n *Node) HandOff() int {
 // minutes.
 func (n *Node) handOffByTree(t *Topology, p int, owners []string, budget int, spent *handoffCost) (moved int) {
 	lo, hi := t.Ring.PartitionRange(p)
+	empty := true
+	n.eng.ScanHashRange(lo, hi, func(_, _ []byte) bool {
+		empty = false
+		return false
+	})
+	if empty {
+		return 0 // nothing to hand off: no question to the owners
+	}
 	shape, err := merkle.New(lo, hi)
 	if err != nil {
 		return n.handOffPartition(t, owners, lo, hi, budget, spent)

@@ -166,6 +166,16 @@ func TestHandoffSendsOnlyWhatTheOwnersLack(t *testing.T) {
 			t.Fatalf("owner %s lacks the rewrite of %s after the handoff: %v", id, rewritten, got)
 		}
 	}
+	// With nothing left to hand off, a round asks no owner anything (it
+	// asked each owner of every partition it does not own for its tree,
+	// every round, before it looked at what it held).
+	for _, tn := range c.nodes[:4] {
+		sent, _ := tn.net.Traffic()
+		tn.node.HandOff()
+		if after, _ := tn.net.Traffic(); after != sent {
+			t.Fatalf("%s sent %d bytes in a handoff round with nothing to hand off", tn.id, after-sent)
+		}
+	}
 }
 
 // A node handing off a partition to an owner still pulling it sends
