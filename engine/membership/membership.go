@@ -219,29 +219,17 @@ func (m *Membership) reconnect() {
 		// the gossip broadcast already under way.
 		addr := m.unheardBy()
 		if addr != "" && unheard {
-			m.announce(addr, &mu, trying)
+			m.joinOnce(addr, &mu, trying, func() {
+				m.stats.reannounces.Add(1)
+				m.log.Info("announced this node to the claimant again; the ring does not reflect it yet", "addr", addr)
+			})
 		}
 		unheard = addr != ""
 		for _, addr := range m.downAddrs() {
-			mu.Lock()
-			busy := trying[addr]
-			trying[addr] = true
-			mu.Unlock()
-			if busy {
-				continue
-			}
-			// Not waited for by Shutdown: a join into a partition can take
-			// TCPTimeout, and one that ends after Shutdown only fails.
-			go func() {
-				defer func() { mu.Lock(); delete(trying, addr); mu.Unlock() }()
-				if m.closed() {
-					return
-				}
-				if n, err := m.ml.Join([]string{addr}); err == nil && n > 0 {
-					m.stats.reconnects.Add(1)
-					m.log.Info("reconnected to a member gossip had as down", "addr", addr)
-				}
-			}()
+			m.joinOnce(addr, &mu, trying, func() {
+				m.stats.reconnects.Add(1)
+				m.log.Info("reconnected to a member gossip had as down", "addr", addr)
+			})
 		}
 	}
 }
@@ -281,9 +269,12 @@ func (m *Membership) unheardBy() string {
 	return v.Members[who].GossipAddr
 }
 
-// announce pushes this node's memberlist state, its metadata in it, to
-// addr by push/pull: a stream, where gossip's packets are best effort.
-func (m *Membership) announce(addr string, mu *sync.Mutex, trying map[string]bool) {
+// joinOnce joins addr (a push/pull of the two memberlist states, over a
+// stream) on a goroutine of its own, unless a join of addr is under way,
+// and calls reached if it reached the node. Not waited for by Shutdown: a
+// join into a partition can take TCPTimeout, and one that ends after
+// Shutdown only fails.
+func (m *Membership) joinOnce(addr string, mu *sync.Mutex, trying map[string]bool, reached func()) {
 	mu.Lock()
 	busy := trying[addr]
 	trying[addr] = true
@@ -297,8 +288,7 @@ func (m *Membership) announce(addr string, mu *sync.Mutex, trying map[string]boo
 			return
 		}
 		if n, err := m.ml.Join([]string{addr}); err == nil && n > 0 {
-			m.stats.reannounces.Add(1)
-			m.log.Info("announced this node to the claimant again; the ring does not reflect it yet", "addr", addr)
+			reached()
 		}
 	}()
 }
