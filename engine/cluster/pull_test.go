@@ -368,7 +368,9 @@ func TestPullTakesASegmentLargerThanOneAnswer(t *testing.T) {
 // background work, refused in debt (msg.ErrBusy): a key the owner lacks
 // is neither sent nor dropped until it answers.
 func TestHandoffWaitsForABusyOwner(t *testing.T) {
-	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2})
+	// No controller ticks: they read the test's clock from a goroutine of
+	// their own (a race under -race, seen in .ci/run).
+	c := newTestCluster(t, 5, Options{N: 2, R: 1, W: 2, BackgroundPeriod: -1})
 	keys, before, after := movedKeys(t, c, 2, 40)
 	c.setRing(after)
 	c.catchUpAll() // the joiner's trees are kept from its pulls
