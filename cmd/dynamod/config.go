@@ -65,6 +65,7 @@ type config struct {
 	SlowRequest           time.Duration
 	BackgroundUnthrottled bool
 	TransferRate          int
+	AntiEntropyCycle      time.Duration
 }
 
 // size is a byte count written as 1048576, 64k, 64m, 1g (binary units,
@@ -179,6 +180,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.BackgroundTarget, "background-target", 0, "cluster: client p99 that background work (hints, handoff, anti-entropy, reaping) backs off to protect; 0 = twice this node's own quiet p99, at least 2ms")
 	fs.BoolVar(&c.BackgroundUnthrottled, "background-unthrottled", false, "cluster: run background work at its full rate whatever the client latency (for comparison)")
 	fs.IntVar(&c.TransferRate, "transfer-rate", 20000, "cluster: most records a second this node reads and moves for a new replica's catch-up pulls, as puller and as source; the controller grants between a twentieth of it and all of it")
+	fs.DurationVar(&c.AntiEntropyCycle, "anti-entropy-cycle", 2*time.Minute, "cluster: anti-entropy compares every partition this node holds with another replica once in this time (longer under load); replicas that differ where no client reads converge within it")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics at /metrics over HTTP on this address (e.g. 127.0.0.1:9150); empty: off")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log lines on stderr as text (key=value) or json")
@@ -271,6 +273,8 @@ func (c *config) validate() error {
 		return errors.New("-slow-request must not be negative")
 	case c.BackgroundTarget < 0:
 		return errors.New("-background-target must not be negative")
+	case c.AntiEntropyCycle < time.Second:
+		return errors.New("-anti-entropy-cycle must be at least 1s")
 	case c.NodeID != "" && (c.DurableReplicas < 0 || c.DurableReplicas > c.N):
 		return errors.New("-durable-replicas must be between 0 and -n")
 	case c.NodeID != "" && (c.Weight <= 0 || c.Weight != c.Weight):
@@ -323,7 +327,8 @@ func (c *config) nodeOptions(logger *slog.Logger) (node.Options, error) {
 			Ring: ring.Config{Partitions: c.Partitions},
 		},
 		Replication: cluster.Options{N: c.N, R: c.R, W: c.W, DurableReplicas: c.DurableReplicas,
-			SlowRequest: slowRequest(c.SlowRequest), BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate},
+			SlowRequest: slowRequest(c.SlowRequest), BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate,
+			AntiEntropyCycle: c.AntiEntropyCycle},
 		InternodeAddr: c.Internode,
 	}
 	return o, nil

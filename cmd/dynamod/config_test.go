@@ -55,6 +55,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"-durability", "fast"}, "durability must be buffered, wal or sync"},
 		{[]string{"-buffer-bytes", "lots"}, "is not a size"},
 		{[]string{"-max-conns", "0"}, "-max-conns must be at least 1"},
+		{[]string{"-anti-entropy-cycle", "10ms"}, "-anti-entropy-cycle must be at least 1s"},
 		{[]string{"-log-format", "xml"}, `-log-format must be text or json, not "xml"`},
 		{[]string{"-log-level", "loud"}, "log-level"},
 		{[]string{"stray"}, "unexpected argument"},
