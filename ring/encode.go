@@ -22,7 +22,14 @@ import (
 //	         uvarint length, ID bytes, uvarint zone index, weight as float64 bits (8 bytes)
 //	owners   Q member indexes of bits.Len(members-1) bits each, packed from
 //	         the low bit of each byte up, zero padded to a whole byte
+//	removed  format 2 only: uvarint count, then per ID: uvarint length,
+//	         bytes (sorted, distinct, none a member); IDs that may never be
+//	         members again (Ring.Remove)
 //	crc32c   4 bytes, Castagnoli CRC of everything before it
+//
+// A ring with no removed ID is written in format 1, so rings saved by a
+// release before format 2 and rings of clusters that never removed a node
+// keep their bytes.
 //
 // A ring of 1000 members over 1024 partitions takes about 1.3 KB plus the
 // IDs. Formats are append-only: a new field means a new format number.
@@ -30,7 +37,8 @@ import (
 // Encode(Decode(b)) == b and equal rings have equal bytes.
 const (
 	encMagic  = "DRNG"
-	encFormat = 1
+	encFormat        = 1
+	encFormatRemoved = 2 // format 1 plus the removed IDs
 	// encMinMember is the smallest member record: 1-byte ID with its
 	// length, a zone index and a weight. It bounds allocation in Decode.
 	encMinMember = 1 + 1 + 1 + 8
@@ -56,7 +64,11 @@ func (r *Ring) Replaces(o *Ring) bool {
 }
 
 func (r *Ring) encode() []byte {
-	b := append([]byte(encMagic), encFormat, byte(r.cfg.log2()), byte(r.cfg.Replicas))
+	format := byte(encFormat)
+	if len(r.removed) > 0 {
+		format = encFormatRemoved
+	}
+	b := append([]byte(encMagic), format, byte(r.cfg.log2()), byte(r.cfg.Replicas))
 	b = binary.AppendUvarint(b, r.version)
 	b = binary.AppendUvarint(b, uint64(len(r.zones)))
 	for _, z := range r.zones {
@@ -69,6 +81,12 @@ func (r *Ring) encode() []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Weight))
 	}
 	b = appendPacked(b, r.owners, ownerWidth(len(r.members)))
+	if len(r.removed) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(r.removed)))
+		for _, id := range r.removed {
+			b = appendString(b, id)
+		}
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -104,14 +122,14 @@ func Decode(b []byte) (*Ring, error) {
 	if len(b) < len(encMagic)+4+4 || string(b[:len(encMagic)]) != encMagic {
 		return nil, fmt.Errorf("%w: bad header", ErrCorrupt)
 	}
-	if b[4] != encFormat {
+	if b[4] != encFormat && b[4] != encFormatRemoved {
 		return nil, fmt.Errorf("%w %d", ErrFormat, b[4])
 	}
 	body := b[:len(b)-4]
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
-	d := decoder{buf: body[5:]}
+	d := decoder{buf: body[5:], withRemoved: b[4] == encFormatRemoved}
 	r, err := d.ring()
 	if err != nil {
 		return nil, err
@@ -124,8 +142,9 @@ func Decode(b []byte) (*Ring, error) {
 
 // decoder reads the body of an encoding; the first error sticks.
 type decoder struct {
-	buf []byte
-	err error
+	buf         []byte
+	err         error
+	withRemoved bool // format 2
 }
 
 func (d *decoder) ring() (*Ring, error) {
@@ -143,6 +162,10 @@ func (d *decoder) ring() (*Ring, error) {
 	zones := d.zones(cfg.Partitions)
 	members := d.members(zones, cfg.Partitions)
 	owners := d.owners(cfg.Partitions, len(members))
+	var removed []string
+	if d.withRemoved {
+		removed = d.removed(members)
+	}
 	if d.err == nil && len(d.buf) != 0 {
 		d.fail("%d trailing bytes", len(d.buf))
 	}
@@ -152,7 +175,7 @@ func (d *decoder) ring() (*Ring, error) {
 	if _, err := normalize(members, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return assemble(cfg, members, owners, version), nil
+	return assemble(cfg, members, owners, version, removed), nil
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -245,6 +268,31 @@ func (d *decoder) members(zones []string, partitions int) []Member {
 		}
 	}
 	return members
+}
+
+// removed reads format 2's removed IDs: at least one (format 1 is written
+// otherwise), sorted, none a member.
+func (d *decoder) removed(members []Member) []string {
+	n := d.count(len(d.buf)/2, "removed")
+	if d.err == nil && n == 0 {
+		d.fail("format 2 with no removed ID")
+	}
+	out := make([]string, 0, n)
+	for range n {
+		id := d.string()
+		switch {
+		case d.err != nil:
+			return nil
+		case id == "":
+			d.fail("empty removed ID")
+		case len(out) > 0 && id <= out[len(out)-1]:
+			d.fail("removed IDs not sorted")
+		case memberIndex(members, id) >= 0:
+			d.fail("removed ID %q is a member", id)
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 func (d *decoder) owners(partitions, members int) []uint16 {

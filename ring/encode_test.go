@@ -15,7 +15,7 @@ import (
 // the format cannot drift unnoticed.
 func tinyRing() *Ring {
 	ms := []Member{{ID: "a", Zone: "x", Weight: 1}, {ID: "b", Zone: "y", Weight: 2}, {ID: "c", Zone: "x", Weight: 0.5}}
-	return assemble(Config{Partitions: 8, Replicas: 2}, ms, []uint16{0, 1, 2, 0, 1, 2, 0, 1}, 7)
+	return assemble(Config{Partitions: 8, Replicas: 2}, ms, []uint16{0, 1, 2, 0, 1, 2, 0, 1}, 7, nil)
 }
 
 func TestEncodingFormat(t *testing.T) {
@@ -113,7 +113,7 @@ func sealed(body string) []byte {
 }
 
 func TestDecodeRejectsMalformed(t *testing.T) {
-	const head = "44524e47" + "01"
+	const head, head2 = "44524e47" + "01", "44524e47" + "02"
 	one := "01" + "0161" + "00" + "000000000000f03f" // one member "a" in zone 0, weight 1
 	nan := hex.EncodeToString(binary.LittleEndian.AppendUint64(nil, math.Float64bits(math.NaN())))
 	tests := []struct {
@@ -121,7 +121,7 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 		data []byte
 		want error
 	}{
-		{"future format", sealed("44524e47" + "02" + "0003" + "01" + "0100" + one), ErrFormat},
+		{"future format", sealed("44524e47" + "03" + "0003" + "01" + "0100" + one), ErrFormat},
 		{"bad magic", sealed("44524e48" + "01" + "0003" + "01" + "0100" + one), ErrCorrupt},
 		{"too many partition bits", sealed(head + "11" + "03" + "01" + "0100" + one), ErrCorrupt},
 		{"zero replicas", sealed(head + "00" + "00" + "01" + "0100" + one), ErrCorrupt},
@@ -142,6 +142,12 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 		{"non-minimal varint", sealed(head + "00" + "03" + "8100" + "0100" + one), ErrCorrupt},
 		{"trailing byte", sealed(head + "00" + "03" + "01" + "0100" + one + "00"), ErrCorrupt},
 		{"huge member count", sealed(head + "00" + "03" + "01" + "0100" + "ffffffff0f"), ErrCorrupt},
+		{"format 2 without removed IDs", sealed(head2 + "00" + "03" + "01" + "0100" + one + "00"), ErrCorrupt},
+		{"format 2 missing its removed IDs", sealed(head2 + "00" + "03" + "01" + "0100" + one), ErrCorrupt},
+		{"removed ID is a member", sealed(head2 + "00" + "03" + "01" + "0100" + one + "01" + "0161"), ErrCorrupt},
+		{"removed IDs unsorted", sealed(head2 + "00" + "03" + "01" + "0100" + one + "02" + "0163" + "0162"), ErrCorrupt},
+		{"empty removed ID", sealed(head2 + "00" + "03" + "01" + "0100" + one + "01" + "00"), ErrCorrupt},
+		{"removed IDs in format 1", sealed(head + "00" + "03" + "01" + "0100" + one + "01" + "0162"), ErrCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,10 +160,17 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 	if _, err := Decode(sealed(head + "00" + "03" + "01" + "0100" + one)); err != nil {
 		t.Fatalf("one-member ring: %v", err)
 	}
+	r, err := Decode(sealed(head2 + "00" + "03" + "01" + "0100" + one + "02" + "0162" + "0163"))
+	if err != nil || !r.Removed("b") || !r.Removed("c") || r.Removed("a") {
+		t.Fatalf("one-member ring with b and c removed: %v", err)
+	}
 }
 
 func FuzzDecode(f *testing.F) {
 	f.Add(tinyRing().Encode())
+	if r, err := tinyRing().Remove(tinyRing().Members(), "z"); err == nil {
+		f.Add(r.Encode())
+	}
 	f.Add(mustNew(f, Config{Partitions: 64}, equalMembers(5, 2)).Encode())
 	f.Add([]byte("DRNG\x01"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -168,7 +181,11 @@ func FuzzDecode(f *testing.F) {
 // FuzzDecodeBody seals whatever it gets with a valid checksum, so the
 // fuzzer explores the parser rather than the CRC.
 func FuzzDecodeBody(f *testing.F) {
-	for _, r := range []*Ring{tinyRing(), mustNew(f, Config{Partitions: 16, Replicas: 2}, equalMembers(3, 3))} {
+	removed, err := tinyRing().Remove(tinyRing().Members(), "z", "y")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, r := range []*Ring{tinyRing(), mustNew(f, Config{Partitions: 16, Replicas: 2}, equalMembers(3, 3)), removed} {
 		enc := r.Encode()
 		f.Add(enc[:len(enc)-4])
 	}

@@ -29,6 +29,9 @@ var (
 	// ErrTooFewMembers: a preference list longer than the membership was
 	// asked for (N larger than the number of nodes).
 	ErrTooFewMembers = errors.New("ring: fewer members than replicas asked for")
+	// ErrRemovedMember: the ID was removed from the ring (Ring.Remove) and
+	// may never be a member again.
+	ErrRemovedMember = errors.New("ring: member was removed for good")
 	// ErrPartition: a partition number is outside [0, Partitions()).
 	ErrPartition = errors.New("ring: partition out of range")
 	// ErrMismatch: two rings with different partition counts were compared.

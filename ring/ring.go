@@ -26,6 +26,12 @@ type Ring struct {
 	depth int      // entries of each partition's order kept in prefs
 	prefs []uint16 // partition p's first depth members at [p*depth:]
 
+	// removed is every ID a Remove retired, sorted: such a node lost its
+	// data for good or was declared to, and may never be a member again
+	// (a restart with its old data would bring back what the others
+	// deleted since). Carried forward by every later ring.
+	removed []string
+
 	enc         []byte // canonical encoding
 	fingerprint uint64
 }
@@ -41,7 +47,7 @@ func New(cfg Config, members []Member) (*Ring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return assemble(cfg, sorted, narrow(place(cfg, sorted, nil)), 1), nil
+	return assemble(cfg, sorted, narrow(place(cfg, sorted, nil)), 1, nil), nil
 }
 
 // Join returns the next ring with m added. The newcomer takes its share
@@ -70,7 +76,8 @@ func (r *Ring) Leave(id string) (*Ring, error) {
 
 // Update returns the next ring for a new member set: any mix of joins,
 // leaves and changes of zone or weight, applied as one move. If the set
-// equals the current one it returns r itself.
+// equals the current one it returns r itself. A removed ID cannot join
+// (ErrRemovedMember).
 func (r *Ring) Update(members []Member) (*Ring, error) {
 	sorted, err := normalize(members, r.cfg.Partitions)
 	if err != nil {
@@ -78,6 +85,11 @@ func (r *Ring) Update(members []Member) (*Ring, error) {
 	}
 	if slices.Equal(sorted, r.members) {
 		return r, nil
+	}
+	for _, m := range sorted {
+		if r.Removed(m.ID) {
+			return nil, fmt.Errorf("%w: %q", ErrRemovedMember, m.ID)
+		}
 	}
 	renumber := make([]int32, len(r.members))
 	for i, m := range r.members {
@@ -87,8 +99,50 @@ func (r *Ring) Update(members []Member) (*Ring, error) {
 	for p, o := range r.owners {
 		prev[p] = renumber[o]
 	}
-	return assemble(r.cfg, sorted, narrow(place(r.cfg, sorted, prev)), r.version+1), nil
+	next := assemble(r.cfg, sorted, narrow(place(r.cfg, sorted, prev)), r.version+1, r.removed)
+	return next, nil
 }
+
+// Remove returns the next ring without the members ids, which can never
+// be members again: for nodes that are gone for good (their disks lost,
+// or never to be restarted), whose partitions the others must rebuild
+// from the surviving replicas. members is the rest of the change, as for
+// Update (other joins, leaves, zone and weight changes at once); it must
+// not hold any of ids. Removing an ID that is no member records it all
+// the same.
+func (r *Ring) Remove(members []Member, ids ...string) (*Ring, error) {
+	removed := slices.Clone(r.removed)
+	for _, id := range ids {
+		if len(id) == 0 || len(id) > MaxNameLen {
+			return nil, fmt.Errorf("%w: %q", ErrMemberID, id)
+		}
+		if slices.ContainsFunc(members, func(m Member) bool { return m.ID == id }) {
+			return nil, fmt.Errorf("%w: %q both stays and is removed", ErrDuplicateMember, id)
+		}
+		if !slices.Contains(removed, id) {
+			removed = append(removed, id)
+		}
+	}
+	slices.Sort(removed)
+	next, err := r.Update(members)
+	if err != nil || len(removed) == len(r.removed) {
+		return next, err
+	}
+	if next == r { // same members: the removed set alone changes
+		return assemble(r.cfg, r.members, r.owners, r.version+1, removed), nil
+	}
+	return assemble(next.cfg, next.members, next.owners, next.version, removed), nil
+}
+
+// Removed reports whether id was removed (Remove) from this ring or an
+// earlier one: it may never be a member again.
+func (r *Ring) Removed(id string) bool {
+	_, ok := slices.BinarySearch(r.removed, id)
+	return ok
+}
+
+// RemovedIDs returns every removed ID, sorted.
+func (r *Ring) RemovedIDs() []string { return slices.Clone(r.removed) }
 
 func narrow(owners []int32) []uint16 {
 	out := make([]uint16, len(owners))
@@ -99,8 +153,8 @@ func narrow(owners []int32) []uint16 {
 }
 
 // assemble derives everything a ring serves from its owners table.
-func assemble(cfg Config, members []Member, owners []uint16, version uint64) *Ring {
-	r := &Ring{cfg: cfg, version: version, shift: 64 - cfg.log2(), members: members, owners: owners}
+func assemble(cfg Config, members []Member, owners []uint16, version uint64, removed []string) *Ring {
+	r := &Ring{cfg: cfg, version: version, shift: 64 - cfg.log2(), members: members, owners: owners, removed: removed}
 	var zoneOf []int32
 	r.zones, zoneOf = zoneIndex(members)
 	r.zoneOf = make([]uint16, len(members))

@@ -232,7 +232,7 @@ func TestPreferenceListsAgreeWithDefinition(t *testing.T) {
 			for p := range owners {
 				owners[p] = uint16(rng.IntN(n))
 			}
-			r = assemble(cfg, ms, owners, 1)
+			r = assemble(cfg, ms, owners, 1, nil)
 		}
 		for p := range q {
 			got, err := r.ExtendedList(p, nil)
@@ -318,7 +318,7 @@ func TestOrderPrefixesMatchFullWalk(t *testing.T) {
 		for p := range owners {
 			owners[p] = uint16(rng.IntN(n))
 		}
-		r := assemble(Config{Partitions: q, Replicas: 1}, ms, owners, 1)
+		r := assemble(Config{Partitions: q, Replicas: 1}, ms, owners, 1, nil)
 		w := newWalker(r)
 		for p := range q {
 			full := w.order(p, n, nil)
@@ -384,5 +384,56 @@ func TestZoneQuotasRoundAsZones(t *testing.T) {
 	}
 	if st := r.Stats(); st.ZoneViolations > 2 || math.Abs(st.ReplicaImbalance-st.BestImbalance) > 1e-9 {
 		t.Errorf("%+v", st)
+	}
+}
+
+func TestRemoveRetiresIDsForGood(t *testing.T) {
+	cfg := Config{Partitions: 64, Replicas: 3}
+	r := mustNew(t, cfg, equalMembers(5, 0))
+	rest := r.Members()[:0:0]
+	for _, m := range r.Members() {
+		if m.ID != "m002" {
+			rest = append(rest, m)
+		}
+	}
+	next, err := r.Remove(rest, "m002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := next.Member("m002"); ok || !next.Removed("m002") || next.Version() != r.Version()+1 {
+		t.Fatalf("after Remove: member=%v removed=%v version %d", ok, next.Removed("m002"), next.Version())
+	}
+	// It moves partitions exactly as a leave would.
+	left, err := r.Leave("m002")
+	if err != nil || !slices.Equal(left.Owners(), next.Owners()) {
+		t.Fatalf("Remove placed partitions unlike Leave: %v", err)
+	}
+	// Later rings keep the ID removed, and it cannot come back.
+	later, err := next.Update(append(next.Members(), Member{ID: "m9", Weight: 1}))
+	if err != nil || !later.Removed("m002") {
+		t.Fatalf("a later ring forgot the removal: %v", err)
+	}
+	if _, err := later.Join(Member{ID: "m002", Weight: 1}); !errors.Is(err, ErrRemovedMember) {
+		t.Fatalf("rejoin of a removed ID: %v", err)
+	}
+	if _, err := later.Remove(later.Members(), later.Members()[0].ID); !errors.Is(err, ErrDuplicateMember) {
+		t.Fatalf("removing an ID that also stays: %v", err)
+	}
+	// Removing an ID that is no member records it alone (the ring does not
+	// move); removing it again changes nothing.
+	again, err := later.Remove(later.Members(), "gone")
+	if err != nil || !again.Removed("gone") || again.Version() != later.Version()+1 || !slices.Equal(again.Owners(), later.Owners()) {
+		t.Fatalf("recording a non-member: %v", err)
+	}
+	if same, err := again.Remove(again.Members(), "gone"); err != nil || same != again {
+		t.Fatalf("removing twice made a new ring: %v", err)
+	}
+	// The removed set survives encoding; a ring without one keeps format 1.
+	back, err := Decode(again.Encode())
+	if err != nil || !back.Equal(again) || !slices.Equal(back.RemovedIDs(), []string{"gone", "m002"}) {
+		t.Fatalf("round trip: %v %v", err, back.RemovedIDs())
+	}
+	if r.Encode()[4] != 1 || again.Encode()[4] != 2 {
+		t.Fatalf("formats %d, %d; want 1 and 2", r.Encode()[4], again.Encode()[4])
 	}
 }
