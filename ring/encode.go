@@ -36,7 +36,7 @@ import (
 // The encoding is canonical: Decode accepts only what Encode writes, so
 // Encode(Decode(b)) == b and equal rings have equal bytes.
 const (
-	encMagic  = "DRNG"
+	encMagic         = "DRNG"
 	encFormat        = 1
 	encFormatRemoved = 2 // format 1 plus the removed IDs
 	// encMinMember is the smallest member record: 1-byte ID with its
