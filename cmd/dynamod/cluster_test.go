@@ -270,3 +270,81 @@ func waitStat(t *testing.T, p *clusterProc, name, want string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestRemoveRebuildsADeadNodesPartitions: of four real processes one is
+// killed for good and removed with dynctl remove on another; the three
+// left rebuild its partitions (N=3: each then holds every key), forget
+// it, serve every key, and the removed node refuses to start on its old
+// data directory.
+func TestRemoveRebuildsADeadNodesPartitions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	procs := startTestCluster(t, 4)
+	mc := memcache.New(procs[0].addr)
+	mc.Timeout = 3 * time.Second
+	const keys = 60
+	for i := range keys {
+		if err := mc.Set(&memcache.Item{Key: fmt.Sprint("key", i), Value: []byte(fmt.Sprint("v", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := procs[3]
+	gone.cmd.Process.Kill()
+	gone.cmd.Wait()
+	dynctl := filepath.Join(t.TempDir(), "dynctl")
+	if out, err := exec.Command("go", "build", "-o", dynctl, "../dynctl").CombinedOutput(); err != nil {
+		t.Fatalf("building dynctl: %v\n%s", err, out)
+	}
+	// Refused while gossip on n2 still sees it up; taken once it is down.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := exec.Command(dynctl, "-node", procs[1].addr, "remove", gone.id).CombinedOutput()
+		if err == nil {
+			if !strings.Contains(string(out), gone.id+" is out of the ring (version ") {
+				t.Fatalf("dynctl remove said:\n%s", out)
+			}
+			break
+		}
+		if !strings.Contains(string(out), "cannot remove a node that is up") || time.Now().After(deadline) {
+			t.Fatalf("dynctl remove: %v\n%s", err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, p := range procs[:3] {
+		waitStat(t, p, "cluster_members", "3")
+		waitStat(t, p, "curr_items", fmt.Sprint(keys)) // N=3 over three nodes: each holds every key
+		if line := statLine(t, p.addr, "admin status", "member:"+gone.id); line != "" {
+			t.Errorf("%s still knows the removed node: %s", p.id, line)
+		}
+		if got := statLine(t, p.addr, "admin status", "removed"); got != gone.id {
+			t.Errorf("%s: admin status removed = %q", p.id, got)
+		}
+	}
+	for i := range keys {
+		it, err := memcache.New(procs[2].addr).Get(fmt.Sprint("key", i))
+		if err != nil || string(it.Value) != fmt.Sprint("v", i) {
+			t.Fatalf("key%d after the removal: %+v %v", i, it, err)
+		}
+	}
+	// Its old data may never come back: it will not start on it.
+	cmd := exec.Command(dynamodBinary(t), "-node-id", gone.id, "-data", gone.dir, "-listen", gone.addr,
+		"-gossip", gone.gossip, "-internode", gone.internode)
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(logs.String(), "was removed from the cluster") {
+			t.Fatalf("restart of the removed node: %v\n%s", err, logs.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("the removed node ran on for a minute:\n%s", logs.String())
+	}
+}

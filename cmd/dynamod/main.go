@@ -144,6 +144,12 @@ func run(args []string, stderr io.Writer) int {
 			logger.Error("server stopped", "err", err)
 			code = 1
 		}
+	case <-nd.Removed():
+		logger.Error("this node was removed from the cluster for good (dynctl remove); stopping. Its data directory is kept as it was; to serve again, start with an empty one under a new -node-id")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+		code = 1
 	}
 	if err := nd.Close(); err != nil {
 		logger.Error("closing the store", "err", err)

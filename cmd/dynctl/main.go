@@ -7,10 +7,12 @@
 //	dynctl -node 127.0.0.1:11211 transfers   partitions this node is catching up, and its handoff so far
 //	dynctl -node 127.0.0.1:11211 leave       the node leaves the ring; with -wait, follow its handoff to the end
 //	dynctl -node 127.0.0.1:11211 rejoin      a node that left asks back in (restarting it does not)
+//	dynctl -node 127.0.0.1:11211 remove ID   take a dead node out of the ring for good; the others rebuild its partitions
 package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,7 +36,11 @@ var commands = map[string]string{
 	"transfers": "partitions this node is catching up after a ring change, and its handoff so far",
 	"leave":     "ask this node to leave the ring (its data moves to the new owners); -wait follows it to the end",
 	"rejoin":    "ask a node that left back into the ring (a restart alone keeps it out)",
+	"remove":    "remove ID: take a node that is down for good out of the ring; its partitions are rebuilt from the surviving replicas and it may never rejoin under that ID",
 }
+
+// withArg is the commands that take one argument.
+var withArg = map[string]bool{"remove": true}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if buildinfo.Asked(args) {
@@ -47,9 +53,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	node := fs.String("node", "127.0.0.1:11211", "client address (HOST:PORT) of any node")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the node")
 	raw := fs.Bool("raw", false, "ring: print the node's answer as it is (the encoded ring), not a table")
-	wait := fs.Duration("wait", 0, "leave: follow the node's handoff until it holds nothing, at most this long (0: do not wait)")
+	wait := fs.Duration("wait", 0, "leave: follow the node's handoff until it holds nothing, at most this long (0: do not wait); remove: wait this long for the ring to drop the node (0: 30s)")
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: dynctl [-node HOST:PORT] [-timeout D] [-raw] [-wait D] COMMAND\n\nCommands:\n")
+		fmt.Fprintf(w, "Usage: dynctl [-node HOST:PORT] [-timeout D] [-raw] [-wait D] COMMAND [ID]\n\nCommands:\n")
 		names := make([]string, 0, len(commands))
 		for n := range commands {
 			names = append(names, n)
@@ -70,11 +76,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dynctl: %v\n", err)
 		return 2
 	}
-	if fs.NArg() != 1 || commands[fs.Arg(0)] == "" {
-		fmt.Fprintf(stderr, "dynctl: need one command: status, ring, hints, transfers, leave or rejoin (dynctl -help)\n")
+	if fs.NArg() < 1 || commands[fs.Arg(0)] == "" {
+		fmt.Fprintf(stderr, "dynctl: need one command: status, ring, hints, transfers, leave, rejoin or remove ID (dynctl -help)\n")
 		return 2
 	}
-	stats, err := admin(*node, fs.Arg(0), *timeout)
+	if want := map[bool]int{false: 1, true: 2}[withArg[fs.Arg(0)]]; fs.NArg() != want {
+		if want == 2 {
+			fmt.Fprintf(stderr, "dynctl: %s needs the node's ID: dynctl %s ID\n", fs.Arg(0), fs.Arg(0))
+		} else {
+			fmt.Fprintf(stderr, "dynctl: %s takes no argument, got %q\n", fs.Arg(0), strings.Join(fs.Args()[1:], " "))
+		}
+		return 2
+	}
+	stats, err := admin(*node, strings.Join(fs.Args(), " "), *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "dynctl: %s: %v\n", *node, err)
 		return 1
@@ -88,6 +102,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printTransfers(stdout, *node, stats)
 	case cmd == "ring" && !*raw:
 		if err := printRing(stdout, stats); err != nil {
+			fmt.Fprintf(stderr, "dynctl: %s: %v\n", *node, err)
+			return 1
+		}
+	case cmd == "remove":
+		if err := followRemove(stdout, *node, fs.Arg(1), *timeout, cmp.Or(*wait, 30*time.Second)); err != nil {
 			fmt.Fprintf(stderr, "dynctl: %s: %v\n", *node, err)
 			return 1
 		}

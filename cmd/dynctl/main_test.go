@@ -2,10 +2,10 @@ package main
 
 import (
 	"encoding/base64"
-
-	"github.com/dynamo-kv/dynamo/ring"
 	"strings"
 	"testing"
+
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 func TestVersionAndUsageErrors(t *testing.T) {
@@ -16,6 +16,17 @@ func TestVersionAndUsageErrors(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), "need one command") {
 		t.Fatalf("unknown command: exit %d, %q", code, errOut.String())
+	}
+	for args, want := range map[string]string{
+		"remove":        "remove needs the node's ID: dynctl remove ID",
+		"remove n3 n4":  "remove needs the node's ID",
+		"status extra":  `status takes no argument, got "extra"`,
+		"leave now yes": `leave takes no argument, got "now yes"`,
+	} {
+		errOut.Reset()
+		if code := run(strings.Fields(args), &out, &errOut); code != 2 || strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), want) {
+			t.Errorf("%s: exit %d, %q; want exit 2 and %q", args, code, errOut.String(), want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -178,4 +179,29 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// followRemove waits until node's ring records id as removed, then says
+// what happens next.
+func followRemove(w io.Writer, node, id string, timeout, wait time.Duration) error {
+	fmt.Fprintf(w, "asked to remove %s for good; waiting for the claimant's ring\n", id)
+	deadline := time.Now().Add(wait)
+	for {
+		status, err := admin(node, "status", timeout)
+		if err != nil {
+			return err
+		}
+		f := map[string]string{}
+		for _, s := range status {
+			f[s[0]] = s[1]
+		}
+		if slices.Contains(strings.Split(f["removed"], ","), id) {
+			fmt.Fprintf(w, "%s is out of the ring (version %s) for good; its partitions' new owners rebuild them from the surviving replicas (dynctl transfers on each shows the catch-up)\n", id, f["ring_version"])
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the ring has not removed %s after %v; the request stands (is the claimant, %s, up?)", id, wait, dash(f["claimant"]))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -35,7 +35,8 @@ import (
 //
 // A source that stays down for catchUpPatience is skipped: what only it
 // holds comes back through its hints and handoff when it returns, as for
-// any replica that was down. A node's first ring marks partitions
+// any replica that was down. A source removed from the ring for good
+// (dynctl remove) is skipped at once: it will not return. A node's first ring marks partitions
 // only when the store is empty and the ring is not the cluster's first:
 // a node restarting with its data owned them before (it was caught up then),
 // and the founders of a cluster start with nothing to pull.
@@ -367,6 +368,10 @@ func (n *Node) CatchUp() int {
 		st := rd.pending[p]
 		for _, id := range st.sources {
 			if st.pulled[id] || len(jobs) == catchUpPerRound {
+				continue
+			}
+			if t.Ring != nil && t.Ring.Removed(id) {
+				st.pulled[id] = true // gone for good: the surviving sources are all there is
 				continue
 			}
 			if n.healthy(t, id) {

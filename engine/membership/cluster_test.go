@@ -354,3 +354,95 @@ func TestIntentUnheardByGossipReachesTheClaimant(t *testing.T) {
 		t.Errorf("b left but a's ring still has it: %s", describe([]*Membership{a, b}))
 	}
 }
+
+// TestRemoveForgetsADeadNodeForGood: a node asks for a dead member's
+// removal; the claimant (another node) takes it out of the ring, every
+// node forgets it, and it can never run under that ID again, with its
+// old ring or without one.
+func TestRemoveForgetsADeadNodeForGood(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b, cc, d := c.node("b", a), c.node("c", a), c.node("d", a)
+	waitConverged(t, []string{"a", "b", "c", "d"}, a, b, cc, d)
+	saved := d.View().Ring.Encode()
+	c.crash(d)
+	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, b, cc}) }, func() bool {
+		return !a.View().Alive("d") && !b.View().Alive("d") && !cc.View().Alive("d")
+	})
+	for id, want := range map[string]error{"b": ErrRemoveSelf, "zz": ErrUnknownNode, "a": ErrRemoveAlive} {
+		if err := b.Remove(id); !errors.Is(err, want) {
+			t.Errorf("Remove(%q) = %v, want %v", id, err, want)
+		}
+	}
+	if err := b.Remove("d"); err != nil { // b asks; a is the claimant
+		t.Fatal(err)
+	}
+	for _, n := range []*Membership{a, b, cc} {
+		if err := n.WaitRemoved(ctxWithin(t, convergeWithin), "d"); err != nil {
+			t.Fatalf("%s: %v%s", n.self, err, describe([]*Membership{a, b, cc}))
+		}
+	}
+	r := waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+	if !r.Removed("d") {
+		t.Fatalf("ring v%d does not record d as removed", r.Version())
+	}
+	waitFor(t, convergeWithin, func() string { return describe([]*Membership{a, b, cc}) }, func() bool {
+		b.settings.Lock()
+		asked := len(b.settings.removes)
+		b.settings.Unlock()
+		for _, n := range []*Membership{a, b, cc} {
+			if _, known := n.View().Members["d"]; known {
+				return false // still waited for (by reaping, say)
+			}
+		}
+		return asked == 0 // the request is withdrawn once the ring made it
+	})
+	if err := b.Remove("d"); err != nil {
+		t.Errorf("removing a removed node again: %v", err)
+	}
+	// Back with its data and old ring (finding the cluster through its
+	// seeds, or through the peers it saved), or with neither: refused.
+	for _, tc := range []struct {
+		ring  []byte
+		seeds bool
+	}{{saved, true}, {saved, false}, {nil, true}} {
+		cfg := c.config("d", "")
+		if tc.seeds {
+			cfg.Seeds = []string{a.GossipAddr()}
+		} else {
+			cfg.Peers = map[string]string{"a": a.GossipAddr(), "b": b.GossipAddr()}
+		}
+		cfg.SavedRing = tc.ring
+		if m, err := Start(cfg); !errors.Is(err, ErrRemoved) {
+			if err == nil {
+				m.Shutdown()
+			}
+			t.Fatalf("restart of a removed node (saved ring: %v, seeds: %v) = %v, want ErrRemoved", tc.ring != nil, tc.seeds, err)
+		}
+	}
+	// And nobody added it back.
+	waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+}
+
+// TestRemovalAskedAgainAfterARestart: a removal request is state the
+// caller saves (Config.Removals); a node restarted with one asks for it
+// again, and the claimant makes it.
+func TestRemovalAskedAgainAfterARestart(t *testing.T) {
+	c := newCluster(t, true)
+	a := c.node("a")
+	b, cc, d := c.node("b", a), c.node("c", a), c.node("d", a)
+	waitConverged(t, []string{"a", "b", "c", "d"}, a, b, cc, d)
+	saved, addr := cc.View().Ring.Encode(), cc.GossipAddr()
+	c.crash(d)
+	c.crash(cc)
+	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, b}) }, func() bool {
+		return !a.View().Alive("d") && !a.View().Alive("c")
+	})
+	cfg := c.config("c", addr)
+	cfg.SavedRing, cfg.Removals, cfg.Peers = saved, []string{"d"}, map[string]string{"a": a.GossipAddr()}
+	cc = c.start(cfg)
+	if err := a.WaitRemoved(ctxWithin(t, convergeWithin), "d"); err != nil {
+		t.Fatalf("%v%s", err, describe([]*Membership{a, b, cc}))
+	}
+	waitConverged(t, []string{"a", "b", "c"}, a, b, cc)
+}

@@ -87,6 +87,12 @@ type Config struct {
 	// that left and restarts must not come back into the ring by itself
 	// (the operator asked it out; its data went to others).
 	Left bool
+	// Removals are removals this node was asked for (Membership.Remove)
+	// before it stopped; it asks for them again, those its ring has not
+	// made. The caller saves them across restarts, as it does Left: a
+	// request is state, and one lost with a crash of the node that took it
+	// would leave a dead node in the ring for good.
+	Removals []string
 	// Logger receives this package's events (members up and down, rings
 	// derived and adopted) and memberlist's own lines at their levels.
 	// Default nil: discarded.

@@ -33,10 +33,33 @@ type core struct {
 	// late, a partition) must still be reachable, or the reconnect loop
 	// has nothing to dial and the two never meet again.
 	addrs map[string]string
+	// retired is every ID removed by a ring this node held (Ring.Remove).
+	// It outlives the ring: a ring that lacks one (made in a partition,
+	// or by the removed node itself, on its old ring) may still win by
+	// version, and a claimant then removes the ID again rather than let
+	// it back.
+	retired map[string]bool
+	// tell is the removed nodes gossip reported alive since the last
+	// step, with their addresses: they are sent the ring, which tells
+	// them they were removed (they are no peers, so nothing else does).
+	tell map[string]string
 }
 
 func newCore(self string, r *ring.Ring) core {
-	return core{self: self, ring: r, peers: map[string]peer{}, rejected: map[uint64]struct{}{}, addrs: map[string]string{}}
+	c := core{self: self, peers: map[string]peer{}, rejected: map[uint64]struct{}{}, addrs: map[string]string{},
+		retired: map[string]bool{}, tell: map[string]string{}}
+	c.hold(r)
+	return c
+}
+
+// hold makes r the ring held and retires the IDs it removed.
+func (c *core) hold(r *ring.Ring) {
+	c.ring = r
+	if r != nil {
+		for _, id := range r.RemovedIDs() {
+			c.retired[id] = true
+		}
+	}
 }
 
 // offerResult says what offer did with a ring.
@@ -68,7 +91,7 @@ func (c *core) offer(r *ring.Ring) offerResult {
 	case !s.beats(cur):
 		return offerStale
 	}
-	c.ring = r
+	c.hold(r)
 	c.prune()
 	return offerAdopted
 }
@@ -79,6 +102,13 @@ func (c *core) offer(r *ring.Ring) offerResult {
 func (c *core) observe(id string, alive bool, addr string, raw []byte) (bool, error) {
 	if id == c.self {
 		return false, nil // this node's entry comes from setSelf
+	}
+	if c.retired[id] {
+		// Removed for good: nothing it says counts, but it is told.
+		if alive && addr != "" {
+			c.tell[id] = addr
+		}
+		return false, nil
 	}
 	old, had := c.peers[id]
 	p := peer{alive: alive, addr: addr}
@@ -107,13 +137,25 @@ func (c *core) setSelf(meta nodeMeta, addr string) {
 // fallback): forgotten while down, it was not asked before a reap, and
 // brought the reaped key's older version back when it returned (the
 // simulator's seed 67). It stays known, down, until it is back.
+//
+// A node removed from the ring (Ring.Remove) is forgotten at once, alive
+// or not: the operator declared its data gone, and nothing it holds may
+// come back.
 func (c *core) prune() {
 	for id, p := range c.peers {
-		if !p.alive && !c.inRing(id) && p.known && p.meta.intent == intentDrained {
+		switch {
+		case id == c.self:
+		case c.retired[id]:
+			delete(c.peers, id)
+			delete(c.addrs, id)
+		case !p.alive && !c.inRing(id) && p.known && p.meta.intent == intentDrained:
 			delete(c.peers, id)
 		}
 	}
 }
+
+// removedSelf reports whether a ring held here removed this node.
+func (c *core) removedSelf() bool { return c.retired[c.self] }
 
 func (c *core) inRing(id string) bool {
 	if c.ring == nil {
@@ -159,26 +201,39 @@ func (c *core) derive() (*ring.Ring, error) {
 	if _, ok := c.behind(); ok {
 		return nil, nil
 	}
-	next, err := c.ring.Update(c.wanted())
+	members, removals := c.wanted()
+	var next *ring.Ring
+	var err error
+	if len(removals) > 0 {
+		next, err = c.ring.Remove(members, removals...)
+	} else {
+		next, err = c.ring.Update(members)
+	}
 	if err != nil || next == c.ring {
 		return nil, err
 	}
-	c.ring = next
+	c.hold(next)
 	c.prune()
 	return next, nil
 }
 
-// wanted is the member set the ring should have. Nodes that merely fail
-// stay: only an explicit leave removes a member. A joiner is added once it
+// wanted is the member set the ring should have, and the IDs to remove
+// for good. Nodes that merely fail stay: only an explicit leave or removal
+// takes a member out. A node is removed when an alive node asks for it
+// (Membership.Remove, see removals). A joiner is added once it
 // holds a ring of this cluster's configuration: one that has not heard a
 // ring yet, or that will refuse ours (ErrRingConfig), would otherwise be
 // left in the ring as a failed member. Changes apply in a fixed
 // order (ring members, then joiners by ID) so every claimant derives the
 // same ring from the same state.
-func (c *core) wanted() []ring.Member {
+func (c *core) wanted() ([]ring.Member, []string) {
 	cur := c.ring.Members()
 	out := make([]ring.Member, 0, len(cur))
+	removals := c.removals()
 	for _, m := range cur {
+		if slices.Contains(removals, m.ID) {
+			continue
+		}
 		p, ok := c.peers[m.ID]
 		if ok && p.known {
 			if p.meta.intent.leaving() {
@@ -189,7 +244,7 @@ func (c *core) wanted() []ring.Member {
 		out = append(out, m)
 	}
 	if len(out) == 0 {
-		return cur // the last members cannot all leave
+		return cur, nil // the last members cannot all leave
 	}
 	for _, id := range slices.Sorted(maps.Keys(c.peers)) {
 		p := c.peers[id]
@@ -200,6 +255,43 @@ func (c *core) wanted() []ring.Member {
 			out = append(out, ring.Member{ID: id, Zone: p.meta.zone, Weight: p.meta.weight})
 		}
 	}
+	return out, removals
+}
+
+// removals is the IDs alive nodes ask to remove (Membership.Remove, or
+// a ring they held removed them: see unapplied) that the ring held has
+// not removed, and the retired IDs it lacks, sorted. Whether the node is
+// alive no longer matters here: Remove refused a node that was up when
+// asked, and one that came back since (restarted on its old disk, or
+// cut off and running on) closes itself once it hears.
+func (c *core) removals() []string {
+	out := c.unapplied()
+	for _, p := range c.peers {
+		if !p.alive || !p.known || p.meta.removes == "" {
+			continue
+		}
+		for _, id := range p.meta.removals() {
+			if id != c.self && !c.ring.Removed(id) && !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// unapplied is the retired IDs the ring held does not remove (it won
+// over the ring that did), sorted. This node asks for their removal
+// again in its metadata, so that whichever node is claimant removes
+// them again.
+func (c *core) unapplied() []string {
+	var out []string
+	for id := range c.retired {
+		if id != c.self && c.ring != nil && !c.ring.Removed(id) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 

@@ -14,6 +14,15 @@
 // the coordinator's sloppy quorum and hinted handoff cover it, and it
 // comes back under the same ID (the memberlist name) when it restarts.
 //
+// # Removing
+//
+// A node that will never return is taken out by Remove on any other node:
+// the request rides in that node's metadata until the ring reflects it,
+// and the claimant drops the member (if it is not alive) with
+// ring.Remove, which retires the ID for good. Every node then forgets it
+// and ignores what gossip says of it; Start fails with ErrRemoved for a
+// node whose ID the ring it settles on removed.
+//
 // # The claimant
 //
 // One node at a time changes the ring: the claimant, the alive ring member

@@ -27,6 +27,16 @@ var (
 	ErrRingConfig = errors.New("membership: cluster ring has another partition count or replication factor")
 	// ErrLastMember: the only member of a ring cannot leave it.
 	ErrLastMember = errors.New("membership: the last ring member cannot leave")
+	// ErrRemoved: this node's ID was removed from the cluster for good
+	// (Membership.Remove on some node); it may not run under that ID
+	// again.
+	ErrRemoved = errors.New("membership: this node was removed from the cluster")
+	// ErrRemoveSelf: a node cannot remove itself; it leaves.
+	ErrRemoveSelf = errors.New("membership: a node cannot remove itself")
+	// ErrRemoveAlive: the node to remove is up; it should leave instead.
+	ErrRemoveAlive = errors.New("membership: cannot remove a node that is up")
+	// ErrUnknownNode: no node of that ID is known here.
+	ErrUnknownNode = errors.New("membership: no such node")
 	// ErrClosed: the Membership has been shut down.
 	ErrClosed = errors.New("membership: shut down")
 )

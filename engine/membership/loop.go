@@ -2,6 +2,7 @@ package membership
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/ring"
@@ -59,6 +60,12 @@ func (m *Membership) step(now time.Time) {
 	for id := range b.requests {
 		m.answer(id)
 	}
+	if frame := m.state.Load(); frame != nil {
+		for id, addr := range m.core.tell {
+			m.out.post(id, addr, kindRing, *frame)
+		}
+	}
+	clear(m.core.tell)
 	m.pull(now)
 	m.publish()
 }
@@ -74,6 +81,9 @@ func (m *Membership) offer(raw []byte) {
 	case offerAdopted:
 		m.stats.adopted.Add(1)
 		m.log.Info("adopted a ring", "version", r.Version(), "members", r.Len())
+		if r.Removed(m.self) {
+			m.log.Error("this node was removed from the cluster for good; it must stop, and may rejoin only with an empty data directory under a new ID", "version", r.Version())
+		}
 	case offerStale, offerDuplicate:
 		m.stats.ignored.Add(1)
 	case offerMismatch:
@@ -88,13 +98,28 @@ func (m *Membership) offer(raw []byte) {
 // the settings and the ring held, and gossips the metadata if it changed.
 func (m *Membership) refreshSelf() {
 	m.settings.Lock()
+	// A removal the ring has made is asked no more.
+	m.settings.removes = slices.DeleteFunc(m.settings.removes, func(id string) bool {
+		return m.core.ring != nil && m.core.ring.Removed(id)
+	})
+	removes := m.settings.removes
+	if again := m.core.unapplied(); len(again) > 0 {
+		removes = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(removes), again...))))
+	}
 	meta := nodeMeta{
 		intent: m.settings.intent, weight: m.settings.weight, zone: m.settings.zone,
+		removes:       encodeRemovals(removes),
 		ring:          stampOf(m.core.ring),
 		ringConfig:    ringConfigOf(m.core.ring),
 		internodeAddr: m.cfg.InternodeAddr, clientAddr: m.cfg.ClientAddr,
 	}
 	m.settings.Unlock()
+	// Removals asked again must not push the metadata over memberlist's
+	// limit (it panics): the ones that do not fit wait for the next.
+	for len(removes) > 0 && len(meta.appendTo(nil)) > memberlist.MetaMaxSize {
+		removes = removes[:len(removes)-1]
+		meta.removes = encodeRemovals(removes)
+	}
 	m.core.setSelf(meta, m.GossipAddr())
 	if meta == m.lastMeta {
 		return

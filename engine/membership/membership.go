@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -39,9 +41,10 @@ type Membership struct {
 
 	settings struct { // what the API changes; the loop reads it each step
 		sync.Mutex
-		intent intent
-		zone   string
-		weight float64
+		intent  intent
+		zone    string
+		weight  float64
+		removes []string // sorted: nodes to remove for good (Remove)
 	}
 
 	// Owned by the loop goroutine (by Start before the loop runs).
@@ -86,9 +89,9 @@ func Start(cfg Config) (*Membership, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSavedRing, err)
 		}
-		m.core.ring = r
+		m.core.hold(r)
 	case len(cfg.Seeds) == 0:
-		m.core.ring = solo
+		m.core.hold(solo)
 	}
 	if m.core.ring != nil {
 		m.spread() // serve it to the seeds' push/pull during the join
@@ -99,7 +102,12 @@ func Start(cfg Config) (*Membership, error) {
 	}
 	addr := m.ml.LocalNode().Address()
 	m.gossipAddr.Store(&addr)
-	if err := m.settle(solo); err != nil {
+	err = m.settle(solo)
+	if err == nil && m.core.removedSelf() {
+		err = fmt.Errorf("%w: %s was removed from the cluster at or before ring version %d; wipe its data directory and join under a new ID",
+			ErrRemoved, cfg.NodeID, m.core.ring.Version())
+	}
+	if err != nil {
 		m.out.stop()
 		_ = m.ml.Leave(cfg.Timing.BroadcastTimeout) // peers forget it at once; it was never added
 		_ = m.ml.Shutdown()
@@ -129,14 +137,22 @@ func newMembership(cfg Config) *Membership {
 	if cfg.Left {
 		m.settings.intent = intentLeave
 	}
+	for _, id := range cfg.Removals {
+		if id != cfg.NodeID && !slices.Contains(m.settings.removes, id) {
+			m.settings.removes = append(m.settings.removes, id)
+		}
+	}
+	slices.Sort(m.settings.removes)
 	return m
 }
 
 // settle joins the seeds and takes the first ring: what the seeds sent
 // during the join (it arrives before Join returns), else solo. Saved
-// peers are not waited for: they may all be down, and this node must
-// start anyway; the reconnect loop tries them at once and then keeps
-// trying.
+// peers are not required: they may all be down, and this node must
+// start anyway; it gives them peersWait to answer (all at once), so
+// that a node restarting on a saved ring learns the cluster's before it
+// serves (and a node removed meanwhile learns it now, not after it
+// has sent its old data around). The reconnect loop keeps trying them.
 func (m *Membership) settle(solo *ring.Ring) error {
 	if len(m.cfg.Seeds) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Timing.JoinTimeout)
@@ -145,6 +161,8 @@ func (m *Membership) settle(solo *ring.Ring) error {
 		if err != nil {
 			return err
 		}
+	} else if len(m.cfg.Peers) > 0 {
+		m.reachAny(slices.Collect(maps.Values(m.cfg.Peers)), min(peersWait, m.cfg.Timing.JoinTimeout))
 	}
 	otherConfig := m.stats.otherConfig.Load()
 	m.step(time.Now())
@@ -158,6 +176,33 @@ func (m *Membership) settle(solo *ring.Ring) error {
 		m.step(time.Now())
 	}
 	return nil
+}
+
+// peersWait bounds how long Start waits for a saved peer to answer.
+const peersWait = 2 * time.Second
+
+// reachAny joins each of addrs on a goroutine of its own and returns when
+// one answered or after wait; the others finish on their own (a join to
+// a dead address lasts TCPTimeout).
+func (m *Membership) reachAny(addrs []string, wait time.Duration) {
+	self := m.GossipAddr()
+	reached := make(chan struct{}, len(addrs))
+	for _, addr := range addrs {
+		if addr == self {
+			continue
+		}
+		go func() {
+			if n, err := m.ml.Join([]string{addr}); err == nil && n > 0 {
+				reached <- struct{}{}
+			}
+		}()
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-reached:
+	case <-t.C:
+	}
 }
 
 // join contacts the seeds until one answers or ctx ends, with backoff.
@@ -494,6 +539,66 @@ func (m *Membership) Rejoin() error {
 	m.settings.Unlock()
 	m.in.signal()
 	return nil
+}
+
+// Remove asks the claimant to take node id out of the ring for good: a
+// node that will not come back (its disks are lost, or it is retired
+// without a leave). Its partitions move as for a leave and their new
+// owners rebuild them from the surviving replicas; every node forgets it
+// (so reaping need not wait for it), and it can never be a member again
+// under that ID (Start refuses it: ErrRemoved). It returns at once; the
+// ring changes in the background (WaitRemoved). id must be known here
+// and not alive: a running node leaves instead. Removing a removed node
+// does nothing. Errors: ErrClosed, ErrRemoveSelf, ErrUnknownNode,
+// ErrRemoveAlive, ErrMetaTooLarge.
+func (m *Membership) Remove(id string) error {
+	if m.closed() {
+		return ErrClosed
+	}
+	v := m.View()
+	switch mem, known := v.Members[id]; {
+	case id == m.self:
+		return fmt.Errorf("%w (%s): a running node leaves instead", ErrRemoveSelf, id)
+	case v.Ring != nil && v.Ring.Removed(id):
+		return nil
+	case !known:
+		return fmt.Errorf("%w: %q", ErrUnknownNode, id)
+	case mem.Alive:
+		return fmt.Errorf("%w: %s is up; a running node leaves instead", ErrRemoveAlive, id)
+	}
+	m.settings.Lock()
+	defer m.settings.Unlock()
+	if slices.Contains(m.settings.removes, id) {
+		return nil
+	}
+	removes := append(slices.Clone(m.settings.removes), id)
+	slices.Sort(removes)
+	meta := nodeMeta{intent: intentJoin, weight: 1, ring: stamp{math.MaxUint64, math.MaxUint64}, ringConfig: ring.Config{Partitions: 1, Replicas: 1},
+		zone: m.settings.zone, internodeAddr: m.cfg.InternodeAddr, clientAddr: m.cfg.ClientAddr, removes: encodeRemovals(removes)}
+	if size := len(meta.appendTo(nil)); size > memberlist.MetaMaxSize {
+		return fmt.Errorf("%w: %d bytes with %d removals pending", ErrMetaTooLarge, size, len(removes))
+	}
+	m.settings.removes = removes
+	m.in.signal()
+	return nil
+}
+
+// WaitRemoved waits until the ring held here has removed id (Remove),
+// ctx ends, or the node closes.
+func (m *Membership) WaitRemoved(ctx context.Context, id string) error {
+	for {
+		v := m.View()
+		if v.Ring != nil && v.Ring.Removed(id) {
+			return nil
+		}
+		select {
+		case <-v.next:
+		case <-ctx.Done():
+			return fmt.Errorf("membership: remove %s: %w", id, ctx.Err())
+		case <-m.stopped:
+			return ErrClosed
+		}
+	}
 }
 
 // Leaving reports whether this node asked to be out of the ring (Leave,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/dynamo-kv/dynamo/ring"
 	"github.com/hashicorp/memberlist"
@@ -27,9 +28,17 @@ import (
 //	zone        uvarint length, bytes
 //	internode   uvarint length, bytes (host:port)
 //	client      uvarint length, bytes (host:port)
+//	removes     format 2 only: uvarint count (at least 1), then per ID a
+//	            uvarint length and bytes, sorted and distinct: nodes this
+//	            node asks the claimant to remove from the ring for good
+//	            (Membership.Remove)
 //
-// Formats are append-only: a new field means a new format number.
-const metaFormat = 1
+// A node asking for no removal writes format 1. Formats are append-only:
+// a new field means a new format number.
+const (
+	metaFormat        = 1
+	metaFormatRemoves = 2
+)
 
 // metaFixedMax is the largest encoding of everything but the three strings.
 const metaFixedMax = 1 + 1 + 8 + binary.MaxVarintLen64 + 8 + 2
@@ -79,7 +88,34 @@ type nodeMeta struct {
 	ringConfig                ring.Config // zero while the node holds no ring
 	zone                      string
 	internodeAddr, clientAddr string
+	// removes is the removal requests as encoded after the count (a
+	// string, so that nodeMeta stays comparable); see removals.
+	removes string
 }
+
+// encodeRemovals is the removes field for ids (sorted, distinct).
+func encodeRemovals(ids []string) string {
+	var b []byte
+	for _, id := range ids {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+	}
+	return string(b)
+}
+
+// removals lists the IDs of m.removes.
+func (m nodeMeta) removals() []string {
+	var out []string
+	for b := m.removes; len(b) > 0; {
+		l, n := binary.Uvarint([]byte(b[:min(len(b), binary.MaxVarintLen64)]))
+		out = append(out, b[n:n+int(l)])
+		b = b[n+int(l):]
+	}
+	return out
+}
+
+// removing reports whether m asks for id's removal.
+func (m nodeMeta) removing(id string) bool { return slices.Contains(m.removals(), id) }
 
 func ringConfigOf(r *ring.Ring) ring.Config {
 	if r == nil {
@@ -91,7 +127,11 @@ func ringConfigOf(r *ring.Ring) ring.Config {
 var errMeta = errors.New("membership: bad node metadata")
 
 func (m nodeMeta) appendTo(b []byte) []byte {
-	b = append(b, metaFormat, byte(m.intent))
+	format := byte(metaFormat)
+	if m.removes != "" {
+		format = metaFormatRemoves
+	}
+	b = append(b, format, byte(m.intent))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.weight))
 	b = binary.AppendUvarint(b, m.ring.version)
 	b = binary.LittleEndian.AppendUint64(b, m.ring.fingerprint)
@@ -104,6 +144,10 @@ func (m nodeMeta) appendTo(b []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	if m.removes != "" {
+		b = binary.AppendUvarint(b, uint64(len(m.removals())))
+		b = append(b, m.removes...)
+	}
 	return b
 }
 
@@ -114,7 +158,8 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 	if len(b) < 2+8 {
 		return m, fmt.Errorf("%w: %d bytes", errMeta, len(b))
 	}
-	if b[0] != metaFormat {
+	format := b[0]
+	if format != metaFormat && format != metaFormatRemoves {
 		return m, fmt.Errorf("%w: format %d", errMeta, b[0])
 	}
 	m.intent = intent(b[1])
@@ -150,6 +195,26 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 			return m, fmt.Errorf("%w: truncated string", errMeta)
 		}
 		*s, b = string(b[n:n+int(l)]), b[n+int(l):]
+	}
+	if format == metaFormatRemoves {
+		count, n := uvarint(b)
+		if n <= 0 || count == 0 || count > uint64(len(b)) {
+			return m, fmt.Errorf("%w: bad removal count", errMeta)
+		}
+		b = b[n:]
+		start, last := b, ""
+		for i := range count {
+			l, n := uvarint(b)
+			if n <= 0 || l == 0 || l > ring.MaxNameLen || l > uint64(len(b)-n) {
+				return m, fmt.Errorf("%w: truncated removal", errMeta)
+			}
+			id := string(b[n : n+int(l)])
+			if i > 0 && id <= last {
+				return m, fmt.Errorf("%w: removals not sorted", errMeta)
+			}
+			last, b = id, b[n+int(l):]
+		}
+		m.removes = string(start[:len(start)-len(b)])
 	}
 	if len(b) != 0 {
 		return m, fmt.Errorf("%w: %d trailing bytes", errMeta, len(b))

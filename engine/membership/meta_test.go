@@ -18,6 +18,8 @@ func TestMetaRoundTrip(t *testing.T) {
 		{intent: intentJoin, weight: 3, ring: stamp{math.MaxUint64, math.MaxUint64},
 			ringConfig: ring.Config{Partitions: ring.MaxPartitions, Replicas: ring.MaxReplicas}, zone: strings.Repeat("z", ring.MaxNameLen)},
 		{intent: intentJoin, weight: 1, ringConfig: ring.Config{Partitions: 1, Replicas: 1}},
+		{intent: intentJoin, weight: 1, zone: "a", removes: encodeRemovals([]string{"n3"})},
+		{intent: intentLeave, weight: 2, removes: encodeRemovals([]string{"n3", "n4", strings.Repeat("x", ring.MaxNameLen)})},
 	} {
 		b := m.appendTo(nil)
 		got, err := decodeMeta(b)
@@ -31,21 +33,28 @@ func TestDecodeMetaRejects(t *testing.T) {
 	good := nodeMeta{intent: intentJoin, weight: 1, zone: "a", internodeAddr: "h:1", clientAddr: "h:2"}.appendTo(nil)
 	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	for name, b := range map[string][]byte{
-		"empty":        nil,
-		"format":       mutate(func(b []byte) []byte { b[0] = 2; return b }),
-		"intent 0":     mutate(func(b []byte) []byte { b[1] = 0; return b }),
-		"intent 4":     mutate(func(b []byte) []byte { b[1] = 4; return b }),
-		"zero weight":  nodeMeta{intent: intentJoin}.appendTo(nil),
-		"nan weight":   nodeMeta{intent: intentJoin, weight: math.NaN()}.appendTo(nil),
-		"inf weight":   nodeMeta{intent: intentJoin, weight: math.Inf(1)}.appendTo(nil),
-		"truncated":    good[:len(good)-1],
-		"trailing":     append(append([]byte(nil), good...), 0),
-		"long zone":    nodeMeta{intent: intentJoin, weight: 1, zone: strings.Repeat("z", 256)}.appendTo(nil),
-		"stamp cut":    good[:12],
-		"ring config":  mutate(func(b []byte) []byte { b[19], b[20] = 17, 3; return b }),
-		"no replicas":  mutate(func(b []byte) []byte { b[19], b[20] = 4, 0; return b }),
-		"replicas":     mutate(func(b []byte) []byte { b[19], b[20] = 4, 17; return b }),
-		"string count": mutate(func(b []byte) []byte { return b[:len(b)-4] }),
+		"empty":                     nil,
+		"format":                    mutate(func(b []byte) []byte { b[0] = 3; return b }),
+		"format 2 without removals": mutate(func(b []byte) []byte { b[0] = 2; return b }),
+		"zero removals":             mutate(func(b []byte) []byte { b[0] = 2; return append(b, 0) }),
+		"removals unsorted":         mutate(func(b []byte) []byte { b[0] = 2; return append(b, 2, 1, 'b', 1, 'a') }),
+		"removal repeated":          mutate(func(b []byte) []byte { b[0] = 2; return append(b, 2, 1, 'a', 1, 'a') }),
+		"empty removal":             mutate(func(b []byte) []byte { b[0] = 2; return append(b, 1, 0) }),
+		"removal cut":               mutate(func(b []byte) []byte { b[0] = 2; return append(b, 1, 3, 'a') }),
+		"removal count over":        mutate(func(b []byte) []byte { b[0] = 2; return append(b, 2, 1, 'a') }),
+		"intent 0":                  mutate(func(b []byte) []byte { b[1] = 0; return b }),
+		"intent 4":                  mutate(func(b []byte) []byte { b[1] = 4; return b }),
+		"zero weight":               nodeMeta{intent: intentJoin}.appendTo(nil),
+		"nan weight":                nodeMeta{intent: intentJoin, weight: math.NaN()}.appendTo(nil),
+		"inf weight":                nodeMeta{intent: intentJoin, weight: math.Inf(1)}.appendTo(nil),
+		"truncated":                 good[:len(good)-1],
+		"trailing":                  append(append([]byte(nil), good...), 0),
+		"long zone":                 nodeMeta{intent: intentJoin, weight: 1, zone: strings.Repeat("z", 256)}.appendTo(nil),
+		"stamp cut":                 good[:12],
+		"ring config":               mutate(func(b []byte) []byte { b[19], b[20] = 17, 3; return b }),
+		"no replicas":               mutate(func(b []byte) []byte { b[19], b[20] = 4, 0; return b }),
+		"replicas":                  mutate(func(b []byte) []byte { b[19], b[20] = 4, 17; return b }),
+		"string count":              mutate(func(b []byte) []byte { return b[:len(b)-4] }),
 	} {
 		if _, err := decodeMeta(b); !errors.Is(err, errMeta) {
 			t.Errorf("%s: decodeMeta = %v, want errMeta", name, err)
@@ -76,6 +85,7 @@ func TestMetaSizeBound(t *testing.T) {
 
 func FuzzDecodeMeta(f *testing.F) {
 	f.Add(nodeMeta{intent: intentJoin, weight: 1, ring: stamp{3, 9}, zone: "a", internodeAddr: "h:1"}.appendTo(nil))
+	f.Add(nodeMeta{intent: intentJoin, weight: 1, zone: "a", removes: encodeRemovals([]string{"n2", "n3"})}.appendTo(nil))
 	f.Add([]byte{1, 2})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeMeta(b)

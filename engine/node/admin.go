@@ -67,6 +67,22 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 			n.startDrainWatch()
 		}()
 		return []kv.Stat{{Name: "leaving", Value: v.Self}}, nil
+	case "remove":
+		if len(args) != 2 {
+			return nil, fmt.Errorf("%w: remove needs one node ID", kv.ErrAdminUsage)
+		}
+		if err := n.saveRemoval(args[1]); err != nil {
+			return nil, err
+		}
+		if err := n.members.Remove(args[1]); err != nil {
+			n.forgetRemovals(nil, args[1])
+			if errors.Is(err, membership.ErrClosed) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", kv.ErrAdminUsage, err)
+		}
+		n.opts.Logger.Warn("asked the claimant to remove a node for good; its partitions will be rebuilt from the surviving replicas", "peer", args[1])
+		return []kv.Stat{{Name: "removing", Value: args[1]}}, nil
 	case "rejoin":
 		if !n.members.Leaving() {
 			return nil, fmt.Errorf("%w: %s has not left the ring", kv.ErrAdminUsage, v.Self)
@@ -80,7 +96,7 @@ func (n *Node) admin(args []string) ([]kv.Stat, error) {
 		n.opts.Logger.Info("asked back into the ring")
 		return []kv.Stat{{Name: "rejoining", Value: v.Self}}, nil
 	}
-	return nil, fmt.Errorf("%w: %q (status, ring, hints, transfers, digest, record, leave, rejoin)", kv.ErrAdminUsage, args[0])
+	return nil, fmt.Errorf("%w: %q (status, ring, hints, transfers, digest, record, leave, rejoin, remove)", kv.ErrAdminUsage, args[0])
 }
 
 // record answers "admin record KEY" with this node's own record of the
@@ -154,6 +170,9 @@ func status(v *membership.View) []kv.Stat {
 		out = append(out,
 			kv.Stat{Name: "ring_version", Value: strconv.FormatUint(v.Ring.Version(), 10)},
 			kv.Stat{Name: "partitions", Value: strconv.Itoa(v.Ring.Partitions())})
+		if ids := v.Ring.RemovedIDs(); len(ids) > 0 {
+			out = append(out, kv.Stat{Name: "removed", Value: strings.Join(ids, ",")})
+		}
 		for _, id := range v.Ring.Owners() {
 			owned[id]++
 		}
@@ -285,4 +304,62 @@ func (n *Node) forgetLeave() error {
 		return fmt.Errorf("forgetting the leave: %w", err)
 	}
 	return nil
+}
+
+// Removal requests outlive a restart of the node that took them (the
+// removeFile), as a leave does: the request is state, and membership
+// asks for it until the ring makes it. Lost with a crash of that node, a
+// dead node stayed in the ring for good, hints for it piled up and
+// nothing was reaped (the simulator's seed 177). removeMu orders the
+// file's writers.
+
+// pendingRemovals reads the removeFile (none when absent).
+func (n *Node) pendingRemovals() []string {
+	b, err := n.readFile(filepath.Join(n.opts.Engine.Dir, removeFile))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
+// saveRemoval adds id to the removeFile.
+func (n *Node) saveRemoval(id string) error {
+	n.removeMu.Lock()
+	defer n.removeMu.Unlock()
+	ids := n.pendingRemovals()
+	if slices.Contains(ids, id) {
+		return nil
+	}
+	ids = append(ids, id)
+	if err := n.writeFileAtomic(filepath.Join(n.opts.Engine.Dir, removeFile), []byte(strings.Join(ids, "\n")+"\n")); err != nil {
+		return fmt.Errorf("recording the removal: %w", err)
+	}
+	return nil
+}
+
+// forgetRemovals drops from the removeFile the IDs r has removed, and
+// also the ones given.
+func (n *Node) forgetRemovals(r *ring.Ring, also ...string) {
+	n.removeMu.Lock()
+	defer n.removeMu.Unlock()
+	ids := n.pendingRemovals()
+	if len(ids) == 0 {
+		return
+	}
+	keep := slices.DeleteFunc(slices.Clone(ids), func(id string) bool {
+		return r != nil && r.Removed(id) || slices.Contains(also, id)
+	})
+	if len(keep) == len(ids) {
+		return
+	}
+	path := filepath.Join(n.opts.Engine.Dir, removeFile)
+	var err error
+	if len(keep) == 0 {
+		err = n.fs.Remove(path)
+	} else {
+		err = n.writeFileAtomic(path, []byte(strings.Join(keep, "\n")+"\n"))
+	}
+	if err != nil {
+		n.opts.Logger.Error("updating the pending removals", "err", err)
+	}
 }

@@ -24,10 +24,11 @@ import (
 
 // Files in the data directory beside the engine's, written atomically.
 const (
-	ringFile  = "ring"       // the ring this node last held (ring.Encode)
-	peersFile = "peers"      // the members' gossip addresses, JSON by node ID
-	leftFile  = "left"       // present once asked to leave: a restart stays out of the ring until "admin rejoin"
-	readyFile = "ready-ring" // the last ring this node held every partition of (cluster.Options.ReadyRing)
+	ringFile   = "ring"       // the ring this node last held (ring.Encode)
+	peersFile  = "peers"      // the members' gossip addresses, JSON by node ID
+	leftFile   = "left"       // present once asked to leave: a restart stays out of the ring until "admin rejoin"
+	readyFile  = "ready-ring" // the last ring this node held every partition of (cluster.Options.ReadyRing)
+	removeFile = "removing"   // node IDs this node was asked to remove ("admin remove"), one a line, until its ring has
 )
 
 // Node is one open node.
@@ -45,11 +46,15 @@ type Node struct {
 	topo    topology
 	unsub   func()
 
-	drainWatch sync.Once     // one watchDrained per process, started by a leave
-	closing    chan struct{} // closed when Close begins
-	closeOnce  sync.Once
-	closeErr   error
-	unlock     func() // releases the data directory's lock (lockDir)
+	drainWatch   sync.Once     // one watchDrained per process, started by a leave
+	removeMu     sync.Mutex    // the removeFile's writers
+	removed      chan struct{} // closed when the cluster removes this node for good
+	removeOnce   sync.Once
+	closing      chan struct{} // closed when Close begins
+	closeStarted atomic.Bool
+	closed       chan struct{} // closed when Close has finished
+	closeErr     error         // set before closed
+	unlock       func()        // releases the data directory's lock (lockDir)
 }
 
 // Open opens the engine in o.Engine.Dir and, with o.Cluster, joins or
@@ -59,7 +64,7 @@ func Open(o Options) (*Node, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{opts: o, fs: o.Engine.FS, closing: make(chan struct{})}
+	n := &Node{opts: o, fs: o.Engine.FS, closing: make(chan struct{}), closed: make(chan struct{}), removed: make(chan struct{})}
 	if n.fs == nil {
 		n.fs = vfs.Default
 	}
@@ -103,6 +108,14 @@ func (n *Node) KV() kv.KV {
 }
 
 // Engine is the node's local store.
+// Removed is closed when the cluster removed this node for good
+// (another node's "admin remove", while this one was cut off and
+// seemed down, or a restart that reached a node not told yet): it may
+// not serve under its ID any more, and it closes itself (requests then
+// fail). Its data directory is left as it is, for an operator to look
+// into; the node cannot rejoin from it (membership.ErrRemoved).
+func (n *Node) Removed() <-chan struct{} { return n.removed }
+
 func (n *Node) Engine() *engine.Engine { return n.eng }
 
 // GossipAddr is the address gossip is bound to; "" for a single node.
@@ -135,13 +148,19 @@ func (n *Node) InternodeAddr() string {
 // background work, then closes the engine (flushing its write buffer).
 // It does not hand data off: a node that closes is down, not gone (see
 // the admin command leave).
+//
+// Concurrent calls all wait for the one that closes (on a channel, not a
+// mutex: a waiter on a mutex is not durably blocked, so inside the
+// simulator's synctest bubble simulated time would stop for everyone).
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
+	if n.closeStarted.CompareAndSwap(false, true) {
 		close(n.closing)
 		n.stopCluster()
 		n.closeErr = n.eng.Close()
 		n.unlock()
-	})
+		close(n.closed)
+	}
+	<-n.closed
 	return n.closeErr
 }
 
@@ -236,6 +255,7 @@ func (n *Node) startCluster() error {
 	}
 	mc.SavedRing, _ = n.readFile(filepath.Join(dir, ringFile)) // absent on first start
 	mc.Peers = n.loadPeers(filepath.Join(dir, peersFile))
+	mc.Removals = n.pendingRemovals()
 	if _, err := n.fs.Stat(filepath.Join(dir, leftFile)); err == nil {
 		mc.Left = true
 		n.opts.Logger.Info("this node left the ring before it stopped: it stays out until asked back in (dynctl rejoin)")
@@ -246,7 +266,15 @@ func (n *Node) startCluster() error {
 	var persisted atomic.Pointer[ring.Ring]
 	var savedPeers atomic.Pointer[string]
 	apply := func(v *membership.View) {
+		if v.Ring != nil && v.Ring.Removed(v.Self) {
+			n.removeOnce.Do(func() {
+				log.Error("this node was removed from the cluster for good; closing it")
+				close(n.removed)
+				go n.Close() // no more hints, handoff or anti-entropy from its old data
+			})
+		}
 		n.topo.set(v)
+		n.forgetRemovals(v.Ring)
 		n.coord.NoteTopology() // every ring, before handoff sees it: see cluster's ready.go
 		// Save on any change of ring, not only of version: a ring adopted
 		// by the tie-break has the version of the one it replaced.

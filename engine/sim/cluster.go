@@ -33,6 +33,7 @@ type simNode struct {
 	joiner  bool
 	started atomic.Bool // it has run: it holds data and belongs to the cluster
 	left    atomic.Bool // it was asked to leave the ring
+	removed atomic.Bool // stopped for good and removed from the ring (faultRemove)
 
 	// life is held across a start or a stop, which may take long (a
 	// start into a partition waits for its seeds). It is a channel, not a
@@ -60,6 +61,8 @@ type Cluster struct {
 	rngMu     sync.Mutex
 	rng       *rand.Rand // crash clones
 	lastCrash time.Time  // under rngMu; see mayCrash
+	// removalErrs is what went wrong with a removal (under rngMu).
+	removalErrs []string
 }
 
 func newCluster(sc Scenario, trace *Trace, watch []string) *Cluster {
@@ -187,11 +190,11 @@ func (c *Cluster) epoch(i int) int {
 }
 
 // live lists the nodes that have run: the cluster's members and those
-// that left it, not the ones yet to join.
+// that left it, not the ones yet to join, nor the ones removed for good.
 func (c *Cluster) live() []int {
 	var out []int
 	for i, sn := range c.nodes {
-		if sn.started.Load() {
+		if sn.started.Load() && !sn.removed.Load() {
 			out = append(out, i)
 		}
 	}

@@ -2,13 +2,16 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/engine/membership"
 )
 
 // faultKind is what one fault does.
@@ -26,6 +29,7 @@ const (
 	faultSkew                       // move one node's clock
 	faultJoin                       // start a new node that joins the ring
 	faultLeave                      // ask a member to leave the ring
+	faultRemove                     // stop a member for good and remove it from the ring
 )
 
 // fault is one scheduled fault, drawn in full before the run starts.
@@ -73,6 +77,8 @@ func (f fault) String() string {
 		return fmt.Sprintf("n%d joins", f.node+1)
 	case faultLeave:
 		return fmt.Sprintf("n%d leaves", f.node+1)
+	case faultRemove:
+		return fmt.Sprintf("n%d stops for good and is removed", f.node+1)
 	}
 	return "?"
 }
@@ -97,6 +103,17 @@ func schedule(sc Scenario) []fault {
 	}
 	for _, i := range rng.Perm(sc.Members())[:sc.Leaves] {
 		out = append(out, fault{at: span(0, changeBy), kind: faultLeave, node: i})
+	}
+	if sc.Removes > 0 {
+		// From a stream of its own, so that the rest of the schedule is
+		// what it was before removals existed. Never a node that leaves.
+		rr := rand.New(rand.NewPCG(sc.Seed, 0x7e31))
+		for _, i := range rr.Perm(sc.Members()) {
+			if !slices.ContainsFunc(out, func(f fault) bool { return f.kind == faultLeave && f.node == i }) {
+				out = append(out, fault{at: time.Duration(rr.IntN(changeBy+1)) * time.Millisecond, kind: faultRemove, node: i})
+				break
+			}
+		}
 	}
 	for i := range sc.Nodes {
 		for at := laneStart[i] + gap(); at < sc.Faults; {
@@ -236,7 +253,7 @@ func (f fault) lane() string {
 		return "partitions"
 	case faultLatency, faultDatagrams, faultStalls:
 		return "links"
-	case faultJoin, faultLeave:
+	case faultJoin, faultLeave, faultRemove:
 		return "membership"
 	}
 	return fmt.Sprintf("n%d", f.node+1)
@@ -250,6 +267,13 @@ func (c *Cluster) apply(f fault) func() {
 			out = append(out, c.nodes[i].host.IP())
 		}
 		return out
+	}
+	if c.nodes[f.node].removed.Load() {
+		switch f.kind {
+		case faultCrash, faultStop, faultPause, faultSkew:
+			c.trace.add("n%d was removed: no %v", f.node+1, f)
+			return nil
+		}
 	}
 	switch f.kind {
 	case faultCrash, faultStop:
@@ -290,6 +314,8 @@ func (c *Cluster) apply(f fault) func() {
 		c.join(f.node)
 	case faultLeave:
 		c.leave(f.node)
+	case faultRemove:
+		c.remove(f.node)
 	}
 	return nil
 }
@@ -314,9 +340,10 @@ func (c *Cluster) mayCrash(i int) bool {
 	return true
 }
 
-// restart starts a stopped node, one that has run before.
+// restart starts a stopped node, one that has run before and was not
+// removed.
 func (c *Cluster) restart(i int) {
-	if c.nodes[i].started.Load() {
+	if c.nodes[i].started.Load() && !c.nodes[i].removed.Load() {
 		c.bringUp(i, false, "restart")
 	}
 }
@@ -369,4 +396,84 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// remove stops member i for good and has another node remove it, as an
+// operator does for a node whose disk is lost: dynctl remove on any other
+// node, retried until gossip there has seen it down. Its disk is kept
+// only to try a restart from it once the ring has removed it, which must
+// fail (membership.ErrRemoved).
+func (c *Cluster) remove(i int) {
+	sn := c.nodes[i]
+	sn.removed.Store(true)
+	c.stop(i, false)
+	c.trace.add("n%d stopped for good", i+1)
+	deadline := time.Now().Add(2 * time.Minute)
+	asked := false
+	for !asked && time.Now().Before(deadline) {
+		for j := range c.nodes {
+			n := c.node(j)
+			if j == i || n == nil || c.nodes[j].left.Load() {
+				continue
+			}
+			_, err := n.KV().(kv.Admin).Admin([]string{"remove", sn.id})
+			if err == nil {
+				c.trace.add("n%d asked to remove n%d", j+1, i+1)
+				asked = true
+				break
+			}
+			c.trace.add("n%d: remove n%d: %v", j+1, i+1, err)
+		}
+		if !asked {
+			time.Sleep(time.Second)
+		}
+	}
+	if !asked {
+		c.removal(fmt.Sprintf("no node took the removal of %s in 2 minutes", sn.id))
+		return
+	}
+	for !c.ringRemoved(sn.id) {
+		if time.Now().After(deadline) {
+			c.trace.add("no running node's ring has removed %s yet; not trying to restart it", sn.id)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// A restart may reach a node whose ring has not removed it yet; it
+	// must then stop on its own once it hears (node.Removed).
+	switch err := c.start(i, false); {
+	case errors.Is(err, membership.ErrRemoved):
+		c.trace.add("n%d refused to start after its removal: %v", i+1, err)
+	case err == nil:
+		n := c.node(i)
+		select {
+		case <-n.Removed():
+			c.trace.add("n%d started again after its removal, then heard of it and closed", i+1)
+		case <-time.After(2 * time.Minute):
+			c.removal(fmt.Sprintf("%s started again after its removal and ran on for 2 minutes", sn.id))
+		}
+		c.stop(i, false)
+	default:
+		c.trace.add("n%d failed to start after its removal (%v); a partition may hide the ring that removed it", i+1, err)
+	}
+}
+
+// ringRemoved reports whether some running node's ring removed id.
+func (c *Cluster) ringRemoved(id string) bool {
+	for j := range c.nodes {
+		if n := c.node(j); n != nil && !c.nodes[j].removed.Load() {
+			if v := n.View(); v.Ring != nil && v.Ring.Removed(id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removal records a broken promise of a removal.
+func (c *Cluster) removal(what string) {
+	c.trace.add("violation: %s", what)
+	c.rngMu.Lock()
+	c.removalErrs = append(c.removalErrs, what)
+	c.rngMu.Unlock()
 }

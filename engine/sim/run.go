@@ -37,6 +37,9 @@ type Result struct {
 	// TreesWrong lists the partition trees a node kept up to date on its
 	// writes that differ from a scan of the partition (engine.CheckKeptTrees).
 	TreesWrong []string
+	// RemovalErrs lists what went wrong with a removal (Scenario.Removes):
+	// no node took it, or the removed node started again.
+	RemovalErrs []string
 	// ConvergedAfter is the time from healing until every check of
 	// convergence held.
 	ConvergedAfter time.Duration
@@ -68,6 +71,7 @@ func (r *Result) add(o *Result) {
 	r.Probe = append(r.Probe, o.Probe...)
 	r.DotsMintedTwice = append(r.DotsMintedTwice, o.DotsMintedTwice...)
 	r.TreesWrong = append(r.TreesWrong, o.TreesWrong...)
+	r.RemovalErrs = append(r.RemovalErrs, o.RemovalErrs...)
 	r.ProbeUnavailable += o.ProbeUnavailable
 	r.Simulated += o.Simulated
 	r.Seeds++
@@ -76,7 +80,7 @@ func (r *Result) add(o *Result) {
 // Passed reports whether the run kept every promise.
 func (r *Result) Passed() bool {
 	return r.SetupErr == "" && r.Report.Failures() == 0 && len(r.Diverged) == 0 && r.Unhealed == "" && len(r.Probe) == 0 &&
-		len(r.DotsMintedTwice) == 0 && len(r.TreesWrong) == 0
+		len(r.DotsMintedTwice) == 0 && len(r.TreesWrong) == 0 && len(r.RemovalErrs) == 0
 }
 
 // Counts says what the clients did and what the checker found.
@@ -101,6 +105,8 @@ func (r *Result) Summary() string {
 		s += fmt.Sprintf("; %d probe failures: %s", len(r.Probe), strings.Join(r.Probe[:min(3, len(r.Probe))], "; "))
 	case len(r.DotsMintedTwice) > 0:
 		s += fmt.Sprintf("; %d dots minted twice: %s", len(r.DotsMintedTwice), strings.Join(r.DotsMintedTwice[:min(3, len(r.DotsMintedTwice))], "; "))
+	case len(r.RemovalErrs) > 0:
+		s += "; removal: " + strings.Join(r.RemovalErrs, "; ")
 	case len(r.TreesWrong) > 0:
 		s += fmt.Sprintf("; %d kept partition trees differ from a scan: %s", len(r.TreesWrong), strings.Join(r.TreesWrong[:min(3, len(r.TreesWrong))], "; "))
 	default:
@@ -192,6 +198,9 @@ func Run(seed uint64, watch ...string) *Result {
 	for _, v := range res.DotsMintedTwice {
 		tr.add("violation: %s", v)
 	}
+	c.rngMu.Lock()
+	res.RemovalErrs = slices.Clone(c.removalErrs)
+	c.rngMu.Unlock()
 	res.TreesWrong = c.checkKeptTrees()
 	for _, v := range res.TreesWrong {
 		tr.add("violation: %s", v)

@@ -17,7 +17,13 @@ type Scenario struct {
 	// leave the ring during the faults (and keep running, as a node does
 	// after dynctl leave, until they have handed their data off).
 	Nodes, Joins, Leaves int
-	N, R, W              int
+	// Removes members are stopped for good during the faults and removed
+	// from the ring by another node (dynctl remove); the others rebuild
+	// their partitions from the surviving replicas. Drawn only where every
+	// acknowledged write has a copy no crash takes on another node than
+	// the removed one: W >= 2 and sync everywhere.
+	Removes int
+	N, R, W int
 	// DurableReplicas and Durability are the cluster's durability: a
 	// write is fsynced on DurableReplicas replicas, the coordinator first,
 	// and written with Durability on the others.
@@ -101,6 +107,11 @@ func NewScenario(seed uint64) Scenario {
 	if s.Nodes-s.Joins > 3 && rng.IntN(2) == 0 {
 		s.Leaves = 1
 	}
+	// From a stream of its own, as SyncInterval.
+	if s.W >= 2 && s.Durability == kv.Sync && s.DurableReplicas == 0 && s.Members()-s.Leaves > 3 &&
+		rand.New(rand.NewPCG(seed, 0x7e30)).IntN(2) == 0 {
+		s.Removes = 1
+	}
 	s.Workload = Workload{
 		RegisterClients: 3 + rng.IntN(4), KeysPerClient: 4 + rng.IntN(8),
 		CounterClients: 1 + rng.IntN(3), Counters: 1 + rng.IntN(3),
@@ -121,6 +132,9 @@ func (s Scenario) String() string {
 	}
 	if s.Leaves > 0 {
 		fmt.Fprintf(&b, " (%d leaving)", s.Leaves)
+	}
+	if s.Removes > 0 {
+		fmt.Fprintf(&b, " (%d removed for good)", s.Removes)
 	}
 	fmt.Fprintf(&b, ", N=%d R=%d W=%d, %s", s.N, s.R, s.W, s.Durability)
 	if s.DurableReplicas > 0 {
