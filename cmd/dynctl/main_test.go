@@ -46,12 +46,22 @@ func TestHintsView(t *testing.T) {
 func TestTransfersView(t *testing.T) {
 	var out strings.Builder
 	printTransfers(&out, "n4", [][2]string{
-		{"catching:17", "pulled=n1,left=n2+n3,age=1.2s"},
+		{"catching:17", "pulled=n1,left=n2+n3,age=1.2s,records=1500,bytes=1572864"},
+		{"catchup_partitions", "3/4"},
+		{"catchup_records", "4500"},
+		{"catchup_bytes", "4718592"},
+		{"catchup_elapsed", "30s"},
+		{"catchup_records_per_sec", "150"},
+		{"catchup_eta", "10s"},
 		{"cluster_partitions_catching_up", "1"},
 	})
-	want := "PARTITION  PULLED FROM  LEFT   AGE\n17         n1           n2+n3  1.2s\n\ncluster_partitions_catching_up: 1\n"
+	want := "caught up 3 of 4 partitions; pulled 4500 records (4.5 MiB) in 30s, 150 records/s; about 10s left at this pace\n" +
+		"PARTITION  PULLED FROM  LEFT   RECORDS  BYTES    AGE\n17         n1           n2+n3  1500     1.5 MiB  1.2s\n\ncluster_partitions_catching_up: 1\n"
 	if got := out.String(); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if got := catchUpLine(map[string]string{"partitions": "1/4", "records": "9", "bytes": "900", "elapsed": "2s"}, true); got != "[#######.......................]  25%  caught up 1 of 4 partitions; pulled 9 records (900 B) in 2s" {
+		t.Fatalf("with a bar: %q", got)
 	}
 	out.Reset()
 	printTransfers(&out, "n4", nil)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,25 +29,34 @@ func printHints(w io.Writer, node string, stats [][2]string) {
 	tw.Flush()
 }
 
-// printTransfers lays out "admin transfers": the partitions being caught
-// up, then the node's handoff counters.
+// printTransfers lays out "admin transfers": the catch-up as a whole
+// (with a progress bar when w is a terminal), the partitions being
+// caught up, then the node's handoff counters.
 func printTransfers(w io.Writer, node string, stats [][2]string) {
 	var catching, counters [][2]string
+	summary := map[string]string{}
 	for _, s := range stats {
-		if strings.HasPrefix(s[0], "catching:") {
+		switch {
+		case strings.HasPrefix(s[0], "catching:"):
 			catching = append(catching, s)
-		} else {
+		case strings.HasPrefix(s[0], "catchup_"):
+			summary[strings.TrimPrefix(s[0], "catchup_")] = s[1]
+		default:
 			counters = append(counters, s)
 		}
+	}
+	if line := catchUpLine(summary, isTerminal(w)); line != "" {
+		fmt.Fprintln(w, line)
 	}
 	if len(catching) == 0 {
 		fmt.Fprintf(w, "%s is catching up no partition: it holds every partition it replicates\n", node)
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PARTITION\tPULLED FROM\tLEFT\tAGE")
+		fmt.Fprintln(tw, "PARTITION\tPULLED FROM\tLEFT\tRECORDS\tBYTES\tAGE")
 		for _, s := range catching {
 			f := fields(s[1])
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strings.TrimPrefix(s[0], "catching:"), dash(f["pulled"]), dash(f["left"]), f["age"])
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.TrimPrefix(s[0], "catching:"), dash(f["pulled"]), dash(f["left"]),
+				dash(f["records"]), bytesOf(f["bytes"]), f["age"])
 		}
 		tw.Flush()
 	}
@@ -53,6 +64,60 @@ func printTransfers(w io.Writer, node string, stats [][2]string) {
 	for _, s := range counters {
 		fmt.Fprintf(w, "%s: %s\n", s[0], s[1])
 	}
+}
+
+// catchUpLine says how far the catch-up has gone: partitions done of
+// those marked, what was pulled, at what rate, and the time left at that
+// pace; with bar, a progress bar first. "" when there was none.
+func catchUpLine(f map[string]string, bar bool) string {
+	done, total, ok := strings.Cut(f["partitions"], "/")
+	if !ok {
+		return ""
+	}
+	d, _ := strconv.Atoi(done)
+	n, _ := strconv.Atoi(total)
+	var b strings.Builder
+	if bar && n > 0 {
+		const width = 30
+		fill := d * width / n
+		fmt.Fprintf(&b, "[%s%s] %3d%%  ", strings.Repeat("#", fill), strings.Repeat(".", width-fill), d*100/n)
+	}
+	fmt.Fprintf(&b, "caught up %s of %s partitions; pulled %s records (%s) in %s", done, total, dash(f["records"]), bytesOf(f["bytes"]), dash(f["elapsed"]))
+	if r := f["records_per_sec"]; r != "" {
+		fmt.Fprintf(&b, ", %s records/s", r)
+	}
+	if eta := f["eta"]; eta != "" {
+		fmt.Fprintf(&b, "; about %s left at this pace", eta)
+	}
+	return b.String()
+}
+
+// bytesOf writes a byte count in binary units ("-" when absent).
+func bytesOf(s string) string {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return "-"
+	}
+	const unit = 1024
+	if v < unit {
+		return fmt.Sprintf("%d B", v)
+	}
+	div, exp := int64(unit), 0
+	for n := v / unit; n >= unit; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(v)/float64(div), "KMGTPE"[exp])
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // printRing decodes "admin ring" and lays it out: the ring, each member's

@@ -39,7 +39,14 @@ const (
 // differing segment came whole. (Writes landing meanwhile reach this node
 // too, as a replica; requiring a pass that merged nothing new stalled on a
 // partition under steady writes.)
-func (n *Node) pull(t *Topology, p int, peer string) pullResult {
+func (n *Node) pull(t *Topology, p int, peer string) pullResult { return n.pullCounted(t, p, peer, nil) }
+
+// pulled is what a pull merged that changed this node's records: the
+// progress dynctl transfers shows.
+type pulled struct{ records, bytes int64 }
+
+// pullCounted is pull, adding what it merged to got (when not nil).
+func (n *Node) pullCounted(t *Topology, p int, peer string, got *pulled) pullResult {
 	addr := t.Addrs[peer]
 	// The source's tree first: a source that refuses costs nothing here.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*n.opts.Timeout)
@@ -72,6 +79,10 @@ func (n *Node) pull(t *Topology, p int, peer string) pullResult {
 				}
 				if changed {
 					n.stats.catchUpRecords.Add(1)
+					if got != nil {
+						got.records++
+						got.bytes += int64(len(key) + len(rec))
+					}
 				}
 			}
 			return nil

@@ -56,6 +56,7 @@ type readiness struct {
 	pending map[int]*catchUpState
 	started time.Time                // when pending last went from empty to not (for the log)
 	marked  int                      // partitions marked since then
+	got     pulled                   // what pulls merged since then
 	unready atomic.Pointer[[]uint64] // bitset of pending partitions; nil when none
 }
 
@@ -65,6 +66,7 @@ type catchUpState struct {
 	pulled   map[string]bool      // sources done (pulled, or skipped after patience)
 	down     map[string]time.Time // since when each source has been seen down
 	since    time.Time
+	got      pulled // what pulls of this partition merged
 }
 
 // ownRecord is this node's copy of key as a replica answers a read: while
@@ -271,7 +273,7 @@ func (n *Node) noteRing(t *Topology) {
 	}
 	if added := len(rd.pending) - before; added > 0 {
 		if before == 0 {
-			rd.started, rd.marked = now, 0
+			rd.started, rd.marked, rd.got = now, 0, pulled{}
 		}
 		rd.marked += added
 		n.log.Info("catching up partitions this node became a replica of; reads of them go through to their earlier replicas meanwhile",
@@ -401,13 +403,20 @@ func (n *Node) CatchUp() int {
 		if busy[j.src] {
 			continue
 		}
-		switch n.pull(t, j.p, j.src) {
-		case pullWhole:
-			rd.mu.Lock()
-			if rd.pending[j.p] == j.st { // still the same catch-up (not dropped and marked again)
+		var got pulled
+		res := n.pullCounted(t, j.p, j.src, &got)
+		rd.mu.Lock()
+		rd.got.records += got.records
+		rd.got.bytes += got.bytes
+		if rd.pending[j.p] == j.st { // still the same catch-up (not dropped and marked again)
+			j.st.got.records += got.records
+			j.st.got.bytes += got.bytes
+			if res == pullWhole {
 				j.st.pulled[j.src] = true
 			}
-			rd.mu.Unlock()
+		}
+		rd.mu.Unlock()
+		switch res {
 		case pullBusy:
 			busy[j.src] = true
 		}
@@ -456,6 +465,28 @@ type CatchUpStatus struct {
 	Partition    int
 	Pulled, Left []string
 	Since        time.Time
+	// Records and Bytes count what its pulls merged so far (records this
+	// node lacked or held older).
+	Records, Bytes int64
+}
+
+// CatchUpProgress is this node's catch-up as a whole: since Started (when
+// it last went from no partition to catch up to some), Partitions were
+// marked, of which Pending are not caught up yet, and pulls merged
+// Records records of Bytes bytes.
+type CatchUpProgress struct {
+	Started             time.Time
+	Partitions, Pending int
+	Records, Bytes      int64
+}
+
+// Progress reports the catch-up as a whole; Partitions is 0 when none
+// was ever needed.
+func (n *Node) Progress() CatchUpProgress {
+	rd := &n.ready
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return CatchUpProgress{Started: rd.started, Partitions: rd.marked, Pending: len(rd.pending), Records: rd.got.records, Bytes: rd.got.bytes}
 }
 
 // CatchingUp lists the partitions this node is catching up, in order.
@@ -465,7 +496,7 @@ func (n *Node) CatchingUp() []CatchUpStatus {
 	defer rd.mu.Unlock()
 	out := make([]CatchUpStatus, 0, len(rd.pending))
 	for p, st := range rd.pending {
-		s := CatchUpStatus{Partition: p, Since: st.since}
+		s := CatchUpStatus{Partition: p, Since: st.since, Records: st.got.records, Bytes: st.got.bytes}
 		for _, id := range st.sources {
 			if st.pulled[id] {
 				s.Pulled = append(s.Pulled, id)

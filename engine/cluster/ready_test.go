@@ -381,3 +381,52 @@ func TestAwaitsOnlyASourceNotPulled(t *testing.T) {
 		}
 	}
 }
+
+// A catch-up counts what its pulls merged (dynctl transfers shows it), and
+// skips at once a source removed from the ring for good: it will not come
+// back, so waiting out its patience only delays the partition.
+func TestCatchUpCountsAndSkipsARemovedSource(t *testing.T) {
+	c := newTestCluster(t, 5, Options{N: 3, R: 2, W: 2})
+	keys, _, after := movedKeys(t, c, 3, 40)
+	joiner := c.nodes[4]
+	c.setRing(after)
+	p := after.Partition(ring.HashKey([]byte(keys[0])))
+	src := joiner.node.ready.sourcesLeft(p)[0]
+	var gone int
+	fmt.Sscanf(src, "n%d", &gone)
+	c.setAlive(gone-1, false)
+	var rest []ring.Member
+	for _, m := range after.Members() {
+		if m.ID != src {
+			rest = append(rest, m)
+		}
+	}
+	removed, err := after.Remove(rest, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.setRing(removed)
+	joiner.node.CatchUp()
+	if left := joiner.node.ready.sourcesLeft(p); contains(left, src) {
+		t.Fatalf("partition %d still waits for %s, removed for good: sources left %v", p, src, left)
+	}
+	for range 10 {
+		if joiner.node.catchingUp() == 0 {
+			break
+		}
+		joiner.node.CatchUp()
+	}
+	prog := joiner.node.Progress()
+	if prog.Pending != 0 || prog.Partitions == 0 {
+		t.Fatalf("progress %+v: want every marked partition caught up", prog)
+	}
+	owned := 0
+	for _, k := range keys {
+		if o, _ := removed.PreferenceList(removed.Partition(ring.HashKey([]byte(k))), 3, nil); contains(o, joiner.id) {
+			owned++
+		}
+	}
+	if prog.Records < int64(owned) || prog.Bytes <= prog.Records {
+		t.Fatalf("progress %+v: the joiner replicates %d of the keys written, each pulled once", prog, owned)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/cluster"
 	"github.com/dynamo-kv/dynamo/engine/hlc"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/membership"
@@ -284,9 +285,10 @@ func (n *Node) transfers() []kv.Stat {
 	var out []kv.Stat
 	for _, s := range n.coord.CatchingUp() {
 		out = append(out, kv.Stat{Name: "catching:" + strconv.Itoa(s.Partition), Value: fmt.Sprintf(
-			"pulled=%s,left=%s,age=%s", strings.Join(s.Pulled, "+"), strings.Join(s.Left, "+"),
-			now.Sub(s.Since).Round(100*time.Millisecond))})
+			"pulled=%s,left=%s,age=%s,records=%d,bytes=%d", strings.Join(s.Pulled, "+"), strings.Join(s.Left, "+"),
+			now.Sub(s.Since).Round(100*time.Millisecond), s.Records, s.Bytes)})
 	}
+	out = append(out, catchUpSummary(n.coord.Progress(), now)...)
 	for _, st := range n.coord.Stats() {
 		switch st.Name {
 		case "cluster_partitions_catching_up", "cluster_partitions_caught_up", "cluster_catch_up_records",
@@ -362,4 +364,30 @@ func (n *Node) forgetRemovals(r *ring.Ring, also ...string) {
 	if err != nil {
 		n.opts.Logger.Error("updating the pending removals", "err", err)
 	}
+}
+
+// catchUpSummary is the catch-up as a whole for "admin transfers":
+// partitions done of those marked since it began, what the pulls merged,
+// the rate since it began, and, once a partition is done, the time left
+// at that pace (partitions left × time per partition so far).
+func catchUpSummary(p cluster.CatchUpProgress, now time.Time) []kv.Stat {
+	if p.Partitions == 0 {
+		return nil
+	}
+	elapsed := now.Sub(p.Started)
+	done := p.Partitions - p.Pending
+	out := []kv.Stat{
+		{Name: "catchup_partitions", Value: fmt.Sprintf("%d/%d", done, p.Partitions)},
+		{Name: "catchup_records", Value: strconv.FormatInt(p.Records, 10)},
+		{Name: "catchup_bytes", Value: strconv.FormatInt(p.Bytes, 10)},
+		{Name: "catchup_elapsed", Value: elapsed.Round(100 * time.Millisecond).String()},
+	}
+	if s := elapsed.Seconds(); s > 0 {
+		out = append(out, kv.Stat{Name: "catchup_records_per_sec", Value: strconv.FormatFloat(float64(p.Records)/s, 'f', 0, 64)})
+	}
+	if done > 0 && p.Pending > 0 {
+		left := time.Duration(float64(elapsed) * float64(p.Pending) / float64(done))
+		out = append(out, kv.Stat{Name: "catchup_eta", Value: left.Round(time.Second).String()})
+	}
+	return out
 }
