@@ -39,7 +39,9 @@ const (
 // differing segment came whole. (Writes landing meanwhile reach this node
 // too, as a replica; requiring a pass that merged nothing new stalled on a
 // partition under steady writes.)
-func (n *Node) pull(t *Topology, p int, peer string) pullResult { return n.pullCounted(t, p, peer, nil) }
+func (n *Node) pull(t *Topology, p int, peer string) pullResult {
+	return n.pullCounted(t, p, peer, nil)
+}
 
 // pulled is what a pull merged that changed this node's records: the
 // progress dynctl transfers shows.
