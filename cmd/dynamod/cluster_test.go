@@ -275,7 +275,8 @@ func waitStat(t *testing.T, p *clusterProc, name, want string) {
 // killed for good and removed with dynctl remove on another; the three
 // left rebuild its partitions (N=3: each then holds every key), forget
 // it, serve every key, and the removed node refuses to start on its old
-// data directory.
+// data directory. A replacement under a new ID then joins and catches up
+// (the runbook in docs/operations.md).
 func TestRemoveRebuildsADeadNodesPartitions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -346,5 +347,28 @@ func TestRemoveRebuildsADeadNodesPartitions(t *testing.T) {
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("the removed node ran on for a minute:\n%s", logs.String())
+	}
+	// The replacement, as docs/operations.md says: an empty data
+	// directory, a new ID, -join. It catches up its share and serves it.
+	repl := startClusterNode(t, "n5", t.TempDir(), freePort(t), freePort(t), freePort(t), procs[0].gossip)
+	for _, p := range append(procs[:3], repl) {
+		waitStat(t, p, "cluster_members", "4")
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for statLine(t, repl.addr, "admin transfers", "catchup_partitions") == "" ||
+		statLine(t, repl.addr, "admin transfers", "cluster_partitions_catching_up") != "0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replacement has not caught up in 60 s:\n%s", repl.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n, _ := strconv.Atoi(statValue(t, repl.addr, "curr_items")); n == 0 {
+		t.Fatal("the replacement caught up and holds no key")
+	}
+	for i := range keys {
+		it, err := memcache.New(repl.addr).Get(fmt.Sprint("key", i))
+		if err != nil || string(it.Value) != fmt.Sprint("v", i) {
+			t.Fatalf("key%d through the replacement: %+v %v", i, it, err)
+		}
 	}
 }
