@@ -381,7 +381,10 @@ func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord b
 			next.Siblings = append(next.Siblings, sib)
 		}
 	}
-	e.prune(next)
+	if len(next.Siblings)+1 > e.opts.MaxSiblings {
+		e.stats.siblingCapHits.Add(1)
+		return kv.PutResult{}, recDst, kv.ErrTooManySiblings
+	}
 	ns := record.Sibling{
 		Dot:       dot,
 		Timestamp: ts,
@@ -502,27 +505,6 @@ func (e *Engine) check(key []byte, req *kv.PutRequest, rec *record.Record, now t
 		return fmt.Errorf("engine: unknown condition %d", req.Cond)
 	}
 	return nil
-}
-
-// prune enforces MaxSiblings, leaving room for the write being added by
-// dropping the oldest siblings. Their dots stay covered by the clock, so
-// every replica drops them alike.
-func (e *Engine) prune(r *record.Record) {
-	over := len(r.Siblings) + 1 - e.opts.MaxSiblings
-	if over <= 0 {
-		return
-	}
-	for range over {
-		oldest := 0
-		for i := range r.Siblings {
-			if r.Siblings[i].Timestamp < r.Siblings[oldest].Timestamp {
-				oldest = i
-			}
-		}
-		r.Siblings = append(r.Siblings[:oldest], r.Siblings[oldest+1:]...)
-	}
-	e.stats.siblingsPruned.Add(uint64(over))
-	e.stats.siblingCapHits.Add(1)
 }
 
 // hasValue reports whether a record holds any non-tombstone sibling; such

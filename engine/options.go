@@ -40,9 +40,11 @@ type Options struct {
 	// reads of hot keys are served from. Default 128 MiB; negative: off.
 	RecordCacheBytes int64
 
-	// MaxSiblings bounds the versions kept per key. A write that would
-	// exceed it drops the oldest siblings (by timestamp) and counts it in
-	// stats (siblings_pruned). Default 64.
+	// MaxSiblings bounds the versions a write may leave a key with: one
+	// that would leave more is refused (kv.ErrTooManySiblings) and counted
+	// in stats (sibling_cap_hits). Merges of other replicas' versions are
+	// never refused, so a key can hold more after a partition heals; a
+	// write whose context covers them resolves them. Default 64.
 	MaxSiblings int
 	// TombstoneTTL is how long a delete's tombstone is kept before the
 	// reaper may remove it; it must outlast replica repair in a cluster.

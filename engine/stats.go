@@ -13,8 +13,7 @@ type counters struct {
 	items          atomic.Int64  // records holding at least one value sibling
 	bytes          atomic.Int64  // stored key + record bytes of all records
 	puts           atomic.Uint64 // successful writes
-	siblingCapHits atomic.Uint64 // writes that hit MaxSiblings
-	siblingsPruned atomic.Uint64 // siblings dropped by the bound
+	siblingCapHits atomic.Uint64 // writes refused at MaxSiblings
 	reaped         atomic.Uint64 // records reclaimed by the reaper
 	flushes        atomic.Uint64 // flush_all calls
 	merges         atomic.Uint64 // replica merges that changed the local record
@@ -59,7 +58,6 @@ func (e *Engine) Stats() []kv.Stat {
 		{Name: "engine_durability", Value: e.opts.Durability.String()},
 		{Name: "engine_puts", Value: u(e.stats.puts.Load())},
 		{Name: "engine_sibling_cap_hits", Value: u(e.stats.siblingCapHits.Load())},
-		{Name: "engine_siblings_pruned", Value: u(e.stats.siblingsPruned.Load())},
 		{Name: "engine_reaped", Value: u(e.stats.reaped.Load())},
 		{Name: "engine_flushes", Value: u(e.stats.flushes.Load())},
 		{Name: "engine_merges", Value: u(e.stats.merges.Load())},

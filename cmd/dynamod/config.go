@@ -162,7 +162,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close client connections idle this long (0 = never)")
 	fs.Var(&c.ItemSizeMax, "item-size-max", "largest value a client may store (memcached -I)")
 	fs.IntVar(&c.EventLoops, "event-loops", c.EventLoops, "network event loops (0 = one per CPU)")
-	fs.IntVar(&c.MaxSiblings, "max-siblings", c.MaxSiblings, "versions kept per key; beyond it the oldest are dropped and counted in stats")
+	fs.IntVar(&c.MaxSiblings, "max-siblings", c.MaxSiblings, "most concurrent versions a write may leave a key with; a write that would leave more is refused (read the key and write back with its context), counted in stats (engine_sibling_cap_hits)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target (GOGC): heap growth allowed between collections, in percent of the live heap; higher trades memory for fewer GC cycles and a shorter latency tail (a GOGC environment variable wins)")
 	fs.IntVar(&c.Procs, "procs", c.Procs, "Go scheduler threads (GOMAXPROCS); 0 = twice the CPUs, so a worker waiting to run is scheduled by the OS in well under Go's 10 ms time slice (a GOMAXPROCS environment variable wins)")
 	fs.StringVar(&c.NodeID, "node-id", "", "cluster mode: this node's unique, permanent name (empty: a single node without replication)")

@@ -236,6 +236,11 @@ var (
 	ErrNotNumber = errors.New("engine: value is not a number")
 	// ErrBadContext: the context is not one this engine can decode.
 	ErrBadContext = errors.New("engine: malformed context")
+	// ErrTooManySiblings: the write would leave the key more concurrent
+	// versions than the engine keeps (MaxSiblings). It is refused, not
+	// stored by dropping older versions: those were acknowledged. A write
+	// whose context covers the versions read resolves them.
+	ErrTooManySiblings = errors.New("engine: too many concurrent versions of the key; read it and write back with its context")
 	// ErrKeyTooLong: the key is empty or longer than MaxKeyLen.
 	ErrKeyTooLong = errors.New("engine: key empty or too long")
 	// ErrClosed: the engine is shut down.

@@ -198,6 +198,8 @@ func storageError(err error) string {
 		return errBadFormat
 	case errors.Is(err, kv.ErrBadContext):
 		return errBadContext
+	case errors.Is(err, kv.ErrTooManySiblings):
+		return "SERVER_ERROR too many concurrent versions of this key; read it and write back with its context"
 	case errors.Is(err, kv.ErrBadQuorum):
 		return "CLIENT_ERROR quorum must be between 1 and N"
 	case errors.Is(err, errContention):
