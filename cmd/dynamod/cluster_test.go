@@ -167,23 +167,14 @@ func TestLeaveHandsOffData(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	procs := startTestCluster(t, 4)
-	mc := memcache.New(procs[0].addr)
-	mc.Timeout = 3 * time.Second
 	const keys = 60
-	for i := range keys {
-		if err := mc.Set(&memcache.Item{Key: fmt.Sprint("key", i), Value: []byte(fmt.Sprint("v", i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	setKeys(t, procs[0].addr, keys)
 	leaver := procs[3]
 	if n, _ := strconv.Atoi(statValue(t, leaver.addr, "curr_items")); n == 0 {
 		t.Fatal("setup: the leaving node holds no keys")
 	}
 	// dynctl leave -wait follows the handoff until the node holds nothing.
-	dynctl := filepath.Join(t.TempDir(), "dynctl")
-	if out, err := exec.Command("go", "build", "-o", dynctl, "../dynctl").CombinedOutput(); err != nil {
-		t.Fatalf("building dynctl: %v\n%s", err, out)
-	}
+	dynctl := buildDynctl(t)
 	out, err := exec.Command(dynctl, "-node", leaver.addr, "-wait", "60s", "leave").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "STAT leaving n4") && !strings.Contains(string(out), "is leaving the ring") ||
 		!strings.Contains(string(out), "n4 ("+leaver.addr+") has left the ring and holds nothing: it may be stopped") {
@@ -193,12 +184,7 @@ func TestLeaveHandsOffData(t *testing.T) {
 		waitStat(t, p, "cluster_members", "3")
 	}
 	waitStat(t, leaver, "curr_items", "0")
-	for i := range keys {
-		it, err := mc.Get(fmt.Sprint("key", i))
-		if err != nil || string(it.Value) != fmt.Sprint("v", i) {
-			t.Fatalf("key%d after the leave: %+v %v", i, it, err)
-		}
-	}
+	checkKeys(t, procs[0].addr, keys, "after the leave")
 	// Holding nothing, it says so: the others may now forget it once it
 	// stops (until then a reap waits for it).
 	deadline := time.Now().Add(60 * time.Second)
@@ -282,21 +268,12 @@ func TestRemoveRebuildsADeadNodesPartitions(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	procs := startTestCluster(t, 4)
-	mc := memcache.New(procs[0].addr)
-	mc.Timeout = 3 * time.Second
 	const keys = 60
-	for i := range keys {
-		if err := mc.Set(&memcache.Item{Key: fmt.Sprint("key", i), Value: []byte(fmt.Sprint("v", i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	setKeys(t, procs[0].addr, keys)
 	gone := procs[3]
 	gone.cmd.Process.Kill()
 	gone.cmd.Wait()
-	dynctl := filepath.Join(t.TempDir(), "dynctl")
-	if out, err := exec.Command("go", "build", "-o", dynctl, "../dynctl").CombinedOutput(); err != nil {
-		t.Fatalf("building dynctl: %v\n%s", err, out)
-	}
+	dynctl := buildDynctl(t)
 	// Refused while gossip on n2 still sees it up; taken once it is down.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -322,12 +299,7 @@ func TestRemoveRebuildsADeadNodesPartitions(t *testing.T) {
 			t.Errorf("%s: admin status removed = %q", p.id, got)
 		}
 	}
-	for i := range keys {
-		it, err := memcache.New(procs[2].addr).Get(fmt.Sprint("key", i))
-		if err != nil || string(it.Value) != fmt.Sprint("v", i) {
-			t.Fatalf("key%d after the removal: %+v %v", i, it, err)
-		}
-	}
+	checkKeys(t, procs[2].addr, keys, "after the removal")
 	// Its old data may never come back: it will not start on it.
 	cmd := exec.Command(dynamodBinary(t), "-node-id", gone.id, "-data", gone.dir, "-listen", gone.addr,
 		"-gossip", gone.gossip, "-internode", gone.internode)
@@ -365,10 +337,42 @@ func TestRemoveRebuildsADeadNodesPartitions(t *testing.T) {
 	if n, _ := strconv.Atoi(statValue(t, repl.addr, "curr_items")); n == 0 {
 		t.Fatal("the replacement caught up and holds no key")
 	}
-	for i := range keys {
-		it, err := memcache.New(repl.addr).Get(fmt.Sprint("key", i))
+	checkKeys(t, repl.addr, keys, "through the replacement")
+}
+
+// setKeys writes key0..key(n-1) = v0..v(n-1) through addr with a stock
+// memcached client.
+func setKeys(t *testing.T, addr string, n int) {
+	t.Helper()
+	mc := memcache.New(addr)
+	mc.Timeout = 3 * time.Second
+	for i := range n {
+		if err := mc.Set(&memcache.Item{Key: fmt.Sprint("key", i), Value: []byte(fmt.Sprint("v", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// buildDynctl builds dynctl into the test's temporary directory.
+func buildDynctl(t *testing.T) string {
+	t.Helper()
+	dynctl := filepath.Join(t.TempDir(), "dynctl")
+	if out, err := exec.Command("go", "build", "-o", dynctl, "../dynctl").CombinedOutput(); err != nil {
+		t.Fatalf("building dynctl: %v\n%s", err, out)
+	}
+	return dynctl
+}
+
+// checkKeys reads key0..key(n-1) through addr and wants the values
+// setKeys wrote.
+func checkKeys(t *testing.T, addr string, n int, when string) {
+	t.Helper()
+	mc := memcache.New(addr)
+	mc.Timeout = 3 * time.Second
+	for i := range n {
+		it, err := mc.Get(fmt.Sprint("key", i))
 		if err != nil || string(it.Value) != fmt.Sprint("v", i) {
-			t.Fatalf("key%d through the replacement: %+v %v", i, it, err)
+			t.Fatalf("key%d %s: %+v %v", i, when, it, err)
 		}
 	}
 }
