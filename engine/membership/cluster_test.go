@@ -237,9 +237,7 @@ func TestSetWeightAndZone(t *testing.T) {
 // node converges on one ring with everyone.
 func TestPartitionHeals(t *testing.T) {
 	c := newCluster(t, true)
-	a := c.node("a")
-	b, cc, d := c.node("b", a), c.node("c", a), c.node("d", a)
-	waitConverged(t, []string{"a", "b", "c", "d"}, a, b, cc, d)
+	a, b, cc, d := c.fourMembers()
 	left, right := []string{a.GossipAddr(), b.GossipAddr()}, []string{cc.GossipAddr(), d.GossipAddr()}
 	c.net.partition(left, right, true)
 	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, cc}) }, func() bool {
@@ -363,9 +361,7 @@ func TestIntentUnheardByGossipReachesTheClaimant(t *testing.T) {
 // old ring or without one.
 func TestRemoveForgetsADeadNodeForGood(t *testing.T) {
 	c := newCluster(t, true)
-	a := c.node("a")
-	b, cc, d := c.node("b", a), c.node("c", a), c.node("d", a)
-	waitConverged(t, []string{"a", "b", "c", "d"}, a, b, cc, d)
+	a, b, cc, d := c.fourMembers()
 	saved := d.View().Ring.Encode()
 	c.crash(d)
 	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, b, cc}) }, func() bool {
@@ -431,9 +427,7 @@ func TestRemoveForgetsADeadNodeForGood(t *testing.T) {
 // again, and the claimant makes it.
 func TestRemovalAskedAgainAfterARestart(t *testing.T) {
 	c := newCluster(t, true)
-	a := c.node("a")
-	b, cc, d := c.node("b", a), c.node("c", a), c.node("d", a)
-	waitConverged(t, []string{"a", "b", "c", "d"}, a, b, cc, d)
+	a, b, cc, d := c.fourMembers()
 	saved, addr := cc.View().Ring.Encode(), cc.GossipAddr()
 	c.crash(d)
 	c.crash(cc)
@@ -458,9 +452,7 @@ func TestRemovalAskedAgainAfterARestart(t *testing.T) {
 // gossip never saw the others down, nobody saw it come back either.
 func TestRemovedNodeThatRanOnIsTold(t *testing.T) {
 	c := newCluster(t, true)
-	a := c.node("a")
-	b, cc, d := c.node("b", a), c.node("c", a), c.node("d", a)
-	waitConverged(t, []string{"a", "b", "c", "d"}, a, b, cc, d)
+	a, b, cc, d := c.fourMembers()
 	rest := []string{a.GossipAddr(), b.GossipAddr(), cc.GossipAddr()}
 	c.net.partition(rest, []string{d.GossipAddr()}, true)
 	waitFor(t, detectWithin, func() string { return describe([]*Membership{a, b, cc}) }, func() bool {
@@ -476,4 +468,14 @@ func TestRemovedNodeThatRanOnIsTold(t *testing.T) {
 	if err := d.WaitRemoved(ctxWithin(t, convergeWithin), "d"); err != nil {
 		t.Fatalf("the removed node never heard: %v%s", err, describe([]*Membership{a, b, cc, d}))
 	}
+}
+
+// fourMembers starts a, then b, c and d joining it, and waits until all
+// four agree on a ring of them.
+func (c *cluster) fourMembers() (a, b, cc, d *Membership) {
+	c.t.Helper()
+	a = c.node("a")
+	b, cc, d = c.node("b", a), c.node("c", a), c.node("d", a)
+	waitConverged(c.t, []string{"a", "b", "c", "d"}, a, b, cc, d)
+	return a, b, cc, d
 }

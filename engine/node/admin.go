@@ -312,58 +312,65 @@ func (n *Node) forgetLeave() error {
 // removeFile), as a leave does: the request is state, and membership
 // asks for it until the ring makes it. Lost with a crash of that node, a
 // dead node stayed in the ring for good, hints for it piled up and
-// nothing was reaped (the simulator's seed 177). removeMu orders the
-// file's writers.
+// nothing was reaped (the simulator's seed 177). The file is read once,
+// at start (loadRemovals); removeMu guards the copy in memory and orders
+// the file's writers, so a view change costs no I/O when none is pending.
 
-// pendingRemovals reads the removeFile (none when absent).
-func (n *Node) pendingRemovals() []string {
-	b, err := n.readFile(filepath.Join(n.opts.Engine.Dir, removeFile))
-	if err != nil {
-		return nil
+// loadRemovals reads the removeFile (none when absent) into memory.
+func (n *Node) loadRemovals() []string {
+	n.removeMu.Lock()
+	defer n.removeMu.Unlock()
+	if b, err := n.readFile(filepath.Join(n.opts.Engine.Dir, removeFile)); err == nil {
+		n.removals = strings.Fields(string(b))
 	}
-	return strings.Fields(string(b))
+	return slices.Clone(n.removals)
 }
 
-// saveRemoval adds id to the removeFile.
+// saveRemoval adds id to the pending removals.
 func (n *Node) saveRemoval(id string) error {
 	n.removeMu.Lock()
 	defer n.removeMu.Unlock()
-	ids := n.pendingRemovals()
-	if slices.Contains(ids, id) {
+	if slices.Contains(n.removals, id) {
 		return nil
 	}
-	ids = append(ids, id)
-	if err := n.writeFileAtomic(filepath.Join(n.opts.Engine.Dir, removeFile), []byte(strings.Join(ids, "\n")+"\n")); err != nil {
+	if err := n.storeRemovals(append(slices.Clone(n.removals), id)); err != nil {
 		return fmt.Errorf("recording the removal: %w", err)
 	}
 	return nil
 }
 
-// forgetRemovals drops from the removeFile the IDs r has removed, and
-// also the ones given.
+// forgetRemovals drops from the pending removals the IDs r has removed,
+// and also the ones given.
 func (n *Node) forgetRemovals(r *ring.Ring, also ...string) {
 	n.removeMu.Lock()
 	defer n.removeMu.Unlock()
-	ids := n.pendingRemovals()
-	if len(ids) == 0 {
-		return
-	}
-	keep := slices.DeleteFunc(slices.Clone(ids), func(id string) bool {
+	keep := slices.DeleteFunc(slices.Clone(n.removals), func(id string) bool {
 		return r != nil && r.Removed(id) || slices.Contains(also, id)
 	})
-	if len(keep) == len(ids) {
+	if len(keep) == len(n.removals) {
 		return
 	}
-	path := filepath.Join(n.opts.Engine.Dir, removeFile)
-	var err error
-	if len(keep) == 0 {
-		err = n.fs.Remove(path)
-	} else {
-		err = n.writeFileAtomic(path, []byte(strings.Join(keep, "\n")+"\n"))
-	}
-	if err != nil {
+	if err := n.storeRemovals(keep); err != nil {
 		n.opts.Logger.Error("updating the pending removals", "err", err)
 	}
+}
+
+// storeRemovals makes ids the pending removals, on disk first (the file
+// goes when none is left). Called with removeMu held.
+func (n *Node) storeRemovals(ids []string) error {
+	path := filepath.Join(n.opts.Engine.Dir, removeFile)
+	var err error
+	if len(ids) == 0 {
+		if err = n.fs.Remove(path); errors.Is(err, iofs.ErrNotExist) {
+			err = nil
+		}
+	} else {
+		err = n.writeFileAtomic(path, []byte(strings.Join(ids, "\n")+"\n"))
+	}
+	if err == nil {
+		n.removals = ids
+	}
+	return err
 }
 
 // catchUpSummary is the catch-up as a whole for "admin transfers":

@@ -47,7 +47,8 @@ type Node struct {
 	unsub   func()
 
 	drainWatch   sync.Once     // one watchDrained per process, started by a leave
-	removeMu     sync.Mutex    // the removeFile's writers
+	removeMu     sync.Mutex    // removals and the removeFile's writers
+	removals     []string      // removal requests the ring has not made yet (admin.go)
 	removed      chan struct{} // closed when the cluster removes this node for good
 	removeOnce   sync.Once
 	closing      chan struct{} // closed when Close begins
@@ -255,7 +256,7 @@ func (n *Node) startCluster() error {
 	}
 	mc.SavedRing, _ = n.readFile(filepath.Join(dir, ringFile)) // absent on first start
 	mc.Peers = n.loadPeers(filepath.Join(dir, peersFile))
-	mc.Removals = n.pendingRemovals()
+	mc.Removals = n.loadRemovals()
 	if _, err := n.fs.Stat(filepath.Join(dir, leftFile)); err == nil {
 		mc.Left = true
 		n.opts.Logger.Info("this node left the ring before it stopped: it stays out until asked back in (dynctl rejoin)")
