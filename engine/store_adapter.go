@@ -82,3 +82,14 @@ type slogStore struct{ l *slog.Logger }
 func (s slogStore) Infof(format string, args ...any)  { s.l.Debug(fmt.Sprintf(format, args...)) }
 func (s slogStore) Warnf(format string, args ...any)  { s.l.Warn(fmt.Sprintf(format, args...)) }
 func (s slogStore) Errorf(format string, args ...any) { s.l.Error(fmt.Sprintf(format, args...)) }
+
+// PaceCompactions makes p pace the store's compactions (see
+// store.CompactionPacer); a store with none (the in-memory ones of tests)
+// ignores it.
+func (e *Engine) PaceCompactions(p store.CompactionPacer) {
+	if s, ok := e.st.(interface {
+		SetCompactionPacer(store.CompactionPacer)
+	}); ok {
+		s.SetCompactionPacer(p)
+	}
+}

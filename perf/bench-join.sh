@@ -36,15 +36,18 @@ CONNS=${CONNS:-64}
 IDLE=${IDLE:-60}
 SETTLE_MAX=${SETTLE_MAX:-120}
 STILL=${STILL:-5}
+# AFTER seconds of the same load once the join is done (0: none).
+AFTER=${AFTER:-$IDLE}
 JOIN_MAX=${JOIN_MAX:-900}
 BASE=${BASE:-21410}
 OUT=${OUT:-perf/results}
 make -s build
 mkdir -p "$OUT"
 work=$(mktemp -d)
-lg=""
+lg="" smp=""
 cleanup() {
   [ -n "$lg" ] && kill "$lg" 2>/dev/null || true
+  [ -n "$smp" ] && kill "$smp" 2>/dev/null || true
   DIR="$work/cluster" BASE=$BASE perf/cluster.sh stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -66,6 +69,46 @@ ms() {
     n = v + 0
     if (v ~ /µs$|us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
     printf "%.3f", n }'
+}
+
+# cpu_ticks PID: the user + system clock ticks the process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# sample FILE: every SAMPLE seconds, one line per node of what its
+# controller sees and does and what the node costs (CPU % of one core
+# since the line before), until killed. Where a tail comes from is read
+# against loadgen's per-second slowest request (the JSON's timeline).
+SAMPLE=${SAMPLE:-5}
+sample() {
+  local file=$1 t0 i pid now prev=() cur hz
+  hz=$(getconf CLK_TCK)
+  t0=$(date +%s)
+  printf '%-5s %-3s %5s %9s %9s %8s %8s %8s %8s %6s %9s %5s %8s\n' t node cpu% win_p99us target_us win_reqs catchup transfer handoff aae compact_B/s l0 stalls >"$file"
+  while :; do
+    now=$(($(date +%s) - t0))
+    for i in 1 2 3 4; do
+      pid=$(cat "$work/cluster/n$i/pid" 2>/dev/null) || continue
+      cur=$(cpu_ticks "$pid")
+      local pct=-
+      [ -n "${prev[$i]:-}" ] && pct=$(((cur - prev[i]) * 100 / hz / SAMPLE))
+      prev[i]=$cur
+      local s
+      s=$(exec 3<>"/dev/tcp/127.0.0.1/$((BASE + i))" && printf 'stats\r\nquit\r\n' >&3 && tr -d '\r' <&3) || continue
+      printf '%-5s n%-2s %5s %9s %9s %8s %8s %8s %8s %6s %9s %5s %8s\n' "$now" "$i" "$pct" $(awk '$1 == "STAT" {v[$2] = $3} END {
+        split("bg_window_p99_us bg_target_p99_us bg_window_requests bg_catchup_rate bg_transfer_rate bg_handoff_rate bg_aae_rate bg_compact_rate pebble_l0_files pebble_write_stalls", k, " ")
+        for (j = 1; j <= 10; j++) printf "%s ", (k[j] in v ? v[k[j]] : "-") }' <<<"$s") >>"$file"
+    done
+    sleep "$SAMPLE"
+  done
+}
+
+# worst_seconds JSON N: the N seconds of a loadgen run with the slowest
+# requests, as "t=SECONDS max=MS".
+worst_seconds() {
+  python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+pts = sorted((p for p in d.get("timeline") or [] if p.get("measured")), key=lambda p: -p["max_ms"])[:int(sys.argv[2])]
+print(" ".join("t=%d max=%.0fms" % (p["t"], p["max_ms"]) for p in sorted(pts, key=lambda p: p["t"])))' "$1" "$2" 2>/dev/null || echo "(no timeline)"
 }
 
 # all_row FILE: the p99 and p99.9 columns of the "all" row, with units.
@@ -104,11 +147,17 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
   done
   echo "   compactions settled for ${t}s (debt left $debt bytes)"
   local common=(-target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -mix get=9,set=1 -rate "$rate" -warmup 1s -quiet -preload 0)
+  sample "$OUT/$mode-idle-samples.txt" &
+  smp=$!
   ./bin/loadgen "${common[@]}" -duration "${IDLE}s" >"$work/$mode-idle.txt"
+  kill "$smp" 2>/dev/null || true
+  wait "$smp" 2>/dev/null || true
   echo "   idle:   p99 / p99.9 $(all_row "$work/$mode-idle.txt")"
 
-  ./bin/loadgen "${common[@]}" -duration "${JOIN_MAX}s" -max-errors 100% >"$work/$mode-join.txt" &
+  ./bin/loadgen "${common[@]}" -duration "${JOIN_MAX}s" -max-errors 100% -json "$work/$mode-join.json" >"$work/$mode-join.txt" &
   lg=$!
+  sample "$OUT/$mode-samples.txt" &
+  smp=$!
   sleep 2
   local t0 t1 still=0 ready=-
   t0=$(date +%s)
@@ -133,11 +182,27 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
   kill -INT "$lg" 2>/dev/null || true # it has ended by itself when the join ran JOIN_MAX
   wait "$lg" || true
   lg=""
+  kill "$smp" 2>/dev/null || true
+  wait "$smp" 2>/dev/null || true
+  smp=""
   echo "   join:   p99 / p99.9 $(all_row "$work/$mode-join.txt"); took ${join_secs}s (the joiner caught up in ${ready}s); n4 holds $(stat $((BASE + 4)) curr_items) keys"
+  echo "   slowest seconds of the join: $(worst_seconds "$work/$mode-join.json" 10); per-node samples in $OUT/$mode-samples.txt"
+  # The same load on the four nodes once the join is over: what a fourth
+  # process on these cores costs with no background work, which the join
+  # phase pays too and no controller can take back.
+  if [ "$AFTER" -gt 0 ]; then
+    sample "$OUT/$mode-after-samples.txt" &
+    smp=$!
+    ./bin/loadgen "${common[@]}" -duration "${AFTER}s" -max-errors 100% >"$work/$mode-after.txt"
+    kill "$smp" 2>/dev/null || true
+    wait "$smp" 2>/dev/null || true
+    smp=""
+    echo "   after:  p99 / p99.9 $(all_row "$work/$mode-after.txt") (four nodes, the join over)"
+  fi
   for i in 1 2 3 4; do
     echo "   n$i: handed off $(stat $((BASE + i)) cluster_handed_off), anti-entropy exchanges $(stat $((BASE + i)) cluster_aae_exchanges) repaired $(stat $((BASE + i)) cluster_aae_keys_repaired), read repairs $(stat $((BASE + i)) cluster_read_repairs), hints delivered $(stat $((BASE + i)) cluster_hints_delivered)"
   done
-  cp "$work/$mode-idle.txt" "$work/$mode-join.txt" "$OUT/" 2>/dev/null || true
+  cp "$work/$mode-idle.txt" "$work/$mode-join.txt" "$work/$mode-join.json" "$work/$mode-after.txt" "$OUT/" 2>/dev/null || true
   for i in 1 2 3 4; do cp "$work/cluster/n$i/log" "$OUT/$mode-n$i.log" 2>/dev/null || true; done
   idle_p999=$(ms "$(all_row "$work/$mode-idle.txt" | awk '{print $2}')")
   join_p999=$(ms "$(all_row "$work/$mode-join.txt" | awk '{print $2}')")

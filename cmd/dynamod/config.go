@@ -65,6 +65,7 @@ type config struct {
 	SlowRequest           time.Duration
 	BackgroundUnthrottled bool
 	TransferRate          int
+	CompactionRate        size
 	AntiEntropyCycle      time.Duration
 }
 
@@ -147,6 +148,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 		MaxSiblings:  d.Engine.MaxSiblings,
 		TombstoneTTL: d.Engine.TombstoneTTL,
 		GCPercent:    400,
+		// node.Options leaves it to the cluster's defaults, 64 MiB/s.
+		CompactionRate: 64 << 20,
 	}
 	repl := d.Cluster.Replication
 	fs.String("config", "", "TOML file with any of these settings under the same names; flags given on the command line win")
@@ -179,6 +182,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.SlowRequest, "slow-request", 500*time.Millisecond, "cluster: log a client request that takes this long or longer, with what each replica did (at most one line a second); 0 = never")
 	fs.DurationVar(&c.BackgroundTarget, "background-target", 0, "cluster: client p99 that background work (hints, handoff, anti-entropy, reaping) backs off to protect; 0 = twice this node's own quiet p99, at least 2ms")
 	fs.BoolVar(&c.BackgroundUnthrottled, "background-unthrottled", false, "cluster: run background work at its full rate whatever the client latency (for comparison)")
+	fs.Var(&c.CompactionRate, "compaction-rate", "cluster: most bytes a second the store's compactions write while the admission controller paces them (it grants between a twentieth of it and all of it; compactions run unpaced when level 0 nears a write stall)")
 	fs.IntVar(&c.TransferRate, "transfer-rate", 20000, "cluster: most records a second this node reads and moves for a new replica's catch-up pulls, as puller and as source; the controller grants between a twentieth of it and all of it")
 	fs.DurationVar(&c.AntiEntropyCycle, "anti-entropy-cycle", 2*time.Minute, "cluster: anti-entropy compares every partition this node holds with another replica once in this time (longer under load); replicas that differ where no client reads converge within it")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
@@ -273,6 +277,8 @@ func (c *config) validate() error {
 		return errors.New("-slow-request must not be negative")
 	case c.BackgroundTarget < 0:
 		return errors.New("-background-target must not be negative")
+	case c.CompactionRate < 1<<20:
+		return errors.New("-compaction-rate must be at least 1m (bytes a second)")
 	case c.AntiEntropyCycle < time.Second:
 		return errors.New("-anti-entropy-cycle must be at least 1s")
 	case c.NodeID != "" && (c.DurableReplicas < 0 || c.DurableReplicas > c.N):
@@ -328,7 +334,7 @@ func (c *config) nodeOptions(logger *slog.Logger) (node.Options, error) {
 		},
 		Replication: cluster.Options{N: c.N, R: c.R, W: c.W, DurableReplicas: c.DurableReplicas,
 			SlowRequest: slowRequest(c.SlowRequest), BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate,
-			AntiEntropyCycle: c.AntiEntropyCycle},
+			CompactionRate: int(c.CompactionRate), AntiEntropyCycle: c.AntiEntropyCycle},
 		InternodeAddr: c.Internode,
 	}
 	return o, nil

@@ -230,6 +230,41 @@ func TestChargedWorkHoldsBackUntilPaid(t *testing.T) {
 	}
 }
 
+// Work that cannot be refused, only slowed (a compaction as it writes), is
+// told how long to wait for the rate to pay for what it did; at the
+// floor a compaction waits in proportion to its bytes.
+func TestOweSaysHowLongToWait(t *testing.T) {
+	law := DefaultLaw()
+	law.Target = time.Millisecond
+	c := New(law, time.Second)
+	task := c.Task("compact", 10, 100, 50)
+	now := time.Unix(0, 0)
+	if d := task.Owe(30, now); d != 0 {
+		t.Fatalf("30 units within a burst of 50 wait %v", d)
+	}
+	if d := task.Owe(120, now); d != time.Second {
+		t.Fatalf("a debt of 100 at 100/s waits %v, want 1s", d)
+	}
+	if d := task.Owe(0, now); d != 0 {
+		t.Fatalf("nothing owed waits %v", d)
+	}
+	// A breach halves the rate to 50/s: the same debt, half paid after the
+	// second, waits longer.
+	for range 300 {
+		c.Foreground.Record(time.Second)
+	}
+	c.Tick(now)
+	if r := task.Rate(); r != 50 {
+		t.Fatalf("rate after a breach %v, want 50", r)
+	}
+	if d := task.Owe(50, now.Add(time.Second)); d != 2*time.Second {
+		t.Fatalf("a debt of 100 at 50/s waits %v, want 2s", d)
+	}
+	if got := task.Worked(); got != 200 {
+		t.Fatalf("worked %d, want the 200 units owed", got)
+	}
+}
+
 // A node serving fewer requests than a window needs to be judged is
 // judged over a longer window, not taken for quiet: its tasks back off
 // when its few clients are slow. Taken for quiet, a node below 800

@@ -178,6 +178,26 @@ func (t *Task) Charge(n int) {
 	t.mu.Unlock()
 }
 
+// Owe charges n units of work already done at now and says how long the
+// caller should wait before doing more, for the grant to have paid them
+// off at the task's current rate: for work that cannot be refused, only
+// slowed (a store compaction, paced as it writes). 0: the grant covered
+// them.
+func (t *Task) Owe(n int64, now time.Time) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refill(now)
+	t.tokens -= float64(n)
+	t.done += uint64(n)
+	if t.tokens >= 0 || t.rate <= 0 {
+		return 0
+	}
+	return time.Duration(-t.tokens / t.rate * float64(time.Second))
+}
+
 // refill adds what the rate accrued since the last grant (under mu).
 func (t *Task) refill(now time.Time) {
 	if !t.filled.IsZero() {

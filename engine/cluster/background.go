@@ -21,6 +21,7 @@ type background struct {
 	hints, handoff, aae, reap *admit.Task
 	aaeScan                   *admit.Task      // records the regular anti-entropy pass reads and takes
 	catchup, transfer         *admit.Task      // the two ends of catch-up pulls (pull.go)
+	compact                   *admit.Task      // bytes the store's compactions write (CompactionPacer)
 	now                       func() time.Time // tests replace it
 }
 
@@ -51,7 +52,35 @@ func newBackground(o Options) background {
 	quarter := max(1, o.TransferRate/4) // a quarter second's worth, at least one record
 	b.catchup = task("catchup", quarter, time.Second/4)
 	b.transfer = task("transfer", quarter, time.Second/4)
+	b.compact = task("compact", max(1, o.CompactionRate/4), time.Second/4)
 	return b
+}
+
+// maxCompactionPause bounds one wait of a paced compaction, so that it
+// soon sees a change of rate, or the store deciding it must not be slowed.
+const maxCompactionPause = 250 * time.Millisecond
+
+// CompactionPacer paces the store's compactions by this node's admission
+// controller (the engine's PaceCompactions takes it): a compaction
+// writing faster than the compact task's grant waits for it. The store
+// stops pacing on its own when its LSM nears a write stall.
+func (n *Node) CompactionPacer() CompactionPacer {
+	return CompactionPacer{task: n.bgw.compact, now: n.bgw.now, sleep: time.Sleep}
+}
+
+// CompactionPacer is what CompactionPacer returns.
+type CompactionPacer struct {
+	task  *admit.Task
+	now   func() time.Time
+	sleep func(time.Duration)
+}
+
+// Pace charges bytes a compaction wrote and waits, at most
+// maxCompactionPause, for the grant to pay them off.
+func (p CompactionPacer) Pace(bytes int64) {
+	if d := p.task.Owe(bytes, p.now()); d > 0 {
+		p.sleep(min(d, maxCompactionPause))
+	}
 }
 
 // foreground records one client request's latency.

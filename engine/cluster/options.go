@@ -81,6 +81,12 @@ type Options struct {
 	// admission controller grants between a twentieth of it and all of
 	// it. Default 20,000.
 	TransferRate int
+	// CompactionRate is the most bytes per second the store's compactions
+	// write while paced by this node's admission controller (see
+	// Node.CompactionPacer); it grants between a twentieth of it and all
+	// of it. The store runs them unpaced when its LSM nears a write stall.
+	// Default 64 MiB/s.
+	CompactionRate int
 	// BackgroundTarget is the foreground p99 this node's background work
 	// (hint delivery, handoff, urgent anti-entropy, reaping) backs off to
 	// protect (package admit). Default 0: twice the node's own quiet p99,
@@ -167,6 +173,9 @@ func (o *Options) EnsureDefaults() {
 	if o.TransferRate == 0 {
 		o.TransferRate = 20000
 	}
+	if o.CompactionRate == 0 {
+		o.CompactionRate = 64 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -183,7 +192,7 @@ func (o *Options) Validate() error {
 	case o.DurableReplicas < 0 || o.DurableReplicas > o.N:
 		return fmt.Errorf("%w: durable replicas must be between 0 and N", ErrOptions)
 	case o.Timeout < 0 || o.RepairWait < 0 || o.HintInterval < 0 || o.HintBatch < 0 || o.HandoffInterval < 0 || o.HandoffBatch < 0 ||
-		o.AntiEntropyCycle < 0 || o.ReapBatch < 0 || o.BackgroundTarget < 0 || o.TransferRate < 0 || o.AntiEntropyRate < 0:
+		o.AntiEntropyCycle < 0 || o.ReapBatch < 0 || o.BackgroundTarget < 0 || o.TransferRate < 0 || o.AntiEntropyRate < 0 || o.CompactionRate < 0:
 		return fmt.Errorf("%w: durations and sizes must not be negative", ErrOptions)
 	}
 	return nil

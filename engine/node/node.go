@@ -238,6 +238,7 @@ func (n *Node) startCluster() error {
 	if n.coord, err = cluster.New(n.eng, &n.topo, n.pool, repl); err != nil {
 		return err
 	}
+	n.eng.PaceCompactions(n.coord.CompactionPacer())
 	l, err := listen(co.InternodeAddr)
 	if err != nil {
 		return fmt.Errorf("internode address: %w", err)

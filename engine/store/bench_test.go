@@ -93,7 +93,7 @@ func BenchmarkPebbleDirect(b *testing.B) {
 				opts := benchOptions(b).withDefaults()
 				cache := pebble.NewCache(opts.CacheBytes)
 				defer cache.Unref()
-				db, err := pebble.Open(opts.Dir, pebbleOptions(&opts, cache, &pebbleEvents{}, new(atomic.Pointer[error])))
+				db, err := pebble.Open(opts.Dir, pebbleOptions(&opts, cache, &pebbleEvents{}, new(atomic.Pointer[error]), nil))
 				if err != nil {
 					b.Fatal(err)
 				}

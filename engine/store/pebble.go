@@ -58,7 +58,7 @@ func (ev *pebbleEvents) listener(log Logger) *pebble.EventListener {
 // pebbleOptions derives Pebble's options from ours: the newest format, our
 // own cache, bloom filters for point reads, and L0/compaction settings for a
 // small (2-core) machine writing large memtables.
-func pebbleOptions(o *Options, cache *pebble.Cache, ev *pebbleEvents, walFailed *atomic.Pointer[error]) *pebble.Options {
+func pebbleOptions(o *Options, cache *pebble.Cache, ev *pebbleEvents, walFailed *atomic.Pointer[error], sched pebble.CompactionScheduler) *pebble.Options {
 	po := &pebble.Options{
 		FS:                 walWatchFS{FS: o.FS, failed: walFailed},
 		Cache:              cache,
@@ -77,6 +77,9 @@ func pebbleOptions(o *Options, cache *pebble.Cache, ev *pebbleEvents, walFailed 
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	if sched != nil {
+		po.Experimental.CompactionScheduler = sched
 	}
 	return po
 }

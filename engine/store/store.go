@@ -17,6 +17,11 @@ type Store struct {
 	db     *pebble.DB
 	cache  *pebble.Cache
 	events pebbleEvents
+	sched  *compactionScheduler
+	// opened is db once Open has it, for compactions that start during
+	// Open (they read it from their own goroutines).
+	opened atomic.Pointer[pebble.DB]
+	press  pressure
 
 	buf  buffer
 	room room
@@ -60,12 +65,14 @@ func Open(opts Options) (*Store, error) {
 	s.gate.init()
 
 	s.cache = pebble.NewCache(opts.CacheBytes)
-	db, err := openPebble(opts.Dir, pebbleOptions(&s.opts, s.cache, &s.events, &s.walFailed))
+	s.sched = newCompactionScheduler(s.lsmPressed)
+	db, err := openPebble(opts.Dir, pebbleOptions(&s.opts, s.cache, &s.events, &s.walFailed, s.sched))
 	if err != nil {
 		s.cache.Unref()
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
 	s.db = db
+	s.opened.Store(db)
 	s.w.init(db, opts.MemTableBytes)
 	go s.run()
 	return s, nil
