@@ -172,9 +172,9 @@ func pattern(stat string) (metric, bool) {
 	}
 	switch field {
 	case "rate":
-		return metric{kind: prometheus.GaugeValue, name: "bg_" + task + "_rate", help: "Records per second the admission controller grants background task " + task + " now."}, true
+		return metric{kind: prometheus.GaugeValue, name: "bg_" + task + "_rate", help: "Work units per second (records; bytes for compact, exchanges for aae_urgent) the admission controller grants background task " + task + " now."}, true
 	case "done":
-		return metric{kind: prometheus.CounterValue, name: "bg_" + task + "_done", help: "Records background task " + task + " has processed."}, true
+		return metric{kind: prometheus.CounterValue, name: "bg_" + task + "_done", help: "Work units (records; bytes for compact, exchanges for aae_urgent) background task " + task + " has processed."}, true
 	case "left":
 		return metric{kind: prometheus.GaugeValue, name: "bg_" + task + "_left", help: "Records background task " + task + " knows are left to do (-1: unknown)."}, true
 	}

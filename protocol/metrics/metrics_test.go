@@ -41,13 +41,13 @@ var sample = []kv.Stat{
 func TestCollectorTranslatesStats(t *testing.T) {
 	c := NewCollector(func() []kv.Stat { return sample })
 	want := `
-# HELP dynamo_bg_handoff_done_total Records background task handoff has processed.
+# HELP dynamo_bg_handoff_done_total Work units (records; bytes for compact, exchanges for aae_urgent) background task handoff has processed.
 # TYPE dynamo_bg_handoff_done_total counter
 dynamo_bg_handoff_done_total 9
 # HELP dynamo_bg_handoff_left Records background task handoff knows are left to do (-1: unknown).
 # TYPE dynamo_bg_handoff_left gauge
 dynamo_bg_handoff_left -1
-# HELP dynamo_bg_handoff_rate Records per second the admission controller grants background task handoff now.
+# HELP dynamo_bg_handoff_rate Work units per second (records; bytes for compact, exchanges for aae_urgent) the admission controller grants background task handoff now.
 # TYPE dynamo_bg_handoff_rate gauge
 dynamo_bg_handoff_rate 400
 # HELP dynamo_bg_hints_backoff_age_seconds Seconds since the admission controller last slowed background task hints (absent: never).
