@@ -411,4 +411,19 @@ func TestHandoffWaitsForABusyOwner(t *testing.T) {
 	if _, found, _ := joiner.eng.Record([]byte(lacked), nil); !found {
 		t.Fatalf("the joiner lacks %s after the handoff", lacked)
 	}
+	// Everything handed off, a round reads nothing: the old owners' own
+	// trees show the partitions empty (their tombstones are not scanned).
+	scans := func() (n uint64) {
+		for _, tn := range c.nodes[:4] {
+			n += tn.node.stats.handoffScans.Load()
+		}
+		return n
+	}
+	before2 := scans()
+	for _, tn := range c.nodes[:4] {
+		tn.node.HandOff()
+	}
+	if got := scans() - before2; got != 0 {
+		t.Fatalf("a handoff round after everything was handed off read %d segments", got)
+	}
 }

@@ -27,6 +27,7 @@ type counters struct {
 	handedOffHeld                         atomic.Uint64 // records handed off without sending: every owner held them
 	handoffsWaited                        atomic.Uint64 // handoff batches put off: an owner is catching up the partition
 	handoffSegmentsHeld                   atomic.Uint64 // merkle segments handed off whole: every owner's leaf matched
+	handoffScans                          atomic.Uint64 // segments handoff read, each found not empty in this node's tree
 	verified                              atomic.Uint64 // suspected owners that answered a ping before a conditional write
 	forwardsWaitedOut                     atomic.Uint64 // forwards that failed maybe delivered, waited out before moving on
 	aaeRounds, aaeSegments, aaeRepaired   atomic.Uint64
@@ -94,6 +95,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_handed_off_held", Value: u(n.stats.handedOffHeld.Load())},
 		kv.Stat{Name: "cluster_handoffs_waiting_catch_up", Value: u(n.stats.handoffsWaited.Load())},
 		kv.Stat{Name: "cluster_handoff_segments_held", Value: u(n.stats.handoffSegmentsHeld.Load())},
+		kv.Stat{Name: "cluster_handoff_scans", Value: u(n.stats.handoffScans.Load())},
 		kv.Stat{Name: "cluster_suspects_verified", Value: u(n.stats.verified.Load())},
 		kv.Stat{Name: "cluster_reads_refused_catching_up", Value: u(n.stats.readsNotReady.Load())},
 		kv.Stat{Name: "cluster_aae_exchanges", Value: u(n.stats.aaeRounds.Load())},

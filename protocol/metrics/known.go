@@ -125,6 +125,7 @@ var known = map[string]metric{
 	"cluster_reads_around_catching_up":    {kind: counter, help: "Reads coordinated here that left out a replica heard catching up the key's partition (it would have read through), asking the others that make R."},
 	"cluster_read_hedges":                 {kind: counter, help: "Replicas left out of a read as catching up that the read asked after all, because its other targets had not answered within half the replica timeout."},
 	"cluster_handoffs_waiting_catch_up":   {kind: counter, help: "Handoff batches put off because an owner is still catching up the partition (its pull brings the records; they drop once it holds them)."},
+	"cluster_handoff_scans":               {kind: counter, help: "Merkle segments of partitions this node no longer replicates that handoff read; a segment its own kept tree shows empty is not read."},
 	"cluster_handoff_segments_held":       {kind: counter, help: "Merkle segments of partitions this node no longer replicates that it handed off whole: every owner's leaf matched its records, so they dropped without a question per key."},
 	"cluster_catch_up_pulls_busy":         {kind: counter, help: "Catch-up pulls a source refused because its grant for serving them was spent (it backed off for its clients)."},
 	"cluster_catch_up_serves_refused":     {kind: counter, help: "Catch-up pulls this node refused because its grant for serving them was spent."},
