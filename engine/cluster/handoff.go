@@ -109,8 +109,8 @@ func (n *Node) handOffByTree(t *Topology, p int, owners []string, budget int, sp
 	}
 	var heldHere [merkle.Leaves]bool
 	empty := true
-	for seg, l := range leafDigests(mine.AppendLeaves(nil)) {
-		heldHere[seg] = l != (merkle.Digest{})
+	for seg := range merkle.Leaves {
+		heldHere[seg] = mine.Leaf(seg) != (merkle.Digest{})
 		empty = empty && !heldHere[seg]
 	}
 	if empty {
@@ -250,15 +250,6 @@ func (n *Node) handOffPartition(t *Topology, owners []string, lo, hi uint64, bud
 		cursor = next
 	}
 	return moved
-}
-
-// leafDigests splits leaves as merkle.Tree.AppendLeaves encodes them.
-func leafDigests(leaves []byte) []merkle.Digest {
-	out := make([]merkle.Digest, len(leaves)/merkle.DigestSize)
-	for i := range out {
-		copy(out[i][:], leaves[i*merkle.DigestSize:])
-	}
-	return out
 }
 
 // handoffCost is the work of one handoff round: records sent, and records

@@ -110,6 +110,10 @@ func (t *Tree) Seal() {
 // Root is the tree's root hash.
 func (t *Tree) Root() Digest { return t.nodes[1] }
 
+// Leaf is segment i's digest: the XOR of its items' digests, zero for an
+// empty segment.
+func (t *Tree) Leaf(i int) Digest { return t.nodes[Leaves+i] }
+
 // AppendLeaves appends the leaf digests, the form a replica sends.
 func (t *Tree) AppendLeaves(dst []byte) []byte {
 	for _, d := range t.nodes[Leaves:] {

@@ -85,6 +85,22 @@ func TestOrderIndependentAndSensitive(t *testing.T) {
 	}
 }
 
+// Leaf is a segment's digest as AppendLeaves encodes it, and zero for an
+// empty segment (handoff reads which segments hold anything from it).
+func TestLeaf(t *testing.T) {
+	one := build(t, 0, 0, []item{{1 << 60, "k", "r"}})
+	leaves := one.AppendLeaves(nil)
+	for i := range Leaves {
+		l := one.Leaf(i)
+		if string(l[:]) != string(leaves[i*DigestSize:(i+1)*DigestSize]) {
+			t.Fatalf("Leaf(%d) differs from its encoding", i)
+		}
+		if full := i == one.Segment(1<<60); (l != Digest{}) != full {
+			t.Fatalf("Leaf(%d) = %x; the one item is in segment %d", i, l, one.Segment(1<<60))
+		}
+	}
+}
+
 // BenchmarkItemDigest is the cost a kept tree adds to a write, twice
 // (engine/trees.go): a 1 KiB record.
 func BenchmarkItemDigest(b *testing.B) {
