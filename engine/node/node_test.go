@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -235,5 +236,22 @@ func TestRingReplicasFollowN(t *testing.T) {
 	o.EnsureDefaults()
 	if err := o.Validate(); err != nil || o.Cluster.Membership.Ring.Replicas != 2 || !o.Engine.Replicated {
 		t.Fatalf("ring replicas %d, engine replicated %v, err %v", o.Cluster.Membership.Ring.Replicas, o.Engine.Replicated, err)
+	}
+}
+
+// The layers' own defaults discard log lines when they have no logger;
+// the node's must reach them first. The coordinator's (slow requests,
+// handoff, hints, anti-entropy repairs) were discarded in every dynamod.
+func TestEveryLayerLogsToTheNodesLogger(t *testing.T) {
+	var buf strings.Builder
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	o := Options{Logger: l, Cluster: &ClusterOptions{}}
+	o.EnsureDefaults()
+	for name, got := range map[string]*slog.Logger{
+		"engine": o.Engine.Logger, "cluster": o.Cluster.Replication.Logger, "membership": o.Cluster.Membership.Logger,
+	} {
+		if got != l {
+			t.Errorf("the %s layer logs elsewhere than the node's logger", name)
+		}
 	}
 }

@@ -69,6 +69,15 @@ func (o *Options) EnsureDefaults() {
 	}
 	if c := o.Cluster; c != nil {
 		o.Engine.Replicated = true
+		// Before the layer's own defaults, which discard its log lines
+		// when it has no logger: they did, in every dynamod, until a
+		// bench-join run with -slow-request 50ms logged nothing.
+		if c.Replication.Logger == nil {
+			c.Replication.Logger = o.Logger
+		}
+		if c.Membership.Logger == nil {
+			c.Membership.Logger = o.Logger
+		}
 		c.Replication.EnsureDefaults()
 		if c.InternodeAddr == "" {
 			c.InternodeAddr = DefaultInternodeAddr
