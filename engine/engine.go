@@ -14,12 +14,14 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/pace"
 	"github.com/dynamo-kv/dynamo/engine/record"
+	"github.com/dynamo-kv/dynamo/engine/store"
 )
 
 // Engine is a node's versioned store. It implements KV.
 type Engine struct {
 	opts   Options
 	st     Storage
+	later  laterStorage // st, when it can defer durability waits; else nil
 	actors actors
 	clock  *hlc.Clock
 
@@ -55,6 +57,9 @@ type scratch struct {
 	peer record.Record // a replica's record being merged in
 	ctx  dvv.Context
 	res  dvv.Context
+	// waits are the writes made under a lock whose durability is still
+	// to be awaited once it is released (see laterStorage).
+	waits []store.Pending
 }
 
 // Open opens (or creates) the engine's store and starts its reaper.
@@ -78,6 +83,7 @@ func Open(opts Options) (*Engine, error) {
 		stop:    make(chan struct{}),
 		scratch: sync.Pool{New: func() any { return new(scratch) }},
 	}
+	e.later, _ = st.(laterStorage)
 	if err := e.loadMeta(); err != nil {
 		st.Close()
 		return nil, err
@@ -339,6 +345,16 @@ func (e *Engine) PutRecord(key []byte, req *kv.PutRequest, recDst []byte, owed .
 func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord bool, owed []string) (kv.PutResult, []byte, error) {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
+	res, recDst, err := e.putLocked(key, req, recDst, wantRecord, owed, s)
+	if werr := s.await(); err == nil && werr != nil {
+		return kv.PutResult{}, recDst, werr
+	}
+	return res, recDst, err
+}
+
+// putLocked is put under the key's lock; the durability the write asks
+// for is awaited after it is released.
+func (e *Engine) putLocked(key []byte, req *kv.PutRequest, recDst []byte, wantRecord bool, owed []string, s *scratch) (kv.PutResult, []byte, error) {
 	mu, found, err := e.lockRecord(key, s)
 	if err != nil {
 		return kv.PutResult{}, recDst, err
@@ -424,11 +440,11 @@ func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord b
 		d = e.opts.Durability
 	}
 	for _, owner := range owed {
-		if err := e.addHintLocked(owner, key, d); err != nil {
+		if err := e.addHintLocked(s, owner, key, d); err != nil {
 			return kv.PutResult{}, recDst, err
 		}
 	}
-	if err := e.writeRecord(s.key, oldRecord(found, raw), s.enc, d); err != nil {
+	if err := e.writeRecord(s, s.key, oldRecord(found, raw), s.enc, d); err != nil {
 		return kv.PutResult{}, recDst, err
 	}
 	e.observe(Event{What: EventPut, Key: key, Record: s.enc, Dot: dot})
@@ -538,8 +554,8 @@ func (e *Engine) readRecord(dataKey, dst []byte) ([]byte, bool, error) {
 // updates the cache, under the key's lock, so the cache never holds a
 // record older than the store's; the key's partition tree follows (see
 // trees.go).
-func (e *Engine) writeRecord(dataKey, old, rec []byte, d kv.Durability) error {
-	if err := e.stored(dataHash(dataKey), userKey(dataKey), dataKey, old, rec, d); err != nil {
+func (e *Engine) writeRecord(s *scratch, dataKey, old, rec []byte, d kv.Durability) error {
+	if err := e.stored(s, dataHash(dataKey), userKey(dataKey), dataKey, old, rec, d); err != nil {
 		e.cache.Delete(userKey(dataKey)) // what the store holds is now uncertain
 		return err
 	}

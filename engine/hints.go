@@ -40,13 +40,21 @@ func (e *Engine) AddHint(owner string, key []byte, d kv.Durability) error {
 	if len(key) == 0 || len(key) > kv.MaxKeyLen {
 		return kv.ErrKeyTooLong
 	}
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
 	mu := e.lockFor(hashKey(key))
 	mu.Lock()
-	defer mu.Unlock()
-	return e.addHintLocked(owner, key, d)
+	err := e.addHintLocked(s, owner, key, d)
+	mu.Unlock()
+	if werr := s.await(); err == nil {
+		err = werr
+	}
+	return err
 }
 
-func (e *Engine) addHintLocked(owner string, key []byte, d kv.Durability) error {
+// addHintLocked records owner's hint for key; the caller holds the key's
+// lock and awaits s (nil: the write is durable on return).
+func (e *Engine) addHintLocked(s *scratch, owner string, key []byte, d kv.Durability) error {
 	if d == kv.DurabilityDefault {
 		d = e.opts.Durability
 	}
@@ -56,7 +64,7 @@ func (e *Engine) addHintLocked(owner string, key []byte, d kv.Durability) error 
 	if err != nil {
 		return err
 	}
-	if err := e.st.Set(hk, nil, d); err != nil {
+	if err := e.write(s, hk, nil, false, d); err != nil {
 		return err
 	}
 	if !had {
@@ -165,7 +173,7 @@ func (e *Engine) dropIf(key []byte, what EventKind, keep func(cur []byte, r *rec
 	if hinted, err := e.HasHints(key); err != nil || hinted {
 		return false, err
 	}
-	if err := e.stored(dataHash(s.key), key, s.key, s.raw, nil, kv.Buffered); err != nil {
+	if err := e.stored(nil, dataHash(s.key), key, s.key, s.raw, nil, kv.Buffered); err != nil {
 		return false, err
 	}
 	e.cache.Delete(key)

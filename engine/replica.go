@@ -54,6 +54,16 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d kv.Durability, owed ...str
 func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (changed bool, digest uint64, err error) {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
+	changed, digest, err = e.mergeLocked(key, rec, d, owed, s)
+	if werr := s.await(); err == nil && werr != nil {
+		return false, 0, werr
+	}
+	return changed, digest, err
+}
+
+// mergeLocked is Merge under the key's lock; the durability d asks for is
+// awaited after it is released.
+func (e *Engine) mergeLocked(key, rec []byte, d kv.Durability, owed []string, s *scratch) (changed bool, digest uint64, err error) {
 	if err := record.Decode(&s.peer, rec); err != nil {
 		return false, 0, fmt.Errorf("engine: merging key %q: %w", key, err)
 	}
@@ -69,7 +79,7 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 	if e.fence.strip(key, &s.peer, rec, e.now()) {
 		e.stats.fenced.Add(1)
 		if !found && len(s.peer.Siblings) == 0 {
-			return false, 0, e.flushFor(d)
+			return false, 0, e.flushFor(s, d)
 		}
 	}
 	var local dvv.Clock
@@ -89,33 +99,20 @@ func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (change
 		if owner == "" {
 			continue
 		}
-		if err := e.addHintLocked(owner, key, d); err != nil {
+		if err := e.addHintLocked(s, owner, key, d); err != nil {
 			return false, 0, err
 		}
 	}
 	if found && string(s.enc) == string(raw) {
-		return false, Digest(raw), e.flushFor(d)
+		return false, Digest(raw), e.flushFor(s, d)
 	}
-	if err := e.writeRecord(s.key, oldRecord(found, raw), s.enc, d); err != nil {
+	if err := e.writeRecord(s, s.key, oldRecord(found, raw), s.enc, d); err != nil {
 		return false, 0, err
 	}
 	e.observe(Event{What: EventMerge, Key: key, Record: s.enc})
 	e.stats.replaced(len(s.key), found, found && hasValue(&s.rec), len(raw), true, hasValue(merged), len(s.enc))
 	e.stats.merges.Add(1)
 	return true, Digest(s.enc), nil
-}
-
-// flushFor makes a merge that wrote nothing as durable as d asked: the
-// sender may be about to drop its own copy (handoff, hint delivery)
-// trusting this one, which may still be buffered here. A durable merge
-// also makes durable everything this node acknowledged before it, which
-// lets a sender make a whole batch durable with one (see the cluster's
-// transferDurability).
-func (e *Engine) flushFor(d kv.Durability) error {
-	if d != kv.WAL && d != kv.Sync {
-		return nil
-	}
-	return e.st.Flush()
 }
 
 // MergeRecords appends to dst the merge of two encoded records of one key

@@ -113,13 +113,8 @@ func (tr *trees) partitionSet(lo, hi uint64) (*treeSet, error) {
 // dataKey, the key's old record being old (nil: none), and keeps the
 // key's partition tree, if one is kept, up to date. The caller holds the
 // key's stripe lock.
-func (e *Engine) stored(hash uint64, key, dataKey, old, rec []byte, d kv.Durability) error {
-	write := func() error {
-		if rec != nil {
-			return e.st.Set(dataKey, rec, d)
-		}
-		return e.st.Delete(dataKey, d)
-	}
+func (e *Engine) stored(s *scratch, hash uint64, key, dataKey, old, rec []byte, d kv.Durability) error {
+	write := func() error { return e.write(s, dataKey, rec, rec == nil, d) }
 	if !e.opts.Replicated {
 		return write() // a single node compares no trees: PartitionTree keeps none
 	}
