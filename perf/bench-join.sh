@@ -39,6 +39,9 @@ STILL=${STILL:-5}
 # AFTER seconds of the same load once the join is done (0: none).
 AFTER=${AFTER:-$IDLE}
 JOIN_MAX=${JOIN_MAX:-900}
+# Nodes log a request slower than SLOW with what each replica did (one
+# line a second at most): where a stall in the join's timeline came from.
+SLOW=${SLOW:-50ms}
 BASE=${BASE:-21410}
 OUT=${OUT:-perf/results}
 make -s build
@@ -74,16 +77,20 @@ ms() {
 # cpu_ticks PID: the user + system clock ticks the process has used.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# rq_wait PID: nanoseconds the process's threads have waited on a run
+# queue, and the time slices they have run (the kernel's schedstat).
+rq_wait() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{w += $2; n += $3} END {printf "%.0f %.0f\n", w, n}'; }
+
 # sample FILE: every SAMPLE seconds, one line per node of what its
 # controller sees and does and what the node costs (CPU % of one core
 # since the line before), until killed. Where a tail comes from is read
 # against loadgen's per-second slowest request (the JSON's timeline).
 SAMPLE=${SAMPLE:-5}
 sample() {
-  local file=$1 t0 i pid now prev=() cur hz
+  local file=$1 t0 i pid now prev=() cur hz rqprev=() rq
   hz=$(getconf CLK_TCK)
   t0=$(date +%s)
-  printf '%-5s %-3s %5s %9s %9s %8s %8s %8s %8s %6s %9s %5s %8s\n' t node cpu% win_p99us target_us win_reqs catchup transfer handoff aae compact_B/s l0 stalls >"$file"
+  printf '%-5s %-3s %5s %6s %9s %9s %8s %8s %6s %8s %8s %8s %6s %9s %5s %8s\n' t node cpu% rq_us win_p99us target_us win_reqs sched_us q_bo catchup transfer handoff aae compact_B/s l0 stalls >"$file"
   while :; do
     now=$(($(date +%s) - t0))
     for i in 1 2 3 4; do
@@ -92,11 +99,16 @@ sample() {
       local pct=-
       [ -n "${prev[$i]:-}" ] && pct=$(((cur - prev[i]) * 100 / hz / SAMPLE))
       prev[i]=$cur
+      # rq_us: the mean wait for a CPU per time slice since the line before.
+      rq=$(rq_wait "$pid")
+      local rqus=-
+      [ -n "${rqprev[$i]:-}" ] && rqus=$(awk -v a="${rqprev[$i]}" -v b="$rq" 'BEGIN {split(a, x, " "); split(b, y, " "); n = y[2] - x[2]; v = 0; if (n > 0) v = (y[1] - x[1]) / n / 1000; printf "%.0f", v}')
+      rqprev[i]=$rq
       local s
       s=$(exec 3<>"/dev/tcp/127.0.0.1/$((BASE + i))" && printf 'stats\r\nquit\r\n' >&3 && tr -d '\r' <&3) || continue
-      printf '%-5s n%-2s %5s %9s %9s %8s %8s %8s %8s %6s %9s %5s %8s\n' "$now" "$i" "$pct" $(awk '$1 == "STAT" {v[$2] = $3} END {
-        split("bg_window_p99_us bg_target_p99_us bg_window_requests bg_catchup_rate bg_transfer_rate bg_handoff_rate bg_aae_rate bg_compact_rate pebble_l0_files pebble_write_stalls", k, " ")
-        for (j = 1; j <= 10; j++) printf "%s ", (k[j] in v ? v[k[j]] : "-") }' <<<"$s") >>"$file"
+      printf '%-5s n%-2s %5s %6s %9s %9s %8s %8s %6s %8s %8s %8s %6s %9s %5s %8s\n' "$now" "$i" "$pct" "$rqus" $(awk '$1 == "STAT" {v[$2] = $3} END {
+        split("bg_window_p99_us bg_target_p99_us bg_window_requests bg_queue_sched_p99_us bg_backoffs_queueing bg_catchup_rate bg_transfer_rate bg_handoff_rate bg_aae_rate bg_compact_rate pebble_l0_files pebble_write_stalls", k, " ")
+        for (j = 1; j <= 12; j++) printf "%s ", (k[j] in v ? v[k[j]] : "-") }' <<<"$s") >>"$file"
     done
     sleep "$SAMPLE"
   done
@@ -115,8 +127,8 @@ print(" ".join("t=%d max=%.0fms" % (p["t"], p["max_ms"]) for p in sorted(pts, ke
 all_row() { awk '/^all /{print $6, $7}' "$1"; }
 
 run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_secs
-  local mode=$1 flags=()
-  [ "$mode" = unthrottled ] && flags=(-background-unthrottled)
+  local mode=$1 flags=(-slow-request "$SLOW")
+  [ "$mode" = unthrottled ] && flags+=(-background-unthrottled)
   DIR="$work/cluster" BASE=$BASE perf/cluster.sh start 3 -- -n 3 -r 2 -w 2 "${flags[@]}" >/dev/null
   for _ in $(seq 100); do
     ./bin/dynctl -node "127.0.0.1:$((BASE + 1))" status 2>/dev/null | grep -c ' up ' | grep -q 3 && break
@@ -137,15 +149,23 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
   echo "   capacity $capacity ops/s closed loop; open loop at $rate ops/s${RATE:+ (RATE)}"
   # The preload leaves the stores compacting (25 level-0 files per node
   # at 1,000,000 keys); an idle phase measured over that is not idle.
-  local t=0 debt
+  # Settled: no debt, or no compaction finished on any node for 10 s.
+  # Pebble's debt estimate counts level 0's files whether or not it means
+  # to compact them, so it stayed near 494 MB at 200,000 keys, and the
+  # wait always ran its full SETTLE_MAX.
+  local t=0 debt done_then="" done_now
   while :; do
-    debt=0
-    for i in 1 2 3; do debt=$((debt + $(stat $((BASE + i)) pebble_compaction_debt))); done
-    [ "$debt" -eq 0 ] || [ "$t" -ge "$SETTLE_MAX" ] && break
-    sleep 5
-    t=$((t + 5))
+    debt=0 done_now=""
+    for i in 1 2 3; do
+      debt=$((debt + $(stat $((BASE + i)) pebble_compaction_debt)))
+      done_now+="$(stat $((BASE + i)) pebble_compactions) "
+    done
+    [ "$debt" -eq 0 ] || [ "$done_now" = "$done_then" ] || [ "$t" -ge "$SETTLE_MAX" ] && break
+    done_then=$done_now
+    sleep 10
+    t=$((t + 10))
   done
-  echo "   compactions settled for ${t}s (debt left $debt bytes)"
+  echo "   compactions settled for ${t}s (debt left $debt bytes; compactions done per node: $done_now)"
   local common=(-target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -mix get=9,set=1 -rate "$rate" -warmup 1s -quiet -preload 0)
   sample "$OUT/$mode-idle-samples.txt" &
   smp=$!

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
 	"github.com/dynamo-kv/dynamo/engine"
+	"github.com/dynamo-kv/dynamo/engine/admit"
 	"github.com/dynamo-kv/dynamo/engine/cluster"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/membership"
@@ -62,6 +63,8 @@ type config struct {
 	GossipKeyFile   string
 	// Background work's admission controller.
 	BackgroundTarget      time.Duration
+	QueueTarget           time.Duration
+	RunQueueTarget        time.Duration
 	SlowRequest           time.Duration
 	BackgroundUnthrottled bool
 	TransferRate          int
@@ -180,6 +183,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.Partitions, "partitions", d.Cluster.Membership.Ring.Partitions, "cluster: partitions Q (a power of two), fixed when the cluster is created")
 	fs.IntVar(&c.DurableReplicas, "durable-replicas", 0, "cluster: how many replicas of each write (coordinator first) fsync it; the others use -durability")
 	fs.DurationVar(&c.SlowRequest, "slow-request", 500*time.Millisecond, "cluster: log a client request that takes this long or longer, with what each replica did (at most one line a second); 0 = never")
+	fs.DurationVar(&c.QueueTarget, "queue-target", 2*time.Millisecond, "cluster: p99 wait of this process's runnable goroutines for the Go scheduler over a 250ms period, past which background work backs off, on a node with clients or without; 0 = ignore it")
+	fs.DurationVar(&c.RunQueueTarget, "runqueue-target", 100*time.Microsecond, "cluster: mean wait of this process's threads on the kernel's run queues per time slice over a 250ms period, past which background work backs off (the cores are oversubscribed); 0 = ignore it")
 	fs.DurationVar(&c.BackgroundTarget, "background-target", 0, "cluster: client p99 that background work (hints, handoff, anti-entropy, reaping) backs off to protect; 0 = twice this node's own quiet p99, at least 2ms")
 	fs.BoolVar(&c.BackgroundUnthrottled, "background-unthrottled", false, "cluster: run background work at its full rate whatever the client latency (for comparison)")
 	fs.Var(&c.CompactionRate, "compaction-rate", "cluster: most bytes a second the store's compactions write while the admission controller paces them (it grants between a twentieth of it and all of it; compactions run unpaced when level 0 nears a write stall)")
@@ -275,6 +280,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("need 1 <= -r, -w <= -n (got n=%d r=%d w=%d)", c.N, c.R, c.W)
 	case c.SlowRequest < 0:
 		return errors.New("-slow-request must not be negative")
+	case c.QueueTarget < 0 || c.RunQueueTarget < 0:
+		return errors.New("-queue-target and -runqueue-target must not be negative")
 	case c.BackgroundTarget < 0:
 		return errors.New("-background-target must not be negative")
 	case c.CompactionRate < 1<<20:
@@ -333,11 +340,24 @@ func (c *config) nodeOptions(logger *slog.Logger) (node.Options, error) {
 			Ring: ring.Config{Partitions: c.Partitions},
 		},
 		Replication: cluster.Options{N: c.N, R: c.R, W: c.W, DurableReplicas: c.DurableReplicas,
-			SlowRequest: slowRequest(c.SlowRequest), BackgroundTarget: c.BackgroundTarget, BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate,
+			SlowRequest: slowRequest(c.SlowRequest), BackgroundTarget: c.BackgroundTarget, Queues: c.queues(), BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate,
 			CompactionRate: int(c.CompactionRate), AntiEntropyCycle: c.AntiEntropyCycle},
 		InternodeAddr: c.Internode,
 	}
 	return o, nil
+}
+
+// queues are the admission controller's queueing signals the flags turn
+// on.
+func (c *config) queues() []admit.Queue {
+	var qs []admit.Queue
+	if c.QueueTarget > 0 {
+		qs = append(qs, admit.Queue{Name: "sched_p99", Target: c.QueueTarget, Read: admit.SchedLatencies()})
+	}
+	if read := admit.RunQueueWait(); c.RunQueueTarget > 0 && read != nil {
+		qs = append(qs, admit.Queue{Name: "runqueue", Target: c.RunQueueTarget, Read: read})
+	}
+	return qs
 }
 
 // recordCache maps the flag (0 = off) to the engine option (0 = default).

@@ -25,6 +25,12 @@ type Controller struct {
 	// for want of requests.
 	stretched int
 	tasks     []*Task
+
+	// queues are the queueing signals (SetQueueing), judged every
+	// period; delays their last readings.
+	queues   []Queue
+	delays   []time.Duration
+	backoffs [2]uint64 // by cause: foreground latency, queueing
 }
 
 // New returns a controller that moves rates once per period by law.
@@ -32,6 +38,22 @@ func New(law Law, period time.Duration) *Controller {
 	c := &Controller{law: law, period: period}
 	c.target = c.targetNow()
 	return c
+}
+
+// SetQueueing gives the controller its queueing signals (SchedLatencies
+// and RunQueueWait in a real process; none in the simulator, whose nodes
+// share one). Each is read every period; one over its target backs every
+// task off.
+func (c *Controller) SetQueueing(qs ...Queue) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queues = nil
+	for _, q := range qs {
+		if q.Read != nil && q.Target > 0 {
+			c.queues = append(c.queues, q)
+		}
+	}
+	c.delays = make([]time.Duration, len(c.queues))
 }
 
 // Task registers a background task: rates in work units per second,
@@ -63,9 +85,14 @@ func (c *Controller) Tick(now time.Time) {
 	c.Foreground.Snapshot(&cur)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	queued := c.judgeQueueing()
 	w := Between(&c.prev, &cur)
-	if w.Count < c.law.MinSamples && c.stretched < maxStretch {
+	closing := w.Count >= c.law.MinSamples || c.stretched >= maxStretch
+	if !closing {
 		c.stretched++
+		if queued {
+			c.move(now, true, 1)
+		}
 		return
 	}
 	c.stretched = 0
@@ -74,7 +101,39 @@ func (c *Controller) Tick(now time.Time) {
 		c.quiet.add(w.P99)
 	}
 	c.target = c.targetNow()
-	breached := c.law.Breached(w, c.target)
+	late := c.law.Breached(w, c.target)
+	switch {
+	case late:
+		c.move(now, true, 0)
+	case queued:
+		c.move(now, true, 1)
+	default:
+		c.move(now, false, 0)
+	}
+}
+
+// judgeQueueing reads every queueing signal's last period and reports
+// whether one was over its target (under mu).
+func (c *Controller) judgeQueueing() bool {
+	over := false
+	for i, q := range c.queues {
+		d, ok := q.Read()
+		if !ok {
+			c.delays[i] = 0
+			continue
+		}
+		c.delays[i] = d
+		over = over || d > q.Target
+	}
+	return over
+}
+
+// move steps every task's rate once, down for a breach by cause (0
+// foreground latency, 1 queueing), up otherwise (under mu).
+func (c *Controller) move(now time.Time, breached bool, cause int) {
+	if breached {
+		c.backoffs[cause]++
+	}
 	for _, t := range c.tasks {
 		t.mu.Lock()
 		t.rate = c.law.Next(t.rate, t.floor, t.ceiling, breached)
@@ -107,6 +166,13 @@ func (c *Controller) Stats(now time.Time) []kv.Stat {
 		{Name: "bg_target_p99_us", Value: us(c.target)},
 		{Name: "bg_window_p99_us", Value: us(c.last.P99)},
 		{Name: "bg_window_requests", Value: strconv.FormatUint(c.last.Count, 10)},
+		{Name: "bg_backoffs_latency", Value: strconv.FormatUint(c.backoffs[0], 10)},
+		{Name: "bg_backoffs_queueing", Value: strconv.FormatUint(c.backoffs[1], 10)},
+	}
+	for i, q := range c.queues {
+		out = append(out,
+			kv.Stat{Name: "bg_queue_" + q.Name + "_us", Value: us(c.delays[i])},
+			kv.Stat{Name: "bg_queue_" + q.Name + "_target_us", Value: us(q.Target)})
 	}
 	for _, t := range c.tasks {
 		t.mu.Lock()

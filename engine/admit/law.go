@@ -4,7 +4,9 @@ import "time"
 
 // Law moves a task's rate once per window, by additive increase and
 // multiplicative decrease (AIMD) on one binary signal: was the window's
-// foreground p99 over the target?
+// foreground p99 over the target, or, in any period, a queueing signal
+// over its own (Controller.SetQueueing)? The queueing signals are what
+// a node without clients of its own (a joiner) backs off by.
 //
 // Why it is stable: suppose foreground p99 exceeds the target exactly when
 // background work runs faster than some rate r* (latency grows with the

@@ -33,6 +33,7 @@ func newBackground(o Options) background {
 		period = admitPeriod
 	}
 	b := background{ctl: admit.New(law, period), now: time.Now}
+	b.ctl.SetQueueing(o.Queues...)
 	task := func(name string, batch int, interval time.Duration) *admit.Task {
 		ceiling := float64(batch)
 		if interval > 0 {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/engine/admit"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -94,6 +95,12 @@ type Options struct {
 	// whatever the foreground latency (to compare against).
 	BackgroundTarget      time.Duration
 	BackgroundUnthrottled bool
+	// Queues are the controller's queueing signals (admit.SchedLatencies,
+	// admit.RunQueueWait; dynamod sets them, the simulator, whose nodes
+	// share a process, does not): a period in which one is over its
+	// target backs background work off, on a node with clients or
+	// without.
+	Queues []admit.Queue
 	// ReadyRing is the last ring this node held every partition of (what
 	// an earlier run handed OnReady): its first ring is compared with it,
 	// so partitions it gained while it was down, or left half pulled when

@@ -147,7 +147,9 @@ var known = map[string]metric{
 	"cluster_write_repairs":               {kind: counter, help: "Replicas found to hold more than a write sent, repaired at once."},
 
 	// The background controller (engine/admit).
-	"bg_target_p99_us":   {kind: gauge, scale: 1e-6, name: "bg_target_p99_seconds", help: "Foreground p99 latency the admission controller holds background work under."},
-	"bg_window_p99_us":   {kind: gauge, scale: 1e-6, name: "bg_window_p99_seconds", help: "Foreground p99 latency of the last controller window."},
-	"bg_window_requests": {kind: gauge, help: "Foreground requests in the last controller window."},
+	"bg_target_p99_us":     {kind: gauge, scale: 1e-6, name: "bg_target_p99_seconds", help: "Foreground p99 latency the admission controller holds background work under."},
+	"bg_window_p99_us":     {kind: gauge, scale: 1e-6, name: "bg_window_p99_seconds", help: "Foreground p99 latency of the last controller window."},
+	"bg_window_requests":   {kind: gauge, help: "Foreground requests in the last controller window."},
+	"bg_backoffs_latency":  {kind: counter, help: "Times the admission controller slowed background work because the foreground p99 was over its target."},
+	"bg_backoffs_queueing": {kind: counter, help: "Times the admission controller slowed background work because this process waited for a CPU longer than a queueing target."},
 }

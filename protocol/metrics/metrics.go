@@ -166,6 +166,15 @@ func pattern(stat string) (metric, bool) {
 	if !strings.HasPrefix(stat, "bg_") {
 		return metric{}, false
 	}
+	if q, ok := strings.CutPrefix(stat, "bg_queue_"); ok && strings.HasSuffix(q, "_us") {
+		if name, ok := strings.CutSuffix(q, "_target_us"); ok {
+			return metric{kind: prometheus.GaugeValue, scale: 1e-6, name: "bg_queue_" + name + "_target_seconds",
+				help: "Queueing signal " + name + " over which the admission controller slows background work."}, true
+		}
+		name := strings.TrimSuffix(q, "_us")
+		return metric{kind: prometheus.GaugeValue, scale: 1e-6, name: "bg_queue_" + name + "_seconds",
+			help: "Queueing signal " + name + " over the controller's last period: how long this process waited for a CPU (0: too little to judge)."}, true
+	}
 	task, field, ok := cutLast(strings.TrimPrefix(stat, "bg_"))
 	if !ok {
 		return metric{}, false
