@@ -345,6 +345,7 @@ func (e *Engine) PutRecord(key []byte, req *kv.PutRequest, recDst []byte, owed .
 func (e *Engine) put(key []byte, req *kv.PutRequest, recDst []byte, wantRecord bool, owed []string) (kv.PutResult, []byte, error) {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
+	defer s.dropWaits()
 	res, recDst, err := e.putLocked(key, req, recDst, wantRecord, owed, s)
 	if werr := s.await(); err == nil && werr != nil {
 		return kv.PutResult{}, recDst, werr

@@ -42,6 +42,7 @@ func (e *Engine) AddHint(owner string, key []byte, d kv.Durability) error {
 	}
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
+	defer s.dropWaits()
 	mu := e.lockFor(hashKey(key))
 	mu.Lock()
 	err := e.addHintLocked(s, owner, key, d)

@@ -54,6 +54,7 @@ func (e *Engine) MergeRecordHinted(key, rec []byte, d kv.Durability, owed ...str
 func (e *Engine) Merge(key, rec []byte, d kv.Durability, owed ...string) (changed bool, digest uint64, err error) {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
+	defer s.dropWaits()
 	changed, digest, err = e.mergeLocked(key, rec, d, owed, s)
 	if werr := s.await(); err == nil && werr != nil {
 		return false, 0, werr

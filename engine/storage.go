@@ -94,7 +94,14 @@ func (s *scratch) await() error {
 			first = err
 		}
 	}
+	s.dropWaits()
+	return first
+}
+
+// dropWaits forgets the deferred waits without waiting: deferred where s
+// goes back to its pool, so that a call a panic cut short (the peer
+// handler recovers them) leaves the next user of s nothing to wait for.
+func (s *scratch) dropWaits() {
 	clear(s.waits)
 	s.waits = s.waits[:0]
-	return first
 }

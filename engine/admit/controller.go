@@ -26,8 +26,8 @@ type Controller struct {
 	stretched int
 	tasks     []*Task
 
-	// queues are the queueing signals (SetQueueing), judged every
-	// period; delays their last readings.
+	// queues are the queueing signals (SetQueueing), judged over each
+	// window; delays their last readings.
 	queues   []Queue
 	delays   []time.Duration
 	backoffs [2]uint64 // by cause: foreground latency, queueing
@@ -42,8 +42,8 @@ func New(law Law, period time.Duration) *Controller {
 
 // SetQueueing gives the controller its queueing signals (SchedLatencies
 // and RunQueueWait in a real process; none in the simulator, whose nodes
-// share one). Each is read every period; one over its target backs every
-// task off.
+// share one). Each is read when a window closes, over that window; one
+// over its target backs every task off.
 func (c *Controller) SetQueueing(qs ...Queue) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -85,14 +85,9 @@ func (c *Controller) Tick(now time.Time) {
 	c.Foreground.Snapshot(&cur)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	queued := c.judgeQueueing()
 	w := Between(&c.prev, &cur)
-	closing := w.Count >= c.law.MinSamples || c.stretched >= maxStretch
-	if !closing {
+	if w.Count < c.law.MinSamples && c.stretched < maxStretch {
 		c.stretched++
-		if queued {
-			c.move(now, true, 1)
-		}
 		return
 	}
 	c.stretched = 0
@@ -101,9 +96,13 @@ func (c *Controller) Tick(now time.Time) {
 		c.quiet.add(w.P99)
 	}
 	c.target = c.targetNow()
-	late := c.law.Breached(w, c.target)
+	// Queueing is judged over the same window, so that each window moves
+	// the rates once, up or down: judged every period while a quiet
+	// node's window stretched to eight, one noisy period in eight held a
+	// task near a tenth of its ceiling (r = r/2 + Step).
+	queued := c.judgeQueueing()
 	switch {
-	case late:
+	case c.law.Breached(w, c.target):
 		c.move(now, true, 0)
 	case queued:
 		c.move(now, true, 1)
@@ -112,8 +111,8 @@ func (c *Controller) Tick(now time.Time) {
 	}
 }
 
-// judgeQueueing reads every queueing signal's last period and reports
-// whether one was over its target (under mu).
+// judgeQueueing reads every queueing signal over the window closing now
+// and reports whether one was over its target (under mu).
 func (c *Controller) judgeQueueing() bool {
 	over := false
 	for i, q := range c.queues {

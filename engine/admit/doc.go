@@ -7,7 +7,7 @@
 // rate by the Law: additive increase while the window is under the target
 // (or too quiet to say), multiplicative decrease when it is over. It also
 // reads the process's queueing for a CPU (SchedLatencies, RunQueueWait)
-// every period, and decreases when that is over its target too: the
+// over each window, and decreases when that is over its target too: the
 // signal of a node that serves no clients but shares the cores. A task
 // takes work from a token bucket filled at its rate and never slower than
 // its floor, so background work yields under load and never starves.

@@ -4,7 +4,7 @@ import "time"
 
 // Law moves a task's rate once per window, by additive increase and
 // multiplicative decrease (AIMD) on one binary signal: was the window's
-// foreground p99 over the target, or, in any period, a queueing signal
+// foreground p99 over the target, or a queueing signal over the window
 // over its own (Controller.SetQueueing)? The queueing signals are what
 // a node without clients of its own (a joiner) backs off by.
 //

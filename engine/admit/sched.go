@@ -10,8 +10,8 @@ import (
 )
 
 // Queue is one queueing signal: how long this process's work waited for
-// a CPU over the last period. A period in which Read says more than
-// Target backs every task off, on a node with clients or without (a
+// a CPU over the controller's last window. A window in which Read says
+// more than Target backs every task off, on a node with clients or without (a
 // joiner that serves none still takes the cores its peers' clients wait
 // for).
 type Queue struct {
@@ -22,7 +22,8 @@ type Queue struct {
 	Read func() (time.Duration, bool)
 }
 
-// minWaits is the fewest waits a period needs for its delay to count.
+// minWaits is the fewest waits a window needs for its delay to count
+// (the runtime records one goroutine wait in eight).
 const minWaits = 200
 
 // SchedLatencies reads the Go runtime's histogram of how long goroutines
@@ -79,11 +80,15 @@ func RunQueueWait() func() (time.Duration, bool) {
 	}
 	return func() (time.Duration, bool) {
 		wait, slices, ok := runQueueTotals()
-		if !ok || slices < prevSlices || wait < prevWait {
-			return 0, false // a thread ended: its totals left the sums
+		if !ok {
+			return 0, false
 		}
 		dw, ds := wait-prevWait, slices-prevSlices
-		prevWait, prevSlices = wait, slices
+		shrank := slices < prevSlices || wait < prevWait
+		prevWait, prevSlices = wait, slices // a new baseline either way
+		if shrank {
+			return 0, false // a thread ended: its totals left the sums
+		}
 		if ds < minWaits {
 			return 0, false
 		}

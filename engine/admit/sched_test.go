@@ -14,9 +14,10 @@ import (
 type fakeQueue struct {
 	delay time.Duration
 	ok    bool
+	reads int
 }
 
-func (f *fakeQueue) read() (time.Duration, bool) { return f.delay, f.ok }
+func (f *fakeQueue) read() (time.Duration, bool) { f.reads++; return f.delay, f.ok }
 
 func TestQueueingBacksOffANodeWithoutClients(t *testing.T) {
 	c := New(DefaultLaw(), 250*time.Millisecond)
@@ -24,39 +25,80 @@ func TestQueueingBacksOffANodeWithoutClients(t *testing.T) {
 	q := &fakeQueue{delay: 300 * time.Microsecond, ok: true}
 	c.SetQueueing(Queue{Name: "runqueue", Target: 100 * time.Microsecond, Read: q.read})
 	now := time.Unix(0, 0)
-	tick := func() { now = now.Add(250 * time.Millisecond); c.Tick(now) }
-
-	// No client request at all: the foreground window stays open, but
-	// every period over the queue target halves the rate.
-	for _, want := range []float64{10_000, 5000, 2500, 1250, 1000} {
-		tick()
-		if r := task.Rate(); r != want {
-			t.Fatalf("rate %.0f, want %.0f", r, want)
+	// window runs the periods of one window of a node without clients
+	// (stretched as far as it goes) and returns the rate after each.
+	window := func() (rates []float64) {
+		for range maxStretch + 1 {
+			now = now.Add(250 * time.Millisecond)
+			c.Tick(now)
+			rates = append(rates, task.Rate())
+		}
+		return rates
+	}
+	// No client request at all: each window over the queue target halves
+	// the rate once, when it closes, judged over the whole window.
+	for i, want := range []float64{10_000, 5000, 2500} {
+		rates := window()
+		before := rates[len(rates)-2]
+		if rates[len(rates)-1] != want || before != 2*want {
+			t.Fatalf("window %d: rates %v, want %.0f held until the window closed, then %.0f", i, rates, 2*want, want)
 		}
 	}
-	// Under the target it holds while the window is open, and climbs a
-	// step when the window closes, stretched as far as it goes: maxStretch
-	// periods after the first of the five above.
+	if q.reads != 3 {
+		t.Fatalf("the signal was read %d times in three windows, want once a window", q.reads)
+	}
+	// Under the target, and too quiet to judge, a window climbs a step.
 	q.delay = 50 * time.Microsecond
-	for range maxStretch - 5 {
-		tick()
-	}
-	if r := task.Rate(); r != 1000 {
-		t.Fatalf("rate %.0f before the stretched window closed, want 1000", r)
-	}
-	tick()
-	if r := task.Rate(); r != 2000 {
-		t.Fatalf("rate %.0f after the window closed under every target, want 2000", r)
-	}
-	// A period with too few waits to judge says nothing.
+	window()
 	q.delay, q.ok = time.Second, false
-	tick()
-	if r := task.Rate(); r != 2000 {
-		t.Fatalf("rate %.0f after a period too quiet to judge, want it held at 2000", r)
+	window()
+	if r := task.Rate(); r != 4500 {
+		t.Fatalf("rate %.0f after two windows not over target, want 2500 + 2 steps of 1000", r)
 	}
 	st := stats(c.Stats(now))
-	if st["bg_backoffs_queueing"] != "5" || st["bg_backoffs_latency"] != "0" || st["bg_queue_runqueue_target_us"] != "100" {
-		t.Fatalf("stats %v: want 5 queueing backoffs, none for latency, the target 100 µs", st)
+	if st["bg_backoffs_queueing"] != "3" || st["bg_backoffs_latency"] != "0" || st["bg_queue_runqueue_target_us"] != "100" {
+		t.Fatalf("stats %v: want 3 queueing backoffs, none for latency, the target 100 µs", st)
+	}
+}
+
+// meanQueue is a queueing signal that, like RunQueueWait, reads the mean
+// of the periods since its last read.
+type meanQueue struct {
+	sum time.Duration
+	n   int
+}
+
+func (m *meanQueue) period(d time.Duration) { m.sum += d; m.n++ }
+
+func (m *meanQueue) read() (time.Duration, bool) {
+	if m.n == 0 {
+		return 0, false
+	}
+	d := m.sum / time.Duration(m.n)
+	m.sum, m.n = 0, 0
+	return d, true
+}
+
+// A quiet node's window is judged as a whole: read every period while the
+// window stretched to eight, a signal over target one period in nine held
+// the rate near a tenth of its ceiling (r = r/2 + step each window).
+func TestOneNoisyPeriodDoesNotHoldTheRateDown(t *testing.T) {
+	c := New(DefaultLaw(), 250*time.Millisecond)
+	task := c.Task("catchup", 100, 20_000, 5000)
+	q := &meanQueue{}
+	c.SetQueueing(Queue{Name: "runqueue", Target: 100 * time.Microsecond, Read: q.read})
+	now := time.Unix(0, 0)
+	for i := range 40 * (maxStretch + 1) {
+		d := 50 * time.Microsecond
+		if i%(maxStretch+1) == 3 {
+			d = 450 * time.Microsecond
+		}
+		q.period(d)
+		now = now.Add(250 * time.Millisecond)
+		c.Tick(now)
+	}
+	if r := task.Rate(); r != 20_000 {
+		t.Fatalf("rate %.0f after 40 windows whose mean wait (94 µs) was under the 100 µs target, want the ceiling", r)
 	}
 }
 

@@ -79,8 +79,9 @@ type Options struct {
 	CatchUpInterval time.Duration
 	// TransferRate is the most records per second this node reads and
 	// moves for catch-up pulls, as the puller and, apart, as a source; the
-	// admission controller grants between a twentieth of it and all of
-	// it. Default 20,000.
+	// admission controller grants a source between a twentieth of it and
+	// all of it, and the puller between N twentieths (its sources' floors
+	// together) and all of it. Default 20,000.
 	TransferRate int
 	// CompactionRate is the most bytes per second the store's compactions
 	// write while paced by this node's admission controller (see
