@@ -62,6 +62,7 @@ func (p pebbleStorage) Stats() []kv.Stat {
 		{Name: "pebble_wal_bytes_written", Value: u(m.Pebble.WALBytesWritten)},
 		{Name: "pebble_flushes", Value: i(m.Pebble.Flushes)},
 		{Name: "pebble_compactions", Value: i(m.Pebble.Compactions)},
+		{Name: "pebble_compactions_in_progress", Value: i(m.Pebble.CompactionsNow)},
 		{Name: "pebble_compaction_debt", Value: u(m.Pebble.CompactionDebt)},
 		{Name: "pebble_write_stalls", Value: u(m.Pebble.WriteStalls)},
 		{Name: "pebble_write_stall_usec", Value: i(m.Pebble.WriteStallTime.Microseconds())},

@@ -149,18 +149,21 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
   echo "   capacity $capacity ops/s closed loop; open loop at $rate ops/s${RATE:+ (RATE)}"
   # The preload leaves the stores compacting (25 level-0 files per node
   # at 1,000,000 keys); an idle phase measured over that is not idle.
-  # Settled: no debt, or no compaction finished on any node for 10 s.
-  # Pebble's debt estimate counts level 0's files whether or not it means
-  # to compact them, so it stayed near 494 MB at 200,000 keys, and the
-  # wait always ran its full SETTLE_MAX.
-  local t=0 debt done_then="" done_now
+  # Settled: no debt, or for 10 s no compaction finished and none is
+  # running on any node. Pebble's debt estimate counts level 0's files
+  # whether or not it means to compact them, so it stayed near 494 MB at
+  # 200,000 keys and the wait always ran its full SETTLE_MAX; and at
+  # 1,000,000 keys one compaction can run longer than 10 s, so a quiet
+  # count alone let an idle phase measure a compaction (p99.9 20.86 ms).
+  local t=0 debt done_then="" done_now running
   while :; do
-    debt=0 done_now=""
+    debt=0 done_now="" running=0
     for i in 1 2 3; do
       debt=$((debt + $(stat $((BASE + i)) pebble_compaction_debt)))
       done_now+="$(stat $((BASE + i)) pebble_compactions) "
+      running=$((running + $(stat $((BASE + i)) pebble_compactions_in_progress)))
     done
-    [ "$debt" -eq 0 ] || [ "$done_now" = "$done_then" ] || [ "$t" -ge "$SETTLE_MAX" ] && break
+    [ "$debt" -eq 0 ] || { [ "$done_now" = "$done_then" ] && [ "$running" -eq 0 ]; } || [ "$t" -ge "$SETTLE_MAX" ] && break
     done_then=$done_now
     sleep 10
     t=$((t + 10))

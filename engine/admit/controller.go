@@ -56,6 +56,19 @@ func (c *Controller) SetQueueing(qs ...Queue) {
 	c.delays = make([]time.Duration, len(c.queues))
 }
 
+// FollowLatencyOnly makes t back off for its node's foreground latency
+// and not for its queueing: for work whose delay costs the foreground
+// more than it saves. A store's compactions held at their floor by the
+// run-queue signal let a joiner's level 0 grow to 73-115 files while it
+// took 3,000 records a second; when it began serving reads, every node's
+// run-queue wait went from about 150 to 500-690 us and the clients'
+// p99.9 of the 1,000,000-key join to 306 ms.
+func (t *Task) FollowLatencyOnly() {
+	t.mu.Lock()
+	t.latencyOnly = true
+	t.mu.Unlock()
+}
+
 // Task registers a background task: rates in work units per second,
 // never below floor nor above ceiling; it starts at the ceiling (a quiet
 // node does its background work at once) and backs off from there. It
@@ -135,8 +148,9 @@ func (c *Controller) move(now time.Time, breached bool, cause int) {
 	}
 	for _, t := range c.tasks {
 		t.mu.Lock()
-		t.rate = c.law.Next(t.rate, t.floor, t.ceiling, breached)
-		if breached {
+		down := breached && (cause == 0 || !t.latencyOnly)
+		t.rate = c.law.Next(t.rate, t.floor, t.ceiling, down)
+		if down {
 			t.backedOff = now
 		}
 		t.mu.Unlock()
@@ -194,6 +208,7 @@ func (c *Controller) Stats(now time.Time) []kv.Stat {
 type Task struct {
 	name           string
 	floor, ceiling float64 // units per second
+	latencyOnly    bool    // queueing does not slow it (FollowLatencyOnly)
 
 	mu        sync.Mutex
 	rate      float64 // units per second, set by Tick

@@ -193,3 +193,32 @@ func stats(list []kv.Stat) map[string]string {
 	}
 	return m
 }
+
+// A task that follows latency only (the store's compactions) is not slowed
+// by queueing, and is by latency.
+func TestLatencyOnlyTaskIgnoresQueueing(t *testing.T) {
+	law := DefaultLaw()
+	law.Target = 2 * time.Millisecond
+	c := New(law, 250*time.Millisecond)
+	other := c.Task("catchup", 10, 1000, 100)
+	compact := c.Task("compact", 10, 1000, 100)
+	compact.FollowLatencyOnly()
+	q := &fakeQueue{delay: 5 * time.Millisecond, ok: true}
+	c.SetQueueing(Queue{Name: "runqueue", Target: time.Millisecond, Read: q.read})
+	now := time.Unix(0, 0)
+	window := func(latency time.Duration) {
+		for range 300 {
+			c.Foreground.Record(latency)
+		}
+		now = now.Add(250 * time.Millisecond)
+		c.Tick(now)
+	}
+	window(time.Millisecond) // queued, not late
+	if other.Rate() != 500 || compact.Rate() != 1000 {
+		t.Fatalf("after a queued window: catchup %.0f, compact %.0f; want 500 and 1000", other.Rate(), compact.Rate())
+	}
+	window(5 * time.Millisecond) // late
+	if other.Rate() != 250 || compact.Rate() != 500 {
+		t.Fatalf("after a late window: catchup %.0f, compact %.0f; want 250 and 500", other.Rate(), compact.Rate())
+	}
+}

@@ -61,6 +61,7 @@ func newBackground(o Options) background {
 	b.catchup = task("catchup", quarter, time.Second/4, o.N)
 	b.transfer = task("transfer", quarter, time.Second/4, 1)
 	b.compact = task("compact", max(1, o.CompactionRate/4), time.Second/4, 1)
+	b.compact.FollowLatencyOnly() // a deeper level 0 makes every read dearer
 	return b
 }
 

@@ -38,6 +38,7 @@ type PebbleMetrics struct {
 	WALBytesWritten  uint64
 	Flushes          int64
 	Compactions      int64
+	CompactionsNow   int64 // in progress
 	CompactionDebt   uint64
 	WriteStalls      uint64
 	WriteStallTime   time.Duration
@@ -88,5 +89,6 @@ func (s *Store) pebbleMetrics(pm *PebbleMetrics) {
 	pm.WALBytesWritten = pbm.WAL.BytesWritten
 	pm.Flushes = pbm.Flush.Count
 	pm.Compactions = pbm.Compact.Count
+	pm.CompactionsNow = pbm.Compact.NumInProgress
 	pm.CompactionDebt = pbm.Compact.EstimatedDebt
 }
