@@ -110,13 +110,7 @@ func TestLatencyAndQueueingBothBackOff(t *testing.T) {
 	q := &fakeQueue{delay: 10 * time.Microsecond, ok: true}
 	c.SetQueueing(Queue{Name: "sched_p99", Target: time.Millisecond, Read: q.read})
 	now := time.Unix(0, 0)
-	window := func(latency time.Duration) {
-		for range 300 {
-			c.Foreground.Record(latency)
-		}
-		now = now.Add(250 * time.Millisecond)
-		c.Tick(now)
-	}
+	window := func(latency time.Duration) { now = busyWindow(c, now, latency) }
 	window(5 * time.Millisecond) // late, not queued
 	q.delay = 5 * time.Millisecond
 	window(time.Millisecond) // queued, not late
@@ -206,13 +200,7 @@ func TestLatencyOnlyTaskIgnoresQueueing(t *testing.T) {
 	q := &fakeQueue{delay: 5 * time.Millisecond, ok: true}
 	c.SetQueueing(Queue{Name: "runqueue", Target: time.Millisecond, Read: q.read})
 	now := time.Unix(0, 0)
-	window := func(latency time.Duration) {
-		for range 300 {
-			c.Foreground.Record(latency)
-		}
-		now = now.Add(250 * time.Millisecond)
-		c.Tick(now)
-	}
+	window := func(latency time.Duration) { now = busyWindow(c, now, latency) }
 	window(time.Millisecond) // queued, not late
 	if other.Rate() != 500 || compact.Rate() != 1000 {
 		t.Fatalf("after a queued window: catchup %.0f, compact %.0f; want 500 and 1000", other.Rate(), compact.Rate())
@@ -221,4 +209,15 @@ func TestLatencyOnlyTaskIgnoresQueueing(t *testing.T) {
 	if other.Rate() != 250 || compact.Rate() != 500 {
 		t.Fatalf("after a late window: catchup %.0f, compact %.0f; want 250 and 500", other.Rate(), compact.Rate())
 	}
+}
+
+// busyWindow records 300 foreground requests at latency (enough to close
+// a window) and ticks once, 250 ms after now, which it returns.
+func busyWindow(c *Controller, now time.Time, latency time.Duration) time.Time {
+	for range 300 {
+		c.Foreground.Record(latency)
+	}
+	now = now.Add(250 * time.Millisecond)
+	c.Tick(now)
+	return now
 }
