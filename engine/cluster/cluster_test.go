@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -463,4 +464,40 @@ func TestReadRepairByDigest(t *testing.T) {
 			t.Errorf("%d digest mismatches between replicas in sync", got)
 		}
 	})
+}
+
+// A fallback's miss is not an answer while an owner can still give one:
+// a node whose transport suspects one owner (gossip says it is up) reads
+// at R=1 from the other owner and from itself, standing in for the
+// suspect, and must not answer from its own empty copy. Found by the
+// simulator (seed 302): after a heal, reads through the node that still
+// suspected one owner missed four acknowledged writes both owners held.
+func TestFallbackMissDoesNotAnswerWhileAnOwnerCan(t *testing.T) {
+	c := newTestCluster(t, 3, Options{N: 2, R: 1, W: 2})
+	for k := range 8 {
+		key := fmt.Sprintf("k%d", k)
+		top, rest := c.owners(key, 2)
+		coord, suspect := c.nodes[rest[0]], c.nodes[top[k%2]]
+		if _, err := c.nodes[top[0]].put(t, key, set("v")); err != nil {
+			t.Fatal(err)
+		}
+		// Only coord's link to one owner fails, and gossip still says
+		// that owner is up: the transport alone suspects it.
+		coord.net.Set(suspect.addr, wiretest.Fault{BlackHole: true})
+		coord.net.Reset(suspect.addr)
+		eventually(t, "the coordinator's transport to suspect "+suspect.id, func() bool {
+			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+			defer cancel()
+			coord.pool.Client(suspect.addr).Ping(ctx)
+			return !coord.pool.Healthy(suspect.addr)
+		})
+		o, err := coord.get(t, key)
+		if err != nil {
+			t.Fatalf("read of %s through %s with %s suspected: %v", key, coord.id, suspect.id, err)
+		}
+		if !values(o)["v"] {
+			t.Fatalf("read of %s through %s with %s suspected: %v, want v (the other owner holds it)", key, coord.id, suspect.id, values(o))
+		}
+		c.heal()
+	}
 }

@@ -61,7 +61,9 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 		return fmt.Errorf("%w: read needs %d replicas, %d reachable", kv.ErrUnavailable, r, reachable)
 	}
 	if r == 1 {
-		if i := indexOf(targets, t.Self); i >= 0 {
+		// Only an owner's own copy answers alone: a fallback's holds just
+		// what it stood in for (readRound).
+		if i := indexOf(targets, t.Self); i >= 0 && targets[i].hintFor == "" {
 			if done, err := n.readOwn(key, t, targets, i, o); done {
 				if n.slow.slow(sn) {
 					sn.detail = "R=1: this node's own copy"

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/quorum"
@@ -18,6 +19,14 @@ import (
 // an answer), or Lost when too few replicas can still answer. Replies
 // that come after the answer are the driver's to collect for read
 // repair (see repairPlan).
+//
+// A miss counts only from an owner, or once no owner is left to answer:
+// a fallback (or a spare, or a replica left out as catching up) holds
+// only what was written while it stood in, so its miss says nothing
+// about the key while an owner that may hold it has yet to answer. Held
+// misses count as soon as the last owner asked has answered or failed,
+// so a round without a reachable owner still answers, a miss included
+// (sloppy quorum). A record found counts from anyone at once.
 type readRound struct {
 	tracker quorum.Tracker
 	spares  []target
@@ -25,6 +34,11 @@ type readRound struct {
 	got     []reply // every reply so far, in arrival order
 	merged  []byte  // the merge of the records found; nil while none
 	over    bool
+	// owners are the owners asked that have not answered; held counts
+	// the misses from others waiting for them (still in the tracker's
+	// in-flight count, which inFlight corrects).
+	owners []string
+	held   int
 }
 
 // readAction is one thing the driver must do: fetch the record from a
@@ -44,6 +58,7 @@ type readAction struct {
 // driver never waits for nothing. The first hedges spares are replicas
 // left out of the targets (catching up, behind.go): hedge asks them.
 func newReadRound(r int, targets, spares []target, hedges int) (*readRound, []readAction) {
+	owners := len(targets) // the targets proper; spares appended below are not owners
 	if short := r - len(targets); short > 0 {
 		short = min(short, len(spares))
 		targets = append(targets[:len(targets):len(targets)], spares[:short]...)
@@ -51,6 +66,11 @@ func newReadRound(r int, targets, spares []target, hedges int) (*readRound, []re
 		hedges = max(0, hedges-short)
 	}
 	rr := &readRound{tracker: quorum.New(r, len(targets), len(spares)), spares: spares, hedges: min(hedges, len(spares))}
+	for _, tg := range targets[:owners] {
+		if tg.hintFor == "" {
+			rr.owners = append(rr.owners, tg.id)
+		}
+	}
 	acts := make([]readAction, 0, len(targets))
 	for i := range targets {
 		acts = append(acts, readAction{fetch: &targets[i]})
@@ -64,6 +84,22 @@ func (rr *readRound) reply(r reply) []readAction {
 	rr.got = append(rr.got, r)
 	if rr.over {
 		return nil
+	}
+	owner := false
+	if i := slices.Index(rr.owners, r.t.id); i >= 0 && r.t.hintFor == "" {
+		owner = true
+		rr.owners = slices.Delete(rr.owners, i, i+1)
+	}
+	if r.err == nil && !r.ok && !owner && len(rr.owners) > 0 {
+		rr.held++
+		return nil
+	}
+	if len(rr.owners) == 0 {
+		// The last owner has answered: the misses held for it count, before
+		// this reply decides whether a spare is needed.
+		for ; rr.held > 0; rr.held-- {
+			rr.tracker.Ack()
+		}
 	}
 	if r.err != nil {
 		outcome, next := rr.tracker.Fail()
@@ -119,7 +155,7 @@ func (rr *readRound) answerIfDecided(o quorum.Outcome, acts []readAction) []read
 }
 
 // inFlight is how many asked replicas have not answered.
-func (rr *readRound) inFlight() int { return rr.tracker.InFlight() }
+func (rr *readRound) inFlight() int { return rr.tracker.InFlight() - rr.held }
 
 // repairPlan is read repair's decision over the replies a read collected:
 // the merge of every record found, and the replicas that answered with
