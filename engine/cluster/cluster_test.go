@@ -473,7 +473,8 @@ func TestReadRepairByDigest(t *testing.T) {
 // simulator (seed 302): after a heal, reads through the node that still
 // suspected one owner missed four acknowledged writes both owners held.
 func TestFallbackMissDoesNotAnswerWhileAnOwnerCan(t *testing.T) {
-	c := newTestCluster(t, 3, Options{N: 2, R: 1, W: 2})
+	// A generous timeout: an owner timing out would let the miss count.
+	c := newTestCluster(t, 3, Options{N: 2, R: 1, W: 2, Timeout: 5 * time.Second})
 	for k := range 8 {
 		key := fmt.Sprintf("k%d", k)
 		top, rest := c.owners(key, 2)
