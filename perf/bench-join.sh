@@ -19,7 +19,20 @@
 #   KEYS=100000 IDLE=10 perf/bench-join.sh  # quicker
 #   MODES=throttled perf/bench-join.sh       # one mode
 #
-# Processes are ours, stopped by PID; data lives in a temporary directory.
+# Processes are ours, stopped by PID; data lives in a temporary directory
+# (TMPDIR= puts it elsewhere).
+#
+# Two things of this machine weigh on the tail, and the script answers
+# both. Its kernel runs DAMON with a pageout scheme: a page of the page
+# cache not touched for about 60 s is reclaimed, so at 1,000,000 keys
+# most reads that miss Pebble's block cache (8 MB by default) went to the
+# disk, 4 MB a second of them, and a hiccup of the disk stalled every
+# node's reads at once. Each node therefore gets a block cache that holds
+# its data (CACHE= bytes, default 1.5 × KEYS × VALUE), filled by a
+# warm-up that reads the key space twice over before the idle phase
+# (WARM=0: none). And a probe (bin/stallprobe) sleeps 1 ms in a loop
+# beside the run: each phase reports the wake-ups it saw more than 10 ms
+# late, a stall of the machine rather than of the nodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEYS=${KEYS:-1000000}
@@ -44,13 +57,16 @@ JOIN_MAX=${JOIN_MAX:-900}
 SLOW=${SLOW:-50ms}
 BASE=${BASE:-21410}
 OUT=${OUT:-perf/results}
+CACHE=${CACHE:-$((KEYS * VALUE * 3 / 2))}
+WARM=${WARM:-1}
 make -s build
 mkdir -p "$OUT"
 work=$(mktemp -d)
-lg="" smp=""
+lg="" smp="" prb=""
 cleanup() {
   [ -n "$lg" ] && kill "$lg" 2>/dev/null || true
   [ -n "$smp" ] && kill "$smp" 2>/dev/null || true
+  [ -n "$prb" ] && kill "$prb" 2>/dev/null || true
   DIR="$work/cluster" BASE=$BASE perf/cluster.sh stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -58,6 +74,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 targets="127.0.0.1:$((BASE + 1)),127.0.0.1:$((BASE + 2)),127.0.0.1:$((BASE + 3))"
+
+./bin/stallprobe -duration 4h >"$OUT/stalls.txt" &
+prb=$!
+now_ms() { date +%s%3N; }
+# stalls FROM_MS TO_MS: the machine's stalls the probe saw in that window.
+stalls() {
+  awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b {n++; if ($2 > m) m = $2} END {
+    if (n == 0) print "machine stalls (stallprobe, > 10 ms late): none"
+    else printf "machine stalls (stallprobe, > 10 ms late): %d, longest %.0f ms\n", n, m }' "$OUT/stalls.txt"
+}
 
 # stat PORT NAME: one `stats` value of the node on PORT.
 stat() {
@@ -127,7 +153,7 @@ print(" ".join("t=%d max=%.0fms" % (p["t"], p["max_ms"]) for p in sorted(pts, ke
 all_row() { awk '/^all /{print $6, $7}' "$1"; }
 
 run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_secs
-  local mode=$1 flags=(-slow-request "$SLOW")
+  local mode=$1 flags=(-slow-request "$SLOW" -cache-bytes "$CACHE")
   [ "$mode" = unthrottled ] && flags+=(-background-unthrottled)
   DIR="$work/cluster" BASE=$BASE perf/cluster.sh start 3 -- -n 3 -r 2 -w 2 "${flags[@]}" >/dev/null
   for _ in $(seq 100); do
@@ -170,16 +196,27 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
     t=$((t + 5))
   done
   echo "   compactions settled for ${t}s (debt left $debt bytes, $running compactions running)"
+  if [ "$WARM" != 0 ]; then
+    # Every phase reads from a warm block cache: 2 × KEYS random gets
+    # touch 86 % of the keys, and most blocks hold several.
+    local w0=$SECONDS
+    ./bin/loadgen -target "$targets" -conns "$CONNS" -pipeline 8 -keys "$KEYS" -value-size "$VALUE" -mix get=1 \
+      -ops $((2 * KEYS)) -duration 900s -quiet -preload 0 -max-errors 100% >/dev/null
+    echo "   block caches warmed ($((CACHE >> 20)) MB each) in $((SECONDS - w0))s"
+  fi
   local common=(-target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -mix get=9,set=1 -rate "$rate" -warmup 1s -quiet -preload 0)
   sample "$OUT/$mode-idle-samples.txt" &
   smp=$!
+  local p0
+  p0=$(now_ms)
   ./bin/loadgen "${common[@]}" -duration "${IDLE}s" >"$work/$mode-idle.txt"
   kill "$smp" 2>/dev/null || true
   wait "$smp" 2>/dev/null || true
-  echo "   idle:   p99 / p99.9 $(all_row "$work/$mode-idle.txt")"
+  echo "   idle:   p99 / p99.9 $(all_row "$work/$mode-idle.txt"); $(stalls "$p0" "$(now_ms)")"
 
   ./bin/loadgen "${common[@]}" -duration "${JOIN_MAX}s" -max-errors 100% -json "$work/$mode-join.json" >"$work/$mode-join.txt" &
   lg=$!
+  p0=$(now_ms)
   sample "$OUT/$mode-samples.txt" &
   smp=$!
   sleep 2
@@ -209,7 +246,7 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
   kill "$smp" 2>/dev/null || true
   wait "$smp" 2>/dev/null || true
   smp=""
-  echo "   join:   p99 / p99.9 $(all_row "$work/$mode-join.txt"); took ${join_secs}s (the joiner caught up in ${ready}s); n4 holds $(stat $((BASE + 4)) curr_items) keys"
+  echo "   join:   p99 / p99.9 $(all_row "$work/$mode-join.txt"); took ${join_secs}s (the joiner caught up in ${ready}s); n4 holds $(stat $((BASE + 4)) curr_items) keys; $(stalls "$p0" "$(now_ms)")"
   echo "   slowest seconds of the join: $(worst_seconds "$work/$mode-join.json" 10); per-node samples in $OUT/$mode-samples.txt"
   # The same load on the four nodes once the join is over: what a fourth
   # process on these cores costs with no background work, which the join
@@ -217,11 +254,12 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
   if [ "$AFTER" -gt 0 ]; then
     sample "$OUT/$mode-after-samples.txt" &
     smp=$!
+    p0=$(now_ms)
     ./bin/loadgen "${common[@]}" -duration "${AFTER}s" -max-errors 100% >"$work/$mode-after.txt"
     kill "$smp" 2>/dev/null || true
     wait "$smp" 2>/dev/null || true
     smp=""
-    echo "   after:  p99 / p99.9 $(all_row "$work/$mode-after.txt") (four nodes, the join over)"
+    echo "   after:  p99 / p99.9 $(all_row "$work/$mode-after.txt") (four nodes, the join over); $(stalls "$p0" "$(now_ms)")"
   fi
   for i in 1 2 3 4; do
     echo "   n$i: handed off $(stat $((BASE + i)) cluster_handed_off), anti-entropy exchanges $(stat $((BASE + i)) cluster_aae_exchanges) repaired $(stat $((BASE + i)) cluster_aae_keys_repaired), read repairs $(stat $((BASE + i)) cluster_read_repairs), hints delivered $(stat $((BASE + i)) cluster_hints_delivered)"
