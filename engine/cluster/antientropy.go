@@ -233,8 +233,9 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 			}
 			return true
 		})
+		self := n.topo.Topology().Self
 		for _, h := range push {
-			m := msg.MergeRequest{Key: h.key, Rec: h.rec}
+			m := msg.MergeRequest{Key: h.key, Rec: h.rec, From: self}
 			if _, err := n.peers.Merge(ctx, addr, &m); err == nil {
 				repaired++
 			}

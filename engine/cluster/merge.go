@@ -23,7 +23,15 @@ func (n *Node) sendMergeDigest(ctx context.Context, t *Topology, id string, m *m
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
 	defer cancel()
-	return n.peers.Merge(ctx, t.Addrs[id], m)
+	return n.peers.Merge(ctx, t.Addrs[id], signed(t, m))
+}
+
+// signed is m naming this node as its sender, without touching m: a
+// coordinator sends one request to several replicas at once.
+func signed(t *Topology, m *msg.MergeRequest) *msg.MergeRequest {
+	s := *m
+	s.From = t.Self
+	return &s
 }
 
 // applyMerge is a replica taking a record, and a hint for each owner it
@@ -32,6 +40,10 @@ func (n *Node) sendMergeDigest(ctx context.Context, t *Topology, id string, m *m
 func (n *Node) applyMerge(m *msg.MergeRequest) (uint64, error) {
 	t := n.topo.Topology()
 	self := t.Self
+	if m.From != "" && t.Ring != nil && t.Ring.Removed(m.From) {
+		n.stats.mergesFromRemovedRefused.Add(1)
+		return 0, msg.ErrFromRemoved
+	}
 	if m.Transfer && !n.ownedBy(t, m.Key, self) {
 		n.stats.transfersRefused.Add(1)
 		return 0, msg.ErrNotOwner

@@ -222,3 +222,72 @@ func TestForwarderOutwaitsAMaybeDeliveredForward(t *testing.T) {
 		}
 	}
 }
+
+// A node removed while it still ran, cut off from the others, must not
+// bring back what it holds once the cut heals and before it hears of its
+// removal: its copies were declared lost, and the others may since have
+// deleted or reaped past what it took. Found by the simulator (seed 2928):
+// a set that failed on the cut-off node, kept there with a hint, was
+// delivered after the heal and came back over a later acknowledged set
+// that a later delete had removed. Every merge names its sender, and a
+// replica refuses one from a node its ring has removed.
+func TestRemovedNodesMergesAreRefused(t *testing.T) {
+	c := newTestCluster(t, 4, Options{N: 2, R: 1, W: 2})
+	key := "removed-holds-it"
+	top, rest := c.owners(key, 2)
+	gone, owner := c.nodes[top[1]], c.nodes[top[0]]
+	c.cut([]int{top[1]}, []int{top[0], rest[0], rest[1]})
+	// Behind the cut the write fails (W=2) but stays on gone, with a
+	// hint for owner.
+	if _, err := gone.put(t, key, set("from-the-removed")); !isUnavailable(err) {
+		t.Fatalf("a write through a node cut off from every other: %v, want unavailable", err)
+	}
+	if !gone.local(t, key)["from-the-removed"] {
+		t.Fatal("the failed write is not on the node that took it")
+	}
+	// The others remove gone; gone itself still routes by the old ring.
+	old := c.topo.Load().Ring
+	var members []ring.Member
+	for _, m := range old.Members() {
+		if m.ID != gone.id {
+			members = append(members, m)
+		}
+	}
+	removed, err := old.Remove(members, gone.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.ring.Store(old)
+	c.setRing(removed)
+	c.heal()
+
+	if n := gone.node.DeliverHints(); n != 0 {
+		t.Fatalf("a removed node delivered %d hints", n)
+	}
+	m := msg.MergeRequest{Key: []byte(key), Rec: mustRecord(t, gone, key)}
+	if err := gone.node.sendMerge(context.Background(), gone.node.topo.Topology(), owner.id, &m); !errors.Is(msg.FromRemote(err), msg.ErrFromRemoved) {
+		t.Fatalf("a removed node's merge: %v, want %v", err, msg.ErrFromRemoved)
+	}
+	gone.node.AntiEntropy()
+	for _, tn := range c.nodes {
+		if tn != gone && len(tn.local(t, key)) > 0 {
+			t.Fatalf("%s took %v from the removed %s", tn.id, tn.local(t, key), gone.id)
+		}
+	}
+	if got := statValue(owner.node.Stats(), "cluster_merges_from_removed_refused"); got == "0" {
+		t.Fatal("cluster_merges_from_removed_refused = 0 on the owner")
+	}
+	// A member's merge is still taken.
+	if err := c.nodes[rest[0]].node.sendMerge(context.Background(), c.nodes[rest[0]].node.topo.Topology(), owner.id, &m); err != nil {
+		t.Fatalf("a member's merge: %v", err)
+	}
+}
+
+func mustRecord(t *testing.T, tn *testNode, key string) []byte {
+	t.Helper()
+	rec, found, err := tn.eng.Record([]byte(key), nil)
+	if err != nil || !found {
+		t.Fatalf("%s's record of %s: found %v, %v", tn.id, key, found, err)
+	}
+	return rec
+}

@@ -17,6 +17,7 @@ type counters struct {
 	hintsDelivered, hintFailures          atomic.Uint64
 	handedOff                             atomic.Uint64
 	transfersRefused                      atomic.Uint64 // transfers refused: this node does not own the key
+	mergesFromRemovedRefused              atomic.Uint64 // merges refused: their sender was removed from the ring
 	caughtUp, catchUpSkipped              atomic.Uint64 // partitions caught up; sources skipped (down too long)
 	catchUpRecords, readsNotReady         atomic.Uint64 // records pulled; reads refused while catching up
 	readsThrough                          atomic.Uint64 // reads answered through a partition's earlier replicas
@@ -82,6 +83,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_hint_failures", Value: u(n.stats.hintFailures.Load())},
 		kv.Stat{Name: "cluster_handed_off", Value: u(n.stats.handedOff.Load())},
 		kv.Stat{Name: "cluster_transfers_refused", Value: u(n.stats.transfersRefused.Load())},
+		kv.Stat{Name: "cluster_merges_from_removed_refused", Value: u(n.stats.mergesFromRemovedRefused.Load())},
 		kv.Stat{Name: "cluster_partitions_catching_up", Value: strconv.Itoa(n.catchingUp())},
 		kv.Stat{Name: "cluster_partitions_caught_up", Value: u(n.stats.caughtUp.Load())},
 		kv.Stat{Name: "cluster_catch_up_sources_skipped", Value: u(n.stats.catchUpSkipped.Load())},

@@ -116,6 +116,7 @@ var known = map[string]metric{
 	"cluster_hint_failures":               {kind: counter, help: "Hint deliveries that failed (retried later)."},
 	"cluster_handed_off":                  {kind: counter, help: "Records handed off to new owners after a ring change."},
 	"cluster_transfers_refused":           {kind: counter, help: "Records offered here by a node letting go of them, refused because this node does not own the key in its ring."},
+	"cluster_merges_from_removed_refused": {kind: counter, help: "Records sent here by a node this node's ring has removed (dynctl remove), refused: what it still holds must not come back."},
 	"cluster_partitions_catching_up":      {kind: gauge, help: "Partitions this node replicates but has not yet pulled from their earlier replicas; it reads them through from those replicas meanwhile."},
 	"cluster_partitions_caught_up":        {kind: counter, help: "Partitions this node finished pulling after it became one of their replicas."},
 	"cluster_catch_up_sources_skipped":    {kind: counter, help: "Catch-up sources skipped after being down longer than the catch-up patience."},

@@ -52,6 +52,7 @@ const (
 	codeNotReady
 	codeBusy
 	codeUnasked
+	codeFromRemoved
 )
 
 var codeErrors = map[uint16]error{
@@ -69,7 +70,15 @@ var codeErrors = map[uint16]error{
 	codeNotReady:    ErrNotReady,
 	codeBusy:        ErrBusy,
 	codeUnasked:     ErrUnasked,
+	codeFromRemoved: ErrFromRemoved,
 }
+
+// ErrFromRemoved: a merge came from a node this one's ring has removed
+// (dynctl remove), and was not taken. Its copies were declared lost and
+// rebuilt from the others; what it still holds (a write it took while
+// cut off and failed, a hint it kept) must not come back through it once
+// the others have moved on, deleted or reaped past it.
+var ErrFromRemoved = errors.New("cluster: merge refused: the sender was removed from the ring")
 
 // ErrUnasked: a reap check reached a node that knows of a node the reaper
 // did not ask; the reaper's view of the cluster is partial, so nothing may
@@ -221,16 +230,25 @@ func DecodeDigestResp(p []byte) (a FetchAnswer, digest uint64, err error) {
 // the key in its own ring, and answers ErrNotOwner otherwise. Two nodes
 // whose rings disagree could otherwise each hand a record to the other as
 // its owner and both let go of it.
+//
+// From names the sending node (empty from an older sender, or a node's
+// own merge): a replica refuses a merge from a node its ring has removed
+// (ErrFromRemoved).
 type MergeRequest struct {
 	Key, Rec   []byte
 	Durability kv.Durability
 	Owed       []string
 	Transfer   bool
+	From       string
 }
 
-// mergeTransfer is the flag bit of MergeRequest.Transfer. The flags byte
-// is sent only when a flag is set, so a plain merge encodes as before.
-const mergeTransfer = 1
+// The flag bits of a merge. The flags byte is sent only when a flag is
+// set, so a plain merge encodes as before; mergeFrom is followed by the
+// sender's ID.
+const (
+	mergeTransfer = 1 << iota
+	mergeFrom
+)
 
 // MaxOwed bounds the owners a merge may name (a key has N of them).
 const MaxOwed = 255
@@ -244,8 +262,18 @@ func AppendMerge(dst []byte, m *MergeRequest) []byte {
 	for _, o := range m.Owed {
 		dst = wire.AppendString(dst, o)
 	}
+	var flags uint8
 	if m.Transfer {
-		dst = wire.AppendUint8(dst, mergeTransfer)
+		flags |= mergeTransfer
+	}
+	if m.From != "" {
+		flags |= mergeFrom
+	}
+	if flags != 0 {
+		dst = wire.AppendUint8(dst, flags)
+	}
+	if m.From != "" {
+		dst = wire.AppendString(dst, m.From)
 	}
 	return dst
 }
@@ -263,13 +291,17 @@ func DecodeMerge(p []byte, m *MergeRequest) error {
 	for range n {
 		m.Owed = append(m.Owed, d.Text())
 	}
-	m.Transfer = false
+	m.Transfer, m.From = false, ""
 	if d.Remaining() > 0 {
-		switch flags := d.Uint8(); flags {
-		case mergeTransfer:
-			m.Transfer = true
-		default:
+		flags := d.Uint8()
+		if flags == 0 || flags&^(mergeTransfer|mergeFrom) != 0 {
 			return fmt.Errorf("cluster: merge flags %#x", flags)
+		}
+		m.Transfer = flags&mergeTransfer != 0
+		if flags&mergeFrom != 0 {
+			if m.From = d.Text(); m.From == "" {
+				return errors.New("cluster: merge names an empty sender")
+			}
 		}
 	}
 	if err := d.Finish(); err != nil {

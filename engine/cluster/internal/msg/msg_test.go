@@ -37,9 +37,22 @@ func TestPutRoundTrip(t *testing.T) {
 	if err := DecodeMerge(append(AppendMerge(nil, &m), 0), &m2); err == nil {
 		t.Fatal("a merge with a byte after its flags decoded")
 	}
+	m.From = "n7"
+	if err := DecodeMerge(AppendMerge(nil, &m), &m2); err != nil || !m2.Transfer || m2.From != "n7" {
+		t.Fatalf("transfer with its sender round trip: %+v %v", m2, err)
+	}
 	m.Transfer = false
-	if err := DecodeMerge(append(AppendMerge(nil, &m), 2), &m2); err == nil {
-		t.Fatal("a merge with an unknown flag decoded")
+	if err := DecodeMerge(AppendMerge(nil, &m), &m2); err != nil || m2.Transfer || m2.From != "n7" || !slices.Equal(m2.Owed, m.Owed) {
+		t.Fatalf("merge with its sender round trip: %+v %v", m2, err)
+	}
+	m.From = ""
+	if err := DecodeMerge(AppendMerge(nil, &m), &m2); err != nil || m2.From != "" {
+		t.Fatalf("a merge without a sender decoded one: %+v %v", m2, err)
+	}
+	for _, bad := range [][]byte{{4}, {2}, {2, 0}} { // an unknown flag; a sender missing; an empty sender
+		if err := DecodeMerge(append(AppendMerge(nil, &m), bad...), &m2); err == nil {
+			t.Fatalf("a merge ending % x decoded", bad)
+		}
 	}
 	arith := kv.PutRequest{Arith: &kv.Arith{Delta: 5, Decr: true, SetExpires: true}, Touch: true, Expires: 9}
 	if _, _, err := DecodePut(AppendPut(nil, []byte("k"), &arith, 0), &got); err != nil || got.Arith == nil || *got.Arith != *arith.Arith || !got.Touch {
@@ -100,6 +113,7 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(AppendPut(nil, []byte("k"), &kv.PutRequest{Value: []byte("v"), SupersedeAll: true}, 1<<50))
 	f.Add(AppendMerge(nil, &MergeRequest{Key: []byte("k"), Rec: []byte("r"), Owed: []string{"n"}}))
 	f.Add(AppendMerge(nil, &MergeRequest{Key: []byte("k"), Rec: []byte("r"), Transfer: true}))
+	f.Add(AppendMerge(nil, &MergeRequest{Key: []byte("k"), Rec: []byte("r"), Transfer: true, From: "n2"}))
 	f.Add(AppendKeyDigests(nil, []KeyDigest{{[]byte("k"), 7}}))
 	f.Add(AppendFetchOwn(nil, []byte("k")))
 	f.Add(AppendFetchResp(nil, FetchAnswer{Found: true, Behind: true}, []byte("rec")))
