@@ -34,6 +34,9 @@ type simNode struct {
 	started atomic.Bool // it has run: it holds data and belongs to the cluster
 	left    atomic.Bool // it was asked to leave the ring
 	removed atomic.Bool // stopped for good and removed from the ring (faultRemove)
+	// removing: being removed while it runs (faultRemove's running
+	// kind): its own lane's faults no longer apply.
+	removing atomic.Bool
 
 	// life is held across a start or a stop, which may take long (a
 	// start into a partition waits for its seeds). It is a channel, not a

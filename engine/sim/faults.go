@@ -43,6 +43,9 @@ type fault struct {
 	loss    float64       // faultDatagrams; faultStalls: the share of writes stalled
 	dup     float64
 	skew    time.Duration
+	// faultRemove: the member is removed while it runs, cut off from the
+	// others, and the cut heals dur after the ring has removed it.
+	running bool
 }
 
 func (f fault) String() string {
@@ -78,6 +81,9 @@ func (f fault) String() string {
 	case faultLeave:
 		return fmt.Sprintf("n%d leaves", f.node+1)
 	case faultRemove:
+		if f.running {
+			return fmt.Sprintf("n%d is cut off and removed while it runs, the cut healing %v after the removal", f.node+1, f.dur)
+		}
 		return fmt.Sprintf("n%d stops for good and is removed", f.node+1)
 	}
 	return "?"
@@ -110,7 +116,12 @@ func schedule(sc Scenario) []fault {
 		rr := rand.New(rand.NewPCG(sc.Seed, 0x7e31))
 		for _, i := range rr.Perm(sc.Members()) {
 			if !slices.ContainsFunc(out, func(f fault) bool { return f.kind == faultLeave && f.node == i }) {
-				out = append(out, fault{at: time.Duration(rr.IntN(changeBy+1)) * time.Millisecond, kind: faultRemove, node: i})
+				f := fault{at: time.Duration(rr.IntN(changeBy+1)) * time.Millisecond, kind: faultRemove, node: i}
+				// Half the removals are of a node that only looks dead.
+				if rr.IntN(2) == 0 {
+					f.running, f.dur = true, time.Duration(200+rr.IntN(3000))*time.Millisecond
+				}
+				out = append(out, f)
 				break
 			}
 		}
@@ -268,7 +279,7 @@ func (c *Cluster) apply(f fault) func() {
 		}
 		return out
 	}
-	if c.nodes[f.node].removed.Load() {
+	if sn := c.nodes[f.node]; sn.removed.Load() || sn.removing.Load() {
 		switch f.kind {
 		case faultCrash, faultStop, faultPause, faultSkew:
 			c.trace.add("n%d was removed: no %v", f.node+1, f)
@@ -315,7 +326,11 @@ func (c *Cluster) apply(f fault) func() {
 	case faultLeave:
 		c.leave(f.node)
 	case faultRemove:
-		c.remove(f.node)
+		if f.running {
+			c.removeRunning(f.node, f.dur)
+		} else {
+			c.remove(f.node)
+		}
 	}
 	return nil
 }
@@ -409,35 +424,12 @@ func (c *Cluster) remove(i int) {
 	c.stop(i, false)
 	c.trace.add("n%d stopped for good", i+1)
 	deadline := time.Now().Add(2 * time.Minute)
-	asked := false
-	for !asked && time.Now().Before(deadline) {
-		for j := range c.nodes {
-			n := c.node(j)
-			if j == i || n == nil || c.nodes[j].left.Load() {
-				continue
-			}
-			_, err := n.KV().(kv.Admin).Admin([]string{"remove", sn.id})
-			if err == nil {
-				c.trace.add("n%d asked to remove n%d", j+1, i+1)
-				asked = true
-				break
-			}
-			c.trace.add("n%d: remove n%d: %v", j+1, i+1, err)
-		}
-		if !asked {
-			time.Sleep(time.Second)
-		}
-	}
-	if !asked {
-		c.removal(fmt.Sprintf("no node took the removal of %s in 2 minutes", sn.id))
+	if !c.askRemoval(i, deadline) {
 		return
 	}
-	for !c.ringRemoved(sn.id) {
-		if time.Now().After(deadline) {
-			c.trace.add("no running node's ring has removed %s yet; not trying to restart it", sn.id)
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
+	if !c.awaitRingRemoved(i, deadline) {
+		c.trace.add("no running node's ring has removed %s yet; not trying to restart it", sn.id)
+		return
 	}
 	// A restart may reach a node whose ring has not removed it yet; it
 	// must then stop on its own once it hears (node.Removed).
@@ -458,10 +450,105 @@ func (c *Cluster) remove(i int) {
 	}
 }
 
+// removeRunning removes member i while it still runs, cut off from
+// every other node: an operator's dynctl remove of a node that only
+// looks dead. Behind the cut it goes on serving its clients (a write
+// there cannot make W >= 2 alone); after is how long the cut outlasts
+// the removal. Once the cut heals the node must hear of its removal and
+// close (node.Removed) without bringing itself back into the ring, and
+// everything acknowledged must still be on the others: the checker's
+// question, as for every other fault.
+func (c *Cluster) removeRunning(i int, after time.Duration) {
+	sn := c.nodes[i]
+	if c.node(i) == nil {
+		c.trace.add("n%d is down: removed as a stopped node", i+1)
+		c.remove(i)
+		return
+	}
+	sn.removing.Store(true) // its lane's crashes, stops, pauses and clock jumps end here
+	self, others := []string{sn.host.IP()}, []string(nil)
+	for j, o := range c.nodes {
+		if j != i {
+			others = append(others, o.host.IP())
+		}
+	}
+	c.net.Cut(self, others, true)
+	c.trace.add("n%d cut off from every other node, still running", i+1)
+	cut := true
+	heal := func() {
+		if cut {
+			c.net.Uncut(self, others, true)
+			cut = false
+			c.trace.add("n%d's cut healed", i+1)
+		}
+	}
+	defer func() {
+		heal()
+		sn.removed.Store(true)
+		c.stop(i, false)
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	if !c.askRemoval(i, deadline) {
+		return
+	}
+	if !c.awaitRingRemoved(i, deadline) {
+		c.removal(fmt.Sprintf("no ring removed %s in 2 minutes after a node took its removal", sn.id))
+		return
+	}
+	time.Sleep(after)
+	heal()
+	n := c.node(i)
+	if n == nil {
+		c.removal(fmt.Sprintf("%s, removed while running, was down when its cut healed", sn.id))
+		return
+	}
+	select {
+	case <-n.Removed():
+		c.trace.add("n%d heard of its removal and closed", i+1)
+	case <-time.After(2 * time.Minute):
+		c.removal(fmt.Sprintf("%s, removed while running, ran on for 2 minutes after its cut healed", sn.id))
+	}
+}
+
+// askRemoval has another running member remove member i, as dynctl
+// remove does, retrying every second until one takes it (gossip there
+// must have seen i down) or the deadline passes.
+func (c *Cluster) askRemoval(i int, deadline time.Time) bool {
+	for time.Now().Before(deadline) {
+		for j := range c.nodes {
+			n := c.node(j)
+			if j == i || n == nil || c.nodes[j].left.Load() || c.nodes[j].removed.Load() || c.nodes[j].removing.Load() {
+				continue
+			}
+			_, err := n.KV().(kv.Admin).Admin([]string{"remove", c.nodes[i].id})
+			if err == nil {
+				c.trace.add("n%d asked to remove n%d", j+1, i+1)
+				return true
+			}
+			c.trace.add("n%d: remove n%d: %v", j+1, i+1, err)
+		}
+		time.Sleep(time.Second)
+	}
+	c.removal(fmt.Sprintf("no node took the removal of %s in 2 minutes", c.nodes[i].id))
+	return false
+}
+
+// awaitRingRemoved waits until some running node's ring has removed
+// member i.
+func (c *Cluster) awaitRingRemoved(i int, deadline time.Time) bool {
+	for !c.ringRemoved(c.nodes[i].id) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return true
+}
+
 // ringRemoved reports whether some running node's ring removed id.
 func (c *Cluster) ringRemoved(id string) bool {
 	for j := range c.nodes {
-		if n := c.node(j); n != nil && !c.nodes[j].removed.Load() {
+		if n := c.node(j); n != nil && !c.nodes[j].removed.Load() && c.nodes[j].id != id {
 			if v := n.View(); v.Ring != nil && v.Ring.Removed(id) {
 				return true
 			}

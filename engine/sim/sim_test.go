@@ -174,3 +174,21 @@ func watchKeys() []string {
 	}
 	return strings.Split(*watchFlag, ",")
 }
+
+// Removals come in both kinds across the seeds: a node stopped for good,
+// and one removed while it runs behind a cut. The first seeds with each
+// are printed, to replay them.
+func TestRemovalsComeInBothKinds(t *testing.T) {
+	first := map[bool]uint64{}
+	for seed := uint64(1); seed <= 2000 && len(first) < 2; seed++ {
+		for _, f := range schedule(NewScenario(seed)) {
+			if _, seen := first[f.running]; f.kind == faultRemove && !seen {
+				first[f.running] = seed
+			}
+		}
+	}
+	if len(first) < 2 {
+		t.Fatalf("seeds 1-2000 draw removals of one kind only: %v", first)
+	}
+	t.Logf("first seed removing a stopped node: %d; a running one: %d", first[false], first[true])
+}

@@ -20,16 +20,20 @@ var (
 // Network is a set of hosts and the faults between them. Its methods are
 // safe for concurrent use.
 type Network struct {
-	mu      sync.Mutex
-	rng     *rand.Rand
-	hosts   map[string]*Host   // by IP
-	cut     map[[2]string]bool // directed (from IP, to IP) pairs that deliver nothing
-	changed chan struct{}      // closed and replaced on every fault change
-	latency [2]time.Duration   // one-way delay: min, max
-	loss    float64            // datagrams dropped
-	dup     float64            // datagrams delivered twice
-	stall   float64            // stream writes held back
-	stallBy time.Duration      // by at most this
+	mu    sync.Mutex
+	rng   *rand.Rand
+	hosts map[string]*Host // by IP
+	// cut counts the cuts of each directed (from IP, to IP) pair: it
+	// delivers nothing while any is in place, so two faults that overlap
+	// (a partition, and a node cut off while it is removed) each undo only
+	// their own.
+	cut     map[[2]string]int
+	changed chan struct{}    // closed and replaced on every fault change
+	latency [2]time.Duration // one-way delay: min, max
+	loss    float64          // datagrams dropped
+	dup     float64          // datagrams delivered twice
+	stall   float64          // stream writes held back
+	stallBy time.Duration    // by at most this
 }
 
 // New returns an empty network whose random choices (delays, losses)
@@ -38,7 +42,7 @@ func New(seed uint64) *Network {
 	return &Network{
 		rng:     rand.New(rand.NewPCG(seed, 0x51e7)),
 		hosts:   map[string]*Host{},
-		cut:     map[[2]string]bool{},
+		cut:     map[[2]string]int{},
 		changed: make(chan struct{}),
 	}
 }
@@ -88,9 +92,9 @@ func (n *Network) Cut(from, to []string, both bool) {
 			if a == b {
 				continue
 			}
-			n.cut[[2]string{a, b}] = true
+			n.cut[[2]string{a, b}]++
 			if both {
-				n.cut[[2]string{b, a}] = true
+				n.cut[[2]string{b, a}]++
 			}
 		}
 	}
@@ -103,14 +107,24 @@ func (n *Network) Uncut(from, to []string, both bool) {
 	n.mu.Lock()
 	for _, a := range from {
 		for _, b := range to {
-			delete(n.cut, [2]string{a, b})
+			if a == b {
+				continue
+			}
+			n.uncutLocked(a, b)
 			if both {
-				delete(n.cut, [2]string{b, a})
+				n.uncutLocked(b, a)
 			}
 		}
 	}
 	n.broadcastLocked()
 	n.mu.Unlock()
+}
+
+func (n *Network) uncutLocked(a, b string) {
+	k := [2]string{a, b}
+	if n.cut[k]--; n.cut[k] <= 0 {
+		delete(n.cut, k)
+	}
 }
 
 // Partition cuts every link between hosts of different groups and
@@ -178,7 +192,7 @@ func (n *Network) streamDelay() time.Duration {
 func (n *Network) awaitFlow(from, to *Host, done <-chan struct{}) bool {
 	for {
 		n.mu.Lock()
-		blocked, changed := n.cut[[2]string{from.ip, to.ip}] || from.paused || to.paused, n.changed
+		blocked, changed := n.cut[[2]string{from.ip, to.ip}] > 0 || from.paused || to.paused, n.changed
 		n.mu.Unlock()
 		if !blocked {
 			return true
@@ -196,7 +210,7 @@ func (n *Network) awaitFlow(from, to *Host, done <-chan struct{}) bool {
 func (n *Network) datagramFate(from, to *Host) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cut[[2]string{from.ip, to.ip}] || from.paused || to.paused || from.down || to.down {
+	if n.cut[[2]string{from.ip, to.ip}] > 0 || from.paused || to.paused || from.down || to.down {
 		return 0
 	}
 	if n.rng.Float64() < n.loss {

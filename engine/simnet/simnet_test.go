@@ -187,3 +187,42 @@ func errString(err error) string {
 	}
 	return ""
 }
+
+// Two faults that cut the same link each undo only their own cut: the
+// link delivers again once both have ended, not when the first ends.
+func TestOverlappingCutsEachUndoTheirOwn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := New(1)
+		a, b, c := nw.Host("10.0.0.1"), nw.Host("10.0.0.2"), nw.Host("10.0.0.3")
+		l, _ := b.Listen("10.0.0.2:7000")
+		defer l.Close()
+		go func() {
+			for {
+				conn, err := l.Accept()
+				if err != nil {
+					return
+				}
+				conn.Close()
+			}
+		}()
+		dials := func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			conn, err := a.Dial(ctx, "10.0.0.2:7000")
+			if err == nil {
+				conn.Close()
+			}
+			return err == nil
+		}
+		healPartition := nw.Partition([]string{a.IP(), c.IP()}, []string{b.IP()})
+		nw.Cut([]string{a.IP()}, []string{b.IP(), c.IP()}, true) // a cut off alone
+		healPartition()
+		if dials() {
+			t.Fatal("a reached b once the partition healed, while a was still cut off alone")
+		}
+		nw.Uncut([]string{a.IP()}, []string{b.IP(), c.IP()}, true)
+		if !dials() {
+			t.Fatal("a cannot reach b with both faults over")
+		}
+	})
+}
