@@ -117,8 +117,7 @@ func schedule(sc Scenario) []fault {
 		for _, i := range rr.Perm(sc.Members()) {
 			if !slices.ContainsFunc(out, func(f fault) bool { return f.kind == faultLeave && f.node == i }) {
 				f := fault{at: time.Duration(rr.IntN(changeBy+1)) * time.Millisecond, kind: faultRemove, node: i}
-				// Half the removals are of a node that only looks dead.
-				if rr.IntN(2) == 0 {
+				if sc.RemoveRunning { // a node that only looks dead
 					f.running, f.dur = true, time.Duration(200+rr.IntN(3000))*time.Millisecond
 				}
 				out = append(out, f)

@@ -23,6 +23,12 @@ type Scenario struct {
 	// acknowledged write has a copy no crash takes on another node than
 	// the removed one: W >= 2 and sync everywhere.
 	Removes int
+	// RemoveRunning: the member is removed while it still runs, cut off
+	// from every other node, instead of stopped first. Drawn in seeds
+	// that qualify for a removal but did not draw the stopped kind, so
+	// that the seeds removing a stopped node stay what they were.
+	RemoveRunning bool
+
 	N, R, W int
 	// DurableReplicas and Durability are the cluster's durability: a
 	// write is fsynced on DurableReplicas replicas, the coordinator first,
@@ -108,9 +114,14 @@ func NewScenario(seed uint64) Scenario {
 		s.Leaves = 1
 	}
 	// From a stream of its own, as SyncInterval.
-	if s.W >= 2 && s.Durability == kv.Sync && s.DurableReplicas == 0 && s.Members()-s.Leaves > 3 &&
-		rand.New(rand.NewPCG(seed, 0x7e30)).IntN(2) == 0 {
-		s.Removes = 1
+	if s.W >= 2 && s.Durability == kv.Sync && s.DurableReplicas == 0 && s.Members()-s.Leaves > 3 {
+		rr := rand.New(rand.NewPCG(seed, 0x7e30))
+		switch {
+		case rr.IntN(2) == 0:
+			s.Removes = 1
+		case rr.IntN(2) == 0:
+			s.Removes, s.RemoveRunning = 1, true
+		}
 	}
 	s.Workload = Workload{
 		RegisterClients: 3 + rng.IntN(4), KeysPerClient: 4 + rng.IntN(8),
@@ -133,7 +144,10 @@ func (s Scenario) String() string {
 	if s.Leaves > 0 {
 		fmt.Fprintf(&b, " (%d leaving)", s.Leaves)
 	}
-	if s.Removes > 0 {
+	switch {
+	case s.RemoveRunning:
+		fmt.Fprintf(&b, " (%d removed while it runs)", s.Removes)
+	case s.Removes > 0:
 		fmt.Fprintf(&b, " (%d removed for good)", s.Removes)
 	}
 	fmt.Fprintf(&b, ", N=%d R=%d W=%d, %s", s.N, s.R, s.W, s.Durability)
