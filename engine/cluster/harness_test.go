@@ -84,6 +84,14 @@ func newTestCluster(t testing.TB, n int, opts Options) *testCluster {
 // newTestClusterQ is newTestCluster with a ring of q partitions.
 func newTestClusterQ(t testing.TB, n, q int, opts Options) *testCluster {
 	t.Helper()
+	return newTestClusterWith(t, n, q, opts, nil)
+}
+
+// newTestClusterWith is newTestClusterQ with node i's engine keeping its
+// records in storage(i) when that is not nil (no crashable disk then, and
+// no record cache: every read reaches the storage).
+func newTestClusterWith(t testing.TB, n, q int, opts Options, storage func(i int) engine.Storage) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, clock: &testClock{}}
 	var members []ring.Member
 	listeners := make([]net.Listener, n)
@@ -130,8 +138,14 @@ func newTestClusterQ(t testing.TB, n, q int, opts Options) *testCluster {
 		id := members[i].ID
 		tn := &testNode{id: id, addr: addrs[id], net: wiretest.NewNetwork(uint64(i + 1)), fs: vfs.NewCrashableMem()}
 		// No periodic fsync: what is durable is what a write asked for.
-		tn.eng, err = engine.Open(engine.Options{Dir: "db", FS: tn.fs, Durability: kv.Buffered,
-			SyncInterval: -1, Replicated: true, TombstoneTTL: time.Minute, Now: c.clock.Now})
+		eo := engine.Options{Dir: "db", FS: tn.fs, Durability: kv.Buffered,
+			SyncInterval: -1, Replicated: true, TombstoneTTL: time.Minute, Now: c.clock.Now}
+		if storage != nil {
+			if st := storage(i); st != nil {
+				eo.Dir, eo.FS, eo.Storage, eo.RecordCacheBytes = "", nil, st, -1
+			}
+		}
+		tn.eng, err = engine.Open(eo)
 		if err != nil {
 			t.Fatal(err)
 		}
