@@ -149,6 +149,12 @@ func (e *Engine) HasHints(key []byte) (bool, error) {
 // the key, lets go of it once its owners have it, unless a newer write or
 // a new hint arrived meanwhile. Both checks happen under the key's lock,
 // where hints are added too.
+// Sync returns once every write made before it, drops included, would
+// survive a power cut. Drops are buffered (DropRecordIf, reaps): a node
+// that tells the others it holds nothing must first make that so on its
+// disk, or a crash brings back what they then forget it held.
+func (e *Engine) Sync() error { return e.st.Flush() }
+
 func (e *Engine) DropRecordIf(key, rec []byte) (bool, error) {
 	return e.dropIf(key, EventDrop, func(cur []byte, _ *record.Record) bool { return bytes.Equal(cur, rec) },
 		func(*record.Record) { e.stats.handedOff.Add(1) })

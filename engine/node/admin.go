@@ -244,9 +244,18 @@ func (n *Node) startDrainWatch() {
 func (n *Node) watchDrained() {
 	tick := time.NewTicker(drainCheck)
 	defer tick.Stop()
-	logged := false
+	logged, claimed := false, false
 	for {
 		drained := n.holdsNothing()
+		if drained && !claimed {
+			// The drops that emptied this node were buffered: once the
+			// others forget it, a crash must not bring them back.
+			if err := n.eng.Sync(); err != nil {
+				n.opts.Logger.Warn("cannot make this node's last drops durable; it does not say it holds nothing yet", "err", err)
+				drained = false
+			}
+		}
+		claimed = drained
 		n.members.SetDrained(drained)
 		if drained && !logged && n.members.Leaving() {
 			logged = true
