@@ -37,8 +37,9 @@ type readRound struct {
 	// owners are the owners asked that have not answered; held counts
 	// the misses from others waiting for them (still in the tracker's
 	// in-flight count, which inFlight corrects).
-	owners []string
-	held   int
+	owners    []string
+	held      int
+	ownersBuf [4]string // owners' storage for N <= 4: no allocation per read
 }
 
 // readAction is one thing the driver must do: fetch the record from a
@@ -66,6 +67,7 @@ func newReadRound(r int, targets, spares []target, hedges int) (*readRound, []re
 		hedges = max(0, hedges-short)
 	}
 	rr := &readRound{tracker: quorum.New(r, len(targets), len(spares)), spares: spares, hedges: min(hedges, len(spares))}
+	rr.owners = rr.ownersBuf[:0]
 	for _, tg := range targets[:owners] {
 		if tg.hintFor == "" {
 			rr.owners = append(rr.owners, tg.id)
