@@ -222,6 +222,24 @@ func (c *testCluster) durableCopy(i int, key string) bool {
 	return found
 }
 
+// durableValues is what node i's own replica of key would read after a
+// power cut now (see durableCopy): its live values, "<deleted>" for a
+// tombstone.
+func (c *testCluster) durableValues(i int, key string) map[string]bool {
+	c.t.Helper()
+	e, err := engine.Open(engine.Options{Dir: "db", FS: c.nodes[i].fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0}),
+		Replicated: true, ReapInterval: time.Hour, TombstoneTTL: time.Minute, Now: c.clock.Now})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer e.Close()
+	var o kv.Object
+	if err := e.Get([]byte(key), &o, kv.ReadOptions{}); err != nil {
+		c.t.Fatal(err)
+	}
+	return values(&o)
+}
+
 // setAlive changes what gossip says of node i.
 func (c *testCluster) setAlive(i int, alive bool) {
 	t := *c.topo.Load()
