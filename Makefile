@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-join bench-aae bench-loadgen cost-model fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-join bench-aae bench-loadgen bench-tls cost-model fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ bench: ## microbenchmarks (parser, engine, store); BENCHTIME=3s for steadier fig
 
 bench-memcached: ## this store vs a real memcached, side by side (perf/compare-memcached.sh; MODES, DEPTHS, ROUNDS)
 	perf/compare-memcached.sh
+
+bench-tls: ## what TLS on the client port costs: dynamod and memcached, plain and TLS, side by side (perf/compare-tls.sh; DEPTHS, ROUNDS)
+	perf/compare-tls.sh
 
 bench-join: ## a fourth node joins a loaded 3-node cluster, admission controller on and off (perf/bench-join.sh; KEYS, VALUE, IDLE, RATE)
 	perf/bench-join.sh

@@ -24,8 +24,8 @@ func ParseNamedTargets(s string) ([]NamedTarget, error) {
 		if !ok || name == "" {
 			return nil, fmt.Errorf("%w: compare target %q is not NAME=HOST:PORT", ErrConfig, part)
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return nil, fmt.Errorf("%w: compare target %q: address is not host:port", ErrConfig, part)
+		if hp, _ := SplitTarget(addr); !validHostPort(hp) {
+			return nil, fmt.Errorf("%w: compare target %q: address is not host:port or tls://host:port", ErrConfig, part)
 		}
 		if slices.ContainsFunc(out, func(t NamedTarget) bool { return t.Name == name }) {
 			return nil, fmt.Errorf("%w: compare target name %q used twice", ErrConfig, name)
@@ -36,6 +36,11 @@ func ParseNamedTargets(s string) ([]NamedTarget, error) {
 		return nil, fmt.Errorf("%w: compare needs at least two targets, got %d", ErrConfig, len(out))
 	}
 	return out, nil
+}
+
+func validHostPort(s string) bool {
+	_, _, err := net.SplitHostPort(s)
+	return err == nil
 }
 
 // compareOrder describes how rounds alternate, for the report.

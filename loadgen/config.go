@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,8 @@ type Dialer func(ctx context.Context, addr string) (net.Conn, error)
 // Config describes a run. Zero fields take the defaults named on each;
 // EnsureDefaults applies them and Validate checks the result.
 type Config struct {
-	// Targets are host:port addresses speaking the memcached text protocol.
+	// Targets are host:port addresses speaking the memcached text protocol,
+	// or tls://host:port for a port that speaks it over TLS (TLSScheme).
 	// Connections are spread over them round-robin. Required.
 	Targets []string
 	// Conns is the number of connections. Default 16.
@@ -82,8 +84,14 @@ type Config struct {
 	SLA []sla.Rule
 	// Progress receives a line per second while running; nil for none.
 	Progress io.Writer
-	// Dial opens connections. Default: TCP with DialTimeout.
+	// Dial opens connections. Default: TCP with DialTimeout, and TLS for
+	// a tls:// target (a Dial given here sees the tls:// prefix itself).
 	Dial Dialer
+	// TLS configures the client side of tls:// targets: the CAs trusted,
+	// a client certificate. Default nil: the system's CAs, no client
+	// certificate. TLS connections run on goroutines (IOGoroutines):
+	// the epoll driver reads raw sockets.
+	TLS *tls.Config
 	// IO selects how closed-loop connections are driven. Default IOAuto.
 	IO IOMode
 	// Label names the run in reports (compare mode sets it to the target's name).
@@ -185,7 +193,14 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Dial == nil {
 		d := &net.Dialer{Timeout: c.DialTimeout}
-		c.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+		c.Dial = func(ctx context.Context, target string) (net.Conn, error) {
+			addr, useTLS := SplitTarget(target)
+			nc, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil || !useTLS {
+				return nc, err
+			}
+			return handshake(ctx, nc, addr, c.TLS)
+		}
 	}
 }
 
@@ -219,8 +234,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, t := range c.Targets {
-		if _, _, err := net.SplitHostPort(t); err != nil {
-			return fmt.Errorf("%w: target %q is not host:port", ErrConfig, t)
+		addr, useTLS := SplitTarget(t)
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%w: target %q is not host:port or tls://host:port", ErrConfig, t)
+		}
+		if useTLS && c.RingAware {
+			return fmt.Errorf("%w: ring-aware routing speaks plain TCP; target %q is TLS", ErrConfig, t)
 		}
 	}
 	if err := c.Mix.Validate(); err != nil {
@@ -288,4 +307,32 @@ func (c *Config) Params() Params {
 		p.CartItems = c.CartItems
 	}
 	return p
+}
+
+// TLSScheme marks a target that speaks TLS: tls://host:port.
+const TLSScheme = "tls://"
+
+// SplitTarget returns a target's host:port and whether it speaks TLS.
+func SplitTarget(target string) (addr string, useTLS bool) {
+	return strings.CutPrefix(target, TLSScheme)
+}
+
+// handshake runs the client side of a TLS handshake on nc within ctx,
+// checking the server's certificate against addr's host unless cfg names
+// another.
+func handshake(ctx context.Context, nc net.Conn, addr string, cfg *tls.Config) (net.Conn, error) {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		host, _, _ := net.SplitHostPort(addr)
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	return tc, nil
 }

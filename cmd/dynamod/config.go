@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -22,6 +23,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/membership"
 	"github.com/dynamo-kv/dynamo/engine/node"
+	"github.com/dynamo-kv/dynamo/protocol/tlsconf"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
@@ -45,6 +47,9 @@ type config struct {
 	TombstoneTTL time.Duration
 	Pprof        string
 	Metrics      string
+	TLSCert      string
+	TLSKey       string
+	TLSClientCA  string
 	LogFormat    string
 	LogLevel     slog.Level
 	GCPercent    int
@@ -191,6 +196,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.TransferRate, "transfer-rate", 20000, "cluster: most records a second this node reads and moves for a new replica's catch-up pulls, as puller and as source; the controller grants a source between a twentieth of it and all of it, the puller between n twentieths and all of it")
 	fs.DurationVar(&c.AntiEntropyCycle, "anti-entropy-cycle", 2*time.Minute, "cluster: anti-entropy compares every partition this node holds with another replica once in this time (longer under load); replicas that differ where no client reads converge within it")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "client port: certificate chain (PEM) of a TLS port; with -tls-key the port speaks TLS only, as memcached's -Z")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "client port: private key (PEM) of -tls-cert")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "client port: CA certificates (PEM); every client must present a certificate one of them signed (memcached's ssl_verify_mode 2)")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics at /metrics over HTTP on this address (e.g. 127.0.0.1:9150); empty: off")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log lines on stderr as text (key=value) or json")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "least severe log lines written: debug, info, warn or error")
@@ -302,6 +310,10 @@ func (c *config) validate() error {
 		return errors.New("-max-siblings must be at least 1")
 	case c.IdleTimeout < 0, c.FlushEvery < 0, c.TombstoneTTL < 0:
 		return errors.New("durations must not be negative")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("-tls-cert and -tls-key go together")
+	case c.TLSClientCA != "" && c.TLSCert == "":
+		return errors.New("-tls-client-ca needs -tls-cert and -tls-key")
 	}
 	return nil
 }
@@ -405,4 +417,12 @@ func slowRequest(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// tlsConfig is the client port's TLS configuration, nil without -tls-cert.
+func (c *config) tlsConfig() (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	return tlsconf.Server(c.TLSCert, c.TLSKey, c.TLSClientCA)
 }

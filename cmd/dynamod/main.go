@@ -61,6 +61,11 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dynamod: %v\n", err)
 		return 2
 	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		fmt.Fprintf(stderr, "dynamod: %v\n", err)
+		return 2
+	}
 	nd, err := node.Open(opts)
 	if err != nil {
 		logger.Error("opening the node", "err", err)
@@ -77,6 +82,7 @@ func run(args []string, stderr io.Writer) int {
 		IdleTimeout: cfg.IdleTimeout,
 		MaxItemSize: int(cfg.ItemSizeMax),
 		EventLoops:  cfg.EventLoops,
+		TLS:         tlsCfg,
 	})
 	if err != nil {
 		nd.Close()

@@ -12,6 +12,7 @@ import (
 	"github.com/dynamo-kv/dynamo/loadgen/report"
 	"github.com/dynamo-kv/dynamo/loadgen/sla"
 	"github.com/dynamo-kv/dynamo/loadgen/workload"
+	"github.com/dynamo-kv/dynamo/protocol/tlsconf"
 )
 
 // invocation is everything the command line (and a profile) asked for.
@@ -32,6 +33,8 @@ type options struct {
 	targets, compare, dist, profile, nullServer, fakeServer string
 	quiet                                                   bool
 	sla                                                     slaFlag
+	tls, tlsInsecure                                        bool
+	tlsCA, tlsCert, tlsKey                                  string
 }
 
 // parseInvocation reads args on top of the profile they name, if any:
@@ -110,6 +113,9 @@ func (o *options) apply(inv *invocation, stderr io.Writer) error {
 		}
 		inv.compare = targets
 	}
+	if err := o.applyTLS(inv); err != nil {
+		return err
+	}
 	if len(inv.compare) > 0 {
 		cfg.Targets = nil
 		return nil
@@ -163,6 +169,11 @@ func newFlagSet(inv *invocation, o *options) *flag.FlagSet {
 	fs.StringVar(&inv.svgPath, "svg", "", "write an SVG of latency by percentile, throughput over time and the slowest request per second to `FILE`")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
 	fs.BoolVar(&cfg.RingAware, "ring-aware", cfg.RingAware, "client-driven coordination: learn the ring from the -target nodes and send each key to the first node of its preference list")
+	fs.BoolVar(&o.tls, "tls", false, "speak TLS to every target (a single target speaks it when written tls://HOST:PORT)")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "`FILE`: CA certificates (PEM) that sign the TLS targets' certificates (default: the system's)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "`FILE`: client certificate (PEM) presented to TLS targets that verify clients")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "`FILE`: private key (PEM) of -tls-cert")
+	fs.BoolVar(&o.tlsInsecure, "tls-insecure", false, "do not verify the TLS targets' certificates")
 	fs.StringVar(&o.nullServer, "null-server", "", "instead of generating load, serve `ADDR` answering every request at once without storing (to measure loadgen's own ceiling)")
 	fs.StringVar(&o.fakeServer, "fake-server", "", "instead of generating load, serve an in-memory fake store (get/set/delete/getv/putv) on `ADDR`")
 	return fs
@@ -285,5 +296,32 @@ func (f *shareFlag) Set(s string) error {
 		return fmt.Errorf("%q is not a share between 0 and 1 (or 0%% and 100%%)", s)
 	}
 	*f = shareFlag(v * scale)
+	return nil
+}
+
+// applyTLS builds the TLS client configuration and, with -tls, marks every
+// target as TLS.
+func (o *options) applyTLS(inv *invocation) error {
+	cfg := &inv.cfg
+	if o.tls {
+		for i, t := range cfg.Targets {
+			if _, ok := loadgen.SplitTarget(t); !ok {
+				cfg.Targets[i] = loadgen.TLSScheme + t
+			}
+		}
+		for i, t := range inv.compare {
+			if _, ok := loadgen.SplitTarget(t.Addr); !ok {
+				inv.compare[i].Addr = loadgen.TLSScheme + t.Addr
+			}
+		}
+	}
+	if o.tlsCA == "" && o.tlsCert == "" && o.tlsKey == "" && !o.tlsInsecure {
+		return nil
+	}
+	tc, err := tlsconf.Client(o.tlsCA, o.tlsCert, o.tlsKey, o.tlsInsecure)
+	if err != nil {
+		return err
+	}
+	cfg.TLS = tc
 	return nil
 }

@@ -89,13 +89,17 @@ func ratio(a, b float64) float64 {
 func WriteCompareTable(w io.Writer, c *Comparison) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "compare: median of %d rounds per target (%s)\n", c.Rounds, c.Order)
-	fmt.Fprintf(&b, "%-12s %-22s %12s %9s %9s %9s %8s   %s\n", "target", "addr", "ops/s", "p50", "p99", "p99.9", "failed", "ops/s by round")
+	nameW, addrW := 12, 22
+	for _, t := range c.Targets {
+		nameW, addrW = max(nameW, len(t.Name)), max(addrW, len(t.Addr))
+	}
+	fmt.Fprintf(&b, "%-*s %-*s %12s %9s %9s %9s %8s   %s\n", nameW, "target", addrW, "addr", "ops/s", "p50", "p99", "p99.9", "failed", "ops/s by round")
 	for _, t := range c.Targets {
 		var per []string
 		for _, s := range t.Rounds {
 			per = append(per, fmt.Sprintf("%.0f", s.Throughput))
 		}
-		fmt.Fprintf(&b, "%-12s %-22s %12.1f %9s %9s %9s %8d   %s\n", t.Name, t.Addr, t.Throughput,
+		fmt.Fprintf(&b, "%-*s %-*s %12.1f %9s %9s %9s %8d   %s\n", nameW, t.Name, addrW, t.Addr, t.Throughput,
 			Micros(t.P50Us), Micros(t.P99Us), Micros(t.P999Us), t.Failed, strings.Join(per, " "))
 	}
 	if r := c.Ratio; r != nil {

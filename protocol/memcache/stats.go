@@ -29,6 +29,10 @@ type ServerStats struct {
 	BytesWritten   uint64
 	Threads        int
 	AcceptingConns bool
+
+	TLS                bool // the port speaks TLS: report ssl_* as memcached -Z does
+	TLSVerifyClients   bool // clients must present a certificate the CA signed
+	TLSHandshakeErrors uint64
 }
 
 // ServerInfo supplies ServerStats; the server implements it.
@@ -163,6 +167,9 @@ func (e *Executor) generalStats(now time.Time) []kv.Stat {
 	str("curr_items", statValue(engineStats, "curr_items"))
 	unum("total_items", c.totalItems.Load())
 	str("evictions", statValue(engineStats, "evictions"))
+	if srv.TLS {
+		unum("ssl_handshake_errors", srv.TLSHandshakeErrors)
+	}
 	for _, s := range engineStats {
 		switch s.Name {
 		case "bytes", "curr_items", "limit_maxbytes", "evictions":
@@ -198,5 +205,16 @@ func (e *Executor) appendSettingsStats(out []byte) []byte {
 	w.str("binding_protocol", "ascii")
 	w.int("item_size_max", int64(e.opts.MaxItemSize))
 	w.str("flush_enabled", "yes")
+	if srv.TLS {
+		w.str("ssl_enabled", "yes")
+		verify := "0" // memcached's ssl_verify_mode: 0 none, 2 require
+		if srv.TLSVerifyClients {
+			verify = "2"
+		}
+		w.str("ssl_verify_mode", verify)
+		w.str("ssl_min_version", "tlsv1.2")
+	} else {
+		w.str("ssl_enabled", "no")
+	}
 	return append(w, "END\r\n"...)
 }

@@ -29,7 +29,11 @@
 // the batches in flight finish and write their replies, then stops the
 // event loops; the caller closes the engine afterwards.
 //
-// It deliberately does not speak memcached's binary protocol, UDP, SASL or
-// TLS, and has no admin commands (slabs, lru_crawler, watch, ...): they
-// answer ERROR as unknown commands do.
+// With Options.TLS the port speaks TLS only (memcached's -Z), and each
+// connection is served by a goroutine of its own over crypto/tls, since
+// gnet's loops speak plain TCP (tls.go).
+//
+// It deliberately does not speak memcached's binary protocol, UDP or SASL,
+// and has no admin commands (slabs, lru_crawler, watch, ...): they answer
+// ERROR as unknown commands do.
 package server

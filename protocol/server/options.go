@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"runtime"
 	"time"
@@ -40,6 +41,12 @@ type Options struct {
 	// Latency, when set, is told how long each data command took to
 	// execute (package protocol/metrics records it). Default nil.
 	Latency memcache.LatencyRecorder
+	// TLS, when set, makes the port speak TLS only, as memcached's -Z
+	// does; each connection is then served by a goroutine of its own over
+	// crypto/tls rather than by the event loops (see tls.go). It must hold
+	// a certificate (Certificates or GetCertificate). Default nil: plain
+	// TCP.
+	TLS *tls.Config
 }
 
 // Errors returned by New and Shutdown; compare with errors.Is.
@@ -83,6 +90,8 @@ func (o *Options) validate() error {
 		return errors.Join(ErrBadOptions, errors.New("MaxItemSize is below 1 KiB"))
 	case o.EventLoops < 0:
 		return errors.Join(ErrBadOptions, errors.New("EventLoops is negative"))
+	case o.TLS != nil && len(o.TLS.Certificates) == 0 && o.TLS.GetCertificate == nil && o.TLS.GetConfigForClient == nil:
+		return errors.Join(ErrBadOptions, errors.New("TLS has no certificate"))
 	}
 	return nil
 }

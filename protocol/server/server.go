@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -37,6 +38,8 @@ type Server struct {
 	curr, total, rejected   atomic.Int64
 	bytesRead, bytesWritten atomic.Uint64
 	idleKicks               atomic.Uint64
+	tlsHandshakeErrors      atomic.Uint64
+	tls                     tlsConns // with Options.TLS: the listener and its connections
 	sessions, batches       sync.Pool
 	conns                   struct {
 		sync.Mutex
@@ -69,6 +72,15 @@ func New(db kv.KV, opts Options) (*Server, error) {
 // shutdown.
 func (s *Server) Serve() error {
 	defer close(s.stopped)
+	if s.opts.TLS != nil {
+		err := s.serveTLS()
+		select {
+		case <-s.ready:
+		default:
+			close(s.ready) // failed before listening
+		}
+		return err
+	}
 	if s.opts.IdleTimeout > 0 {
 		go s.reapIdle()
 	}
@@ -112,16 +124,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.Addr() == nil {
 		return ErrNotServing
 	}
-	var waitErr error
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for s.inflight.Load() > 0 && waitErr == nil {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			waitErr = ErrShutdownCtx
-		}
+	if s.opts.TLS != nil {
+		defer s.workers.close()
+		return s.shutdownTLS(ctx)
 	}
+	waitErr := s.awaitInflight(ctx)
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.eng.Stop(stopCtx); err != nil {
@@ -130,6 +137,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-s.stopped
 	s.workers.close()
 	return waitErr
+}
+
+// awaitInflight waits for the batches in flight to write their replies,
+// or returns ErrShutdownCtx when ctx ends first.
+func (s *Server) awaitInflight(ctx context.Context) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ErrShutdownCtx
+		}
+	}
+	return nil
 }
 
 // Stats is what "stats" answers, a line each: for a metrics exporter.
@@ -156,6 +178,9 @@ func (s *Server) ServerStats() memcache.ServerStats {
 		BytesWritten:         s.bytesWritten.Load(),
 		Threads:              s.opts.EventLoops,
 		AcceptingConns:       !s.draining.Load(),
+		TLS:                  s.opts.TLS != nil,
+		TLSVerifyClients:     s.opts.TLS != nil && s.opts.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
+		TLSHandshakeErrors:   s.tlsHandshakeErrors.Load(),
 	}
 }
 

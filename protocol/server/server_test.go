@@ -90,19 +90,31 @@ func (c *client) expectEOF() {
 
 func (c *client) stat(name string) int {
 	c.t.Helper()
-	c.send("stats\r\n")
+	v, ok := c.stats("stats")[name]
+	if !ok {
+		return -1
+	}
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// stats sends cmd (stats, stats settings) and returns its lines as name →
+// value.
+func (c *client) stats(cmd string) map[string]string {
+	c.t.Helper()
+	c.send(cmd + "\r\n")
 	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	val := -1
+	out := map[string]string{}
 	for {
 		line, err := c.r.ReadString('\n')
 		if err != nil {
 			c.t.Fatal(err)
 		}
 		if line == "END\r\n" {
-			return val
+			return out
 		}
-		if f := strings.Fields(line); len(f) == 3 && f[1] == name {
-			val, _ = strconv.Atoi(f[2])
+		if f := strings.Fields(line); len(f) == 3 {
+			out[f[1]] = f[2]
 		}
 	}
 }
