@@ -14,6 +14,7 @@ import (
 	"github.com/dynamo-kv/dynamo/loadgen/evloop"
 	"github.com/dynamo-kv/dynamo/loadgen/sla"
 	"github.com/dynamo-kv/dynamo/loadgen/workload"
+	"github.com/dynamo-kv/dynamo/protocol/memcache"
 )
 
 // Errors returned by Run and Compare; test with errors.Is.
@@ -92,6 +93,10 @@ type Config struct {
 	// certificate. TLS connections run on goroutines (IOGoroutines):
 	// the epoll driver reads raw sockets.
 	TLS *tls.Config
+	// Auth, "user:password", logs every connection in with memcached's
+	// ASCII authentication (a set carrying "user password") before any
+	// request. Default "": no login.
+	Auth string
 	// IO selects how closed-loop connections are driven. Default IOAuto.
 	IO IOMode
 	// Label names the run in reports (compare mode sets it to the target's name).
@@ -227,6 +232,7 @@ func (c *Config) Validate() error {
 		{len(c.KeyPrefix)+20 > 250, "key prefix too long: keys would exceed 250 bytes"},
 		{c.IO != IOAuto && c.IO != IOEpoll && c.IO != IOGoroutines, fmt.Sprintf("io %q must be auto, epoll or goroutines", c.IO)},
 		{c.IO == IOEpoll && !evloop.Supported, "io epoll is not available on " + runtime.GOOS},
+		{c.Auth != "" && !strings.Contains(c.Auth, ":"), "auth must be user:password"},
 		{c.IO == IOEpoll && c.Rate > 0, "io epoll drives closed loop only; open loop (rate > 0) uses goroutines"},
 	} {
 		if check.bad {
@@ -335,4 +341,15 @@ func handshake(ctx context.Context, nc net.Conn, addr string, cfg *tls.Config) (
 		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
 	}
 	return tc, nil
+}
+
+// login authenticates nc with memcached's ASCII mechanism (cred is
+// "user:password") within ctx's deadline.
+func login(ctx context.Context, nc net.Conn, cred string) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+		defer nc.SetDeadline(time.Time{})
+	}
+	user, pass, _ := strings.Cut(cred, ":")
+	return memcache.Login(nc, user, pass)
 }

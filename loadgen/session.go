@@ -83,7 +83,15 @@ func (s *session) dial(ctx context.Context) error {
 func (s *session) dialConn(ctx context.Context) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
-	return s.cfg.Dial(ctx, s.addr)
+	nc, err := s.cfg.Dial(ctx, s.addr)
+	if err != nil || s.cfg.Auth == "" {
+		return nc, err
+	}
+	if err := login(ctx, nc, s.cfg.Auth); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return nc, nil
 }
 
 // install makes nc the session's connection. In open loop the caller holds

@@ -23,6 +23,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/membership"
 	"github.com/dynamo-kv/dynamo/engine/node"
+	"github.com/dynamo-kv/dynamo/protocol/memcache"
 	"github.com/dynamo-kv/dynamo/protocol/tlsconf"
 	"github.com/dynamo-kv/dynamo/ring"
 )
@@ -50,6 +51,7 @@ type config struct {
 	TLSCert      string
 	TLSKey       string
 	TLSClientCA  string
+	AuthFile     string
 	LogFormat    string
 	LogLevel     slog.Level
 	GCPercent    int
@@ -199,6 +201,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "client port: certificate chain (PEM) of a TLS port; with -tls-key the port speaks TLS only, as memcached's -Z")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "client port: private key (PEM) of -tls-cert")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "client port: CA certificates (PEM); every client must present a certificate one of them signed (memcached's ssl_verify_mode 2)")
+	fs.StringVar(&c.AuthFile, "auth-file", "", "client port: memcached's ASCII authentication (its -Y): a file of user:password lines; every connection must first send a set whose data is \"user password\"")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics at /metrics over HTTP on this address (e.g. 127.0.0.1:9150); empty: off")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log lines on stderr as text (key=value) or json")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "least severe log lines written: debug, info, warn or error")
@@ -425,4 +428,12 @@ func (c *config) tlsConfig() (*tls.Config, error) {
 		return nil, nil
 	}
 	return tlsconf.Server(c.TLSCert, c.TLSKey, c.TLSClientCA)
+}
+
+// authFile is the client port's users, nil without -auth-file.
+func (c *config) authFile() (*memcache.AuthFile, error) {
+	if c.AuthFile == "" {
+		return nil, nil
+	}
+	return memcache.LoadAuthFile(c.AuthFile)
 }

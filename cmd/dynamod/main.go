@@ -66,6 +66,11 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dynamod: %v\n", err)
 		return 2
 	}
+	auth, err := cfg.authFile()
+	if err != nil {
+		fmt.Fprintf(stderr, "dynamod: %v\n", err)
+		return 2
+	}
 	nd, err := node.Open(opts)
 	if err != nil {
 		logger.Error("opening the node", "err", err)
@@ -83,6 +88,7 @@ func run(args []string, stderr io.Writer) int {
 		MaxItemSize: int(cfg.ItemSizeMax),
 		EventLoops:  cfg.EventLoops,
 		TLS:         tlsCfg,
+		Auth:        auth,
 	})
 	if err != nil {
 		nd.Close()

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/protocol/memcache"
 	"github.com/dynamo-kv/dynamo/protocol/tlsconf"
 	"github.com/dynamo-kv/dynamo/protocol/tlsconf/tlstest"
 )
@@ -72,11 +74,68 @@ func TestTLSFlagErrors(t *testing.T) {
 		{[]string{"-tls-cert", missing}, "-tls-cert and -tls-key go together"},
 		{[]string{"-tls-client-ca", missing}, "-tls-client-ca needs -tls-cert and -tls-key"},
 		{[]string{"-data", dir, "-tls-cert", missing, "-tls-key", missing}, "loading the TLS certificate"},
+		{[]string{"-data", dir, "-auth-file", missing}, "reading the auth file"},
 	} {
 		var out strings.Builder
 		code := run(tc.args, &out)
 		if code != 2 || !strings.HasPrefix(out.String(), "dynamod: ") || strings.Count(out.String(), "\n") != 1 || !strings.Contains(out.String(), tc.want) {
 			t.Errorf("%v: code %d, output %q; want 2 and one line mentioning %q", tc.args, code, out.String(), tc.want)
 		}
+	}
+}
+
+// A node whose client port asks for TLS with client certificates and a
+// login serves a client that has all three, refuses one that lacks the
+// login with memcached's own line, and is administered by dynctl given the
+// same credentials.
+func TestSecuredClientPortAndDynctl(t *testing.T) {
+	ca := tlstest.NewCA(t, "dynamod-test")
+	cert, key := ca.Issue("node")
+	ccert, ckey := ca.Issue("operator")
+	authFile := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(authFile, []byte("ops:s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client, gossip, internode := freePort(t), freePort(t), freePort(t)
+	startClusterNode(t, "n1", t.TempDir(), client, gossip, internode, "",
+		"-n", "1", "-r", "1", "-w", "1", "-tls-cert", cert, "-tls-key", key, "-tls-client-ca", ca.CertFile, "-auth-file", authFile)
+
+	cfg, err := tlsconf.Client(ca.CertFile, ccert, ckey, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	fmt.Fprintf(c, "get k\r\n")
+	if line, _ := r.ReadString('\n'); line != "CLIENT_ERROR unauthenticated\r\n" {
+		t.Fatalf("before logging in: %q", line)
+	}
+	if err := memcache.Login(c, "ops", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	m := &mc{c: c, r: r}
+	if err := m.set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+
+	dynctl := buildDynctl(t)
+	out, err := exec.Command(dynctl, "-node", client, "-tls-ca", ca.CertFile, "-tls-cert", ccert, "-tls-key", ckey,
+		"-auth", "ops:s3cret", "status").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "n1") {
+		t.Fatalf("dynctl status with the credentials: %v\n%s", err, out)
+	}
+	out, err = exec.Command(dynctl, "-node", client, "-tls-ca", ca.CertFile, "-tls-cert", ccert, "-tls-key", ckey,
+		"status").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unauthenticated") {
+		t.Fatalf("dynctl status without -auth: %v\n%s", err, out)
+	}
+	out, err = exec.Command(dynctl, "-node", client, "-tls-ca", ca.CertFile, "-auth", "ops:s3cret", "status").CombinedOutput()
+	if err == nil {
+		t.Fatalf("dynctl status without a client certificate succeeded:\n%s", out)
 	}
 }

@@ -13,6 +13,7 @@ package main
 import (
 	"bufio"
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,8 @@ import (
 	"time"
 
 	"github.com/dynamo-kv/dynamo/cmd/internal/buildinfo"
+	"github.com/dynamo-kv/dynamo/protocol/memcache"
+	"github.com/dynamo-kv/dynamo/protocol/tlsconf"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -53,9 +56,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	node := fs.String("node", "127.0.0.1:11211", "client address (HOST:PORT) of any node")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the node")
 	raw := fs.Bool("raw", false, "ring: print the node's answer as it is (the encoded ring), not a table")
+	auth := fs.String("auth", "", "`USER:PASSWORD` to log in with, for a node started with -auth-file")
+	useTLS := fs.Bool("tls", false, "speak TLS to the nodes (started with -tls-cert)")
+	tlsCA := fs.String("tls-ca", "", "`FILE`: CA certificates (PEM) that sign the nodes' certificates (default: the system's); implies -tls")
+	tlsCert := fs.String("tls-cert", "", "`FILE`: client certificate (PEM), for nodes started with -tls-client-ca; implies -tls")
+	tlsKey := fs.String("tls-key", "", "`FILE`: private key (PEM) of -tls-cert")
 	wait := fs.Duration("wait", 0, "leave: follow the node's handoff until it holds nothing, at most this long (0: do not wait); remove: wait this long for the ring to drop the node (0: 30s)")
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: dynctl [-node HOST:PORT] [-timeout D] [-raw] [-wait D] COMMAND [ID]\n\nCommands:\n")
+		fmt.Fprintf(w, "Usage: dynctl [-node HOST:PORT] [-timeout D] [-raw] [-wait D] [-auth U:P] [-tls -tls-ca F] COMMAND [ID]\n\nCommands:\n")
 		names := make([]string, 0, len(commands))
 		for n := range commands {
 			names = append(names, n)
@@ -87,6 +95,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dynctl: %s takes no argument, got %q\n", fs.Arg(0), strings.Join(fs.Args()[1:], " "))
 		}
 		return 2
+	}
+	if *auth != "" && !strings.Contains(*auth, ":") {
+		fmt.Fprintf(stderr, "dynctl: -auth must be USER:PASSWORD\n")
+		return 2
+	}
+	conn = connSettings{auth: *auth}
+	if *useTLS || *tlsCA != "" || *tlsCert != "" || *tlsKey != "" {
+		cfg, err := tlsconf.Client(*tlsCA, *tlsCert, *tlsKey, false)
+		if err != nil {
+			fmt.Fprintf(stderr, "dynctl: %v\n", err)
+			return 2
+		}
+		conn.tls = cfg
 	}
 	stats, err := admin(*node, strings.Join(fs.Args(), " "), *timeout)
 	if err != nil {
@@ -129,9 +150,48 @@ func admin(addr, cmd string, timeout time.Duration) ([][2]string, error) {
 	return query(addr, "admin "+cmd, timeout)
 }
 
+// connSettings say how to reach a node's client port: over TLS or not,
+// logged in or not. Set once by run from the flags.
+type connSettings struct {
+	tls  *tls.Config // nil: plain TCP
+	auth string      // "user:password", or "" for no login
+}
+
+var conn connSettings
+
+// dial connects to a node's client port as conn says, within timeout.
+func dial(addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(timeout))
+	if conn.tls != nil {
+		cfg := conn.tls
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(c, cfg)
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		c = tc
+	}
+	if conn.auth != "" {
+		user, pass, _ := strings.Cut(conn.auth, ":")
+		if err := memcache.Login(c, user, pass); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
 // query sends one command line and returns the STAT lines of its answer.
 func query(addr, line string, timeout time.Duration) ([][2]string, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+	c, err := dial(addr, timeout)
 	if err != nil {
 		return nil, err
 	}

@@ -169,6 +169,7 @@ func newFlagSet(inv *invocation, o *options) *flag.FlagSet {
 	fs.StringVar(&inv.svgPath, "svg", "", "write an SVG of latency by percentile, throughput over time and the slowest request per second to `FILE`")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
 	fs.BoolVar(&cfg.RingAware, "ring-aware", cfg.RingAware, "client-driven coordination: learn the ring from the -target nodes and send each key to the first node of its preference list")
+	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, "`USER:PASSWORD`: log every connection in with memcached's ASCII authentication (a server started with -auth-file, or memcached -Y)")
 	fs.BoolVar(&o.tls, "tls", false, "speak TLS to every target (a single target speaks it when written tls://HOST:PORT)")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "`FILE`: CA certificates (PEM) that sign the TLS targets' certificates (default: the system's)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "`FILE`: client certificate (PEM) presented to TLS targets that verify clients")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynamo-kv/dynamo/protocol/memcache"
 	"github.com/dynamo-kv/dynamo/protocol/server"
 )
 
@@ -26,6 +27,7 @@ var suiteFiles = []string{
 	"issue_104", "bogus-commands", "cas", "flags", "getset", "incrdecr", "noreply", "touch",
 	"getandtouch", "multiversioning", "chunked-items", "quit", "metaget", "issue_108",
 	"issue_152", "issue_3", "issue_68", "issue_70", "malicious-commands", "strtol-testing",
+	"ascii-auth", // against a server started with the suite's authfile (memcached -Y)
 }
 
 // suiteDir is where memcached's t/ directory is: DYNAMO_MEMCACHED_SUITE,
@@ -64,7 +66,15 @@ func TestMemcachedSuite(t *testing.T) {
 	for _, name := range suiteFiles {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			addr := StartServer(t, newEngine(t), server.Options{})
+			var opts server.Options
+			if name == "ascii-auth" {
+				auth, err := memcache.LoadAuthFile(filepath.Join(dir, "authfile"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.Auth = auth
+			}
+			addr := StartServer(t, newEngine(t), opts)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, perl, filepath.Join(dir, name+".t"))

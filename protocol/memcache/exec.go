@@ -35,6 +35,10 @@ type Options struct {
 	// Latency, when set, is told how long each data command took (two
 	// clock reads and its Observe per command). Default nil: not timed.
 	Latency LatencyRecorder
+	// Auth, when set, requires every connection to authenticate first
+	// (memcached's -Y; see auth.go). The server keeps each connection's
+	// state and sends its commands to Authenticate until it is in.
+	Auth *AuthFile
 }
 
 func (o *Options) ensureDefaults() {

@@ -255,7 +255,7 @@ func TestStats(t *testing.T) {
 		"connection_structures", "cmd_get", "cmd_set", "cmd_flush", "cmd_touch", "cmd_meta",
 		"get_hits", "get_misses", "get_expired", "get_flushed", "delete_misses", "delete_hits",
 		"incr_misses", "incr_hits", "decr_misses", "decr_hits", "cas_misses", "cas_hits",
-		"cas_badval", "touch_hits", "touch_misses", "store_too_large", "store_no_memory",
+		"cas_badval", "touch_hits", "touch_misses", "store_too_large", "store_no_memory", "auth_cmds", "auth_errors",
 		"bytes_read", "bytes_written", "limit_maxbytes", "accepting_conns", "threads",
 		"bytes", "curr_items", "total_items", "evictions", "fakekv_versions"}
 	if strings.Join(names, " ") != strings.Join(order, " ") {

@@ -51,6 +51,7 @@ type counters struct {
 	touchHits, touchMisses                      atomic.Uint64
 	storeTooLarge                               atomic.Uint64
 	totalItems                                  atomic.Uint64
+	authCmds, authErrors                        atomic.Uint64
 }
 
 func (c *counters) reset() {
@@ -59,7 +60,7 @@ func (c *counters) reset() {
 		&c.getHits, &c.getMisses, &c.deleteMisses, &c.deleteHits,
 		&c.incrMisses, &c.incrHits, &c.decrMisses, &c.decrHits,
 		&c.casMisses, &c.casHits, &c.casBadval, &c.touchHits, &c.touchMisses,
-		&c.storeTooLarge, &c.totalItems,
+		&c.storeTooLarge, &c.totalItems, &c.authCmds, &c.authErrors,
 	} {
 		v.Store(0)
 	}
@@ -151,6 +152,8 @@ func (e *Executor) generalStats(now time.Time) []kv.Stat {
 	unum("touch_misses", c.touchMisses.Load())
 	unum("store_too_large", c.storeTooLarge.Load())
 	unum("store_no_memory", 0)
+	unum("auth_cmds", c.authCmds.Load())
+	unum("auth_errors", c.authErrors.Load())
 	if srv.IdleTimeout {
 		unum("idle_kicks", srv.IdleKicks)
 	}
@@ -203,6 +206,12 @@ func (e *Executor) appendSettingsStats(out []byte) []byte {
 	w.int("num_threads", int64(srv.Threads))
 	w.str("cas_enabled", "yes")
 	w.str("binding_protocol", "ascii")
+	w.str("auth_enabled_sasl", "no")
+	ascii := "no"
+	if e.opts.Auth != nil {
+		ascii = e.opts.Auth.Path()
+	}
+	w.str("auth_enabled_ascii", ascii)
 	w.int("item_size_max", int64(e.opts.MaxItemSize))
 	w.str("flush_enabled", "yes")
 	if srv.TLS {

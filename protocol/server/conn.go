@@ -45,6 +45,7 @@ type conn struct {
 	lastActive atomic.Int64 // unix nanos of the last command parsed or finished
 	current    *batch       // the batch in flight, if any
 	backoff    atomic.Bool  // a wake is scheduled while replies drain
+	authed     atomic.Bool  // authenticated (with Options.Auth)
 }
 
 // batch is the unit handed to a worker: a private copy of the consumed
@@ -61,6 +62,7 @@ type batch struct {
 	ready    chan struct{}        // signalled when out is complete
 	conn     gnet.Conn            // set while a worker runs the batch, for Spill
 	srv      *Server
+	authed   *atomic.Bool // the connection's, when it must authenticate; nil otherwise
 }
 
 // commandEnd is where one parsed command's input ends and what the parser
@@ -171,6 +173,7 @@ func (s *Server) step(c gnet.Conn, st *conn) (action gnet.Action, more bool) {
 		return gnet.None, false
 	}
 	b := s.batches.Get().(*batch)
+	b.authed = s.authGate(&st.authed)
 	needsStorage, full := s.parseBatch(st, buf, b)
 	if b.consumed == 0 {
 		close := b.close
@@ -253,7 +256,7 @@ func (s *Server) execute(sess *memcache.Session, b *batch) []byte {
 	out := b.out[:0]
 	b.spilled = 0
 	for i := range b.cmds {
-		out = s.exec.Execute(sess, &b.cmds[i], out)
+		out = s.run(sess, &b.cmds[i], b.authed, out)
 		if b.conn != nil && len(out) >= memcache.SpillBytes {
 			out = b.Spill(out)
 		}
@@ -261,6 +264,28 @@ func (s *Server) execute(sess *memcache.Session, b *batch) []byte {
 			b.consumed, b.resume, b.close = b.ends[i].consumed, b.ends[i].parser, false
 			break
 		}
+	}
+	return out
+}
+
+// authGate is the connection's authentication state when commands must
+// pass the gate: nil once authenticated, or when Options.Auth is unset.
+func (s *Server) authGate(authed *atomic.Bool) *atomic.Bool {
+	if s.opts.Auth == nil || authed.Load() {
+		return nil
+	}
+	return authed
+}
+
+// run executes one command, or hands it to the authentication gate while
+// the connection has not passed it (authed not nil and false).
+func (s *Server) run(sess *memcache.Session, cmd *memcache.Command, authed *atomic.Bool, out []byte) []byte {
+	if authed == nil || authed.Load() {
+		return s.exec.Execute(sess, cmd, out)
+	}
+	out, in := s.exec.Authenticate(cmd, out)
+	if in {
+		authed.Store(true)
 	}
 	return out
 }

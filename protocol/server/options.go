@@ -47,6 +47,10 @@ type Options struct {
 	// a certificate (Certificates or GetCertificate). Default nil: plain
 	// TCP.
 	TLS *tls.Config
+	// Auth, when set, makes every connection authenticate first with
+	// memcached's ASCII mechanism (its -Y; protocol/memcache/auth.go).
+	// Default nil: no authentication.
+	Auth *memcache.AuthFile
 }
 
 // Errors returned by New and Shutdown; compare with errors.Is.

@@ -59,7 +59,7 @@ func New(db kv.KV, opts Options) (*Server, error) {
 	s := &Server{opts: opts, ready: make(chan struct{}), stopped: make(chan struct{}), workers: newWorkers(10 * time.Second)}
 	s.maxPendingInput = max(minPendingInput, 4*opts.MaxItemSize)
 	s.exec = memcache.NewExecutor(db, memcache.Options{
-		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s, Latency: opts.Latency,
+		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s, Latency: opts.Latency, Auth: opts.Auth,
 	})
 	s.cached, _ = db.(kv.CachedReader)
 	s.sessions.New = func() any { return new(memcache.Session) }

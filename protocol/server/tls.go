@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/protocol/memcache"
@@ -154,7 +155,10 @@ func (s *Server) serveTLSConn(raw net.Conn) {
 	sess := &memcache.Session{Sink: sink}
 	buf := make([]byte, 0, 16<<10)
 	out := make([]byte, 0, 16<<10)
-	var cmds []memcache.Command
+	var (
+		cmds   []memcache.Command
+		authed atomic.Bool
+	)
 	for {
 		consumed, closing, full := 0, false, false
 		cmds = cmds[:0]
@@ -183,8 +187,9 @@ func (s *Server) serveTLSConn(raw net.Conn) {
 		if len(cmds) > 0 {
 			s.inflight.Add(1)
 			out = out[:0]
+			gate := s.authGate(&authed)
 			for i := range cmds {
-				out = s.exec.Execute(sess, &cmds[i], out)
+				out = s.run(sess, &cmds[i], gate, out)
 				if len(out) >= memcache.SpillBytes {
 					out = sink.Spill(out)
 				}
