@@ -52,10 +52,12 @@ type config struct {
 	TLSKey       string
 	TLSClientCA  string
 	AuthFile     string
-	LogFormat    string
-	LogLevel     slog.Level
-	GCPercent    int
-	Procs        int
+
+	InternodeTLSCert, InternodeTLSKey, InternodeTLSCA string
+	LogFormat                                         string
+	LogLevel                                          slog.Level
+	GCPercent                                         int
+	Procs                                             int
 
 	// Cluster mode (when NodeID is set).
 	NodeID          string
@@ -197,6 +199,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&c.CompactionRate, "compaction-rate", "cluster: most bytes a second the store's compactions write while the admission controller paces them (it grants between a twentieth of it and all of it; compactions run unpaced when level 0 nears a write stall)")
 	fs.IntVar(&c.TransferRate, "transfer-rate", 20000, "cluster: most records a second this node reads and moves for a new replica's catch-up pulls, as puller and as source; the controller grants a source between a twentieth of it and all of it, the puller between n twentieths and all of it")
 	fs.DurationVar(&c.AntiEntropyCycle, "anti-entropy-cycle", 2*time.Minute, "cluster: anti-entropy compares every partition this node holds with another replica once in this time (longer under load); replicas that differ where no client reads converge within it")
+	fs.StringVar(&c.InternodeTLSCert, "internode-tls-cert", "", "cluster: this node's certificate (PEM) for mutual TLS between nodes; with -internode-tls-key and -internode-tls-ca, only nodes holding a certificate of that CA can read or write replicas")
+	fs.StringVar(&c.InternodeTLSKey, "internode-tls-key", "", "cluster: private key (PEM) of -internode-tls-cert")
+	fs.StringVar(&c.InternodeTLSCA, "internode-tls-ca", "", "cluster: the cluster's CA certificate (PEM); a peer must present a certificate it signed")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "client port: certificate chain (PEM) of a TLS port; with -tls-key the port speaks TLS only, as memcached's -Z")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "client port: private key (PEM) of -tls-cert")
@@ -317,6 +322,11 @@ func (c *config) validate() error {
 		return errors.New("-tls-cert and -tls-key go together")
 	case c.TLSClientCA != "" && c.TLSCert == "":
 		return errors.New("-tls-client-ca needs -tls-cert and -tls-key")
+	case (c.InternodeTLSCert != "" || c.InternodeTLSKey != "" || c.InternodeTLSCA != "") &&
+		(c.InternodeTLSCert == "" || c.InternodeTLSKey == "" || c.InternodeTLSCA == ""):
+		return errors.New("-internode-tls-cert, -internode-tls-key and -internode-tls-ca go together")
+	case c.InternodeTLSCert != "" && c.NodeID == "":
+		return errors.New("-internode-tls-cert needs cluster mode (-node-id)")
 	}
 	return nil
 }
@@ -344,6 +354,12 @@ func (c *config) nodeOptions(logger *slog.Logger) (node.Options, error) {
 	if err != nil {
 		return o, err
 	}
+	var internodeTLS *tls.Config
+	if c.InternodeTLSCert != "" {
+		if internodeTLS, err = tlsconf.Internode(c.InternodeTLSCert, c.InternodeTLSKey, c.InternodeTLSCA); err != nil {
+			return o, err
+		}
+	}
 	var seeds []string
 	if c.Join != "" {
 		seeds = strings.Split(c.Join, ",")
@@ -358,6 +374,7 @@ func (c *config) nodeOptions(logger *slog.Logger) (node.Options, error) {
 			SlowRequest: slowRequest(c.SlowRequest), BackgroundTarget: c.BackgroundTarget, Queues: c.queues(), BackgroundUnthrottled: c.BackgroundUnthrottled, TransferRate: c.TransferRate,
 			CompactionRate: int(c.CompactionRate), AntiEntropyCycle: c.AntiEntropyCycle},
 		InternodeAddr: c.Internode,
+		InternodeTLS:  internodeTLS,
 	}
 	return o, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/dynamo-kv/dynamo/protocol/memcache"
 	"github.com/dynamo-kv/dynamo/protocol/tlsconf"
 	"github.com/dynamo-kv/dynamo/protocol/tlsconf/tlstest"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
 )
 
 // The client port with -tls-cert and -tls-key speaks TLS to Go's client
@@ -75,6 +77,9 @@ func TestTLSFlagErrors(t *testing.T) {
 		{[]string{"-tls-client-ca", missing}, "-tls-client-ca needs -tls-cert and -tls-key"},
 		{[]string{"-data", dir, "-tls-cert", missing, "-tls-key", missing}, "loading the TLS certificate"},
 		{[]string{"-data", dir, "-auth-file", missing}, "reading the auth file"},
+		{[]string{"-node-id", "n1", "-internode-tls-cert", missing}, "go together"},
+		{[]string{"-internode-tls-cert", missing, "-internode-tls-key", missing, "-internode-tls-ca", missing}, "needs cluster mode"},
+		{[]string{"-data", dir, "-node-id", "n1", "-internode-tls-cert", missing, "-internode-tls-key", missing, "-internode-tls-ca", missing}, "loading the internode certificate"},
 	} {
 		var out strings.Builder
 		code := run(tc.args, &out)
@@ -137,5 +142,60 @@ func TestSecuredClientPortAndDynctl(t *testing.T) {
 	out, err = exec.Command(dynctl, "-node", client, "-tls-ca", ca.CertFile, "-auth", "ops:s3cret", "status").CombinedOutput()
 	if err == nil {
 		t.Fatalf("dynctl status without a client certificate succeeded:\n%s", out)
+	}
+}
+
+// Two nodes on mutual TLS replicate (a write at W=2 through one is read
+// through the other); a process without a certificate of the cluster's CA
+// is refused by their internode ports, while they go on serving.
+func TestInternodeMutualTLS(t *testing.T) {
+	ca := tlstest.NewCA(t, "cluster")
+	var nodes []*clusterProc
+	for i := range 2 {
+		cert, key := ca.Issue(fmt.Sprintf("n%d", i+1))
+		join := ""
+		if i > 0 {
+			join = nodes[0].gossip
+		}
+		nodes = append(nodes, startClusterNode(t, fmt.Sprintf("n%d", i+1), t.TempDir(), freePort(t), freePort(t), freePort(t), join,
+			"-n", "2", "-r", "2", "-w", "2", "-internode-tls-cert", cert, "-internode-tls-key", key, "-internode-tls-ca", ca.CertFile))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m := dialMC(t, nodes[0].addr)
+		err := m.set("k", "replicated")
+		m.c.Close()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a W=2 write over mutual TLS: %v\n%s", err, nodes[0].logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	m := dialMC(t, nodes[1].addr)
+	defer m.c.Close()
+	if v, ok, err := m.get("k"); err != nil || !ok || v != "replicated" {
+		t.Fatalf("read through n2: %q %v %v", v, ok, err)
+	}
+
+	for _, dial := range []wire.Dialer{
+		wire.TCPDialer(),
+		wire.TLSDialer(wire.TCPDialer(), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}),
+	} {
+		p, err := wire.NewPool(wire.Options{Dial: dial, DialTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, _, err = p.Call(ctx, nodes[0].internode, wire.TypePing, nil, nil)
+		cancel()
+		p.Close()
+		if err == nil {
+			t.Fatal("a non-member reached the internode port")
+		}
+	}
+	if v, ok, err := m.get("k"); err != nil || !ok || v != "replicated" {
+		t.Fatalf("read after the refusals: %q %v %v", v, ok, err)
 	}
 }

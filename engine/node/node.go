@@ -201,6 +201,20 @@ func (n *Node) startCluster() error {
 	if co.Network != nil {
 		listen, wopts.Dial = co.Network.Listen, co.Network.Dial
 	}
+	if co.InternodeTLS != nil {
+		plainListen, plainDial := listen, wopts.Dial
+		if plainDial == nil {
+			plainDial = wire.TCPDialer()
+		}
+		listen = func(addr string) (net.Listener, error) {
+			l, err := plainListen(addr)
+			if err != nil {
+				return nil, err
+			}
+			return wire.TLSListener(l, co.InternodeTLS), nil
+		}
+		wopts.Dial = wire.TLSDialer(plainDial, co.InternodeTLS)
+	}
 	var err error
 	if n.pool, err = wire.NewPool(wopts); err != nil {
 		return err

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,10 @@ type ClusterOptions struct {
 	// the simulator's in-memory network (engine/simnet). Gossip has its
 	// own, Membership.Transport.
 	Network Network
+	// InternodeTLS, when set, makes the internode transport mutual TLS
+	// (protocol/tlsconf.Internode): only a peer holding a certificate of
+	// the cluster's CA is served or dialled. Default nil: plain TCP.
+	InternodeTLS *tls.Config
 }
 
 // Network is a stream network: where the internode server listens and

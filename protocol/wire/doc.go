@@ -10,8 +10,9 @@
 // It deliberately does not know what messages mean, route keys to nodes,
 // retry calls, or decide that a node is dead: it reports evidence (Healthy,
 // Options.OnHealthChange) that the failure detector weighs beside gossip.
-// It does no encryption or authentication; internode traffic is assumed to
-// run on a trusted network.
+// With TLSListener and TLSDialer (tls.go) it runs over mutual TLS, which
+// is how a cluster keeps non-members out; without them it does no
+// encryption or authentication and assumes a trusted network.
 //
 // # Frame layout
 //
