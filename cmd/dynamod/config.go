@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -54,6 +55,7 @@ type config struct {
 	AuthFile     string
 
 	InternodeTLSCert, InternodeTLSKey, InternodeTLSCA string
+	GossipInsecure                                    bool
 	LogFormat                                         string
 	LogLevel                                          slog.Level
 	GCPercent                                         int
@@ -202,6 +204,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.InternodeTLSCert, "internode-tls-cert", "", "cluster: this node's certificate (PEM) for mutual TLS between nodes; with -internode-tls-key and -internode-tls-ca, only nodes holding a certificate of that CA can read or write replicas")
 	fs.StringVar(&c.InternodeTLSKey, "internode-tls-key", "", "cluster: private key (PEM) of -internode-tls-cert")
 	fs.StringVar(&c.InternodeTLSCA, "internode-tls-ca", "", "cluster: the cluster's CA certificate (PEM); a peer must present a certificate it signed")
+	fs.BoolVar(&c.GossipInsecure, "gossip-insecure", false, "cluster: gossip in the clear on an address beyond loopback (without it, such an address needs -gossip-key-file)")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", "", "cluster: file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64), the same on every node; empty: gossip in the clear")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "client port: certificate chain (PEM) of a TLS port; with -tls-key the port speaks TLS only, as memcached's -Z")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "client port: private key (PEM) of -tls-cert")
@@ -327,6 +330,8 @@ func (c *config) validate() error {
 		return errors.New("-internode-tls-cert, -internode-tls-key and -internode-tls-ca go together")
 	case c.InternodeTLSCert != "" && c.NodeID == "":
 		return errors.New("-internode-tls-cert needs cluster mode (-node-id)")
+	case c.NodeID != "" && c.GossipKeyFile == "" && !c.GossipInsecure && !loopback(c.Gossip):
+		return fmt.Errorf("-gossip %s is beyond loopback: give -gossip-key-file (the same key on every node) to encrypt gossip, or -gossip-insecure to gossip in the clear", c.Gossip)
 	}
 	return nil
 }
@@ -453,4 +458,18 @@ func (c *config) authFile() (*memcache.AuthFile, error) {
 		return nil, nil
 	}
 	return memcache.LoadAuthFile(c.AuthFile)
+}
+
+// loopback reports whether a HOST:PORT listens on loopback only (a name
+// that is not an address, other than localhost, counts as beyond it).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -135,10 +135,12 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	logger.Info("serving the memcached protocol", "addr", srv.Addr().String(), "data", cfg.Data,
-		"durability", cfg.Durability.String(), "actor", fmt.Sprintf("%x", nd.Engine().Actor()))
+		"durability", cfg.Durability.String(), "actor", fmt.Sprintf("%x", nd.Engine().Actor()),
+		"tls", cfg.TLSCert != "", "auth", cfg.AuthFile != "")
 	if cfg.NodeID != "" {
 		logger.Info("cluster node", "node", cfg.NodeID, "gossip", nd.GossipAddr(), "internode", nd.InternodeAddr(),
-			"n", cfg.N, "r", cfg.R, "w", cfg.W)
+			"n", cfg.N, "r", cfg.R, "w", cfg.W,
+			"internode_tls", cfg.InternodeTLSCert != "", "gossip_encrypted", cfg.GossipKeyFile != "")
 	}
 
 	code := 0

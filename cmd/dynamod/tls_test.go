@@ -78,6 +78,8 @@ func TestTLSFlagErrors(t *testing.T) {
 		{[]string{"-data", dir, "-tls-cert", missing, "-tls-key", missing}, "loading the TLS certificate"},
 		{[]string{"-data", dir, "-auth-file", missing}, "reading the auth file"},
 		{[]string{"-node-id", "n1", "-internode-tls-cert", missing}, "go together"},
+		{[]string{"-node-id", "n1", "-gossip", "10.0.0.1:7946"}, "beyond loopback: give -gossip-key-file"},
+		{[]string{"-node-id", "n1", "-gossip", ":7946"}, "beyond loopback"},
 		{[]string{"-internode-tls-cert", missing, "-internode-tls-key", missing, "-internode-tls-ca", missing}, "needs cluster mode"},
 		{[]string{"-data", dir, "-node-id", "n1", "-internode-tls-cert", missing, "-internode-tls-key", missing, "-internode-tls-ca", missing}, "loading the internode certificate"},
 	} {

@@ -48,6 +48,7 @@ type options struct {
 	probes   bool
 	fallback bool
 	keepData bool
+	secure   bool
 	workload workloadConfig
 }
 
@@ -64,6 +65,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", "chaos-out", "directory for each schedule's node data, logs, history and verdict")
 	fs.StringVar(&o.prefix, "prefix", "dch", "prefix of the network namespaces this run creates (and deletes)")
 	nodeArgs := fs.String("node-args", "-tombstone-ttl 3s", "extra dynamod flags for every node")
+	fs.BoolVar(&o.secure, "secure", true, "run the nodes as a secured cluster is run: mutual TLS between them and encrypted gossip (a throwaway CA, certificates and gossip key per schedule)")
 	fs.BoolVar(&o.probes, "probes", true, "run the healthy-cluster probes (conditional commands, contexts, cas) before the faults")
 	fs.BoolVar(&o.keepData, "keep-data", false, "keep each schedule's node data directories (over a gigabyte each: Pebble preallocates its logs); logs, history and verdict are always kept")
 	fs.BoolVar(&o.fallback, "loopback-ok", true, "without network namespaces, run on 127.0.0.x with process faults only (reported) instead of failing")
@@ -224,6 +226,16 @@ func runSchedule(o options, nw *network, seed uint64) (v verdict) {
 	_ = os.WriteFile(filepath.Join(dir, "schedule.txt"), []byte(scheduleString(schedule)), 0o644)
 
 	c := newCluster(nw, o.dynamod, dir, o.nodes, o.nodeArgs)
+	if o.secure {
+		if err := c.secure(filepath.Join(dir, "secrets")); err != nil {
+			v.SetupErr = "securing the cluster: " + err.Error()
+			return v
+		}
+	} else {
+		for _, nd := range c.nodes {
+			nd.argv = append(nd.argv, "-gossip-insecure") // namespace addresses are beyond loopback
+		}
+	}
 	defer func() {
 		c.stop(10 * time.Second)
 		if !o.keepData {

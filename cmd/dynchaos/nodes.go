@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/protocol/tlsconf/tlstest"
 )
 
 // Ports below the ephemeral range, so that a client redialling a dead
@@ -73,6 +77,37 @@ func newCluster(nw *network, bin, dir string, n int, extra []string) *cluster {
 		c.nodes = append(c.nodes, nd)
 	}
 	return c
+}
+
+// secure makes a CA, a certificate for each node and a gossip key in dir,
+// and adds the flags that use them to every node's command line: the
+// faults then run against mutual TLS between nodes and encrypted gossip,
+// as a cluster beyond a trusted network runs.
+func (c *cluster) secure(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ca, err := tlstest.MakeCA(dir, "chaos-cluster")
+	if err != nil {
+		return err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	keyFile := filepath.Join(dir, "gossip.key")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		return err
+	}
+	for _, nd := range c.nodes {
+		cert, certKey, err := ca.IssueFor(nd.id, net.ParseIP(nd.ip))
+		if err != nil {
+			return err
+		}
+		nd.argv = append(nd.argv, "-internode-tls-cert", cert, "-internode-tls-key", certKey,
+			"-internode-tls-ca", ca.CertFile, "-gossip-key-file", keyFile)
+	}
+	return nil
 }
 
 // start runs node i; its output is appended to its log, never truncated,
