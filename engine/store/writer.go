@@ -183,7 +183,12 @@ func (s *Store) account(entries int, bytes uint64) {
 // a waiter can be registered with) get the error.
 func (s *Store) fail(cause error, r *round) {
 	err := fmt.Errorf("%w: %w", ErrCommitFailed, cause)
-	s.failure.Store(&err)
+	if !s.failure.CompareAndSwap(nil, &err) {
+		s.failure.Store(&err)
+	} else {
+		// Once: every write fails from here on, and the operator must act.
+		s.opts.Logger.Errorf("writes stopped: %v; reads go on from memory and disk; free the disk (or fix it) and restart the node, which replays the WAL (docs/operations.md, \"A full disk\")", err)
+	}
 	s.buf.stop(err)
 	s.room.wakeAll()
 	r.finish(err)
