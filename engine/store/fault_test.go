@@ -3,7 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -85,7 +87,10 @@ func TestCommitErrorReachesWriters(t *testing.T) {
 // runtime error).
 func TestWALWriteErrorStopsWrites(t *testing.T) {
 	faults := &walFaults{kinds: []errorfs.OpKind{errorfs.OpFileWrite, errorfs.OpFileWriteAt}}
-	s, err := Open(testOptions(errorfs.Wrap(vfs.NewMem(), faults)))
+	opts := testOptions(errorfs.Wrap(vfs.NewMem(), faults))
+	logged := &errorLog{}
+	opts.Logger = logged
+	s, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +107,40 @@ func TestWALWriteErrorStopsWrites(t *testing.T) {
 	expectGet(t, s, "acked", big, true)   // in Pebble's memtable
 	expectGet(t, s, "refused", "x", true) // kept in the buffer
 	expectCommitFailure(t, "Close", s.Close())
+	// The operator hears of it once, with what to do.
+	if got := logged.matching("writes stopped"); got != 1 || logged.matching("restart the node") != 1 {
+		t.Fatalf("%d error lines say the writes stopped, want 1: %q", got, logged.lines())
+	}
+}
+
+// errorLog records the Errorf lines a store logs.
+type errorLog struct {
+	mu  sync.Mutex
+	msg []string
+}
+
+func (l *errorLog) Infof(string, ...any) {}
+func (l *errorLog) Warnf(string, ...any) {}
+func (l *errorLog) Errorf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msg = append(l.msg, fmt.Sprintf(format, args...))
+}
+
+func (l *errorLog) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.msg)
+}
+
+func (l *errorLog) matching(sub string) int {
+	n := 0
+	for _, m := range l.lines() {
+		if strings.Contains(m, sub) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestRecoverCommit(t *testing.T) {
