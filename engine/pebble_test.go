@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -184,5 +185,21 @@ func TestSyncMakesADropDurable(t *testing.T) {
 	}
 	if holds() {
 		t.Fatal("after Sync, a power cut still brings the dropped record back")
+	}
+}
+
+// limit_maxbytes is the memory the node may hold data in: the record
+// cache, the write buffer, the block cache and the memtables Pebble keeps
+// before it stalls writes (memcached dashboards read it as the cache size).
+func TestLimitMaxBytes(t *testing.T) {
+	e, err := Open(Options{Dir: "db", FS: vfs.NewMem(), ReapInterval: time.Hour,
+		RecordCacheBytes: 8 << 20, BufferBytes: 1 << 20, CacheBytes: 2 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	want := strconv.Itoa(8<<20 + 1<<20 + 2<<20 + 4*(4<<20))
+	if got := statMap(e)["limit_maxbytes"]; got != want {
+		t.Fatalf("limit_maxbytes = %s, want %s", got, want)
 	}
 }

@@ -67,7 +67,15 @@ func (e *Engine) Stats() []kv.Stat {
 		{Name: "engine_fenced", Value: u(e.stats.fenced.Load())},
 	}
 	cs := e.cache.Stats()
+	// limit_maxbytes, as memcached dashboards read it: the memory this node
+	// may hold data in (record cache, and the store's buffer, block cache
+	// and memtables).
+	limit := max(e.opts.RecordCacheBytes, 0)
+	if m, ok := e.st.(interface{ MemoryLimit() int64 }); ok {
+		limit += m.MemoryLimit()
+	}
 	out = append(out,
+		kv.Stat{Name: "limit_maxbytes", Value: i(limit)},
 		kv.Stat{Name: "engine_record_cache_bytes", Value: i(cs.Bytes)},
 		kv.Stat{Name: "engine_record_cache_entries", Value: i(cs.Entries)},
 		kv.Stat{Name: "engine_record_cache_hits", Value: u(cs.Hits)},

@@ -65,7 +65,7 @@ func pebbleOptions(o *Options, cache *pebble.Cache, ev *pebbleEvents, walFailed 
 		FormatMajorVersion: pebble.FormatNewest,
 		MemTableSize:       o.MemTableBytes,
 		// Four memtables let writes continue while one or two flush.
-		MemTableStopWritesThreshold: 4,
+		MemTableStopWritesThreshold: memTablesBeforeStall,
 		L0CompactionThreshold:       4,
 		// Stall late: on 2 cores compactions fall behind in bursts.
 		L0StopWritesThreshold: 20,
@@ -127,3 +127,7 @@ func recoverCommit(r any) (err error, wedged bool) {
 	}
 	return fmt.Errorf("pebble panicked: %v", r), true
 }
+
+// memTablesBeforeStall is how many memtables Pebble holds (one being
+// filled, the rest waiting for their flush) before it stalls writes.
+const memTablesBeforeStall = 4

@@ -202,6 +202,12 @@ func (s *Store) write(key, value []byte, del bool, d Durability) (Pending, error
 	return p, nil
 }
 
+// MemoryLimit is the memory the store may hold data in: the write buffer,
+// Pebble's block cache and the memtables it keeps before it stalls writes.
+func (s *Store) MemoryLimit() int64 {
+	return s.opts.BufferBytes + s.opts.CacheBytes + memTablesBeforeStall*int64(s.opts.MemTableBytes)
+}
+
 // Flush returns once everything written before the call is committed to
 // Pebble and the WAL fsynced.
 func (s *Store) Flush() error {

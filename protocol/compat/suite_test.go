@@ -27,6 +27,7 @@ var suiteFiles = []string{
 	"issue_104", "bogus-commands", "cas", "flags", "getset", "incrdecr", "noreply", "touch",
 	"getandtouch", "multiversioning", "chunked-items", "quit", "metaget", "issue_108",
 	"issue_152", "issue_3", "issue_68", "issue_70", "malicious-commands", "strtol-testing",
+	"stats-detail",
 	"ascii-auth", // against a server started with the suite's authfile (memcached -Y)
 }
 

@@ -90,10 +90,11 @@
 //     flushed items); bytes, curr_items, limit_maxbytes and evictions come
 //     from the engine's Stats (0 when it has none), followed by the
 //     engine's other lines; total_items counts stores through this
-//     executor. Fields about libevent, slabs, LRU, hashing, logging, auth,
-//     extstore and listen pauses are omitted. "stats settings" lists only
-//     settings that exist here; "stats items/slabs/sizes/conns" are empty;
-//     "stats detail" answers its usage error; "stats reset" clears the
-//     command counters.
+//     executor; limit_maxbytes is the memory the node may hold data in.
+//     Fields about libevent, slabs, LRU, hashing, logging, extstore and
+//     listen pauses are omitted. "stats settings" lists only settings that
+//     exist here; "stats items/slabs/sizes/conns" are empty; "stats detail
+//     on|off|dump" keeps memcached's per-prefix counts (detail.go); "stats
+//     reset" clears the command counters and those.
 //   - verbosity is accepted and does nothing.
 package memcache

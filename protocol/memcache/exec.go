@@ -69,6 +69,7 @@ type Executor struct {
 	stats   counters
 	leases  *leaseTable
 	access  *accessTable
+	detail  prefixStats // stats detail
 }
 
 // NewExecutor returns an executor over kv.

@@ -20,6 +20,7 @@ func (e *Executor) get(s *Session, cmd *Command, now time.Time, out []byte) []by
 			return e.line(out[:start], cmd, storageError(err))
 		}
 		e.countGet(touch, ok)
+		e.detail.get(key, ok)
 		if !ok {
 			continue
 		}
@@ -115,6 +116,7 @@ func (e *Executor) store(s *Session, cmd *Command, now time.Time, out []byte) []
 		return e.rejectedStore(s, cmd, out)
 	}
 	e.stats.cmdSet.Add(1)
+	e.detail.set(cmd.Key)
 	s.put = kv.PutRequest{
 		Value: cmd.Data, Flags: cmd.Flags, Expires: expiresAt(cmd.Exptime, now), SupersedeAll: true,
 	}
@@ -180,6 +182,7 @@ func (e *Executor) concat(s *Session, cmd *Command, out []byte) []byte {
 		return e.rejectedStore(s, cmd, out)
 	}
 	e.stats.cmdSet.Add(1)
+	e.detail.set(cmd.Key)
 	_, err := e.concatValue(s, cmd.Key, cmd.Data, cmd.Op == OpPrepend, false, 0)
 	return e.line(out, cmd, e.storeResult(false, err))
 }
@@ -227,6 +230,9 @@ func (e *Executor) concatValue(s *Session, key, data []byte, prepend, checkCAS b
 func (e *Executor) delete(s *Session, cmd *Command, out []byte) []byte {
 	s.put = kv.PutRequest{Delete: true, SupersedeAll: true}
 	res, err := e.putReq(s, cmd.Key)
+	if err == nil {
+		e.detail.del(cmd.Key)
+	}
 	switch {
 	case err == nil && res.Live:
 		e.stats.deleteHits.Add(1)
@@ -354,11 +360,12 @@ func (e *Executor) statsCommand(cmd *Command, now time.Time, out []byte) []byte 
 		return e.appendGeneralStats(out, now)
 	case "reset":
 		e.stats.reset()
+		e.detail.reset()
 		return append(out, "RESET\r\n"...)
 	case "settings":
 		return e.appendSettingsStats(out)
 	case "detail":
-		return append(out, errStatsUsage+"\r\n"...)
+		return e.detailCommand(cmd.Key, out)
 	case "items", "slabs", "sizes", "conns":
 		// No slab allocator and no per-connection table: nothing to list.
 		return append(out, "END\r\n"...)

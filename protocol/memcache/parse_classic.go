@@ -341,4 +341,7 @@ func (p *Parser) parseStats(ntok int, cmd *Command) {
 	if ntok > 2 {
 		cmd.Arg = p.tokens[1]
 	}
+	if ntok > 3 {
+		cmd.Key = p.tokens[2] // the sub-command's argument: stats detail on
+	}
 }
