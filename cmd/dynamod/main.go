@@ -141,6 +141,10 @@ func run(args []string, stderr io.Writer) int {
 		logger.Info("cluster node", "node", cfg.NodeID, "gossip", nd.GossipAddr(), "internode", nd.InternodeAddr(),
 			"n", cfg.N, "r", cfg.R, "w", cfg.W,
 			"internode_tls", cfg.InternodeTLSCert != "", "gossip_encrypted", cfg.GossipKeyFile != "")
+		if cfg.InternodeTLSCert == "" && !loopback(nd.InternodeAddr()) {
+			logger.Warn("the internode port is beyond loopback without -internode-tls-cert/-key/-ca: any process that reaches it can read and write replicas; run on a trusted network or give every node a certificate of the cluster's CA",
+				"internode", nd.InternodeAddr())
+		}
 	}
 
 	code := 0

@@ -181,23 +181,41 @@ func TestInternodeMutualTLS(t *testing.T) {
 		t.Fatalf("read through n2: %q %v %v", v, ok, err)
 	}
 
-	for _, dial := range []wire.Dialer{
-		wire.TCPDialer(),
-		wire.TLSDialer(wire.TCPDialer(), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}),
-	} {
+	ping := func(dial wire.Dialer) error {
 		p, err := wire.NewPool(wire.Options{Dial: dial, DialTimeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer p.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, _, err = p.Call(ctx, nodes[0].internode, wire.TypePing, nil, nil)
-		cancel()
-		p.Close()
-		if err == nil {
+		defer cancel()
+		return p.Client(nodes[0].internode).Ping(ctx)
+	}
+	cert, key := ca.Issue("member")
+	member, err := tlsconf.Internode(cert, key, ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(wire.TLSDialer(wire.TCPDialer(), member, nil)); err != nil {
+		t.Fatalf("a round trip with a certificate of the cluster's CA: %v", err)
+	}
+	for _, dial := range []wire.Dialer{
+		wire.TCPDialer(),
+		wire.TLSDialer(wire.TCPDialer(), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}, nil),
+	} {
+		if err := ping(dial); err == nil {
 			t.Fatal("a non-member reached the internode port")
 		}
 	}
 	if v, ok, err := m.get("k"); err != nil || !ok || v != "replicated" {
 		t.Fatalf("read after the refusals: %q %v %v", v, ok, err)
+	}
+	// And the operator is told why a peer cannot replicate.
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(nodes[0].logs.String(), "internode TLS handshake failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line about the refused handshakes:\n%s", nodes[0].logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

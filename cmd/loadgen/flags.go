@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -169,12 +170,12 @@ func newFlagSet(inv *invocation, o *options) *flag.FlagSet {
 	fs.StringVar(&inv.svgPath, "svg", "", "write an SVG of latency by percentile, throughput over time and the slowest request per second to `FILE`")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
 	fs.BoolVar(&cfg.RingAware, "ring-aware", cfg.RingAware, "client-driven coordination: learn the ring from the -target nodes and send each key to the first node of its preference list")
-	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, "`USER:PASSWORD`: log every connection in with memcached's ASCII authentication (a server started with -auth-file, or memcached -Y)")
-	fs.BoolVar(&o.tls, "tls", false, "speak TLS to every target (a single target speaks it when written tls://HOST:PORT)")
-	fs.StringVar(&o.tlsCA, "tls-ca", "", "`FILE`: CA certificates (PEM) that sign the TLS targets' certificates (default: the system's)")
-	fs.StringVar(&o.tlsCert, "tls-cert", "", "`FILE`: client certificate (PEM) presented to TLS targets that verify clients")
-	fs.StringVar(&o.tlsKey, "tls-key", "", "`FILE`: private key (PEM) of -tls-cert")
-	fs.BoolVar(&o.tlsInsecure, "tls-insecure", false, "do not verify the TLS targets' certificates")
+	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, "log every connection in as `USER:PASSWORD` with memcached's ASCII authentication (a server started with -auth-file, or memcached -Y)")
+	fs.BoolVar(&o.tls, "tls", false, "speak TLS to every target; targets written tls://HOST:PORT speak it whatever this says")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "CA certificates `FILE` (PEM) that signed the targets' certificates (default: the system's); implies -tls unless some target is written tls://")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "client certificate `FILE` (PEM) for targets that verify clients; implies -tls like -tls-ca")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
+	fs.BoolVar(&o.tlsInsecure, "tls-insecure", false, "do not verify the targets' certificates; implies -tls like -tls-ca")
 	fs.StringVar(&o.nullServer, "null-server", "", "instead of generating load, serve `ADDR` answering every request at once without storing (to measure loadgen's own ceiling)")
 	fs.StringVar(&o.fakeServer, "fake-server", "", "instead of generating load, serve an in-memory fake store (get/set/delete/getv/putv) on `ADDR`")
 	return fs
@@ -304,7 +305,10 @@ func (f *shareFlag) Set(s string) error {
 // target as TLS.
 func (o *options) applyTLS(inv *invocation) error {
 	cfg := &inv.cfg
-	if o.tls {
+	anyTLS := o.tlsCA != "" || o.tlsCert != "" || o.tlsKey != "" || o.tlsInsecure
+	explicit := slices.ContainsFunc(cfg.Targets, isTLS) ||
+		slices.ContainsFunc(inv.compare, func(t loadgen.NamedTarget) bool { return isTLS(t.Addr) })
+	if o.tls || (anyTLS && !explicit) {
 		for i, t := range cfg.Targets {
 			if _, ok := loadgen.SplitTarget(t); !ok {
 				cfg.Targets[i] = loadgen.TLSScheme + t
@@ -316,7 +320,7 @@ func (o *options) applyTLS(inv *invocation) error {
 			}
 		}
 	}
-	if o.tlsCA == "" && o.tlsCert == "" && o.tlsKey == "" && !o.tlsInsecure {
+	if !anyTLS {
 		return nil
 	}
 	tc, err := tlsconf.Client(o.tlsCA, o.tlsCert, o.tlsKey, o.tlsInsecure)
@@ -326,3 +330,5 @@ func (o *options) applyTLS(inv *invocation) error {
 	cfg.TLS = tc
 	return nil
 }
+
+func isTLS(target string) bool { _, ok := loadgen.SplitTarget(target); return ok }

@@ -20,11 +20,15 @@ import (
 // logEvery is the least time between two lines of one tally.
 const logEvery = 10 * time.Second
 
-// tally sums counts by peer and logs them at most once per logEvery.
+// tally sums counts by peer and logs them at most once per logEvery: the
+// first count at once, later ones when the next count or flush finds
+// logEvery passed, so what arrives after a line is never left unsaid.
 type tally struct {
 	mu     sync.Mutex
 	counts map[string]uint64
 	last   time.Time
+	msg    string
+	level  slog.Level
 }
 
 // add counts n for peer and, when logEvery has passed since the last
@@ -38,12 +42,19 @@ func (t *tally) add(l *slog.Logger, level slog.Level, msg, peer string, n uint64
 		t.counts = map[string]uint64{}
 	}
 	t.counts[peer] += n
-	now := time.Now()
-	if now.Sub(t.last) < logEvery {
+	t.msg, t.level = msg, level
+	t.mu.Unlock()
+	t.flush(l, time.Now())
+}
+
+// flush logs what was counted since the last line, if logEvery has passed.
+func (t *tally) flush(l *slog.Logger, now time.Time) {
+	t.mu.Lock()
+	if len(t.counts) == 0 || now.Sub(t.last) < logEvery {
 		t.mu.Unlock()
 		return
 	}
-	counts := t.counts
+	counts, msg, level := t.counts, t.msg, t.level
 	t.counts, t.last = nil, now
 	t.mu.Unlock()
 	var total uint64
@@ -61,6 +72,13 @@ func (t *tally) add(l *slog.Logger, level slog.Level, msg, peer string, n uint64
 // logs are the node's tallies.
 type logs struct {
 	handedOff, hintsDelivered, hintFailures, aaeRepaired, reapDeferred, catchUpSkipped tally
+}
+
+// flush logs every tally's counts that waited for their window.
+func (g *logs) flush(l *slog.Logger, now time.Time) {
+	for _, t := range []*tally{&g.handedOff, &g.hintsDelivered, &g.hintFailures, &g.aaeRepaired, &g.reapDeferred, &g.catchUpSkipped} {
+		t.flush(l, now)
+	}
 }
 
 // slowEvery is the least time between two slow-request lines.

@@ -35,6 +35,32 @@ func TestTallySumsByPeerBetweenLines(t *testing.T) {
 	}
 }
 
+// Counts that arrive after a line and are followed by no other count are
+// logged by the periodic flush once their window passes, not left unsaid
+// (a node logged "by source n1=1 total=1" while 84 were counted).
+func TestTallyFlushSaysWhatCameAfterTheLastLine(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	var g logs
+	g.catchUpSkipped.add(l, slog.LevelWarn, "caught up without a source", "n1", 1)
+	g.catchUpSkipped.add(l, slog.LevelWarn, "caught up without a source", "n1", 40)
+	g.catchUpSkipped.add(l, slog.LevelWarn, "caught up without a source", "n2", 43)
+	start := time.Now()
+	g.flush(l, start.Add(logEvery/2))
+	if got := strings.Count(buf.String(), "\n"); got != 1 {
+		t.Fatalf("%d lines before the window passed, want 1:\n%s", got, buf.String())
+	}
+	g.flush(l, start.Add(logEvery+time.Second))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "level=WARN") || !strings.Contains(lines[1], "n1=40 n2=43 total=83") {
+		t.Fatalf("lines:\n%s", buf.String())
+	}
+	g.flush(l, start.Add(3*logEvery))
+	if got := strings.Count(buf.String(), "\n"); got != 2 {
+		t.Fatalf("a flush with nothing counted logged:\n%s", buf.String())
+	}
+}
+
 // A request over Options.SlowRequest is logged with what its replicas
 // did: here a replica that never answers makes a W=3 write and an R=3
 // read (on two coordinators: a failed call marks the replica suspected,

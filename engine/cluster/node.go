@@ -76,6 +76,7 @@ func New(eng *engine.Engine, topo TopologySource, tr Transport, opts Options) (*
 		n.fwd = wirePeers{opts.Forward}
 	}
 	n.everyOrKick(opts.HintInterval, n.hintKick, func() { n.DeliverHints() })
+	n.every(logEvery, func() { n.logs.flush(n.log, time.Now()) })
 	n.every(opts.HandoffInterval, func() { n.HandOff() })
 	n.every(opts.AntiEntropyInterval, n.aaeTick)
 	n.every(opts.ReapInterval, func() { n.Reap() })

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"sync"
@@ -206,14 +207,15 @@ func (n *Node) startCluster() error {
 		if plainDial == nil {
 			plainDial = wire.TCPDialer()
 		}
+		failed := handshakeLog(log)
 		listen = func(addr string) (net.Listener, error) {
 			l, err := plainListen(addr)
 			if err != nil {
 				return nil, err
 			}
-			return wire.TLSListener(l, co.InternodeTLS), nil
+			return wire.TLSListener(l, co.InternodeTLS, failed("accepted")), nil
 		}
-		wopts.Dial = wire.TLSDialer(plainDial, co.InternodeTLS)
+		wopts.Dial = wire.TLSDialer(plainDial, co.InternodeTLS, failed("dialled"))
 	}
 	var err error
 	if n.pool, err = wire.NewPool(wopts); err != nil {
@@ -401,3 +403,29 @@ func (n *Node) writeFileAtomic(path string, b []byte) error {
 // Coordinator is the cluster coordinator of a cluster node; nil on a
 // single node.
 func (n *Node) Coordinator() *cluster.Node { return n.coord }
+
+// handshakeLog logs failed internode TLS handshakes, at most one line per
+// peer and direction every 10 s: a node whose certificate another CA
+// signed, or that runs without the -internode-tls flags, still joins by
+// gossip, and without this line nothing says why it cannot replicate.
+func handshakeLog(log *slog.Logger) func(side string) wire.HandshakeFailed {
+	var mu sync.Mutex
+	last := map[string]time.Time{}
+	return func(side string) wire.HandshakeFailed {
+		return func(peer string, err error) {
+			host, _, _ := net.SplitHostPort(peer)
+			key := side + " " + host
+			now := time.Now()
+			mu.Lock()
+			quiet := now.Sub(last[key]) < 10*time.Second
+			if !quiet {
+				last[key] = now
+			}
+			mu.Unlock()
+			if !quiet {
+				log.Warn("internode TLS handshake failed: the peer holds no certificate of this cluster's CA, or runs without the -internode-tls flags; it cannot replicate with this node",
+					"peer", peer, "side", side, "err", err)
+			}
+		}
+	}
+}

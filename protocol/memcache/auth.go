@@ -20,7 +20,7 @@ import (
 // with: memcached's authfile, one "user:password" per line.
 type AuthFile struct {
 	path  string
-	users map[string][]byte
+	users map[string][][]byte // a user may have several passwords: a rotation
 }
 
 // maxAuthFile bounds the file read, as memcached bounds its own.
@@ -37,7 +37,7 @@ func LoadAuthFile(path string) (*AuthFile, error) {
 	if len(raw) > maxAuthFile {
 		return nil, fmt.Errorf("the auth file %s is larger than %d bytes", path, maxAuthFile)
 	}
-	a := &AuthFile{path: path, users: map[string][]byte{}}
+	a := &AuthFile{path: path, users: map[string][][]byte{}}
 	for i, line := range bytes.Split(raw, []byte("\n")) {
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
@@ -47,7 +47,13 @@ func LoadAuthFile(path string) (*AuthFile, error) {
 		if !ok || len(user) == 0 || len(pass) == 0 {
 			return nil, fmt.Errorf("the auth file %s, line %d: not user:password", path, i+1)
 		}
-		a.users[string(user)] = pass
+		if bytes.ContainsAny(user, " \t") {
+			// The login token is "user password": such a user could never log in.
+			return nil, fmt.Errorf("the auth file %s, line %d: a user name may not hold a space", path, i+1)
+		}
+		// Every line counts, as in memcached: a user listed twice logs in
+		// with either password (an old and a new one, during a rotation).
+		a.users[string(user)] = append(a.users[string(user)], pass)
 	}
 	if len(a.users) == 0 {
 		return nil, fmt.Errorf("the auth file %s names no user", path)
@@ -61,11 +67,15 @@ func (a *AuthFile) Path() string { return a.path }
 // check reports whether user and pass are a pair of the file, in time
 // independent of how much of the password matched.
 func (a *AuthFile) check(user, pass []byte) bool {
-	want, ok := a.users[string(user)]
+	wants, ok := a.users[string(user)]
 	if !ok {
-		want = pass // compare anyway, so an unknown user costs the same
+		wants = [][]byte{pass} // compare anyway, so an unknown user costs the same
 	}
-	return subtle.ConstantTimeCompare(want, pass) == 1 && ok
+	match := 0
+	for _, want := range wants {
+		match |= subtle.ConstantTimeCompare(want, pass)
+	}
+	return match == 1 && ok
 }
 
 // AuthRequired reports whether connections must authenticate first.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +85,7 @@ func TestLoadAuthFile(t *testing.T) {
 		{"empty user", ":bar\n", "line 1"},
 		{"empty password", "foo:\n", "line 1"},
 		{"nobody", "\n\n", "names no user"},
+		{"space in a name", "u v:w\n", "line 1: a user name may not hold a space"},
 	} {
 		path := filepath.Join(dir, tc.name)
 		if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
@@ -96,4 +98,22 @@ func TestLoadAuthFile(t *testing.T) {
 	if _, err := memcache.LoadAuthFile(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing auth file loaded")
 	}
+	// A user listed twice logs in with either password (a rotation).
+	path := filepath.Join(dir, "rotating")
+	if err := os.WriteFile(path, []byte("app:old\napp:new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := memcache.LoadAuthFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, fakekv.New(nil), Options{Auth: a})
+	for _, pass := range []string{"old", "new"} {
+		c := dial(t, s)
+		c.send("set x 0 0 " + fmt.Sprint(len(pass)+4) + "\r\napp " + pass + "\r\n")
+		c.expect("STORED\r\n")
+	}
+	c := dial(t, s)
+	c.send("set x 0 0 9\r\napp other\r\n")
+	c.expect("CLIENT_ERROR authentication failure\r\n")
 }

@@ -38,7 +38,7 @@ func TestConfigs(t *testing.T) {
 		{"server without a key", func() error { _, err := tlsconf.Server(cert, "", ""); return err }, "both a certificate and a key"},
 		{"server, key is not PEM", func() error { _, err := tlsconf.Server(cert, notPEM, ""); return err }, "loading the TLS certificate"},
 		{"server, CA is not PEM", func() error { _, err := tlsconf.Server(cert, key, notPEM); return err }, "holds no PEM certificate"},
-		{"client, CA missing", func() error { _, err := tlsconf.Client(notPEM+".gone", "", "", false); return err }, "reading the CA file"},
+		{"client, CA missing", func() error { _, err := tlsconf.Client(notPEM+".gone", "", "", false); return err }, "reading the server CA file"},
 		{"client, certificate without key", func() error { _, err := tlsconf.Client("", cert, "", false); return err }, "needs both"},
 		{"client, key and certificate swapped", func() error { _, err := tlsconf.Client("", key, cert, false); return err }, "loading the TLS client certificate"},
 	} {

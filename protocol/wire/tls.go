@@ -19,9 +19,14 @@ import (
 // that connects and sends nothing does not hold a connection open.
 var TLSHandshakeTimeout = 10 * time.Second
 
+// HandshakeFailed, when not nil, is told of each failed handshake: the
+// peer's address and the error (an operator must hear why a node cannot
+// reach the others; the caller rate-limits).
+type HandshakeFailed func(peer string, err error)
+
 // TLSDialer wraps d so that every connection runs a TLS handshake with
 // cfg before the first frame.
-func TLSDialer(d Dialer, cfg *tls.Config) Dialer {
+func TLSDialer(d Dialer, cfg *tls.Config, failed HandshakeFailed) Dialer {
 	return func(ctx context.Context, addr string) (net.Conn, error) {
 		nc, err := d(ctx, addr)
 		if err != nil {
@@ -30,6 +35,9 @@ func TLSDialer(d Dialer, cfg *tls.Config) Dialer {
 		tc := tls.Client(nc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
+			if failed != nil {
+				failed(addr, err)
+			}
 			return nil, err
 		}
 		return tc, nil
@@ -40,13 +48,14 @@ func TLSDialer(d Dialer, cfg *tls.Config) Dialer {
 // cfg. The handshake runs on the connection's first read or write (not in
 // Accept, which would let one slow peer hold every other back), within
 // TLSHandshakeTimeout.
-func TLSListener(l net.Listener, cfg *tls.Config) net.Listener {
-	return &tlsListener{Listener: l, cfg: cfg}
+func TLSListener(l net.Listener, cfg *tls.Config, failed HandshakeFailed) net.Listener {
+	return &tlsListener{Listener: l, cfg: cfg, failed: failed}
 }
 
 type tlsListener struct {
 	net.Listener
-	cfg *tls.Config
+	cfg    *tls.Config
+	failed HandshakeFailed
 }
 
 func (l *tlsListener) Accept() (net.Conn, error) {
@@ -54,16 +63,17 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tlsServerConn{Conn: tls.Server(nc, l.cfg), raw: nc}, nil
+	return &tlsServerConn{Conn: tls.Server(nc, l.cfg), raw: nc, failed: l.failed}, nil
 }
 
 // tlsServerConn completes its handshake, once, before the first read or
 // write goes through.
 type tlsServerConn struct {
 	*tls.Conn
-	raw  net.Conn
-	once sync.Once
-	err  error
+	raw    net.Conn
+	failed HandshakeFailed
+	once   sync.Once
+	err    error
 }
 
 func (c *tlsServerConn) handshake() error {
@@ -71,6 +81,9 @@ func (c *tlsServerConn) handshake() error {
 		_ = c.raw.SetDeadline(time.Now().Add(TLSHandshakeTimeout))
 		c.err = c.Conn.Handshake()
 		_ = c.raw.SetDeadline(time.Time{})
+		if c.err != nil && c.failed != nil {
+			c.failed(c.raw.RemoteAddr().String(), c.err)
+		}
 	})
 	return c.err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +31,8 @@ func TestMutualTLS(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	h := newTestHandler()
-	serveOn(t, TLSListener(l, internode(ca, "n1")), h, ServerOptions{})
+	var failures atomic.Int64
+	serveOn(t, TLSListener(l, internode(ca, "n1"), func(string, error) { failures.Add(1) }), h, ServerOptions{})
 
 	echo := func(dial Dialer) error {
 		p := newTestPool(t, Options{Dial: dial, DialTimeout: 2 * time.Second})
@@ -42,7 +44,7 @@ func TestMutualTLS(t *testing.T) {
 		}
 		return err
 	}
-	if err := echo(TLSDialer(TCPDialer(), internode(ca, "n2"))); err != nil {
+	if err := echo(TLSDialer(TCPDialer(), internode(ca, "n2"), nil)); err != nil {
 		t.Fatalf("a member: %v", err)
 	}
 	before := h.callCount()
@@ -50,18 +52,29 @@ func TestMutualTLS(t *testing.T) {
 		t.Error("a plain-TCP peer was served")
 	}
 	noCert := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}
-	if err := echo(TLSDialer(TCPDialer(), noCert)); err == nil {
+	if err := echo(TLSDialer(TCPDialer(), noCert, nil)); err == nil {
 		t.Error("a peer without a certificate was served")
 	}
 	other := tlstest.NewCA(t, "other")
-	if err := echo(TLSDialer(TCPDialer(), internode(other, "intruder"))); err == nil {
+	if err := echo(TLSDialer(TCPDialer(), internode(other, "intruder"), nil)); err == nil {
 		t.Error("a peer whose certificate another CA signed was served")
 	}
 	if got := h.callCount(); got != before {
 		t.Errorf("the handler ran %d requests of non-members", got-before)
 	}
-	if err := echo(TLSDialer(TCPDialer(), internode(ca, "n3"))); err != nil {
+	eventually(t, "the refused handshakes to be reported", func() bool { return failures.Load() >= 3 })
+	if err := echo(TLSDialer(TCPDialer(), internode(ca, "n3"), nil)); err != nil {
 		t.Fatalf("a member after the refusals: %v", err)
+	}
+	// A member whose certificate names serverAuth alone (as many CAs issue
+	// them) is a member too, dialling as dialled.
+	cert, key := ca.IssueServerOnly("n4")
+	n4, err := tlsconf.Internode(cert, key, ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(TLSDialer(TCPDialer(), n4, nil)); err != nil {
+		t.Fatalf("a member with a serverAuth-only certificate: %v", err)
 	}
 }
 
@@ -80,7 +93,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveOn(t, TLSListener(l, cfg), newTestHandler(), ServerOptions{})
+	serveOn(t, TLSListener(l, cfg, nil), newTestHandler(), ServerOptions{})
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -87,6 +87,20 @@ func (ca *CA) Issue(name string, ips ...net.IP) (certFile, keyFile string) {
 
 // IssueFor is Issue that returns its error; ips are added to 127.0.0.1.
 func (ca *CA) IssueFor(name string, ips ...net.IP) (certFile, keyFile string, err error) {
+	return ca.issue(name, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, ips)
+}
+
+// IssueServerOnly is Issue for a certificate whose extended key usage
+// names serverAuth alone, as many CAs issue them.
+func (ca *CA) IssueServerOnly(name string) (certFile, keyFile string) {
+	certFile, keyFile, err := ca.issue(name, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, nil)
+	if err != nil {
+		ca.t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func (ca *CA) issue(name string, usages []x509.ExtKeyUsage, ips []net.IP) (certFile, keyFile string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", "", err
@@ -101,7 +115,7 @@ func (ca *CA) IssueFor(name string, ips ...net.IP) (certFile, keyFile string, er
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage:  usages,
 		DNSNames:     []string{"localhost"},
 		IPAddresses:  append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...),
 	}
