@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -413,6 +416,9 @@ func handshakeLog(log *slog.Logger) func(side string) wire.HandshakeFailed {
 	last := map[string]time.Time{}
 	return func(side string) wire.HandshakeFailed {
 		return func(peer string, err error) {
+			if !certificateTrouble(err) {
+				return // a reset or EOF mid-handshake: a crash or a partition, which the failure detector sees
+			}
 			host, _, _ := net.SplitHostPort(peer)
 			key := side + " " + host
 			now := time.Now()
@@ -428,4 +434,19 @@ func handshakeLog(log *slog.Logger) func(side string) wire.HandshakeFailed {
 			}
 		}
 	}
+}
+
+// certificateTrouble reports whether a failed handshake failed over TLS
+// itself (an alert, a certificate that does not verify or is missing, a
+// peer that does not speak TLS), not over the network underneath.
+func certificateTrouble(err error) bool {
+	var (
+		alert  tls.AlertError
+		verify *tls.CertificateVerificationError
+		record tls.RecordHeaderError
+		ca     x509.UnknownAuthorityError
+		bad    x509.CertificateInvalidError
+	)
+	return errors.As(err, &alert) || errors.As(err, &verify) || errors.As(err, &record) ||
+		errors.As(err, &ca) || errors.As(err, &bad) || strings.Contains(err.Error(), "certificate")
 }
