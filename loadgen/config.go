@@ -15,6 +15,7 @@ import (
 	"github.com/dynamo-kv/dynamo/loadgen/sla"
 	"github.com/dynamo-kv/dynamo/loadgen/workload"
 	"github.com/dynamo-kv/dynamo/protocol/memcache"
+	"github.com/dynamo-kv/dynamo/protocol/tlsconf"
 )
 
 // Errors returned by Run and Compare; test with errors.Is.
@@ -204,7 +205,11 @@ func (c *Config) EnsureDefaults() {
 			if err != nil || !useTLS {
 				return nc, err
 			}
-			return handshake(ctx, nc, addr, c.TLS)
+			tc, err := tlsconf.Handshake(ctx, nc, addr, c.TLS)
+			if err != nil {
+				return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+			}
+			return tc, nil
 		}
 	}
 }
@@ -321,26 +326,6 @@ const TLSScheme = "tls://"
 // SplitTarget returns a target's host:port and whether it speaks TLS.
 func SplitTarget(target string) (addr string, useTLS bool) {
 	return strings.CutPrefix(target, TLSScheme)
-}
-
-// handshake runs the client side of a TLS handshake on nc within ctx,
-// checking the server's certificate against addr's host unless cfg names
-// another.
-func handshake(ctx context.Context, nc net.Conn, addr string, cfg *tls.Config) (net.Conn, error) {
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
-		host, _, _ := net.SplitHostPort(addr)
-		cfg = cfg.Clone()
-		cfg.ServerName = host
-	}
-	tc := tls.Client(nc, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
-	}
-	return tc, nil
 }
 
 // login authenticates nc with memcached's ASCII mechanism (cred is

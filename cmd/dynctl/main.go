@@ -13,6 +13,7 @@ package main
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -167,17 +168,11 @@ func dial(addr string, timeout time.Duration) (net.Conn, error) {
 	}
 	c.SetDeadline(time.Now().Add(timeout))
 	if conn.tls != nil {
-		cfg := conn.tls
-		if cfg.ServerName == "" {
-			cfg = cfg.Clone()
-			cfg.ServerName, _, _ = net.SplitHostPort(addr)
-		}
-		tc := tls.Client(c, cfg)
-		if err := tc.Handshake(); err != nil {
-			c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if c, err = tlsconf.Handshake(ctx, c, addr, conn.tls); err != nil {
 			return nil, fmt.Errorf("TLS handshake: %w", err)
 		}
-		c = tc
 	}
 	if conn.auth != "" {
 		user, pass, _ := strings.Cut(conn.auth, ":")

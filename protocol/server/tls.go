@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dynamo-kv/dynamo/protocol/memcache"
@@ -149,71 +148,40 @@ func (s *Server) serveTLSConn(raw net.Conn) {
 	defer s.curr.Add(-1)
 	s.total.Add(1)
 
-	var parser memcache.Parser
-	parser.Reset(s.opts.MaxItemSize)
+	// The event loops' own parsing and execution (parseBatch, execute),
+	// on a batch this goroutine keeps: one connection, one batch at a time.
+	st := &conn{}
+	st.parser.Reset(s.opts.MaxItemSize)
 	sink := &tlsSink{s: s, c: c}
 	sess := &memcache.Session{Sink: sink}
+	b := &batch{ready: make(chan struct{}, 1)}
 	buf := make([]byte, 0, 16<<10)
-	out := make([]byte, 0, 16<<10)
-	var (
-		cmds   []memcache.Command
-		authed atomic.Bool
-	)
 	for {
-		consumed, closing, full := 0, false, false
-		cmds = cmds[:0]
-		for !closing {
-			if len(cmds) >= maxBatchCommands {
-				full = true
-				break
-			}
-			cmds = append(cmds, memcache.Command{})
-			cmd := &cmds[len(cmds)-1]
-			n, err := parser.Next(buf[consumed:], cmd)
-			if err != nil || n == 0 {
-				cmds = cmds[:len(cmds)-1]
-				closing = err != nil
-				break
-			}
-			consumed += n
-			switch cmd.Op {
-			case memcache.OpNone:
-				cmds = cmds[:len(cmds)-1]
-			case memcache.OpQuit, memcache.OpClose:
-				closing = true
-			}
-		}
-		s.bytesRead.Add(uint64(consumed))
-		if len(cmds) > 0 {
+		b.authed = s.authGate(&st.authed)
+		s.parseBatch(st, buf, b)
+		if b.consumed > 0 {
+			s.bytesRead.Add(uint64(b.consumed))
 			s.inflight.Add(1)
-			out = out[:0]
-			gate := s.authGate(&authed)
-			for i := range cmds {
-				out = s.run(sess, &cmds[i], gate, out)
-				if len(out) >= memcache.SpillBytes {
-					out = sink.Spill(out)
-				}
-			}
-			if sink.err == nil && len(out) > 0 {
+			b.out = s.execute(sess, b) // may run fewer commands than parsed: see execute
+			if sink.err == nil && len(b.out) > 0 {
 				var n int
-				n, sink.err = c.Write(out)
+				n, sink.err = c.Write(b.out)
 				s.bytesWritten.Add(uint64(n))
 			}
 			s.inflight.Add(-1)
-			if sink.err != nil {
-				return
-			}
-			if cap(out) > 4<<20 {
-				out = make([]byte, 0, 16<<10) // a huge reply's buffer goes
+			st.parser.Restore(b.resume)
+			if cap(b.out) > 4<<20 {
+				b.out = nil // a huge reply's buffer goes
 			}
 		}
-		if closing || s.draining.Load() {
+		if sink.err != nil || b.close || s.draining.Load() {
 			return
 		}
+		consumed := b.consumed
 		// The commands are done with the input they pointed into.
 		buf = buf[:copy(buf, buf[consumed:])]
-		if full {
-			continue
+		if consumed > 0 {
+			continue // parse what is left before reading more
 		}
 		if len(buf) > s.maxPendingInput {
 			return

@@ -1,10 +1,12 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 )
 
@@ -111,4 +113,25 @@ func Internode(certFile, keyFile, caFile string) (*tls.Config, error) {
 			return err
 		},
 	}, nil
+}
+
+// Handshake runs the client side of a TLS handshake on nc within ctx and
+// returns the TLS connection; nc is closed when it fails. Unless cfg names
+// a server or skips verification, the server's certificate is checked
+// against addr's host, as tls.Dial does.
+func Handshake(ctx context.Context, nc net.Conn, addr string, cfg *tls.Config) (net.Conn, error) {
+	if cfg == nil {
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		host, _, _ := net.SplitHostPort(addr)
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return tc, nil
 }

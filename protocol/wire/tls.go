@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/protocol/tlsconf"
 )
 
 // Mutual TLS. A cluster whose nodes hold certificates one CA signed
@@ -32,15 +34,11 @@ func TLSDialer(d Dialer, cfg *tls.Config, failed HandshakeFailed) Dialer {
 		if err != nil {
 			return nil, err
 		}
-		tc := tls.Client(nc, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			if failed != nil {
-				failed(addr, err)
-			}
-			return nil, err
+		tc, err := tlsconf.Handshake(ctx, nc, addr, cfg)
+		if err != nil && failed != nil {
+			failed(addr, err)
 		}
-		return tc, nil
+		return tc, err
 	}
 }
 
