@@ -89,6 +89,8 @@ func run(args []string, stderr io.Writer) int {
 		EventLoops:  cfg.EventLoops,
 		TLS:         tlsCfg,
 		Auth:        auth,
+		// A coordinator waits on replicas: run a pipeline's commands at once.
+		ConcurrentBatches: cfg.NodeID != "",
 	})
 	if err != nil {
 		nd.Close()

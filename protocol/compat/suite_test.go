@@ -64,28 +64,40 @@ func TestMemcachedSuite(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, "memcached-debug"), []byte(standIn), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Each file runs twice: with commands run in order, as a single node
+	// runs them, and with a pipeline's independent commands run at once,
+	// as a cluster coordinator runs them.
 	for _, name := range suiteFiles {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			var opts server.Options
-			if name == "ascii-auth" {
-				auth, err := memcache.LoadAuthFile(filepath.Join(dir, "authfile"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				opts.Auth = auth
+		for _, concurrent := range []bool{false, true} {
+			sub := name
+			if concurrent {
+				sub += "/concurrent"
 			}
-			addr := StartServer(t, newEngine(t), opts)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, perl, filepath.Join(dir, name+".t"))
-			cmd.Dir = work
-			cmd.Env = append(os.Environ(), "T_MEMD_USE_DAEMON="+addr)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("%s.t: %v\n%s", name, err, failures(string(out)))
-			}
-		})
+			t.Run(sub, func(t *testing.T) { runSuiteFile(t, dir, work, perl, name, concurrent) })
+		}
+	}
+}
+
+// runSuiteFile runs one of memcached's test files against a fresh server.
+func runSuiteFile(t *testing.T, dir, work, perl, name string, concurrent bool) {
+	t.Parallel()
+	opts := server.Options{ConcurrentBatches: concurrent}
+	if name == "ascii-auth" {
+		auth, err := memcache.LoadAuthFile(filepath.Join(dir, "authfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Auth = auth
+	}
+	addr := StartServer(t, newEngine(t), opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, perl, filepath.Join(dir, name+".t"))
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "T_MEMD_USE_DAEMON="+addr)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s.t: %v\n%s", name, err, failures(string(out)))
 	}
 }
 

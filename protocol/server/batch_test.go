@@ -69,7 +69,7 @@ func TestBatchCutResumesParser(t *testing.T) {
 			for i := range b.cmds {
 				b.cmds[i].Rebase(buf, b.in)
 			}
-			out += string(s.execute(sess, b))
+			out += string(s.execute(sess, b, false))
 			off += b.consumed
 			st.parser.Restore(b.resume)
 			batches = append(batches, b.consumed)

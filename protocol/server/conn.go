@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,13 @@ type batch struct {
 	conn     gnet.Conn            // set while a worker runs the batch, for Spill
 	srv      *Server
 	authed   *atomic.Bool // the connection's, when it must authenticate; nil otherwise
+
+	// Running commands concurrently (executeConcurrently).
+	planner memcache.Planner
+	waves   []int
+	outs    [][]byte // per command of the window: its reply
+	lo      int      // the window's first command: outs[i] is b.cmds[lo+i]'s
+	wg      sync.WaitGroup
 }
 
 // commandEnd is where one parsed command's input ends and what the parser
@@ -191,7 +199,7 @@ func (s *Server) step(c gnet.Conn, st *conn) (action gnet.Action, more bool) {
 	}
 	if !needsStorage || s.inlineReads(b) {
 		sess := s.sessions.Get().(*memcache.Session)
-		b.out = s.execute(sess, b)
+		b.out = s.execute(sess, b, false)
 		s.sessions.Put(sess)
 		_, _ = c.Write(b.out)
 		s.bytesWritten.Add(uint64(len(b.out)))
@@ -207,7 +215,7 @@ func (s *Server) step(c gnet.Conn, st *conn) (action gnet.Action, more bool) {
 	st.inflight.Store(true)
 	st.current = b
 	s.inflight.Add(1)
-	s.workers.submit(s, task{c, st, b})
+	s.workers.submit(s, task{c: c, st: st, b: b})
 	return gnet.None, false
 }
 
@@ -252,7 +260,12 @@ func (s *Server) parseBatch(st *conn, buf []byte, b *batch) (needsStorage, full 
 // execute runs the batch's commands and returns their replies. Once the
 // replies pass maxBatchOutput it stops, and the batch consumes only the
 // input of the commands it ran; the loop parses the rest again later.
-func (s *Server) execute(sess *memcache.Session, b *batch) []byte {
+// off reports whether it runs off the event loop, where commands may
+// wait and so may run concurrently (Options.ConcurrentBatches).
+func (s *Server) execute(sess *memcache.Session, b *batch, off bool) []byte {
+	if off && s.opts.ConcurrentBatches && b.authed == nil && len(b.cmds) > 1 {
+		return s.executeConcurrently(sess, b)
+	}
 	out := b.out[:0]
 	b.spilled = 0
 	for i := range b.cmds {
@@ -266,6 +279,83 @@ func (s *Server) execute(sess *memcache.Session, b *batch) []byte {
 		}
 	}
 	return out
+}
+
+// concurrentWindow is the most commands run at once. Their replies are
+// held until every command before them has replied, so it is bounded by
+// the memory that many largest items take (maxWindowBytes).
+const (
+	concurrentWindow = 32
+	maxWindowBytes   = 32 << 20
+)
+
+// executeConcurrently is execute for a batch whose commands wait on the
+// network. It takes the batch a window of commands at a time and runs
+// each window wave by wave (memcache.Planner): the commands of a wave at
+// once, each into a reply of its own, the replies appended in request
+// order. A barrier runs alone with sess, whose Sink may stream its reply,
+// after the replies before it are in out. The output cap is checked
+// between windows: a window's commands have all run.
+func (s *Server) executeConcurrently(sess *memcache.Session, b *batch) []byte {
+	out := b.out[:0]
+	b.spilled = 0
+	window := max(1, min(concurrentWindow, maxWindowBytes/s.opts.MaxItemSize))
+	take := func(out []byte, i int) []byte { // command i's reply, into out
+		out = append(out, b.outs[i-b.lo]...)
+		if b.conn != nil && len(out) >= memcache.SpillBytes {
+			out = b.Spill(out)
+		}
+		return out
+	}
+	for lo := 0; lo < len(b.cmds); {
+		hi := min(lo+window, len(b.cmds))
+		var waves int
+		waves, b.waves = b.planner.Plan(b.cmds[lo:hi], b.waves)
+		for len(b.outs) < hi-lo {
+			b.outs = append(b.outs, nil)
+		}
+		b.lo = lo
+		next := lo // the first command whose reply is not in out
+		for w := range waves {
+			first := -1
+			for i, cw := range b.waves {
+				switch {
+				case cw != w:
+				case first < 0:
+					first = lo + i
+				default:
+					b.wg.Add(1)
+					s.workers.submit(s, task{b: b, cmd: lo + i, wg: &b.wg})
+				}
+			}
+			if memcache.Barrier(&b.cmds[first]) {
+				for ; next < first; next++ {
+					out = take(out, next)
+				}
+				out = s.run(sess, &b.cmds[first], nil, out)
+				next++
+				continue
+			}
+			s.runCommand(b, first)
+			b.wg.Wait()
+		}
+		for ; next < hi; next++ {
+			out = take(out, next)
+		}
+		if b.spilled+len(out) >= maxBatchOutput && hi < len(b.cmds) {
+			b.consumed, b.resume, b.close = b.ends[hi-1].consumed, b.ends[hi-1].parser, false
+			break
+		}
+		lo = hi
+	}
+	return out
+}
+
+// runCommand runs b.cmds[i] into its reply buffer, on a session of its own.
+func (s *Server) runCommand(b *batch, i int) {
+	sess := s.sessions.Get().(*memcache.Session)
+	b.outs[i-b.lo] = s.run(sess, &b.cmds[i], nil, b.outs[i-b.lo][:0])
+	s.sessions.Put(sess)
 }
 
 // authGate is the connection's authentication state when commands must
@@ -308,7 +398,7 @@ func (s *Server) work(c gnet.Conn, st *conn, b *batch) {
 	sess := s.sessions.Get().(*memcache.Session)
 	b.conn, b.srv = c, s
 	sess.Sink = b
-	b.out = s.execute(sess, b)
+	b.out = s.execute(sess, b, true)
 	sess.Sink = nil
 	b.conn = nil
 	s.sessions.Put(sess)
@@ -354,6 +444,11 @@ func (s *Server) putBatch(b *batch) {
 	}
 	if cap(b.out) > keep {
 		b.out = nil
+	}
+	for i := range b.outs {
+		if cap(b.outs[i]) > keep/16 {
+			b.outs[i] = nil
+		}
 	}
 	select {
 	case <-b.ready:

@@ -51,6 +51,11 @@ type Options struct {
 	// memcached's ASCII mechanism (its -Y; protocol/memcache/auth.go).
 	// Default nil: no authentication.
 	Auth *memcache.AuthFile
+	// ConcurrentBatches runs the independent commands of a pipelined batch
+	// at once (memcache.Planner), replies still in request order. It pays
+	// where a command waits on the network, as a cluster coordinator
+	// does; a local store answers faster than the hand-off. Default false.
+	ConcurrentBatches bool
 }
 
 // Errors returned by New and Shutdown; compare with errors.Is.

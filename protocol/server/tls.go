@@ -162,7 +162,7 @@ func (s *Server) serveTLSConn(raw net.Conn) {
 		if b.consumed > 0 {
 			s.bytesRead.Add(uint64(b.consumed))
 			s.inflight.Add(1)
-			b.out = s.execute(sess, b) // may run fewer commands than parsed: see execute
+			b.out = s.execute(sess, b, true) // may run fewer commands than parsed: see execute
 			if sink.err == nil && len(b.out) > 0 {
 				var n int
 				n, sink.err = c.Write(b.out)

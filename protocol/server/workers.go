@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -20,10 +21,15 @@ type workers struct {
 	idleAfter time.Duration
 }
 
+// task is a batch to run (work), or with wg set one command of a batch
+// that runs concurrently (runCommand).
 type task struct {
 	c  gnet.Conn
 	st *conn
 	b  *batch
+
+	cmd int             // the command's index in b.cmds
+	wg  *sync.WaitGroup // told when the command is done
 }
 
 func newWorkers(idleAfter time.Duration) *workers {
@@ -42,7 +48,12 @@ func (w *workers) run(s *Server, t task) {
 	idle := time.NewTimer(w.idleAfter)
 	defer idle.Stop()
 	for {
-		s.work(t.c, t.st, t.b)
+		if t.wg != nil {
+			s.runCommand(t.b, t.cmd)
+			t.wg.Done()
+		} else {
+			s.work(t.c, t.st, t.b)
+		}
 		idle.Reset(w.idleAfter)
 		select {
 		case t = <-w.tasks:

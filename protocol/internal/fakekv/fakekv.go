@@ -20,6 +20,8 @@ type Faults struct {
 	// the request or slip a concurrent write in between a caller's read
 	// and its write.
 	BeforePut func(key []byte, req *kv.PutRequest)
+	// BeforeGet runs before every Get, outside the lock.
+	BeforeGet func(key []byte)
 }
 
 // KV is the fake engine. Its zero value is not usable; call New.
@@ -192,6 +194,9 @@ func (db *KV) Get(key []byte, o *kv.Object, _ kv.ReadOptions) error {
 	f, err := db.enter()
 	if err != nil {
 		return err
+	}
+	if f.BeforeGet != nil {
+		f.BeforeGet(key)
 	}
 	if f.GetErr != nil {
 		return f.GetErr

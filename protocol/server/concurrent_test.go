@@ -1,0 +1,142 @@
+package server
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/protocol/internal/fakekv"
+)
+
+// TestConcurrentBatchesMatchSequential sends the same random pipelines to
+// a server that runs batches in order and to one that runs their
+// independent commands at once over a store that answers each call after
+// a random pause, so that calls finish out of order: every reply must be
+// the same, byte for byte.
+func TestConcurrentBatchesMatchSequential(t *testing.T) {
+	clock := func() time.Time { return time.Unix(1_700_000_000, 0) }
+	seqKV, conKV := fakekv.New(clock), fakekv.New(clock)
+	rng, jrng := rand.New(rand.NewPCG(1, 2)), rand.New(rand.NewPCG(3, 4))
+	var mu sync.Mutex // jrng's: the store's callers share it
+	jitter := func() {
+		mu.Lock()
+		d := time.Duration(jrng.IntN(300)) * time.Microsecond
+		mu.Unlock()
+		time.Sleep(d)
+	}
+	conKV.SetFaults(fakekv.Faults{
+		BeforeGet: func([]byte) { jitter() },
+		BeforePut: func([]byte, *kv.PutRequest) { jitter() },
+	})
+	seq := dial(t, start(t, seqKV, Options{Now: clock}))
+	con := dial(t, start(t, conKV, Options{Now: clock, ConcurrentBatches: true}))
+
+	keys := []string{"a", "b", "c", "d"}
+	ops := []string{
+		"get %s", "gets %s", "set %s 0 0 1\r\nv", "add %s 0 0 1\r\nw", "append %s 0 0 1\r\n+",
+		"delete %s", "incr %s 3", "set %s 0 0 1\r\n7", "mg %s v c", "ms %s 2 MA\r\nxy",
+		"md %s q", "ma %s N0 J5", "get %s %s", "touch %s 100", "version", "mn", "bogus",
+		"set %s 0 0 1 noreply\r\nn", "flush_all 0",
+	}
+	for round := range 300 {
+		var req strings.Builder
+		for range 1 + rng.IntN(40) {
+			op := ops[rng.IntN(len(ops))]
+			for strings.Contains(op, "%s") {
+				op = strings.Replace(op, "%s", keys[rng.IntN(len(keys))], 1)
+			}
+			req.WriteString(op + "\r\n")
+		}
+		req.WriteString("mn\r\n") // the end of this round's replies
+		want := withoutCAS(roundTrip(t, seq, req.String()))
+		if got := withoutCAS(roundTrip(t, con, req.String())); got != want {
+			t.Fatalf("round %d, pipeline\n%s\nsequential replies\n%s\nconcurrent replies\n%s", round, req.String(), want, got)
+		}
+	}
+}
+
+// withoutCAS blanks the cas uniques of replies: the store numbers every
+// write of every key from one counter, so writes of different keys that
+// ran in another order get other numbers.
+func withoutCAS(replies string) string {
+	lines := strings.SplitAfter(replies, "\r\n")
+	for i, l := range lines {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 5 && f[0] == "VALUE":
+			f[4] = "CAS"
+		case len(f) > 1 && (f[0] == "VA" || f[0] == "HD"):
+			for j := range f {
+				if strings.HasPrefix(f[j], "c") {
+					f[j] = "cCAS"
+				}
+			}
+		default:
+			continue
+		}
+		lines[i] = strings.Join(f, " ") + "\r\n"
+	}
+	return strings.Join(lines, "")
+}
+
+// roundTrip sends a pipeline ending in mn and returns every reply up to
+// and including MN.
+func roundTrip(t *testing.T, c *client, req string) string {
+	t.Helper()
+	c.send(req)
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var out strings.Builder
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %q: %v", out.String(), err)
+		}
+		out.WriteString(line)
+		if line == "MN\r\n" && strings.Count(out.String(), "MN\r\n") == strings.Count(req, "mn\r\n") {
+			return out.String()
+		}
+	}
+}
+
+// TestConcurrentBatchesRunAtOnce shows that a pipeline of gets of
+// different keys is served by calls in flight together: each get waits
+// until all eight are in the store. Run one at a time, the first would
+// wait forever; the rendezvous gives up after 10 s and the test fails.
+func TestConcurrentBatchesRunAtOnce(t *testing.T) {
+	const n = 8
+	db := fakekv.New(nil)
+	var mu sync.Mutex
+	arrived, all := 0, make(chan struct{})
+	timedOut := false
+	db.SetFaults(fakekv.Faults{BeforeGet: func([]byte) {
+		mu.Lock()
+		if arrived++; arrived == n {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-time.After(10 * time.Second):
+			mu.Lock()
+			timedOut = true
+			mu.Unlock()
+		}
+	}})
+	c := dial(t, start(t, db, Options{ConcurrentBatches: true}))
+	var req, want strings.Builder
+	for i := range n {
+		fmt.Fprintf(&req, "get k%d\r\n", i)
+		want.WriteString("END\r\n")
+	}
+	c.send(req.String())
+	c.expect(want.String())
+	mu.Lock()
+	defer mu.Unlock()
+	if timedOut {
+		t.Fatalf("the %d gets of one pipeline did not reach the store together", n)
+	}
+}
