@@ -19,6 +19,7 @@ import (
 // peers, via Handler).
 type Node struct {
 	opts  Options
+	hedge hedger // when a read asks the replicas it left out
 	eng   *engine.Engine
 	topo  TopologySource
 	peers peers // replication, reads, hints, anti-entropy

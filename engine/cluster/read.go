@@ -73,23 +73,32 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 			// This node's copy is unreadable: read the others in full.
 		}
 	}
+	behind := left
+	targets, spares, left = askR(r, t.Self, n.readable(t, rt.hash), targets, spares, left)
 	replies := make(chan reply, len(targets)+len(spares))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 	round, acts := newReadRound(r, targets, spares, left)
 	var hedge <-chan time.Time
 	if left > 0 {
-		// The replicas left out as catching up are asked if the targets
-		// have not made R by half the timeout (behind.go).
-		timer := time.NewTimer(n.opts.Timeout / 2)
+		// The replicas left out are asked if the targets have not made R
+		// by the hedge delay (hedger), or by half the timeout when all of
+		// them were left out as catching up (behind.go).
+		wait := n.opts.Timeout / 2
+		if left > behind {
+			wait = n.hedge.after(sn.start, n.opts.Timeout)
+		}
+		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		hedge = timer.C
 	}
-	// When the other replicas alone can make R, this node's own read goes
-	// on a goroutine of its own: read inline, between asking the others
-	// and taking their replies, one slow local read (a block-cache miss
-	// whose allocation sat 413 ms in calloc, in a bench-join trace) held
-	// replies that had already made R.
-	detach := othersThan(targets, t.Self) >= r
+	// This node's own read goes on a goroutine of its own unless the
+	// record cache answers it, which cannot block. Read inline, between
+	// asking the others and taking their replies, one slow local read (a
+	// block-cache miss whose allocation sat 413 ms in calloc, in a
+	// bench-join trace) held replies that had already made R, and the
+	// hedge that would have asked a replica left out (askR). When the
+	// others alone can make R it goes on a goroutine whatever it costs.
+	detach := othersThan(targets, t.Self) >= r || !n.eng.Cached(key)
 	var askedBuf [8]target
 	asked := askedBuf[:0]
 	explain := func() {
@@ -120,6 +129,15 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 				if err := n.eng.FillObject(key, round.merged, o); err != nil {
 					cancel()
 					return err
+				}
+				if round.inFlight() == 0 {
+					// Every replica asked has answered (the common case at
+					// R=N, and with askR): nothing to wait for.
+					cancel()
+					if merged, stale, err := repairPlan(round.got); err == nil && len(stale) > 0 {
+						n.bg.goTask(func() { n.sendReadRepairs(t, key, merged, stale) })
+					}
+					return nil
 				}
 				if !n.bg.goTask(func() { n.repair(key, t, round, replies, cancel) }) {
 					cancel() // closing: no repair
@@ -205,7 +223,11 @@ func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, re
 	}
 	addr := t.Addrs[tg.id]
 	go func() {
+		start := time.Now()
 		rec, a, err := n.peers.Fetch(ctx, addr, key, nil)
+		if err == nil {
+			n.hedge.record(time.Since(start))
+		}
 		n.noteBehind(t, tg.id, key, a.Behind)
 		replies <- reply{t: tg, rec: rec, ok: a.Found, err: err}
 	}()
@@ -233,6 +255,11 @@ wait:
 	if err != nil {
 		return
 	}
+	n.sendReadRepairs(t, key, merged, stale)
+}
+
+// sendReadRepairs sends merged to the replicas a read found stale.
+func (n *Node) sendReadRepairs(t *Topology, key, merged []byte, stale []target) {
 	n.stats.readRepairs.Add(uint64(len(stale)))
 	n.sendRepairs(context.Background(), t, key, merged, stale)
 }

@@ -40,6 +40,7 @@ type readRound struct {
 	owners    []string
 	held      int
 	ownersBuf [4]string // owners' storage for N <= 4: no allocation per read
+	gotBuf    [4]reply  // got's, likewise
 }
 
 // readAction is one thing the driver must do: fetch the record from a
@@ -67,7 +68,7 @@ func newReadRound(r int, targets, spares []target, hedges int) (*readRound, []re
 		hedges = max(0, hedges-short)
 	}
 	rr := &readRound{tracker: quorum.New(r, len(targets), len(spares)), spares: spares, hedges: min(hedges, len(spares))}
-	rr.owners = rr.ownersBuf[:0]
+	rr.owners, rr.got = rr.ownersBuf[:0], rr.gotBuf[:0]
 	for _, tg := range targets[:owners] {
 		if tg.hintFor == "" {
 			rr.owners = append(rr.owners, tg.id)
@@ -112,9 +113,13 @@ func (rr *readRound) reply(r reply) []readAction {
 		return rr.answerIfDecided(outcome, acts)
 	}
 	if r.ok {
-		if rr.merged == nil {
+		switch {
+		case rr.merged == nil:
 			rr.merged = r.rec // the first record needs no merge (and no copy)
-		} else {
+		case string(r.rec) == string(rr.merged):
+			// Replicas in step hold the same bytes: the common case, and
+			// a merge would decode both and encode the same record.
+		default:
 			m, err := engine.MergeRecords(nil, rr.merged, r.rec)
 			if err != nil {
 				rr.over = true
