@@ -7,6 +7,7 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
+	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // The serving side of the peers protocol: each request is decoded by the
@@ -19,6 +20,22 @@ func ServerTypes() wire.TypeSet { return msg.ServerTypes }
 
 // Handler returns the wire handler that serves this node's peers.
 func (n *Node) Handler() wire.Handler { return wire.HandlerFunc(n.handle) }
+
+// Inline is for wire.ServerOptions.Inline: a fetch or digest of a key
+// the record cache holds, in a partition this node reads itself (no read
+// through to earlier owners), is a map lookup and a copy and cannot
+// block, so the connection's reader answers it without handing it to a
+// worker goroutine. Anything else goes to a worker.
+func (n *Node) Inline(t wire.MsgType, p []byte) bool {
+	if t != msg.Fetch && t != msg.Digest {
+		return false
+	}
+	key, own, err := msg.DecodeFetch(p)
+	if err != nil || !n.eng.Cached(key) {
+		return false // an error is the worker's to answer
+	}
+	return own || n.readable(n.topo.Topology(), ring.HashKey(key))
+}
 
 func (n *Node) handle(ctx context.Context, t wire.MsgType, p, dst []byte) (rt wire.MsgType, out []byte, err error) {
 	// A bug in serving one peer's request must not take the node down:

@@ -158,7 +158,7 @@ func newTestClusterWith(t testing.TB, n, q int, opts Options, storage func(i int
 		if err != nil {
 			t.Fatal(err)
 		}
-		tn.server, err = wire.NewServer(tn.node.Handler(), wire.ServerOptions{Types: ServerTypes()})
+		tn.server, err = wire.NewServer(tn.node.Handler(), wire.ServerOptions{Types: ServerTypes(), Inline: tn.node.Inline})
 		if err != nil {
 			t.Fatal(err)
 		}

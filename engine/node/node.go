@@ -262,7 +262,7 @@ func (n *Node) startCluster() error {
 	if err != nil {
 		return fmt.Errorf("internode address: %w", err)
 	}
-	if n.wsrv, err = wire.NewServer(n.coord.Handler(), wire.ServerOptions{Types: cluster.ServerTypes()}); err != nil {
+	if n.wsrv, err = wire.NewServer(n.coord.Handler(), wire.ServerOptions{Types: cluster.ServerTypes(), Inline: n.coord.Inline}); err != nil {
 		l.Close()
 		return err
 	}

@@ -126,6 +126,14 @@ type ServerOptions struct {
 	// protocol violation or an I/O error (not a clean close), with the
 	// remote address. It must not block.
 	OnConnError func(remote net.Addr, err error)
+	// Inline, if set, is asked about each request before it is handed to
+	// a worker goroutine: true has the connection's reader run the
+	// handler itself. That saves a hand-off between goroutines per
+	// request, and holds every later request of the connection while the
+	// handler runs, so say true only of requests that are cheap and
+	// cannot block (a read answered from memory). It must not keep
+	// payload.
+	Inline func(t MsgType, payload []byte) bool
 }
 
 // EnsureDefaults fills zero fields with their defaults.

@@ -142,6 +142,10 @@ func (sc *serverConn) readLoop() error {
 			sc.pong(h)
 			continue
 		}
+		if inline := sc.srv.opts.Inline; inline != nil && inline(h.Type, p) {
+			sc.answer(h.Type, h.Version, h.ID, p)
+			continue
+		}
 		if !sc.dispatch(h, p) {
 			return nil
 		}
@@ -204,33 +208,37 @@ func (sc *serverConn) worker(req request) {
 	}
 }
 
-// handle runs the handler and queues its response.
+// handle runs a worker's request.
 func (sc *serverConn) handle(req request) {
+	sc.answer(req.typ, req.version, req.id, req.payload.b)
+	putBuffer(req.payload) // only now: the response may alias the payload
+}
+
+// answer runs the handler and queues its response.
+func (sc *serverConn) answer(t MsgType, version uint8, id uint64, payload []byte) {
 	sc.srv.stats.requests.Add(1)
 	out := getBuffer()
 	if cap(out.b) <= HeaderSize {
 		out.b = make([]byte, 0, pooledBufferSize)
 	}
 	frame := out.b[:HeaderSize]
-	typ, resp, err := sc.srv.handler.Handle(sc.ctx, req.typ, req.payload.b, frame[HeaderSize:])
+	typ, resp, err := sc.srv.handler.Handle(sc.ctx, t, payload, frame[HeaderSize:])
 	if sc.ctx.Err() != nil {
 		// The connection is being torn down: the answer has no reader, and
 		// an error caused by the cancellation must not reach the client as
 		// the handler's verdict.
-		putBuffer(req.payload)
 		putBuffer(out)
 		return
 	}
-	out.b = sc.responseFrame(req, frame, typ, resp, err)
-	putBuffer(req.payload) // only now: resp may alias the request payload
+	out.b = sc.responseFrame(t, version, id, frame, typ, resp, err)
 	sc.out.send(out, sc.ctx.Done())
 }
 
 // responseFrame completes frame, whose first HeaderSize bytes are reserved
-// for the header, as the response to req. A handler that appended to the
+// for the header, as the response to request id. A handler that appended to the
 // dst it was given left its payload in place after the header; any other
 // payload is copied.
-func (sc *serverConn) responseFrame(req request, frame []byte, typ MsgType, resp []byte, err error) []byte {
+func (sc *serverConn) responseFrame(reqType MsgType, version uint8, id uint64, frame []byte, typ MsgType, resp []byte, err error) []byte {
 	s := sc.srv
 	switch {
 	case err != nil:
@@ -242,7 +250,7 @@ func (sc *serverConn) responseFrame(req request, frame []byte, typ MsgType, resp
 	flags := FlagResponse
 	if err != nil {
 		s.stats.handlerErrors.Add(1)
-		typ, flags = req.typ, FlagResponse|FlagError
+		typ, flags = reqType, FlagResponse|FlagError
 		resp = appendErrorPayload(frame[HeaderSize:], err)
 	}
 	if len(resp) > 0 && &resp[0] == &frame[:HeaderSize+1][HeaderSize] {
@@ -250,6 +258,6 @@ func (sc *serverConn) responseFrame(req request, frame []byte, typ MsgType, resp
 	} else {
 		frame = append(frame, resp...)
 	}
-	sealFrame(frame, Header{Version: req.version, Type: typ, Flags: flags, ID: req.id})
+	sealFrame(frame, Header{Version: version, Type: typ, Flags: flags, ID: id})
 	return frame
 }
