@@ -5,7 +5,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
-.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-join bench-aae bench-loadgen bench-tls cost-model fuzz clean
+.PHONY: help build run cluster cluster-stop cluster-status sla sla-all test lint race suite chaos soak sim sim-mutants unit bench bench-memcached bench-join bench-aae bench-loadgen bench-tls cost-model cluster-cost fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ bench-aae: ## anti-entropy between two replicas of AAE_KEYS keys: a first pass, 
 
 cost-model: ## syscalls, context switches, allocations and time per replicated get and set (perf/cost-model.sh; OPS)
 	perf/cost-model.sh
+
+cluster-cost: ## CPU, syscalls and context switches per request on a loaded 3-node cluster (perf/cluster-cost.sh; BINS, PIPES, ROUNDS)
+	perf/cluster-cost.sh
 
 bench-loadgen: ## loadgen vs memcaslap on one memcached, side by side (perf/compare-memcaslap.sh; ROUNDS, PIN, IO)
 	perf/compare-memcaslap.sh

@@ -9,6 +9,7 @@
 # gossips on $((BASE+100+i)) and replicates on $((BASE+200+i)); BASE is
 # 21210 unless set. Data, logs and PIDs live under $DIR (./cluster). With
 # PPROF=1 node i also serves Go's profiles on 127.0.0.1:$((BASE+300+i)).
+# DYNAMOD names another build of dynamod to run (default bin/dynamod).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${DIR:-cluster}
@@ -21,7 +22,8 @@ start)
   nodes=3
   if [ $# -gt 0 ] && [ "$1" != "--" ]; then nodes=$1; shift; fi
   [ "${1:-}" = "--" ] && shift
-  [ -x bin/dynamod ] || make -s build
+  DYNAMOD=${DYNAMOD:-bin/dynamod}
+  [ -x "$DYNAMOD" ] || make -s build
   mkdir -p "$DIR"
   for i in $(seq 1 "$nodes"); do
     d="$DIR/n$i"
@@ -33,7 +35,7 @@ start)
     [ "$i" -gt 1 ] && join=(-join "127.0.0.1:$((BASE + 101))")
     # PPROF=1: each node serves Go's profiles on BASE+300+i.
     [ -n "${PPROF:-}" ] && join+=(-pprof "127.0.0.1:$((BASE + 300 + i))")
-    ./bin/dynamod -node-id "n$i" -data "$d/data" \
+    "$DYNAMOD" -node-id "n$i" -data "$d/data" \
       -listen "127.0.0.1:$((BASE + i))" -gossip "127.0.0.1:$((BASE + 100 + i))" \
       -internode "127.0.0.1:$((BASE + 200 + i))" "${join[@]}" "$@" >>"$d/log" 2>&1 &
     echo $! >"$d/pid"

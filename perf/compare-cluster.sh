@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # One run, three setups, same workload, rounds interleaved:
 #   single  - one dynamod, no replication
-#   server  - a 3-node cluster (N=3 R=2 W=2), connections spread over the
-#             nodes, which forward writes to an owner (server-driven)
+#   server  - a NODES-node cluster (default 3; N=3 R=2 W=2), connections
+#             spread over the nodes, which forward writes to an owner
+#             (server-driven)
 #   client  - the same cluster, loadgen -ring-aware sends each key to its
 #             owner (client-driven, protocol/ringclient)
 # Prints each round's summary; quote medians. Everything on 127.0.0.1;
 # processes are stopped by PID on exit.
 #
+# With 3 nodes and N=3 every node owns every key, so client-driven routing
+# saves no hop; NODES=5 shows what it saves (issue 12, the paper's Table 2).
+#
 #   ROUNDS=3 DURATION=4s PIPELINE=16 perf/compare-cluster.sh
+#   NODES=5 perf/compare-cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -17,6 +22,8 @@ PIPELINE=${PIPELINE:-1}
 CONNS=${CONNS:-48}
 KEYS=${KEYS:-100000}
 DURABILITY=${DURABILITY:-buffered}
+NODES=${NODES:-3}
+EXTRA=${EXTRA:-} # more dynamod flags for the cluster, e.g. -durable-replicas 1
 OUT=${OUT:-perf/results}
 make -s build
 mkdir -p "$OUT"
@@ -38,24 +45,26 @@ wait_port() {
 ./bin/dynamod -listen 127.0.0.1:21299 -data "$work/single" -durability "$DURABILITY" 2>"$OUT/single.log" &
 pids+=($!)
 wait_port 21299
-DIR="$work/cluster" perf/cluster.sh start 3 -- -n 3 -r 2 -w 2 -durability "$DURABILITY" >/dev/null
-# Wait until every node routes by a ring of three.
+# shellcheck disable=SC2086 # EXTRA is a list of flags
+DIR="$work/cluster" perf/cluster.sh start "$NODES" -- -n 3 -r 2 -w 2 -durability "$DURABILITY" $EXTRA >/dev/null
+# Wait until every node routes by a ring of all of them.
 for _ in $(seq 100); do
-  ./bin/dynctl -node 127.0.0.1:21213 status 2>/dev/null | grep -c ' up ' | grep -q 3 && break
+  ./bin/dynctl -node "127.0.0.1:$((21210 + NODES))" status 2>/dev/null | grep -c ' up ' | grep -q "$NODES" && break
   sleep 0.2
 done
+nodes=$(seq -f "127.0.0.1:%g" 21211 $((21210 + NODES)) | paste -sd,)
 
 common=(-conns "$CONNS" -mix get=10,set=1 -value-size 100 -keys "$KEYS" -duration "$DURATION" -warmup 1s -pipeline "$PIPELINE" -quiet -preload 0)
 ./bin/loadgen -target 127.0.0.1:21299 -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
-./bin/loadgen -target 127.0.0.1:21211,127.0.0.1:21212,127.0.0.1:21213 -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
+./bin/loadgen -target "$nodes" -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
 
 run() { # name, loadgen targets args...
   local name=$1; shift
   ./bin/loadgen "$@" "${common[@]}" -json "$OUT/cluster-$name-r$r.json" | awk -v n="$name" -v r="$r" '/^all /{printf "round %s %-7s ops/s %10s  p50 %9s  p99 %9s  p99.9 %9s\n", r, n, $2, $4, $6, $7}'
 }
-echo "== single node vs 3-node cluster (N=3 R=2 W=2), $CONNS conns, pipeline $PIPELINE, get:set 10:1, 100 B, $KEYS keys, durability $DURABILITY"
+echo "== single node vs $NODES-node cluster (N=3 R=2 W=2 $EXTRA), $CONNS conns, pipeline $PIPELINE, get:set 10:1, 100 B, $KEYS keys, durability $DURABILITY"
 for r in $(seq 1 "$ROUNDS"); do
   run single -target 127.0.0.1:21299
-  run server -target 127.0.0.1:21211,127.0.0.1:21212,127.0.0.1:21213
+  run server -target "$nodes"
   run client -target 127.0.0.1:21211 -ring-aware
 done
