@@ -39,6 +39,12 @@ type Options struct {
 	// (memcached's -Y; see auth.go). The server keeps each connection's
 	// state and sends its commands to Authenticate until it is in.
 	Auth *AuthFile
+	// Fanout, when set, runs f(0), ..., f(n-1) at once and returns when
+	// all have returned. A get or gets of several keys then reads them
+	// at once, a window of fanoutWindow keys at a time, which pays where
+	// a read waits on the network (a cluster coordinator). Default nil:
+	// the keys are read one after another.
+	Fanout func(n int, f func(i int))
 }
 
 func (o *Options) ensureDefaults() {
@@ -97,6 +103,10 @@ type Session struct {
 	key                     []byte // decoded binary key
 	val                     []byte // value being built
 	ctx                     []byte // decoded context
+
+	// A multi-key get's reads, when they run at once (Options.Fanout).
+	objs []kv.Object
+	errs []error
 }
 
 // SpillBytes is the reply size at which a multi-key command hands its

@@ -12,6 +12,9 @@ func (e *Executor) get(s *Session, cmd *Command, now time.Time, out []byte) []by
 	start := len(out)
 	touch := cmd.Op == OpGat || cmd.Op == OpGats
 	withCAS := cmd.Op == OpGets || cmd.Op == OpGats
+	if e.opts.Fanout != nil && !touch && len(cmd.Keys) > 1 {
+		return e.getMany(s, cmd, withCAS, now, out)
+	}
 	for _, key := range cmd.Keys {
 		sib, ok, cas, err := e.getOne(s, key, touch, cmd.Exptime, now)
 		if err != nil {
@@ -29,6 +32,48 @@ func (e *Executor) get(s *Session, cmd *Command, now time.Time, out []byte) []by
 		var spilled bool
 		if out, spilled = s.spill(out); spilled {
 			start = 0 // what was sent cannot be taken back
+		}
+	}
+	return append(out, "END\r\n"...)
+}
+
+// fanoutWindow bounds the keys of one multi-key get read at once: their
+// values are held until the reply takes them, so the bound is on memory
+// as much as on concurrency.
+const fanoutWindow = 32
+
+// getMany is get for several keys read at once (Options.Fanout): each
+// window of keys is read concurrently, then its replies are encoded in
+// request order exactly as the sequential loop would, the first error
+// included.
+func (e *Executor) getMany(s *Session, cmd *Command, withCAS bool, now time.Time, out []byte) []byte {
+	start := len(out)
+	r := kv.ReadOptions{R: s.readQuorum}
+	for lo := 0; lo < len(cmd.Keys); lo += fanoutWindow {
+		keys := cmd.Keys[lo:min(lo+fanoutWindow, len(cmd.Keys))]
+		for len(s.objs) < len(keys) {
+			s.objs = append(s.objs, kv.Object{})
+		}
+		s.errs = append(s.errs[:0], make([]error, len(keys))...)
+		objs, errs := s.objs, s.errs
+		e.opts.Fanout(len(keys), func(i int) { errs[i] = e.kv.Get(keys[i], &objs[i], r) })
+		for i, key := range keys {
+			if errs[i] != nil {
+				// As the sequential loop: drop the partial reply, one error line.
+				return e.line(out[:start], cmd, storageError(errs[i]))
+			}
+			sib, ok := objs[i].Winner()
+			e.countGet(false, ok)
+			e.detail.get(key, ok)
+			if !ok {
+				continue
+			}
+			e.access.fetched(key, objs[i].CAS, now)
+			out = appendValue(out, key, sib, withCAS, objs[i].CAS)
+			var spilled bool
+			if out, spilled = s.spill(out); spilled {
+				start = 0 // what was sent cannot be taken back
+			}
 		}
 	}
 	return append(out, "END\r\n"...)

@@ -102,6 +102,60 @@ func roundTrip(t *testing.T, c *client, req string) string {
 	}
 }
 
+// rendezvous is a store hook that holds each caller until n have
+// arrived, giving up after 10 s (then timedOut reports it).
+type rendezvous struct {
+	mu       sync.Mutex
+	n        int
+	arrived  int
+	all      chan struct{}
+	timedOut bool
+}
+
+func newRendezvous(n int) *rendezvous { return &rendezvous{n: n, all: make(chan struct{})} }
+
+func (r *rendezvous) wait([]byte) {
+	r.mu.Lock()
+	if r.arrived++; r.arrived == r.n {
+		close(r.all)
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.all:
+	case <-time.After(10 * time.Second):
+		r.mu.Lock()
+		r.timedOut = true
+		r.mu.Unlock()
+	}
+}
+
+func (r *rendezvous) failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.timedOut
+}
+
+// TestMultiGetReadsAtOnce: with ConcurrentBatches a get of several keys
+// reads them together (memcache.Options.Fanout over the worker pool).
+func TestMultiGetReadsAtOnce(t *testing.T) {
+	const n = 8
+	db := fakekv.New(nil)
+	r := newRendezvous(n)
+	c := dial(t, start(t, db, Options{ConcurrentBatches: true}))
+	c.send("set k3 0 0 1\r\nx\r\n")
+	c.expect("STORED\r\n")
+	db.SetFaults(fakekv.Faults{BeforeGet: r.wait})
+	req := "get"
+	for i := range n {
+		req += fmt.Sprintf(" k%d", i)
+	}
+	c.send(req + "\r\n")
+	c.expect("VALUE k3 0 1\r\nx\r\nEND\r\n")
+	if r.failed() {
+		t.Fatalf("the %d keys of one get did not reach the store together", n)
+	}
+}
+
 // TestConcurrentBatchesRunAtOnce shows that a pipeline of gets of
 // different keys is served by calls in flight together: each get waits
 // until all eight are in the store. Run one at a time, the first would
@@ -109,23 +163,8 @@ func roundTrip(t *testing.T, c *client, req string) string {
 func TestConcurrentBatchesRunAtOnce(t *testing.T) {
 	const n = 8
 	db := fakekv.New(nil)
-	var mu sync.Mutex
-	arrived, all := 0, make(chan struct{})
-	timedOut := false
-	db.SetFaults(fakekv.Faults{BeforeGet: func([]byte) {
-		mu.Lock()
-		if arrived++; arrived == n {
-			close(all)
-		}
-		mu.Unlock()
-		select {
-		case <-all:
-		case <-time.After(10 * time.Second):
-			mu.Lock()
-			timedOut = true
-			mu.Unlock()
-		}
-	}})
+	r := newRendezvous(n)
+	db.SetFaults(fakekv.Faults{BeforeGet: r.wait})
 	c := dial(t, start(t, db, Options{ConcurrentBatches: true}))
 	var req, want strings.Builder
 	for i := range n {
@@ -134,9 +173,7 @@ func TestConcurrentBatchesRunAtOnce(t *testing.T) {
 	}
 	c.send(req.String())
 	c.expect(want.String())
-	mu.Lock()
-	defer mu.Unlock()
-	if timedOut {
+	if r.failed() {
 		t.Fatalf("the %d gets of one pipeline did not reach the store together", n)
 	}
 }

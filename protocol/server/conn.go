@@ -1,7 +1,6 @@
 package server
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,7 +69,8 @@ type batch struct {
 	waves   []int
 	outs    [][]byte // per command of the window: its reply
 	lo      int      // the window's first command: outs[i] is b.cmds[lo+i]'s
-	wg      sync.WaitGroup
+	wave    []int    // the commands of the wave running
+	runWave func(i int)
 }
 
 // commandEnd is where one parsed command's input ends and what the parser
@@ -317,18 +317,13 @@ func (s *Server) executeConcurrently(sess *memcache.Session, b *batch) []byte {
 		b.lo = lo
 		next := lo // the first command whose reply is not in out
 		for w := range waves {
-			first := -1
+			b.wave = b.wave[:0]
 			for i, cw := range b.waves {
-				switch {
-				case cw != w:
-				case first < 0:
-					first = lo + i
-				default:
-					b.wg.Add(1)
-					s.workers.submit(s, task{b: b, cmd: lo + i, wg: &b.wg})
+				if cw == w {
+					b.wave = append(b.wave, lo+i)
 				}
 			}
-			if memcache.Barrier(&b.cmds[first]) {
+			if first := b.wave[0]; memcache.Barrier(&b.cmds[first]) {
 				for ; next < first; next++ {
 					out = take(out, next)
 				}
@@ -336,8 +331,7 @@ func (s *Server) executeConcurrently(sess *memcache.Session, b *batch) []byte {
 				next++
 				continue
 			}
-			s.runCommand(b, first)
-			b.wg.Wait()
+			s.fanout(len(b.wave), b.runWave)
 		}
 		for ; next < hi; next++ {
 			out = take(out, next)
@@ -356,6 +350,13 @@ func (s *Server) runCommand(b *batch, i int) {
 	sess := s.sessions.Get().(*memcache.Session)
 	b.outs[i-b.lo] = s.run(sess, &b.cmds[i], nil, b.outs[i-b.lo][:0])
 	s.sessions.Put(sess)
+}
+
+// newBatch is the batch pool's New.
+func (s *Server) newBatch() any {
+	b := &batch{ready: make(chan struct{}, 1)}
+	b.runWave = func(i int) { s.runCommand(b, b.wave[i]) }
+	return b
 }
 
 // authGate is the connection's authentication state when commands must

@@ -58,12 +58,16 @@ func New(db kv.KV, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, ready: make(chan struct{}), stopped: make(chan struct{}), workers: newWorkers(10 * time.Second)}
 	s.maxPendingInput = max(minPendingInput, 4*opts.MaxItemSize)
-	s.exec = memcache.NewExecutor(db, memcache.Options{
+	eo := memcache.Options{
 		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s, Latency: opts.Latency, Auth: opts.Auth,
-	})
+	}
+	if opts.ConcurrentBatches {
+		eo.Fanout = s.fanout // a multi-key get reads its keys at once too
+	}
+	s.exec = memcache.NewExecutor(db, eo)
 	s.cached, _ = db.(kv.CachedReader)
 	s.sessions.New = func() any { return new(memcache.Session) }
-	s.batches.New = func() any { return &batch{ready: make(chan struct{}, 1)} }
+	s.batches.New = s.newBatch
 	s.conns.m = make(map[*conn]gnet.Conn)
 	return s, nil
 }

@@ -154,7 +154,7 @@ func (s *Server) serveTLSConn(raw net.Conn) {
 	st.parser.Reset(s.opts.MaxItemSize)
 	sink := &tlsSink{s: s, c: c}
 	sess := &memcache.Session{Sink: sink}
-	b := &batch{ready: make(chan struct{}, 1)}
+	b := s.newBatch().(*batch)
 	buf := make([]byte, 0, 16<<10)
 	for {
 		b.authed = s.authGate(&st.authed)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -63,8 +64,14 @@ func mustDialTLS(t *testing.T, s *Server, cfg *tls.Config) *client {
 }
 
 func TestTLSServesTheProtocol(t *testing.T) {
+	for _, concurrent := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ConcurrentBatches=%v", concurrent), func(t *testing.T) { tlsServesTheProtocol(t, concurrent) })
+	}
+}
+
+func tlsServesTheProtocol(t *testing.T, concurrent bool) {
 	ts := newTLSSetup(t, false)
-	s := start(t, fakekv.New(nil), Options{TLS: ts.server})
+	s := start(t, fakekv.New(nil), Options{TLS: ts.server, ConcurrentBatches: concurrent})
 	c := mustDialTLS(t, s, ts.client)
 	// Pipelined in one write, as a client batches them.
 	c.send("set a 0 0 3\r\nabc\r\nget a\r\nmn\r\ndelete a\r\nget a\r\n")
@@ -88,8 +95,14 @@ func TestTLSServesTheProtocol(t *testing.T) {
 // A multi-key reply past memcache.SpillBytes streams in parts and still
 // arrives whole and in order.
 func TestTLSLargeMultiGet(t *testing.T) {
+	for _, concurrent := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ConcurrentBatches=%v", concurrent), func(t *testing.T) { tlsLargeMultiGet(t, concurrent) })
+	}
+}
+
+func tlsLargeMultiGet(t *testing.T, concurrent bool) {
 	ts := newTLSSetup(t, false)
-	s := start(t, fakekv.New(nil), Options{TLS: ts.server})
+	s := start(t, fakekv.New(nil), Options{TLS: ts.server, ConcurrentBatches: concurrent})
 	c := mustDialTLS(t, s, ts.client)
 	val := strings.Repeat("v", 900<<10)
 	var want strings.Builder

@@ -21,15 +21,15 @@ type workers struct {
 	idleAfter time.Duration
 }
 
-// task is a batch to run (work), or with wg set one command of a batch
-// that runs concurrently (runCommand).
+// task is a batch to run (work), or with fn set one call of fanout's.
 type task struct {
 	c  gnet.Conn
 	st *conn
 	b  *batch
 
-	cmd int             // the command's index in b.cmds
-	wg  *sync.WaitGroup // told when the command is done
+	fn func(int)
+	i  int             // fn's argument
+	wg *sync.WaitGroup // told when fn has returned
 }
 
 func newWorkers(idleAfter time.Duration) *workers {
@@ -48,8 +48,8 @@ func (w *workers) run(s *Server, t task) {
 	idle := time.NewTimer(w.idleAfter)
 	defer idle.Stop()
 	for {
-		if t.wg != nil {
-			s.runCommand(t.b, t.cmd)
+		if t.fn != nil {
+			t.fn(t.i)
 			t.wg.Done()
 		} else {
 			s.work(t.c, t.st, t.b)
@@ -67,3 +67,19 @@ func (w *workers) run(s *Server, t task) {
 
 // close makes idle workers exit; busy ones exit after their batch.
 func (w *workers) close() { close(w.stop) }
+
+// fanout runs f(0), ..., f(n-1) at once and returns when all have
+// returned: f(0) on the caller, the others on workers. It is how a batch
+// runs a wave of commands, and memcache.Options.Fanout.
+func (s *Server) fanout(n int, f func(i int)) {
+	if n == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(n - 1)
+	for i := 1; i < n; i++ {
+		s.workers.submit(s, task{fn: f, i: i, wg: &wg})
+	}
+	f(0)
+	wg.Wait()
+}
