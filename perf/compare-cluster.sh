@@ -14,6 +14,7 @@
 #
 #   ROUNDS=3 DURATION=4s PIPELINE=16 perf/compare-cluster.sh
 #   NODES=5 perf/compare-cluster.sh
+#   NODES=5 RATE=4000 perf/compare-cluster.sh   # hops, not CPU queueing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -24,6 +25,7 @@ KEYS=${KEYS:-100000}
 DURABILITY=${DURABILITY:-buffered}
 NODES=${NODES:-3}
 EXTRA=${EXTRA:-} # more dynamod flags for the cluster, e.g. -durable-replicas 1
+RATE=${RATE:-}   # open loop at this many ops/s (latency without CPU saturation); empty: closed loop
 OUT=${OUT:-perf/results}
 make -s build
 mkdir -p "$OUT"
@@ -55,6 +57,7 @@ done
 nodes=$(seq -f "127.0.0.1:%g" 21211 $((21210 + NODES)) | paste -sd,)
 
 common=(-conns "$CONNS" -mix get=10,set=1 -value-size 100 -keys "$KEYS" -duration "$DURATION" -warmup 1s -pipeline "$PIPELINE" -quiet -preload 0)
+[ -n "$RATE" ] && common+=(-rate "$RATE")
 ./bin/loadgen -target 127.0.0.1:21299 -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
 ./bin/loadgen -target "$nodes" -preload "$KEYS" -duration 1s -quiet "${common[@]:0:8}" >/dev/null
 
@@ -62,7 +65,7 @@ run() { # name, loadgen targets args...
   local name=$1; shift
   ./bin/loadgen "$@" "${common[@]}" -json "$OUT/cluster-$name-r$r.json" | awk -v n="$name" -v r="$r" '/^all /{printf "round %s %-7s ops/s %10s  p50 %9s  p99 %9s  p99.9 %9s\n", r, n, $2, $4, $6, $7}'
 }
-echo "== single node vs $NODES-node cluster (N=3 R=2 W=2 $EXTRA), $CONNS conns, pipeline $PIPELINE, get:set 10:1, 100 B, $KEYS keys, durability $DURABILITY"
+echo "== single node vs $NODES-node cluster (N=3 R=2 W=2 $EXTRA), $CONNS conns, pipeline $PIPELINE${RATE:+, open loop at $RATE ops/s}, get:set 10:1, 100 B, $KEYS keys, durability $DURABILITY"
 for r in $(seq 1 "$ROUNDS"); do
   run single -target 127.0.0.1:21299
   run server -target "$nodes"
