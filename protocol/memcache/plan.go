@@ -17,9 +17,10 @@ import "hash/maphash"
 //   - Anything else is a barrier, in a wave of its own after everything
 //     before it and before everything after it: stats (its counters count
 //     the commands before it), flush_all, admin, meta commands with
-//     base64 keys (their key bytes are not the key), and get of several
-//     keys, whose reply may be large and is streamed while it is built,
-//     which only the batch's one running command may do.
+//     base64 keys (their key bytes are not the key), and get (gets, gat,
+//     gats, getv) of several keys, whose reply may be large and is
+//     streamed while it is built, which only the batch's one running
+//     command may do.
 //
 // Keys are compared by hash: a collision only orders two commands that
 // did not need it. A Planner is not safe for concurrent use.
@@ -47,7 +48,7 @@ func (p *Planner) Plan(cmds []Command, waves []int) (int, []int) {
 		case Barrier(cmd):
 			w = top + 1
 			base = w + 1
-		default: // one key: a command of several is a barrier
+		default: // one key: a command of several is a barrier (Barrier)
 			h := maphash.Bytes(p.seed, cmd.Key)
 			if v, ok := p.last[h]; ok && v+1 > w {
 				w = v + 1
@@ -74,10 +75,10 @@ func unordered(cmd *Command) bool {
 // it and before every command after it (see Planner).
 func Barrier(cmd *Command) bool {
 	switch cmd.Op {
-	case OpGet, OpGets, OpGat, OpGats:
+	case OpGet, OpGets, OpGat, OpGats, OpGetv:
 		return len(cmd.Keys) > 1
 	case OpSet, OpAdd, OpReplace, OpAppend, OpPrepend, OpCas, OpDelete,
-		OpIncr, OpDecr, OpTouch, OpGetv, OpPutv, OpDelv:
+		OpIncr, OpDecr, OpTouch, OpPutv, OpDelv:
 		return len(cmd.Key) == 0
 	case OpMetaGet, OpMetaSet, OpMetaDelete, OpMetaArithmetic, OpMetaDebug:
 		return cmd.Meta.Base64Key || len(cmd.Key) == 0

@@ -39,6 +39,7 @@ func TestPlannerWaves(t *testing.T) {
 		{"stats waits for everything before it", "get a\nget a\nstats\nget b", []int{0, 1, 2, 3}},
 		{"flush_all is a barrier", "set a 0 0 1|x\nflush_all\nget a\nget b", []int{0, 1, 2, 2}},
 		{"a multi-get streams alone", "get a\nget b c\nget d\nget e", []int{0, 1, 2, 2}},
+		{"so does a multi-key getv", "set b 0 0 1|x\ngetv a b\ngetv c", []int{0, 1, 2}},
 		{"base64 meta keys are barriers", "mg YQ== b v\nmg a v\nmg b v", []int{0, 1, 1}},
 		{"an error reply has no order", "get a\nbogus\nget a", []int{0, 0, 1}},
 		{"incr and touch are keyed", "incr n 1\ntouch n 10\nincr m 1", []int{0, 1, 0}},
@@ -72,7 +73,7 @@ func TestPlannerWaves(t *testing.T) {
 // batches: any two commands that name a key in common, or of which one is
 // a barrier, are in increasing waves in request order.
 func TestPlannerKeepsEveryKeysOrder(t *testing.T) {
-	ops := []string{"get %s", "set %s 0 0 1|x", "delete %s", "incr %s 1", "mg %s v", "get %s %s", "stats", "version", "mn"}
+	ops := []string{"get %s", "set %s 0 0 1|x", "delete %s", "incr %s 1", "mg %s v", "get %s %s", "getv %s %s", "stats", "version", "mn"}
 	keys := []string{"a", "b", "c"}
 	var p Planner
 	var waves []int

@@ -40,7 +40,7 @@ func TestConcurrentBatchesMatchSequential(t *testing.T) {
 		"get %s", "gets %s", "set %s 0 0 1\r\nv", "add %s 0 0 1\r\nw", "append %s 0 0 1\r\n+",
 		"delete %s", "incr %s 3", "set %s 0 0 1\r\n7", "mg %s v c", "ms %s 2 MA\r\nxy",
 		"md %s q", "ma %s N0 J5", "get %s %s", "touch %s 100", "version", "mn", "bogus",
-		"set %s 0 0 1 noreply\r\nn", "flush_all 0",
+		"set %s 0 0 1 noreply\r\nn", "flush_all 0", "getv %s %s", "getv %s",
 	}
 	for round := range 300 {
 		var req strings.Builder
@@ -59,9 +59,10 @@ func TestConcurrentBatchesMatchSequential(t *testing.T) {
 	}
 }
 
-// withoutCAS blanks the cas uniques of replies: the store numbers every
-// write of every key from one counter, so writes of different keys that
-// ran in another order get other numbers.
+// withoutCAS blanks the cas uniques, getv's contexts and its siblings'
+// timestamps: the store numbers every write of every key from one
+// counter, so writes of different keys that ran in another order get
+// other numbers.
 func withoutCAS(replies string) string {
 	lines := strings.SplitAfter(replies, "\r\n")
 	for i, l := range lines {
@@ -69,6 +70,10 @@ func withoutCAS(replies string) string {
 		switch {
 		case len(f) == 5 && f[0] == "VALUE":
 			f[4] = "CAS"
+		case len(f) == 4 && f[0] == "CONTEXT":
+			f[3] = "CONTEXT"
+		case len(f) >= 5 && f[0] == "SIBLING":
+			f[4] = "TIMESTAMP"
 		case len(f) > 1 && (f[0] == "VA" || f[0] == "HD"):
 			for j := range f {
 				if strings.HasPrefix(f[j], "c") {
