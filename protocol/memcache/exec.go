@@ -39,12 +39,6 @@ type Options struct {
 	// (memcached's -Y; see auth.go). The server keeps each connection's
 	// state and sends its commands to Authenticate until it is in.
 	Auth *AuthFile
-	// Fanout, when set, runs f(0), ..., f(n-1) at once and returns when
-	// all have returned. A get or gets of several keys then reads them
-	// at once, a window of fanoutWindow keys at a time, which pays where
-	// a read waits on the network (a cluster coordinator). Default nil:
-	// the keys are read one after another.
-	Fanout func(n int, f func(i int))
 }
 
 func (o *Options) ensureDefaults() {
@@ -104,7 +98,15 @@ type Session struct {
 	val                     []byte // value being built
 	ctx                     []byte // decoded context
 
-	// A multi-key get's reads, when they run at once (Options.Fanout).
+	// Fanout, when set, runs f(0), ..., f(n-1) at once and returns when
+	// all have returned. A get or gets of several keys then reads them
+	// at once, a window of fanoutWindow keys at a time, which pays where
+	// a read waits on the network (a cluster coordinator). The server
+	// sets it only where a command may block (never on an event loop).
+	// Nil: the keys are read one after another.
+	Fanout func(n int, f func(i int))
+
+	// A multi-key get's reads, when they run at once (Fanout).
 	objs []kv.Object
 	errs []error
 }

@@ -12,7 +12,7 @@ func (e *Executor) get(s *Session, cmd *Command, now time.Time, out []byte) []by
 	start := len(out)
 	touch := cmd.Op == OpGat || cmd.Op == OpGats
 	withCAS := cmd.Op == OpGets || cmd.Op == OpGats
-	if e.opts.Fanout != nil && !touch && len(cmd.Keys) > 1 {
+	if s.Fanout != nil && !touch && len(cmd.Keys) > 1 {
 		return e.getMany(s, cmd, withCAS, now, out)
 	}
 	for _, key := range cmd.Keys {
@@ -22,19 +22,24 @@ func (e *Executor) get(s *Session, cmd *Command, now time.Time, out []byte) []by
 			// partial reply and send one error line instead.
 			return e.line(out[:start], cmd, storageError(err))
 		}
-		e.countGet(touch, ok)
-		e.detail.get(key, ok)
-		if !ok {
-			continue
-		}
-		e.access.fetched(key, cas, now)
-		out = appendValue(out, key, sib, withCAS, cas)
 		var spilled bool
-		if out, spilled = s.spill(out); spilled {
+		if out, spilled = e.appendHit(s, key, sib, ok, touch, withCAS, cas, now, out); spilled {
 			start = 0 // what was sent cannot be taken back
 		}
 	}
 	return append(out, "END\r\n"...)
+}
+
+// appendHit counts one key's read and, if it was found, appends its VALUE
+// line; spilled says the reply so far went to the session's sink.
+func (e *Executor) appendHit(s *Session, key []byte, sib *kv.Sibling, ok, touch, withCAS bool, cas uint64, now time.Time, out []byte) (_ []byte, spilled bool) {
+	e.countGet(touch, ok)
+	e.detail.get(key, ok)
+	if !ok {
+		return out, false
+	}
+	e.access.fetched(key, cas, now)
+	return s.spill(appendValue(out, key, sib, withCAS, cas))
 }
 
 // fanoutWindow bounds the keys of one multi-key get read at once: their
@@ -42,7 +47,7 @@ func (e *Executor) get(s *Session, cmd *Command, now time.Time, out []byte) []by
 // as much as on concurrency.
 const fanoutWindow = 32
 
-// getMany is get for several keys read at once (Options.Fanout): each
+// getMany is get for several keys read at once (Session.Fanout): each
 // window of keys is read concurrently, then its replies are encoded in
 // request order exactly as the sequential loop would, the first error
 // included.
@@ -56,23 +61,16 @@ func (e *Executor) getMany(s *Session, cmd *Command, withCAS bool, now time.Time
 		}
 		s.errs = append(s.errs[:0], make([]error, len(keys))...)
 		objs, errs := s.objs, s.errs
-		e.opts.Fanout(len(keys), func(i int) { errs[i] = e.kv.Get(keys[i], &objs[i], r) })
+		s.Fanout(len(keys), func(i int) { errs[i] = e.kv.Get(keys[i], &objs[i], r) })
 		for i, key := range keys {
 			if errs[i] != nil {
 				// As the sequential loop: drop the partial reply, one error line.
 				return e.line(out[:start], cmd, storageError(errs[i]))
 			}
 			sib, ok := objs[i].Winner()
-			e.countGet(false, ok)
-			e.detail.get(key, ok)
-			if !ok {
-				continue
-			}
-			e.access.fetched(key, objs[i].CAS, now)
-			out = appendValue(out, key, sib, withCAS, objs[i].CAS)
 			var spilled bool
-			if out, spilled = s.spill(out); spilled {
-				start = 0 // what was sent cannot be taken back
+			if out, spilled = e.appendHit(s, key, sib, ok, false, withCAS, objs[i].CAS, now, out); spilled {
+				start = 0
 			}
 		}
 	}

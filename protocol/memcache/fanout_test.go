@@ -25,7 +25,7 @@ func (f failingKey) Get(key []byte, o *kv.Object, r kv.ReadOptions) error {
 }
 
 // TestGetManyMatchesSequential: a multi-key get whose keys are read at
-// once (Options.Fanout) replies byte for byte as one that reads them in
+// once (Session.Fanout) replies byte for byte as one that reads them in
 // turn, over more keys than a window, with misses, gets with cas, a value
 // large enough to spill and a key whose read fails; and counts the same.
 func TestGetManyMatchesSequential(t *testing.T) {
@@ -37,7 +37,7 @@ func TestGetManyMatchesSequential(t *testing.T) {
 		wg.Wait()
 	}
 	seq, con := newHarness(t), newHarness(t)
-	con.e = NewExecutor(con.kv, Options{Now: func() time.Time { return con.now }, Retries: 4, Fanout: concurrent})
+	con.s.Fanout = concurrent
 	var setup, get strings.Builder
 	get.WriteString("gets")
 	for i := range 3*fanoutWindow + 5 {
@@ -66,7 +66,7 @@ func TestGetManyMatchesSequential(t *testing.T) {
 	}
 	// A read that fails mid-window: one error line, as in turn.
 	seq.e = NewExecutor(failingKey{seq.kv, "k7"}, Options{Now: func() time.Time { return seq.now }, Retries: 4})
-	con.e = NewExecutor(failingKey{con.kv, "k7"}, Options{Now: func() time.Time { return con.now }, Retries: 4, Fanout: concurrent})
+	con.e = NewExecutor(failingKey{con.kv, "k7"}, Options{Now: func() time.Time { return con.now }, Retries: 4})
 	seq.s.Sink, con.s.Sink = nil, nil
 	req := "get k1 k2 k7 k8\r\n"
 	if want, got := seq.do(req), con.do(req); got != want || !strings.HasPrefix(got, "SERVER_ERROR") {

@@ -269,16 +269,33 @@ func (s *Server) execute(sess *memcache.Session, b *batch, off bool) []byte {
 	out := b.out[:0]
 	b.spilled = 0
 	for i := range b.cmds {
-		out = s.run(sess, &b.cmds[i], b.authed, out)
-		if b.conn != nil && len(out) >= memcache.SpillBytes {
-			out = b.Spill(out)
-		}
-		if b.spilled+len(out) >= maxBatchOutput && i+1 < len(b.cmds) {
-			b.consumed, b.resume, b.close = b.ends[i].consumed, b.ends[i].parser, false
+		out = b.spillIfLarge(s.run(sess, &b.cmds[i], b.authed, out))
+		if b.cutAfter(i, len(out)) {
 			break
 		}
 	}
 	return out
+}
+
+// spillIfLarge sends the replies so far ahead of the rest once they are
+// large, when the batch runs on a worker (Spill).
+func (b *batch) spillIfLarge(out []byte) []byte {
+	if b.conn != nil && len(out) >= memcache.SpillBytes {
+		return b.Spill(out)
+	}
+	return out
+}
+
+// cutAfter ends the batch after command i when its replies (pending
+// bytes besides those spilled) have reached maxBatchOutput and commands
+// are left: it then consumes only the input up to i's end. It reports
+// whether it cut.
+func (b *batch) cutAfter(i, pending int) bool {
+	if b.spilled+pending < maxBatchOutput || i+1 >= len(b.cmds) {
+		return false
+	}
+	b.consumed, b.resume, b.close = b.ends[i].consumed, b.ends[i].parser, false
+	return true
 }
 
 // concurrentWindow is the most commands run at once. Their replies are
@@ -301,11 +318,7 @@ func (s *Server) executeConcurrently(sess *memcache.Session, b *batch) []byte {
 	b.spilled = 0
 	window := max(1, min(concurrentWindow, maxWindowBytes/s.opts.MaxItemSize))
 	take := func(out []byte, i int) []byte { // command i's reply, into out
-		out = append(out, b.outs[i-b.lo]...)
-		if b.conn != nil && len(out) >= memcache.SpillBytes {
-			out = b.Spill(out)
-		}
-		return out
+		return b.spillIfLarge(append(out, b.outs[i-b.lo]...))
 	}
 	for lo := 0; lo < len(b.cmds); {
 		hi := min(lo+window, len(b.cmds))
@@ -336,8 +349,7 @@ func (s *Server) executeConcurrently(sess *memcache.Session, b *batch) []byte {
 		for ; next < hi; next++ {
 			out = take(out, next)
 		}
-		if b.spilled+len(out) >= maxBatchOutput && hi < len(b.cmds) {
-			b.consumed, b.resume, b.close = b.ends[hi-1].consumed, b.ends[hi-1].parser, false
+		if b.cutAfter(hi-1, len(out)) {
 			break
 		}
 		lo = hi
@@ -398,9 +410,9 @@ func (b *batch) Spill(reply []byte) []byte {
 func (s *Server) work(c gnet.Conn, st *conn, b *batch) {
 	sess := s.sessions.Get().(*memcache.Session)
 	b.conn, b.srv = c, s
-	sess.Sink = b
+	sess.Sink, sess.Fanout = b, s.blockingFanout
 	b.out = s.execute(sess, b, true)
-	sess.Sink = nil
+	sess.Sink, sess.Fanout = nil, nil
 	b.conn = nil
 	s.sessions.Put(sess)
 	b.ready <- struct{}{}

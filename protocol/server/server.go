@@ -27,8 +27,12 @@ type Server struct {
 	stopped chan struct{} // closed when Serve returns
 	workers *workers
 	cached  kv.CachedReader // nil unless the KV can answer some reads without blocking
-	addr    atomic.Pointer[net.TCPAddr]
-	eng     gnet.Engine // set in OnBoot, before ready is closed
+	// The Session.Fanout of a goroutine that may block (a worker, a TLS
+	// connection's): fanout with Options.ConcurrentBatches, else nil.
+	// Never an event loop's: waiting there for workers stalls the loop.
+	blockingFanout func(int, func(int))
+	addr           atomic.Pointer[net.TCPAddr]
+	eng            gnet.Engine // set in OnBoot, before ready is closed
 
 	maxPendingInput int // see maxPendingOutput
 
@@ -58,14 +62,13 @@ func New(db kv.KV, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, ready: make(chan struct{}), stopped: make(chan struct{}), workers: newWorkers(10 * time.Second)}
 	s.maxPendingInput = max(minPendingInput, 4*opts.MaxItemSize)
-	eo := memcache.Options{
+	s.exec = memcache.NewExecutor(db, memcache.Options{
 		Version: opts.Version, Now: opts.Now, MaxItemSize: opts.MaxItemSize, Server: s, Latency: opts.Latency, Auth: opts.Auth,
-	}
-	if opts.ConcurrentBatches {
-		eo.Fanout = s.fanout // a multi-key get reads its keys at once too
-	}
-	s.exec = memcache.NewExecutor(db, eo)
+	})
 	s.cached, _ = db.(kv.CachedReader)
+	if opts.ConcurrentBatches {
+		s.blockingFanout = s.fanout
+	}
 	s.sessions.New = func() any { return new(memcache.Session) }
 	s.batches.New = s.newBatch
 	s.conns.m = make(map[*conn]gnet.Conn)

@@ -153,7 +153,7 @@ func (s *Server) serveTLSConn(raw net.Conn) {
 	st := &conn{}
 	st.parser.Reset(s.opts.MaxItemSize)
 	sink := &tlsSink{s: s, c: c}
-	sess := &memcache.Session{Sink: sink}
+	sess := &memcache.Session{Sink: sink, Fanout: s.blockingFanout}
 	b := s.newBatch().(*batch)
 	buf := make([]byte, 0, 16<<10)
 	for {

@@ -70,7 +70,8 @@ func (w *workers) close() { close(w.stop) }
 
 // fanout runs f(0), ..., f(n-1) at once and returns when all have
 // returned: f(0) on the caller, the others on workers. It is how a batch
-// runs a wave of commands, and memcache.Options.Fanout.
+// runs a wave of commands, and a multi-key get its reads
+// (memcache.Session.Fanout; see Server.blockingFanout).
 func (s *Server) fanout(n int, f func(i int)) {
 	if n == 0 {
 		return
