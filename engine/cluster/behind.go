@@ -17,8 +17,10 @@ import (
 // (msg.FetchAnswer.Behind), and the coordinator that hears it marks the
 // replica behind in that partition, under that ring, for behindFor. Its
 // reads of the partition then leave it out while R targets remain, and
-// keep it as the first spare, asked if a target fails or, hedging, if the
-// targets have not made R within half the replica timeout.
+// keep it among the first spares (after those askR left out), asked if a
+// target fails or, hedging, if the targets have not made R within the
+// hedge delay (half the replica timeout when only such replicas were left
+// out).
 //
 // Why no read misses more by it: a read answers from the first R replies
 // of its targets, whichever they are, so R targets without the replica

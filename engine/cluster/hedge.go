@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,7 +12,8 @@ import (
 // askR narrows a read at R=r to r of its targets: this node's own copy
 // when it is one and readable (a local read costs no round trip) and the
 // others in preference order. The own copy comes last, so that the
-// driver has asked the others before it reads its own. The targets left out go to the
+// driver has asked the others before it reads its own; an own copy that
+// is not readable goes behind the others. The targets left out go to the
 // head of the spares and count as hedges (left), so that a failure
 // brings the next one in at once and a slow answer brings them in after
 // the hedge delay (hedger), as Cassandra's speculative retry does.
@@ -29,7 +31,14 @@ func askR(r int, self string, selfReadable bool, targets, spares []target, left 
 	ts = make([]target, 0, r)
 	sp = make([]target, 0, len(targets)-r+len(spares))
 	own := indexOf(targets, self)
-	if own < 0 || !selfReadable || targets[own].hintFor != "" {
+	switch {
+	case own >= 0 && targets[own].hintFor != "":
+		own = -1 // a fallback's copy: a target like any other
+	case own >= 0 && !selfReadable:
+		// Catching up (a read through) or just failed: asked only when
+		// the others cannot make R.
+		rest := slices.Delete(slices.Clone(targets), own, own+1)
+		targets = append(rest, targets[own])
 		own = -1
 	}
 	others := r
@@ -53,7 +62,10 @@ func askR(r int, self string, selfReadable bool, targets, spares []target, left 
 
 // hedger is how long a read waits for the replicas it asked before it
 // asks those it left out: the 99th percentile of recent remote reads,
-// recomputed at most once a second, within [minHedge, the read timeout/2].
+// recomputed at most once a second from the reads since the last
+// recomputation (a window stays open until it holds hedgeSamples reads,
+// so a quiet node's delay still follows its reads, more slowly), within
+// [minHedge, the read timeout/2].
 // Hedging at the p99 re-asks one read in a hundred when nothing is wrong,
 // and bounds a read stuck on a paused or partitioned replica to about
 // twice a normal slow read instead of the timeout.
@@ -82,11 +94,16 @@ func (h *hedger) after(now time.Time, timeout time.Duration) time.Duration {
 			h.rtt.Snapshot(&cur)
 			if w := admit.Between(&h.prev, &cur); w.Count >= hedgeSamples {
 				h.delay.Store(int64(w.P99))
+				h.prev, h.at = cur, now
 			}
-			h.prev, h.at = cur, now
 		}
 		h.mu.Unlock()
 	}
+	return h.current(timeout)
+}
+
+// current is the delay as last computed, without recomputing it (stats).
+func (h *hedger) current(timeout time.Duration) time.Duration {
 	d := time.Duration(h.delay.Load())
 	if d == 0 {
 		d = initialHedge

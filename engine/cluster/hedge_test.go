@@ -21,7 +21,9 @@ func TestAskR(t *testing.T) {
 	}{
 		{"the others in preference order, then the own copy", 2, "c", true, []target{a, b, c}, []target{d}, 0, []target{a, c}, []target{b, d}, 1},
 		{"a coordinator that is no replica", 2, "d", true, []target{a, b, c}, nil, 0, []target{a, b}, []target{c}, 1},
-		{"an unreadable own copy is asked in its turn", 2, "c", false, []target{c, a, b}, nil, 0, []target{c, a}, []target{b}, 1},
+		{"an unreadable own copy goes behind the others", 2, "c", false, []target{c, a, b}, nil, 0, []target{a, b}, []target{c}, 1},
+		{"an unreadable own copy still asked when R needs it", 3, "c", false, []target{c, a, b}, nil, 0, []target{c, a, b}, nil, 0},
+		{"R=1 after the own copy failed", 1, "a", false, []target{a, b, c}, nil, 0, []target{b}, []target{c, a}, 2},
 		{"a fallback's copy is not the own copy", 2, "d", true, []target{a, dForB, c}, nil, 0, []target{a, dForB}, []target{c}, 1},
 		{"R=N asks everyone", 3, "a", true, []target{a, b, c}, []target{d}, 0, []target{a, b, c}, []target{d}, 0},
 		{"R=N-1 with the own copy first in the list", 2, "a", true, []target{a, b, c}, nil, 0, []target{b, a}, []target{c}, 1},
@@ -68,6 +70,12 @@ func TestHedgerFollowsP99(t *testing.T) {
 	now = now.Add(hedgeWindow)
 	if d := h.after(now, 400*time.Millisecond); d != 200*time.Millisecond {
 		t.Fatalf("a thin window moved the delay to %v", d)
+	}
+	// A quiet node: its window stays open until it holds enough reads.
+	h.record(time.Microsecond)
+	now = now.Add(hedgeWindow)
+	if d := h.after(now, 400*time.Millisecond); d != minHedge {
+		t.Fatalf("after a slow window's worth of fast reads: %v, want %v", d, minHedge)
 	}
 	h2 := hedger{}
 	for range 200 {

@@ -24,9 +24,9 @@ type reply struct {
 	at       time.Duration // since the request began, when the coordinator took the reply (the slow log)
 }
 
-// Get implements kv.KV: read from the N healthy replicas, answer after
-// R (opt.R, 1 to N, when the request names one), merge by causality,
-// repair stale replicas in the background.
+// Get implements kv.KV: read from R of the N healthy replicas (askR; opt.R,
+// 1 to N, when the request names one), hedging with the others, merge by
+// causality, repair stale replicas in the background.
 func (n *Node) Get(key []byte, o *kv.Object, opt kv.ReadOptions) error {
 	sn := slowNote{start: time.Now()}
 	err := n.get(key, o, opt, &sn)
@@ -60,6 +60,7 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 		n.stats.unavailable.Add(1)
 		return fmt.Errorf("%w: read needs %d replicas, %d reachable", kv.ErrUnavailable, r, reachable)
 	}
+	ownReadable := n.readable(t, rt.hash)
 	if r == 1 {
 		// Only an owner's own copy answers alone: a fallback's holds just
 		// what it stood in for (readRound).
@@ -70,11 +71,12 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 				}
 				return err
 			}
-			// This node's copy is unreadable: read the others in full.
+			// This node's copy is unreadable: the others first.
+			ownReadable = false
 		}
 	}
 	behind := left
-	targets, spares, left = askR(r, t.Self, n.readable(t, rt.hash), targets, spares, left)
+	targets, spares, left = askR(r, t.Self, ownReadable, targets, spares, left)
 	replies := make(chan reply, len(targets)+len(spares))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 	round, acts := newReadRound(r, targets, spares, left)
@@ -134,9 +136,7 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 					// Every replica asked has answered (the common case at
 					// R=N, and with askR): nothing to wait for.
 					cancel()
-					if merged, stale, err := repairPlan(round.got); err == nil && len(stale) > 0 {
-						n.bg.goTask(func() { n.sendReadRepairs(t, key, merged, stale) })
-					}
+					n.repairNow(t, key, round.got, true)
 					return nil
 				}
 				if !n.bg.goTask(func() { n.repair(key, t, round, replies, cancel) }) {
@@ -251,17 +251,26 @@ wait:
 			return
 		}
 	}
-	merged, stale, err := repairPlan(round.got)
-	if err != nil {
-		return
-	}
-	n.sendReadRepairs(t, key, merged, stale)
+	n.repairNow(t, key, round.got, false)
 }
 
-// sendReadRepairs sends merged to the replicas a read found stale.
-func (n *Node) sendReadRepairs(t *Topology, key, merged []byte, stale []target) {
-	n.stats.readRepairs.Add(uint64(len(stale)))
-	n.sendRepairs(context.Background(), t, key, merged, stale)
+// repairNow sends the merge of a read's replies to the replicas that
+// answered with something older (repairPlan), on a background task of its
+// own when async (the caller must not wait), else here.
+func (n *Node) repairNow(t *Topology, key []byte, got []reply, async bool) {
+	merged, stale, err := repairPlan(got)
+	if err != nil || len(stale) == 0 {
+		return
+	}
+	send := func() {
+		n.stats.readRepairs.Add(uint64(len(stale)))
+		n.sendRepairs(context.Background(), t, key, merged, stale)
+	}
+	if async {
+		n.bg.goTask(send)
+		return
+	}
+	send()
 }
 
 // repairByDigest is read repair for a read answered from this node's own

@@ -30,7 +30,7 @@ import (
 type readRound struct {
 	tracker quorum.Tracker
 	spares  []target
-	hedges  int     // spares at the head of spares to ask on hedge (left out as catching up)
+	hedges  int     // spares at the head of spares to ask on hedge (left out by askR or as catching up)
 	got     []reply // every reply so far, in arrival order
 	merged  []byte  // the merge of the records found; nil while none
 	over    bool
@@ -58,7 +58,8 @@ type readAction struct {
 // spares as make up r: then a round still pending always has a replica
 // in flight (every failure that leaves R in reach is replaced), and the
 // driver never waits for nothing. The first hedges spares are replicas
-// left out of the targets (catching up, behind.go): hedge asks them.
+// left out of the targets (by askR, or as catching up, behind.go): hedge
+// asks them.
 func newReadRound(r int, targets, spares []target, hedges int) (*readRound, []readAction) {
 	owners := len(targets) // the targets proper; spares appended below are not owners
 	if short := r - len(targets); short > 0 {

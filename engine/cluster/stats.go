@@ -91,7 +91,7 @@ func (n *Node) Stats() []kv.Stat {
 		kv.Stat{Name: "cluster_reads_through", Value: u(n.stats.readsThrough.Load())},
 		kv.Stat{Name: "cluster_reads_around_catching_up", Value: u(n.stats.readsAroundBehind.Load())},
 		kv.Stat{Name: "cluster_read_hedges", Value: u(n.stats.readHedges.Load())},
-		kv.Stat{Name: "cluster_read_hedge_delay_us", Value: u(uint64(n.hedge.after(time.Now(), n.opts.Timeout).Microseconds()))},
+		kv.Stat{Name: "cluster_read_hedge_delay_us", Value: u(uint64(n.hedge.current(n.opts.Timeout).Microseconds()))},
 		kv.Stat{Name: "cluster_catch_up_pulls_busy", Value: u(n.stats.pullsBusy.Load())},
 		kv.Stat{Name: "cluster_catch_up_serves_refused", Value: u(n.stats.servesBusy.Load())},
 		kv.Stat{Name: "cluster_aae_refused_catching_up", Value: u(n.stats.aaeNotReady.Load())},
