@@ -75,7 +75,8 @@
 // fresh id and queues it for the connection's writer goroutine, which copies
 // all frames queued meanwhile into one buffer and flushes when the queue is
 // empty: under load many requests share a write syscall, and a lone request
-// goes out at once. A reader goroutine matches responses to calls by id and
+// goes out after one yield to the goroutines already runnable (the senders
+// about to queue theirs). A reader goroutine matches responses to calls by id and
 // appends each payload to the caller's buffer. A call whose context ends
 // frees its slot at once; its response, if it comes, is dropped. With a
 // caller-supplied buffer the round trip allocates nothing on either side.

@@ -39,7 +39,8 @@ func putBuffer(b *buffer) {
 // frameWriter owns the write side of a connection. Senders hand it encoded
 // frames; its goroutine copies every frame queued so far into one buffer and
 // flushes when the queue is empty, so concurrent small messages share one
-// write syscall while a lone message goes out at once.
+// write syscall. A lone frame goes out once the goroutines already
+// runnable have had their turn (one yield), which is when its peers queue.
 type frameWriter struct {
 	nc      net.Conn
 	bw      *bufio.Writer
