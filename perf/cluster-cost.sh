@@ -26,10 +26,19 @@ BASE=${BASE:-21610}
 secs=${DURATION%s}
 [ "$secs" -ge 4 ] 2>/dev/null || { echo "cluster-cost: DURATION must be whole seconds, at least 4s (perf counts the middle of the run)" >&2; exit 2; }
 command -v perf >/dev/null || { echo "cluster-cost: needs perf (Debian: linux-perf)" >&2; exit 2; }
+if ! err=$(perf stat -e raw_syscalls:sys_enter,context-switches -- true 2>&1 >/dev/null); then
+  echo "cluster-cost: perf cannot count syscalls here (root, or kernel.perf_event_paranoid): $err" >&2
+  exit 2
+fi
 make -s build
 work=$(mktemp -d)
 export DIR="$work/cluster" BASE
-cleanup() { perf/cluster.sh stop >/dev/null 2>&1 || true; rm -rf "$work"; }
+lpid=
+cleanup() {
+  [ -n "$lpid" ] && kill "$lpid" 2>/dev/null
+  perf/cluster.sh stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 targets=127.0.0.1:$((BASE + 1)),127.0.0.1:$((BASE + 2)),127.0.0.1:$((BASE + 3))
 lg=(-target "$targets" -conns 48 -mix get=10,set=1 -value-size 100 -keys 100000 -quiet)
@@ -49,10 +58,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for bin in $BINS; do
     rm -rf "$DIR"
     DYNAMOD=$bin perf/cluster.sh start 3 -- -n 3 -r 2 -w 2 -durability buffered >/dev/null
-    for _ in $(seq 100); do
-      ./bin/dynctl -node "127.0.0.1:$((BASE + 3))" status 2>/dev/null | grep -c ' up ' | grep -q 3 && break
-      sleep 0.2
-    done
+    perf/cluster.sh wait 3
     ./bin/loadgen "${lg[@]}" -preload 100000 -duration 1s >/dev/null
     pids=$(cat "$DIR"/n*/pid | paste -sd,)
     for p in $PIPES; do
@@ -61,9 +67,12 @@ for r in $(seq 1 "$ROUNDS"); do
       lpid=$!
       # Count over the middle of the run: after warm-up, before the end.
       sleep 2
-      perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_read,context-switches \
-        -p "$pids" -o "$work/perf" -- sleep $((secs - 3)) >/dev/null 2>&1
+      if ! perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_read,context-switches \
+        -p "$pids" -o "$work/perf" -- sleep $((secs - 3)) >/dev/null 2>"$work/perf.err"; then
+        echo "cluster-cost: perf stat failed:" >&2; cat "$work/perf.err" >&2; exit 1
+      fi
       wait "$lpid"
+      lpid="
       h1=$(stat cluster_read_hedges); g1=$(stat cluster_reads)
       awk -v r="$r" -v b="$bin" -v p="$p" -v s=$((secs - 3)) -v hedged=$((h1 - h0)) -v reads=$((g1 - g0)) -v pf="$work/perf" '
         /^all / {ops = $2; p50 = $4; p99 = $6; p999 = $7}

@@ -4,6 +4,7 @@
 #   perf/cluster.sh start [NODES] [-- extra dynamod flags]   (default 3 nodes)
 #   perf/cluster.sh stop
 #   perf/cluster.sh status
+#   perf/cluster.sh wait NODES   (until node NODES sees NODES members up; 20 s)
 #
 # Node i (1-based) listens for memcached clients on 127.0.0.1:$((BASE+i)),
 # gossips on $((BASE+100+i)) and replicates on $((BASE+200+i)); BASE is
@@ -22,8 +23,12 @@ start)
   nodes=3
   if [ $# -gt 0 ] && [ "$1" != "--" ]; then nodes=$1; shift; fi
   [ "${1:-}" = "--" ] && shift
-  DYNAMOD=${DYNAMOD:-bin/dynamod}
-  [ -x "$DYNAMOD" ] || make -s build
+  if [ -n "${DYNAMOD:-}" ]; then
+    [ -x "$DYNAMOD" ] || { echo "cluster.sh: DYNAMOD=$DYNAMOD is not an executable" >&2; exit 2; }
+  else
+    DYNAMOD=bin/dynamod
+    [ -x "$DYNAMOD" ] || make -s build
+  fi
   mkdir -p "$DIR"
   for i in $(seq 1 "$nodes"); do
     d="$DIR/n$i"
@@ -64,8 +69,19 @@ stop)
 status)
   ./bin/dynctl -node "127.0.0.1:$((BASE + 1))" status
   ;;
+wait)
+  # Until the last node routes by a ring of all NODES members.
+  nodes=${1:?usage: perf/cluster.sh wait NODES}
+  for _ in $(seq 100); do
+    up=$(./bin/dynctl -node "127.0.0.1:$((BASE + nodes))" status 2>/dev/null | grep -c ' up ' || true)
+    [ "$up" = "$nodes" ] && exit 0
+    sleep 0.2
+  done
+  echo "cluster.sh: node $nodes does not see $nodes members up after 20 s (it sees ${up:-none})" >&2
+  exit 1
+  ;;
 *)
-  echo "usage: perf/cluster.sh start [NODES] [-- dynamod flags] | stop | status" >&2
+  echo "usage: perf/cluster.sh start [NODES] [-- dynamod flags] | stop | status | wait NODES" >&2
   exit 2
   ;;
 esac

@@ -34,7 +34,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  DIR="$work/cluster" perf/cluster.sh stop >/dev/null 2>&1 || true
+  DIR="$work/cluster" BASE=21210 perf/cluster.sh stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,12 +48,8 @@ wait_port() {
 pids+=($!)
 wait_port 21299
 # shellcheck disable=SC2086 # EXTRA is a list of flags
-DIR="$work/cluster" perf/cluster.sh start "$NODES" -- -n 3 -r 2 -w 2 -durability "$DURABILITY" $EXTRA >/dev/null
-# Wait until every node routes by a ring of all of them.
-for _ in $(seq 100); do
-  ./bin/dynctl -node "127.0.0.1:$((21210 + NODES))" status 2>/dev/null | grep -c ' up ' | grep -q "$NODES" && break
-  sleep 0.2
-done
+DIR="$work/cluster" BASE=21210 perf/cluster.sh start "$NODES" -- -n 3 -r 2 -w 2 -durability "$DURABILITY" $EXTRA >/dev/null
+DIR="$work/cluster" BASE=21210 perf/cluster.sh wait "$NODES"
 nodes=$(seq -f "127.0.0.1:%g" 21211 $((21210 + NODES)) | paste -sd,)
 
 common=(-conns "$CONNS" -mix get=10,set=1 -value-size 100 -keys "$KEYS" -duration "$DURATION" -warmup 1s -pipeline "$PIPELINE" -quiet -preload 0)

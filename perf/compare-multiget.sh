@@ -18,12 +18,11 @@ for r in $(seq 1 "$ROUNDS"); do
   for bin in $BINS; do
     rm -rf "$DIR"
     DYNAMOD=$bin perf/cluster.sh start 3 -- -n 3 -r 2 -w 2 >/dev/null
-    for _ in $(seq 100); do
-      ./bin/dynctl -node "127.0.0.1:$((BASE + 3))" status 2>/dev/null | grep -c ' up ' | grep -q 3 && break
-      sleep 0.2
-    done
+    perf/cluster.sh wait 3
     ./bin/loadgen -target "127.0.0.1:$((BASE + 1))" -keys 1000 -preload 1000 -duration 1s -quiet -mix get=1,set=1 >/dev/null
-    echo "round $r $bin: $(python3 perf/multiget.py $((BASE + 1)) 100 200)  |  $(python3 perf/multiget.py $((BASE + 1)) 10 500)"
+    many=$(python3 perf/multiget.py $((BASE + 1)) 100 200)
+    few=$(python3 perf/multiget.py $((BASE + 1)) 10 500)
+    echo "round $r $bin: $many  |  $few"
     perf/cluster.sh stop >/dev/null
   done
 done
