@@ -72,7 +72,7 @@ for r in $(seq 1 "$ROUNDS"); do
         echo "cluster-cost: perf stat failed:" >&2; cat "$work/perf.err" >&2; exit 1
       fi
       wait "$lpid"
-      lpid="
+      lpid=
       h1=$(stat cluster_read_hedges); g1=$(stat cluster_reads)
       awk -v r="$r" -v b="$bin" -v p="$p" -v s=$((secs - 3)) -v hedged=$((h1 - h0)) -v reads=$((g1 - g0)) -v pf="$work/perf" '
         /^all / {ops = $2; p50 = $4; p99 = $6; p999 = $7}
