@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 )
 
 // buildDynamod compiles this command once per test binary run.
@@ -42,15 +44,9 @@ func dynamodBinary(t *testing.T) string {
 	return buildOnce.path
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// freePort is a free loopback address below the ephemeral range: a node
+// restarted on it is never dialled by a client that took it as its own.
+func freePort(t *testing.T) string { return wiretest.LowAddr(t) }
 
 // process is a dynamod child process.
 type process struct {

@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,50 +12,12 @@ import (
 	"github.com/dynamo-kv/dynamo/engine/cluster"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/engine/membership"
+	"github.com/dynamo-kv/dynamo/protocol/wire/wiretest"
 	"github.com/dynamo-kv/dynamo/ring"
 )
 
-// lowAddr returns a loopback address whose port (TCP and UDP, as gossip
-// binds both) is free and below the ephemeral range, so that no client
-// redialling a closed node's port can be handed it as its own.
-func lowAddr(t *testing.T) string {
-	t.Helper()
-	lowPorts.Lock()
-	defer lowPorts.Unlock()
-	// A port probed free is closed again until its node binds it, so a
-	// later call could pick it too (CI saw "address already in use" when
-	// two calls started from the same clock-derived port): never hand out
-	// a port twice in one test binary.
-	start := rand.IntN(lowPortSpan)
-	for i := range lowPortSpan {
-		port := 21000 + (start+i)%lowPortSpan
-		if lowPorts.used[port] {
-			continue
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		lowPorts.used[port] = true
-		return addr
-	}
-	t.Fatal("no free port below the ephemeral range")
-	return ""
-}
-
-const lowPortSpan = 8000 // ports 21000-28999
-
-var lowPorts = struct {
-	sync.Mutex
-	used map[int]bool
-}{used: map[int]bool{}}
+// lowAddr is a free loopback address below the ephemeral range.
+func lowAddr(t *testing.T) string { return wiretest.LowAddr(t) }
 
 type testNode struct {
 	id, dir, gossip, internode string
