@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -89,20 +90,32 @@ func withoutCAS(replies string) string {
 }
 
 // roundTrip sends a pipeline ending in mn and returns every reply up to
-// and including MN.
+// and including its last MN. It counts whole lines: a context token can
+// end in "MN" (one did, and the test waited for an MN that never came).
+// On a timeout it shows every goroutine, the server's included.
 func roundTrip(t *testing.T, c *client, req string) string {
 	t.Helper()
 	c.send(req)
 	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	want := 0 // the pipeline's mn commands
+	for _, l := range strings.Split(req, "\r\n") {
+		if l == "mn" {
+			want++
+		}
+	}
 	var out strings.Builder
-	for {
+	for got := 0; ; {
 		line, err := c.r.ReadString('\n')
 		if err != nil {
-			t.Fatalf("after %q: %v", out.String(), err)
+			var stacks strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 2)
+			t.Fatalf("pipeline %q: after %q: %v\n%s", req, out.String(), err, stacks.String())
 		}
 		out.WriteString(line)
-		if line == "MN\r\n" && strings.Count(out.String(), "MN\r\n") == strings.Count(req, "mn\r\n") {
-			return out.String()
+		if line == "MN\r\n" {
+			if got++; got == want {
+				return out.String()
+			}
 		}
 	}
 }
