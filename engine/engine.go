@@ -564,6 +564,16 @@ func (e *Engine) writeRecord(s *scratch, dataKey, old, rec []byte, d kv.Durabili
 	return nil
 }
 
+// CachedRecord appends key's record to dst if the record cache holds it:
+// a map lookup and a copy, which cannot block. false: not cached (the
+// store may still hold it; Record reads there).
+func (e *Engine) CachedRecord(key, dst []byte) ([]byte, bool) {
+	if len(key) == 0 || len(key) > kv.MaxKeyLen || e.closed.Load() {
+		return dst, false
+	}
+	return e.cache.Get(key, dst)
+}
+
 // Cached reports whether a Get of key would be served from memory now
 // (the record cache), so a caller may run it where blocking is not
 // allowed, such as a network event loop. The answer can be stale by the

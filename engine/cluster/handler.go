@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
-	"github.com/dynamo-kv/dynamo/ring"
 )
 
 // The serving side of the peers protocol: each request is decoded by the
@@ -21,20 +21,35 @@ func ServerTypes() wire.TypeSet { return msg.ServerTypes }
 // Handler returns the wire handler that serves this node's peers.
 func (n *Node) Handler() wire.Handler { return wire.HandlerFunc(n.handle) }
 
-// Inline is for wire.ServerOptions.Inline: a fetch or digest of a key
-// the record cache holds, in a partition this node reads itself (no read
-// through to earlier owners), is a map lookup and a copy and cannot
-// block, so the connection's reader answers it without handing it to a
-// worker goroutine. Anything else goes to a worker.
-func (n *Node) Inline(t wire.MsgType, p []byte) bool {
+// Inline is for wire.ServerOptions.Inline: it answers a fetch or digest
+// of a key the record cache holds, in a partition this node reads itself
+// (no read through to earlier owners), on the connection's reader. That
+// is a map lookup and a copy, which cannot block, and costs neither a
+// hand-off to a worker goroutine nor a second decode and lookup.
+// Anything else goes to a worker (handle), errors included.
+func (n *Node) Inline(t wire.MsgType, p, dst []byte) (rt wire.MsgType, out []byte, ok bool) {
 	if t != msg.Fetch && t != msg.Digest {
-		return false
+		return 0, nil, false
 	}
+	defer func() {
+		if recover() != nil {
+			rt, out, ok = 0, nil, false // handle will fail the same way, and say why
+		}
+	}()
 	key, own, err := msg.DecodeFetch(p)
-	if err != nil || !n.eng.Cached(key) {
-		return false // an error is the worker's to answer
+	if err != nil || !own && !n.readableKey(n.topo.Topology(), key) {
+		return 0, nil, false
 	}
-	return own || n.readable(n.topo.Topology(), ring.HashKey(key))
+	var buf [512]byte
+	rec, cached := n.eng.CachedRecord(key, buf[:0])
+	if !cached {
+		return 0, nil, false
+	}
+	a := msg.FetchAnswer{Found: true}
+	if t == msg.Digest {
+		return t, msg.AppendDigestResp(dst, a, engine.Digest(rec)), true
+	}
+	return t, msg.AppendFetchResp(dst, a, rec), true
 }
 
 func (n *Node) handle(ctx context.Context, t wire.MsgType, p, dst []byte) (rt wire.MsgType, out []byte, err error) {

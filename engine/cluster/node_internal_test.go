@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
+	"github.com/dynamo-kv/dynamo/engine/kv"
+	"github.com/dynamo-kv/dynamo/protocol/wire"
 )
 
 func TestInSync(t *testing.T) {
@@ -131,5 +135,47 @@ func TestAntiEntropyYieldsToForeground(t *testing.T) {
 	if loaded > 40 || quiet < 4*loaded || x.node.stats.aaeDeferred.Load() == 0 {
 		t.Fatalf("exchanges in 5 s: %d loaded, %d quiet (deferred %d); want at most 40 loaded, 4 times that quiet",
 			loaded, quiet, x.node.stats.aaeDeferred.Load())
+	}
+}
+
+// TestInlineAnswersAsServeDoes: a fetch or digest that Inline answers on
+// the connection's reader gets the bytes the worker path (serve) would
+// have sent, for records in the cache, a deleted key and own fetches;
+// what the cache does not hold (a key never written) it declines.
+func TestInlineAnswersAsServeDoes(t *testing.T) {
+	c := newTestCluster(t, 1, Options{N: 1, R: 1, W: 1})
+	x := c.nodes[0]
+	for i := range 20 {
+		if _, err := x.put(t, fmt.Sprintf("k%d", i), set(fmt.Sprintf("value %d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := x.put(t, "k3", kv.PutRequest{Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	inlined := map[string]int{}
+	for _, key := range []string{"k0", "k3", "k7", "k19", "never"} {
+		for _, typ := range []wire.MsgType{msg.Fetch, msg.Digest} {
+			for _, req := range [][]byte{msg.AppendFetch(nil, []byte(key)), msg.AppendFetchOwn(nil, []byte(key))} {
+				want, err := x.node.serve(typ, req, nil)
+				if err != nil {
+					t.Fatalf("serve %d %q: %v", typ, key, err)
+				}
+				rt, got, ok := x.node.Inline(typ, req, []byte("dst:"))
+				if !ok {
+					continue
+				}
+				inlined[key]++
+				if rt != typ || string(got) != "dst:"+string(want) {
+					t.Errorf("Inline(%d, %q) = %d %x, serve gives %x", typ, key, rt, got, want)
+				}
+			}
+		}
+	}
+	if inlined["k0"] != 4 || inlined["k19"] != 4 || inlined["never"] != 0 {
+		t.Errorf("Inline answered %v of 4 requests per key; want all of k0's and k19's and none of never's", inlined)
+	}
+	if rt, _, ok := x.node.Inline(msg.Merge, nil, nil); ok {
+		t.Errorf("Inline answered a merge (type %d)", rt)
 	}
 }

@@ -209,7 +209,7 @@ func (n *Node) drain(cancel context.CancelFunc, replies chan reply, inFlight int
 // fetch asks one replica for key's record, answering on replies.
 func (n *Node) fetch(ctx context.Context, t *Topology, tg target, key []byte, replies chan<- reply) {
 	if tg.id == t.Self {
-		if !n.readable(t, ring.HashKey(key)) {
+		if !n.readableKey(t, key) {
 			// Reading through takes round trips: not ahead of the others.
 			go func() {
 				rec, a, err := n.ownRecord(t, key)

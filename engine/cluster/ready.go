@@ -74,11 +74,11 @@ type catchUpState struct {
 // sources not pulled yet (read-through); a.Behind says it was. It fails
 // with msg.ErrNotReady when none of them answers.
 func (n *Node) ownRecord(t *Topology, key []byte) (rec []byte, a msg.FetchAnswer, err error) {
-	hash := ring.HashKey(key)
-	if n.readable(t, hash) {
+	if n.readableKey(t, key) {
 		rec, a.Found, err = n.eng.Record(key, nil)
 		return rec, a, err
 	}
+	hash := ring.HashKey(key)
 	a.Behind = true
 	sources := n.ready.readThrough(t.Ring.Partition(hash))
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout/2)
@@ -167,6 +167,18 @@ func (n *Node) readable(t *Topology, hash uint64) bool {
 		return true
 	}
 	return n.partitionReadable(t, t.Ring.Partition(hash))
+}
+
+// readableKey is readable for key, without hashing it while this node
+// catches up no partition (nearly always).
+func (n *Node) readableKey(t *Topology, key []byte) bool {
+	if t.Ring == nil {
+		return true
+	}
+	if n.ready.seen.Load() != t.Ring {
+		n.noteRing(t)
+	}
+	return n.ready.unready.Load() == nil || n.readable(t, ring.HashKey(key))
 }
 
 // partitionReadable reports whether this node is not catching up

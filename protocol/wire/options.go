@@ -126,14 +126,15 @@ type ServerOptions struct {
 	// protocol violation or an I/O error (not a clean close), with the
 	// remote address. It must not block.
 	OnConnError func(remote net.Addr, err error)
-	// Inline, if set, is asked about each request before it is handed to
-	// a worker goroutine: true has the connection's reader run the
-	// handler itself. That saves a hand-off between goroutines per
-	// request, and holds every later request of the connection while the
-	// handler runs, so say true only of requests that are cheap and
-	// cannot block (a read answered from memory). It must not keep
-	// payload.
-	Inline func(t MsgType, payload []byte) bool
+	// Inline, if set, may answer a request on the connection's reader,
+	// before it would be handed to a worker goroutine: it appends the
+	// response payload to dst and returns its type and true, or returns
+	// false and the request goes to a worker as usual. An answer this
+	// way saves a hand-off between goroutines and a second decode of the
+	// request, and holds every later request of the connection while it
+	// runs, so answer only what is cheap and cannot block (a read served
+	// from memory). It must keep neither payload nor dst.
+	Inline func(t MsgType, payload, dst []byte) (MsgType, []byte, bool)
 }
 
 // EnsureDefaults fills zero fields with their defaults.

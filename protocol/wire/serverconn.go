@@ -142,8 +142,7 @@ func (sc *serverConn) readLoop() error {
 			sc.pong(h)
 			continue
 		}
-		if inline := sc.srv.opts.Inline; inline != nil && inline(h.Type, p) {
-			sc.answer(h.Type, h.Version, h.ID, p)
+		if sc.srv.opts.Inline != nil && sc.answerInline(h, p) {
 			continue
 		}
 		if !sc.dispatch(h, p) {
@@ -217,11 +216,7 @@ func (sc *serverConn) handle(req request) {
 // answer runs the handler and queues its response.
 func (sc *serverConn) answer(t MsgType, version uint8, id uint64, payload []byte) {
 	sc.srv.stats.requests.Add(1)
-	out := getBuffer()
-	if cap(out.b) <= HeaderSize {
-		out.b = make([]byte, 0, pooledBufferSize)
-	}
-	frame := out.b[:HeaderSize]
+	out, frame := responseBuffer()
 	typ, resp, err := sc.srv.handler.Handle(sc.ctx, t, payload, frame[HeaderSize:])
 	if sc.ctx.Err() != nil {
 		// The connection is being torn down: the answer has no reader, and
@@ -232,6 +227,31 @@ func (sc *serverConn) answer(t MsgType, version uint8, id uint64, payload []byte
 	}
 	out.b = sc.responseFrame(t, version, id, frame, typ, resp, err)
 	sc.out.send(out, sc.ctx.Done())
+}
+
+// responseBuffer returns a pooled buffer and its first HeaderSize bytes,
+// reserved for the response's header; a handler appends after them.
+func responseBuffer() (*buffer, []byte) {
+	out := getBuffer()
+	if cap(out.b) <= HeaderSize {
+		out.b = make([]byte, 0, pooledBufferSize)
+	}
+	return out, out.b[:HeaderSize]
+}
+
+// answerInline sends ServerOptions.Inline's answer to the request, if it
+// gives one.
+func (sc *serverConn) answerInline(h Header, p []byte) bool {
+	out, frame := responseBuffer()
+	typ, resp, ok := sc.srv.opts.Inline(h.Type, p, frame[HeaderSize:])
+	if !ok {
+		putBuffer(out)
+		return false
+	}
+	sc.srv.stats.requests.Add(1)
+	out.b = sc.responseFrame(h.Type, h.Version, h.ID, frame, typ, resp, nil)
+	sc.out.send(out, sc.ctx.Done())
+	return true
 }
 
 // responseFrame completes frame, whose first HeaderSize bytes are reserved
