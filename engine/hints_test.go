@@ -45,6 +45,16 @@ func TestDropRecordIf(t *testing.T) {
 		t.Fatalf("dropped a record that changed since: %v %v", dropped, err)
 	}
 	rec, _, _ = f.e.Record([]byte("k"), nil)
+	// A record still owed to an owner (a hint names it) stays.
+	if err := f.e.AddHint("b", []byte("k"), kv.Buffered); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := f.e.DropRecordIf([]byte("k"), rec); err != nil || dropped {
+		t.Fatalf("dropped a record a hint names: %v %v", dropped, err)
+	}
+	if err := f.e.DeleteHint("b", []byte("k")); err != nil {
+		t.Fatal(err)
+	}
 	if dropped, err := f.e.DropRecordIf([]byte("k"), rec); err != nil || !dropped {
 		t.Fatalf("did not drop an unchanged record: %v %v", dropped, err)
 	}

@@ -173,3 +173,63 @@ func TestKeptTreesRefuseAnotherWidth(t *testing.T) {
 		t.Fatalf("a tree of half the width: %v, want ErrTreeRange", err)
 	}
 }
+
+// ScanSegmentIf scans a segment only while the partition's kept tree has
+// the leaf the caller names, and then gives exactly the records of that
+// leaf: none before a tree is kept, none for a leaf a write has changed,
+// and the segment's own records (no other segment's) for the right one.
+func TestScanSegmentIf(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Replicated = true })
+	for i := range 400 {
+		f.mustPut(fmt.Sprintf("k%d", i), set("v"))
+	}
+	lo, hi := partRange(3)
+	want := scanTree(t, f.e, 3)
+	seg := -1
+	for s := range merkle.Leaves {
+		if want.Leaf(s) != (merkle.Digest{}) {
+			seg = s
+			break
+		}
+	}
+	if seg < 0 {
+		t.Fatal("partition 3 holds no record")
+	}
+	scan := func(leaf merkle.Digest) (bool, *merkle.Tree) {
+		got, err := merkle.New(lo, hi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, err := f.e.ScanSegmentIf(lo, hi, seg, leaf, func(key, rec []byte) bool {
+			got.Add(hashKey(key), key, rec)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, got
+	}
+	if ok, _ := scan(want.Leaf(seg)); ok {
+		t.Fatal("scanned with no tree kept")
+	}
+	if _, _, err := f.e.PartitionTree(lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	ok, got := scan(want.Leaf(seg))
+	if !ok {
+		t.Fatal("did not scan for the kept leaf")
+	}
+	for s := range merkle.Leaves {
+		if w := map[bool]merkle.Digest{true: want.Leaf(s)}[s == seg]; got.Leaf(s) != w {
+			t.Fatalf("segment %d of the scan is %x, want %x", s, got.Leaf(s), w)
+		}
+	}
+	// A write to the segment changes its leaf: the old one scans nothing.
+	var key string
+	slo, shi := got.SegmentRange(seg)
+	f.e.ScanHashRange(slo, shi, func(k, _ []byte) bool { key = string(k); return false })
+	f.mustPut(key, set("changed"))
+	if ok, _ := scan(want.Leaf(seg)); ok {
+		t.Fatal("scanned for a leaf a write has changed")
+	}
+}
