@@ -539,10 +539,16 @@ func hasValue(r *record.Record) bool {
 // record cache when it has it.
 func (e *Engine) readRecord(dataKey, dst []byte) ([]byte, bool, error) {
 	// The cache is keyed by the client's key, so Cached needs no hash.
-	ck := userKey(dataKey)
-	if v, ok := e.cache.Get(ck, dst); ok {
+	if v, ok := e.cache.Get(userKey(dataKey), dst); ok {
 		return v, true, nil
 	}
+	return e.readStored(dataKey, dst)
+}
+
+// readStored is readRecord's miss: it reads the store and fills the
+// cache, unless a write reached the key's shard meanwhile.
+func (e *Engine) readStored(dataKey, dst []byte) ([]byte, bool, error) {
+	ck := userKey(dataKey)
 	epoch := e.cache.Epoch(ck)
 	v, found, err := e.st.Get(dataKey, dst)
 	if err == nil && found {

@@ -66,9 +66,9 @@ func (e *Engine) addHintLocked(s *scratch, owner string, key []byte, d kv.Durabi
 		return err
 	}
 	if !had {
-		// Counted before it is written: dropIf skips its per-key check
-		// while the count is 0, so it may count a hint that a failed
-		// write did not leave, never miss one that it did.
+		// Counted before it is written: HasHints answers no without a
+		// look while the count is 0, so the count may include a hint a
+		// failed write did not leave, never miss one that it did.
 		e.stats.hintsHeld.Add(1)
 	}
 	if err := e.write(s, hk, nil, false, d); err != nil {

@@ -22,8 +22,12 @@ func (e *Engine) Record(key, dst []byte) (rec []byte, found bool, err error) {
 	if e.closed.Load() {
 		return dst, false, kv.ErrClosed
 	}
+	// The cache is keyed by the client's key: a hit needs no hash of it.
+	if v, ok := e.cache.Get(key, dst); ok {
+		return v, true, nil
+	}
 	var kb [dataHeader + kv.MaxKeyLen]byte
-	return e.readRecord(appendDataKey(kb[:0], hashKey(key), key), dst)
+	return e.readStored(appendDataKey(kb[:0], hashKey(key), key), dst)
 }
 
 // MergeRecord merges a replica's record of key into the local one, under

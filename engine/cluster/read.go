@@ -100,7 +100,14 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 	// bench-join trace) held replies that had already made R, and the
 	// hedge that would have asked a replica left out (askR). When the
 	// others alone can make R it goes on a goroutine whatever it costs.
-	detach := othersThan(targets, t.Self) >= r || !n.eng.Cached(key)
+	// A cached own copy is read here, once: the lookup that says it
+	// cannot block gives the record too.
+	var own []byte
+	ownCached := false
+	if ownReadable && othersThan(targets, t.Self) < r {
+		own, ownCached = n.eng.CachedRecord(key, nil)
+	}
+	detach := !ownCached
 	var askedBuf [8]target
 	asked := askedBuf[:0]
 	explain := func() {
@@ -111,6 +118,9 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 	for {
 		for _, a := range acts {
 			switch {
+			case a.fetch != nil && ownCached && a.fetch.id == t.Self:
+				asked = append(asked, *a.fetch)
+				replies <- reply{t: *a.fetch, rec: own, ok: true}
 			case a.fetch != nil && detach && a.fetch.id == t.Self:
 				asked = append(asked, *a.fetch)
 				go n.fetch(ctx, t, *a.fetch, key, replies)
