@@ -572,12 +572,12 @@ func (e *Engine) writeRecord(s *scratch, dataKey, old, rec []byte, d kv.Durabili
 
 // CachedRecord appends key's record to dst if the record cache holds it:
 // a map lookup and a copy, which cannot block. false: not cached (the
-// store may still hold it; Record reads there).
+// store may still hold it; Record reads there, and counts the miss).
 func (e *Engine) CachedRecord(key, dst []byte) ([]byte, bool) {
 	if len(key) == 0 || len(key) > kv.MaxKeyLen || e.closed.Load() {
 		return dst, false
 	}
-	return e.cache.Get(key, dst)
+	return e.cache.Lookup(key, dst)
 }
 
 // Cached reports whether a Get of key would be served from memory now

@@ -222,19 +222,21 @@ func (e *Engine) ScanSegmentIf(lo, hi uint64, seg int, want merkle.Digest, fn fu
 	if !e.opts.Replicated || seg < 0 || seg >= merkle.Leaves {
 		return false, nil
 	}
-	s, err := e.trees.partitionSet(lo, hi)
-	if err != nil {
-		return false, err
-	}
-	pt := &s.parts[0]
-	if s.bits < 64 {
-		pt = &s.parts[lo>>s.bits]
+	pt := e.trees.of(lo)
+	if pt == nil {
+		return false, nil // no tree kept at all
 	}
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	kt := pt.kept.Load()
 	if kt == nil || !kt.ready.Load() || kt.tree.Leaf(seg) != want {
 		return false, nil
+	}
+	if first, _ := kt.tree.SegmentRange(0); first != lo {
+		return false, ErrTreeRange // lo does not start a partition of the width in use
+	}
+	if _, end := kt.tree.SegmentRange(merkle.Leaves - 1); end != hi {
+		return false, ErrTreeRange
 	}
 	slo, shi := kt.tree.SegmentRange(seg)
 	return true, e.ScanHashRange(slo, shi, fn)

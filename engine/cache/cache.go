@@ -66,12 +66,22 @@ func (c *Cache) shard(key []byte) *shard {
 
 // Get appends key's value to dst and reports whether it was cached.
 func (c *Cache) Get(key, dst []byte) ([]byte, bool) {
+	dst, ok := c.Lookup(key, dst)
+	if !ok {
+		c.misses.Add(1)
+	}
+	return dst, ok
+}
+
+// Lookup is Get for a caller that goes on to Get (or to the store through
+// a reader that does) on a miss: it counts a hit, not a miss, so that one
+// read that the cache could not answer counts one miss.
+func (c *Cache) Lookup(key, dst []byte) ([]byte, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
 	i, ok := s.index[string(key)]
 	if !ok {
 		s.mu.Unlock()
-		c.misses.Add(1)
 		return dst, false
 	}
 	e := &s.entries[i]

@@ -122,3 +122,20 @@ func TestFillLosesToConcurrentWrite(t *testing.T) {
 		t.Fatalf("fill with a current epoch not cached: %q %v", v, ok)
 	}
 }
+
+// Lookup counts a hit like Get and no miss: its caller reads on through
+// Get, which counts the one miss a read the cache could not answer is.
+func TestLookupCountsNoMiss(t *testing.T) {
+	c := New(1 << 20)
+	c.Set([]byte("k"), []byte("v"))
+	if v, ok := c.Lookup([]byte("k"), []byte("x")); !ok || string(v) != "xv" {
+		t.Fatalf("Lookup(k) = %q %v", v, ok)
+	}
+	if _, ok := c.Lookup([]byte("absent"), nil); ok {
+		t.Fatal("Lookup found a key never set")
+	}
+	c.Get([]byte("absent"), nil)
+	if st := c.Stats(); st.Hits != 1 || st.Misses != 1 {
+		t.Fatalf("hits %d misses %d, want 1 and 1", st.Hits, st.Misses)
+	}
+}

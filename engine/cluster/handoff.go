@@ -199,6 +199,7 @@ func (n *Node) handOffPartition(t *Topology, owners []string, lo, hi uint64, bud
 	for spent.units() < budget && !n.closed.Load() {
 		chunk := min(holdsBatch, budget-spent.units())
 		var batch []heldRecord
+		n.stats.handoffScans.Add(1)
 		n.eng.ScanHashRange(cursor, hi, func(key, rec []byte) bool {
 			batch = append(batch, heldRecord{append([]byte(nil), key...), append([]byte(nil), rec...)})
 			return len(batch) < chunk

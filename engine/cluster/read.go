@@ -107,7 +107,6 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 	if ownReadable && othersThan(targets, t.Self) < r {
 		own, ownCached = n.eng.CachedRecord(key, nil)
 	}
-	detach := !ownCached
 	var askedBuf [8]target
 	asked := askedBuf[:0]
 	explain := func() {
@@ -121,7 +120,7 @@ func (n *Node) get(key []byte, o *kv.Object, opt kv.ReadOptions, sn *slowNote) e
 			case a.fetch != nil && ownCached && a.fetch.id == t.Self:
 				asked = append(asked, *a.fetch)
 				replies <- reply{t: *a.fetch, rec: own, ok: true}
-			case a.fetch != nil && detach && a.fetch.id == t.Self:
+			case a.fetch != nil && a.fetch.id == t.Self:
 				asked = append(asked, *a.fetch)
 				go n.fetch(ctx, t, *a.fetch, key, replies)
 			case a.fetch != nil:
