@@ -156,10 +156,7 @@ run_mode() { # mode (throttled|unthrottled) -> sets idle_p999, join_p999, join_s
   local mode=$1 flags=(-slow-request "$SLOW" -cache-bytes "$CACHE")
   [ "$mode" = unthrottled ] && flags+=(-background-unthrottled)
   DIR="$work/cluster" BASE=$BASE perf/cluster.sh start 3 -- -n 3 -r 2 -w 2 "${flags[@]}" >/dev/null
-  for _ in $(seq 100); do
-    ./bin/dynctl -node "127.0.0.1:$((BASE + 1))" status 2>/dev/null | grep -c ' up ' | grep -q 3 && break
-    sleep 0.2
-  done
+  DIR="$work/cluster" BASE=$BASE perf/cluster.sh wait 3
   echo "== $mode: preloading $KEYS keys of $VALUE B"
   ./bin/loadgen -target "$targets" -conns "$CONNS" -keys "$KEYS" -value-size "$VALUE" -preload "$KEYS" \
     -mix get=1 -duration 1s -quiet -max-errors 100% >/dev/null
