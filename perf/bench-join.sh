@@ -107,16 +107,20 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # queue, and the time slices they have run (the kernel's schedstat).
 rq_wait() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{w += $2; n += $3} END {printf "%.0f %.0f\n", w, n}'; }
 
+# disk_read PID: the bytes the process has had read from the disk (not
+# from the page cache).
+disk_read() { awk '$1 == "read_bytes:" {print $2}' "/proc/$1/io" 2>/dev/null || echo 0; }
+
 # sample FILE: every SAMPLE seconds, one line per node of what its
 # controller sees and does and what the node costs (CPU % of one core
 # since the line before), until killed. Where a tail comes from is read
 # against loadgen's per-second slowest request (the JSON's timeline).
 SAMPLE=${SAMPLE:-5}
 sample() {
-  local file=$1 t0 i pid now prev=() cur hz rqprev=() rq
+  local file=$1 t0 i pid now prev=() cur hz rqprev=() rq rdprev=() rd
   hz=$(getconf CLK_TCK)
   t0=$(date +%s)
-  printf '%-5s %-3s %5s %6s %9s %9s %8s %8s %6s %8s %8s %8s %6s %9s %5s %8s\n' t node cpu% rq_us win_p99us target_us win_reqs sched_us q_bo catchup transfer handoff aae compact_B/s l0 stalls >"$file"
+  printf '%-5s %-3s %5s %6s %7s %9s %9s %8s %8s %6s %8s %8s %8s %6s %9s %5s %8s\n' t node cpu% rq_us rd_KB/s win_p99us target_us win_reqs sched_us q_bo catchup transfer handoff aae compact_B/s l0 stalls >"$file"
   while :; do
     now=$(($(date +%s) - t0))
     for i in 1 2 3 4; do
@@ -130,9 +134,14 @@ sample() {
       local rqus=-
       [ -n "${rqprev[$i]:-}" ] && rqus=$(awk -v a="${rqprev[$i]}" -v b="$rq" 'BEGIN {split(a, x, " "); split(b, y, " "); n = y[2] - x[2]; v = 0; if (n > 0) v = (y[1] - x[1]) / n / 1000; printf "%.0f", v}')
       rqprev[i]=$rq
+      # rd_KB/s: what the node read from the disk since the line before.
+      rd=$(disk_read "$pid")
+      local rdk=-
+      [ -n "${rdprev[$i]:-}" ] && rdk=$(((rd - rdprev[i]) / 1024 / SAMPLE))
+      rdprev[i]=$rd
       local s
       s=$(exec 3<>"/dev/tcp/127.0.0.1/$((BASE + i))" && printf 'stats\r\nquit\r\n' >&3 && tr -d '\r' <&3) || continue
-      printf '%-5s n%-2s %5s %6s %9s %9s %8s %8s %6s %8s %8s %8s %6s %9s %5s %8s\n' "$now" "$i" "$pct" "$rqus" $(awk '$1 == "STAT" {v[$2] = $3} END {
+      printf '%-5s n%-2s %5s %6s %7s %9s %9s %8s %8s %6s %8s %8s %8s %6s %9s %5s %8s\n' "$now" "$i" "$pct" "$rqus" "$rdk" $(awk '$1 == "STAT" {v[$2] = $3} END {
         split("bg_window_p99_us bg_target_p99_us bg_window_requests bg_queue_sched_p99_us bg_backoffs_queueing bg_catchup_rate bg_transfer_rate bg_handoff_rate bg_aae_rate bg_compact_rate pebble_l0_files pebble_write_stalls", k, " ")
         for (j = 1; j <= 12; j++) printf "%s ", (k[j] in v ? v[k[j]] : "-") }' <<<"$s") >>"$file"
     done
