@@ -229,7 +229,7 @@ func (n *Node) exchange(t *Topology, p int, peer string) int {
 		var push []heldRecord
 		n.eng.ScanHashRange(lo, hi, func(key, rec []byte) bool {
 			if string(theirs[string(key)]) != string(rec) {
-				push = append(push, heldRecord{append([]byte(nil), key...), append([]byte(nil), rec...)})
+				push = append(push, heldCopy(key, rec))
 			}
 			return true
 		})

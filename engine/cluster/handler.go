@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/dynamo-kv/dynamo/engine"
 	"github.com/dynamo-kv/dynamo/engine/cluster/internal/msg"
 	"github.com/dynamo-kv/dynamo/engine/kv"
 	"github.com/dynamo-kv/dynamo/protocol/wire"
@@ -45,11 +44,16 @@ func (n *Node) Inline(t wire.MsgType, p, dst []byte) (rt wire.MsgType, out []byt
 	if !cached {
 		return 0, nil, false
 	}
-	a := msg.FetchAnswer{Found: true}
+	return t, appendFetchAnswer(t, dst, msg.FetchAnswer{Found: true}, rec), true
+}
+
+// appendFetchAnswer appends the answer to a fetch (the record) or a
+// digest (the record's digest) request.
+func appendFetchAnswer(t wire.MsgType, dst []byte, a msg.FetchAnswer, rec []byte) []byte {
 	if t == msg.Digest {
-		return t, msg.AppendDigestResp(dst, a, engine.Digest(rec)), true
+		return msg.AppendDigestResp(dst, a, digestIf(a.Found, rec))
 	}
-	return t, msg.AppendFetchResp(dst, a, rec), true
+	return msg.AppendFetchResp(dst, a, rec)
 }
 
 func (n *Node) handle(ctx context.Context, t wire.MsgType, p, dst []byte) (rt wire.MsgType, out []byte, err error) {
@@ -87,10 +91,7 @@ func (n *Node) serve(t wire.MsgType, p, dst []byte) ([]byte, error) {
 		if err != nil {
 			return nil, msg.ToRemote(err)
 		}
-		if t == msg.Digest {
-			return msg.AppendDigestResp(dst, a, digestIf(a.Found, rec)), nil
-		}
-		return msg.AppendFetchResp(dst, a, rec), nil
+		return appendFetchAnswer(t, dst, a, rec), nil
 	case msg.Merge:
 		var m msg.MergeRequest
 		if err := msg.DecodeMerge(p, &m); err != nil {

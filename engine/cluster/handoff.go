@@ -26,6 +26,11 @@ type heldRecord struct {
 	key, rec []byte
 }
 
+// heldCopy is a heldRecord of copies of key and rec, which a scan reuses.
+func heldCopy(key, rec []byte) heldRecord {
+	return heldRecord{append([]byte(nil), key...), append([]byte(nil), rec...)}
+}
+
 // heldCost is how many records found already held cost the handoff grant
 // one unit: they are read and checked here, and dropped, but not sent.
 // It is the measured ratio of the two (BenchmarkHandOff, 1 KB records,
@@ -157,7 +162,7 @@ func (n *Node) handOffByTree(t *Topology, p int, owners []string, budget int, sp
 		held := false
 		if agree {
 			held, _ = n.eng.ScanSegmentIf(lo, hi, seg, merkle.Digest(leaf), func(key, rec []byte) bool {
-				batch = append(batch, heldRecord{append([]byte(nil), key...), append([]byte(nil), rec...)})
+				batch = append(batch, heldCopy(key, rec))
 				return true
 			})
 		}
@@ -201,7 +206,7 @@ func (n *Node) handOffPartition(t *Topology, owners []string, lo, hi uint64, bud
 		var batch []heldRecord
 		n.stats.handoffScans.Add(1)
 		n.eng.ScanHashRange(cursor, hi, func(key, rec []byte) bool {
-			batch = append(batch, heldRecord{append([]byte(nil), key...), append([]byte(nil), rec...)})
+			batch = append(batch, heldCopy(key, rec))
 			return len(batch) < chunk
 		})
 		if len(batch) == 0 {
